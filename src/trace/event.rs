@@ -1,0 +1,311 @@
+//! `Event`: the one observation vocabulary, mirroring the host kernel's (6.18) tracepoints.
+//!
+//! Each variant is one tracepoint, named as in tracefs (`events/<system>/<name>`), with the tracepoint's own field
+//! names, with these changes, applied the same way by the simulator and by the probe's normaliser:
+//! - `dev`/`s_dev`/`ino` become `file=<scenario file name>` and `bdi`/`dev` become `device=<scenario device name>`;
+//!   an inode that is not a scenario file prints as `file=ino:<decimal>`;
+//! - filemap offsets (`ofs=` in the kernel's text, which is `index << 12`) are given as page `index` (the field the
+//!   tracepoint actually records);
+//! - host-only fields are dropped: pfn, pid, cgroup_ino, block `cmd`, ioprio, comm of block events;
+//! - the task that fired the event is a column of its own (the thread name; kernel threads keep theirs, with the
+//!   per-instance suffix of `kworker/u8:3` dropped).
+//!
+//! The one-line text form is `TIME_NS TASK NAME key=value ...` (see `trace::log`).
+
+use std::fmt::{self, Write as _};
+use std::sync::Arc;
+
+use crate::units::Nanos;
+
+/// A name (file, device, task, rwbs flags, reason): no whitespace, no `=`.
+pub type Name = Arc<str>;
+
+/// One observed or simulated tracepoint hit.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Event {
+    pub time: Nanos,
+    pub task: Name,
+    pub kind: EventKind,
+}
+
+/// Which tracing subsystem (tracefs `events/<system>`) an event belongs to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum System {
+    Readahead,
+    Filemap,
+    Writeback,
+    Block,
+}
+
+impl System {
+    pub fn name(self) -> &'static str {
+        match self {
+            System::Readahead => "readahead",
+            System::Filemap => "filemap",
+            System::Writeback => "writeback",
+            System::Block => "block",
+        }
+    }
+}
+
+/// A field value as it appears in text.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Value {
+    U(u64),
+    I(i64),
+    S(Name),
+}
+
+impl fmt::Display for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::U(v) => write!(f, "{v}"),
+            Value::I(v) => write!(f, "{v}"),
+            Value::S(v) => f.write_str(v),
+        }
+    }
+}
+
+/// Why a field could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum FieldError {
+    #[error("unknown event `{0}`")]
+    UnknownEvent(String),
+    #[error("event `{event}` lacks field `{field}`")]
+    Missing { event: &'static str, field: &'static str },
+    #[error("event `{event}` field `{field}`: `{text}` is not {expected}")]
+    Bad { event: &'static str, field: &'static str, text: String, expected: &'static str },
+    #[error("event `{event}` has unknown field `{field}`")]
+    Unknown { event: &'static str, field: String },
+}
+
+/// Field types the macro knows how to print and parse.
+pub trait FieldType: Sized {
+    const EXPECTED: &'static str;
+    fn parse_field(s: &str) -> Option<Self>;
+    fn to_value(&self) -> Value;
+}
+
+impl FieldType for u64 {
+    const EXPECTED: &'static str = "an unsigned integer";
+    fn parse_field(s: &str) -> Option<Self> {
+        s.parse().ok()
+    }
+    fn to_value(&self) -> Value {
+        Value::U(*self)
+    }
+}
+
+impl FieldType for i64 {
+    const EXPECTED: &'static str = "an integer";
+    fn parse_field(s: &str) -> Option<Self> {
+        s.parse().ok()
+    }
+    fn to_value(&self) -> Value {
+        Value::I(*self)
+    }
+}
+
+impl FieldType for Name {
+    const EXPECTED: &'static str = "a name without spaces or '='";
+    fn parse_field(s: &str) -> Option<Self> {
+        (!s.is_empty() && !s.contains(|c: char| c.is_whitespace() || c == '=')).then(|| Arc::from(s))
+    }
+    fn to_value(&self) -> Value {
+        Value::S(self.clone())
+    }
+}
+
+macro_rules! events {
+    ($( $(#[$doc:meta])* $variant:ident = $sys:ident / $name:literal { $($field:ident : $ty:ty),* $(,)? } )*) => {
+        /// The tracepoints, with their fields (see the module doc for the normalisation rules).
+        #[derive(Clone, Debug, PartialEq, Eq)]
+        pub enum EventKind {
+            $( $(#[$doc])* $variant { $($field: $ty),* }, )*
+        }
+
+        impl EventKind {
+            /// All tracepoint names, in declaration order.
+            pub const NAMES: &'static [&'static str] = &[$($name),*];
+
+            /// The tracepoint's name.
+            pub fn name(&self) -> &'static str {
+                match self { $( EventKind::$variant { .. } => $name, )* }
+            }
+
+            /// The tracefs subsystem.
+            pub fn system(&self) -> System {
+                match self { $( EventKind::$variant { .. } => System::$sys, )* }
+            }
+
+            /// The subsystem of a tracepoint name.
+            pub fn system_of(name: &str) -> Option<System> {
+                match name { $( $name => Some(System::$sys), )* _ => None }
+            }
+
+            /// Field names and values in canonical order.
+            pub fn fields(&self) -> Vec<(&'static str, Value)> {
+                match self {
+                    $( EventKind::$variant { $($field),* } => vec![$((stringify!($field), FieldType::to_value($field))),*], )*
+                }
+            }
+
+            /// Writes ` key=value` for each field.
+            pub fn write_fields(&self, out: &mut String) {
+                match self {
+                    $( EventKind::$variant { $($field),* } => {
+                        $( let _ = write!(out, " {}={}", stringify!($field), FieldType::to_value($field)); )*
+                    } )*
+                }
+            }
+
+            /// Builds an event from its name and `key=value` pairs (any order; every field required, no extras).
+            pub fn from_fields<'a>(name: &str, pairs: &[(&'a str, &'a str)]) -> Result<EventKind, FieldError> {
+                match name {
+                    $( $name => {
+                        const FIELDS: &[&str] = &[$(stringify!($field)),*];
+                        for (k, _) in pairs {
+                            if !FIELDS.contains(k) {
+                                return Err(FieldError::Unknown { event: $name, field: k.to_string() });
+                            }
+                        }
+                        $(
+                            let text = pairs.iter().find(|(k, _)| *k == stringify!($field)).map(|(_, v)| *v)
+                                .ok_or(FieldError::Missing { event: $name, field: stringify!($field) })?;
+                            let $field: $ty = <$ty as FieldType>::parse_field(text).ok_or_else(|| FieldError::Bad {
+                                event: $name, field: stringify!($field), text: text.to_string(),
+                                expected: <$ty as FieldType>::EXPECTED,
+                            })?;
+                        )*
+                        Ok(EventKind::$variant { $($field),* })
+                    } )*
+                    other => Err(FieldError::UnknownEvent(other.to_string())),
+                }
+            }
+        }
+    };
+}
+
+events! {
+    /// readahead:page_cache_sync_ra, at entry of page_cache_sync_ra: the file_ra_state before the decision.
+    PageCacheSyncRa = Readahead / "page_cache_sync_ra" {
+        file: Name, index: u64, req_count: u64, order: u64, size: u64, async_size: u64, ra_pages: u64,
+        mmap_miss: u64, prev_pos: i64,
+    }
+    /// readahead:page_cache_async_ra, at entry of page_cache_async_ra (index = the marked folio).
+    PageCacheAsyncRa = Readahead / "page_cache_async_ra" {
+        file: Name, index: u64, req_count: u64, order: u64, size: u64, async_size: u64, ra_pages: u64,
+        mmap_miss: u64, prev_pos: i64,
+    }
+    /// readahead:page_cache_ra_order: the window about to be read (index = ra->start).
+    PageCacheRaOrder = Readahead / "page_cache_ra_order" {
+        file: Name, index: u64, order: u64, size: u64, async_size: u64, ra_pages: u64,
+    }
+    /// readahead:page_cache_ra_unbounded: a forced, random or fallback read of nr_to_read pages.
+    PageCacheRaUnbounded = Readahead / "page_cache_ra_unbounded" {
+        file: Name, index: u64, nr_to_read: u64, lookahead_size: u64,
+    }
+    /// filemap:mm_filemap_add_to_page_cache: a folio of 2^order pages inserted at page `index`.
+    MmFilemapAddToPageCache = Filemap / "mm_filemap_add_to_page_cache" { file: Name, index: u64, order: u64 }
+    /// filemap:mm_filemap_delete_from_page_cache: a folio removed (reclaim, invalidation, truncation).
+    MmFilemapDeleteFromPageCache = Filemap / "mm_filemap_delete_from_page_cache" { file: Name, index: u64, order: u64 }
+    /// filemap:mm_filemap_fault: a page fault at page `index`.
+    MmFilemapFault = Filemap / "mm_filemap_fault" { file: Name, index: u64 }
+    /// filemap:mm_filemap_get_pages: one filemap_get_pages call for pages index..=last_index.
+    MmFilemapGetPages = Filemap / "mm_filemap_get_pages" { file: Name, index: u64, last_index: u64 }
+    /// filemap:mm_filemap_map_pages: fault-around mapped pages index..=last_index.
+    MmFilemapMapPages = Filemap / "mm_filemap_map_pages" { file: Name, index: u64, last_index: u64 }
+    /// writeback:writeback_dirty_folio: a folio became dirty.
+    WritebackDirtyFolio = Writeback / "writeback_dirty_folio" { device: Name, file: Name, index: u64 }
+    /// writeback:writeback_dirty_inode_enqueue: an inode went onto b_dirty (dirtied_when in host jiffies).
+    WritebackDirtyInodeEnqueue = Writeback / "writeback_dirty_inode_enqueue" {
+        device: Name, file: Name, dirtied_when: u64, state: Name,
+    }
+    /// writeback:global_dirty_state: global dirty counters and thresholds (pages).
+    GlobalDirtyState = Writeback / "global_dirty_state" {
+        nr_dirty: u64, nr_writeback: u64, bg_thresh: u64, thresh: u64, limit: u64, nr_dirtied: u64, nr_written: u64,
+    }
+    /// writeback:balance_dirty_pages: one throttling decision (ratelimits in KB/s, times in ms).
+    BalanceDirtyPages = Writeback / "balance_dirty_pages" {
+        device: Name, limit: u64, setpoint: u64, dirty: u64, wb_setpoint: u64, wb_dirty: u64, dirty_ratelimit: u64,
+        task_ratelimit: u64, dirtied: u64, dirtied_pause: u64, paused: u64, pause: i64, period: u64, think: i64,
+    }
+    /// writeback:bdi_dirty_ratelimit: the bandwidth and ratelimit estimators (KB/s).
+    BdiDirtyRatelimit = Writeback / "bdi_dirty_ratelimit" {
+        device: Name, write_bw: u64, avg_write_bw: u64, dirty_rate: u64, dirty_ratelimit: u64, task_ratelimit: u64,
+        balanced_dirty_ratelimit: u64,
+    }
+    /// writeback:writeback_queue: a work item queued for the flusher.
+    WritebackQueue = Writeback / "writeback_queue" {
+        device: Name, nr_pages: i64, sync_mode: u64, kupdate: u64, range_cyclic: u64, background: u64, reason: Name,
+    }
+    /// writeback:writeback_exec: the flusher picked up a work item.
+    WritebackExec = Writeback / "writeback_exec" {
+        device: Name, nr_pages: i64, sync_mode: u64, kupdate: u64, range_cyclic: u64, background: u64, reason: Name,
+    }
+    /// writeback:writeback_start: one wb_writeback pass begins.
+    WritebackStart = Writeback / "writeback_start" {
+        device: Name, nr_pages: i64, sync_mode: u64, kupdate: u64, range_cyclic: u64, background: u64, reason: Name,
+    }
+    /// writeback:writeback_written: one wb_writeback pass ends (nr_pages left of its budget).
+    WritebackWritten = Writeback / "writeback_written" {
+        device: Name, nr_pages: i64, sync_mode: u64, kupdate: u64, range_cyclic: u64, background: u64, reason: Name,
+    }
+    /// writeback:writeback_wait: a pass waits on an inode under I_SYNC.
+    WritebackWait = Writeback / "writeback_wait" {
+        device: Name, nr_pages: i64, sync_mode: u64, kupdate: u64, range_cyclic: u64, background: u64, reason: Name,
+    }
+    /// writeback:writeback_queue_io: expired inodes moved to b_io (older in host jiffies, age in ms).
+    WritebackQueueIo = Writeback / "writeback_queue_io" { device: Name, older: u64, age: i64, enqueue: u64, reason: Name }
+    /// writeback:writeback_single_inode: one inode written (dirtied_when in host jiffies).
+    WritebackSingleInode = Writeback / "writeback_single_inode" {
+        device: Name, file: Name, state: Name, dirtied_when: u64, index: u64, to_write: i64, wrote: u64,
+    }
+    /// writeback:writeback_pages_written: pages written by one work item.
+    WritebackPagesWritten = Writeback / "writeback_pages_written" { pages: i64 }
+    /// writeback:writeback_wake_background: background writeback kicked.
+    WritebackWakeBackground = Writeback / "writeback_wake_background" { device: Name }
+    /// block:block_bio_queue (blktrace Q).
+    BlockBioQueue = Block / "block_bio_queue" { device: Name, rwbs: Name, sector: u64, nr_sector: u64 }
+    /// block:block_getrq (blktrace G).
+    BlockGetrq = Block / "block_getrq" { device: Name, rwbs: Name, sector: u64, nr_sector: u64 }
+    /// block:block_bio_backmerge (blktrace M).
+    BlockBioBackmerge = Block / "block_bio_backmerge" { device: Name, rwbs: Name, sector: u64, nr_sector: u64 }
+    /// block:block_bio_frontmerge (blktrace F).
+    BlockBioFrontmerge = Block / "block_bio_frontmerge" { device: Name, rwbs: Name, sector: u64, nr_sector: u64 }
+    /// block:block_rq_insert (blktrace I).
+    BlockRqInsert = Block / "block_rq_insert" { device: Name, rwbs: Name, bytes: u64, sector: u64, nr_sector: u64 }
+    /// block:block_rq_issue (blktrace D).
+    BlockRqIssue = Block / "block_rq_issue" { device: Name, rwbs: Name, bytes: u64, sector: u64, nr_sector: u64 }
+    /// block:block_rq_complete (blktrace C).
+    BlockRqComplete = Block / "block_rq_complete" { device: Name, rwbs: Name, sector: u64, nr_sector: u64, error: i64 }
+}
+
+impl EventKind {
+    /// The scenario file this event concerns, if any.
+    pub fn file(&self) -> Option<&Name> {
+        match self {
+            EventKind::PageCacheSyncRa { file, .. }
+            | EventKind::PageCacheAsyncRa { file, .. }
+            | EventKind::PageCacheRaOrder { file, .. }
+            | EventKind::PageCacheRaUnbounded { file, .. }
+            | EventKind::MmFilemapAddToPageCache { file, .. }
+            | EventKind::MmFilemapDeleteFromPageCache { file, .. }
+            | EventKind::MmFilemapFault { file, .. }
+            | EventKind::MmFilemapGetPages { file, .. }
+            | EventKind::MmFilemapMapPages { file, .. }
+            | EventKind::WritebackDirtyFolio { file, .. }
+            | EventKind::WritebackDirtyInodeEnqueue { file, .. }
+            | EventKind::WritebackSingleInode { file, .. } => Some(file),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Event {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut s = String::with_capacity(128);
+        crate::trace::log::format_event(self, &mut s);
+        f.write_str(&s)
+    }
+}

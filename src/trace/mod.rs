@@ -1,0 +1,8 @@
+//! The shared vocabularies: `Op` (what tasks do) and `Event` (what the page cache did), and the event log text form.
+
+pub mod event;
+pub mod log;
+pub mod op;
+
+pub use event::{Event, EventKind, Name};
+pub use op::Op;
