@@ -1,5 +1,6 @@
 //! pcsim: a deterministic model of the Linux page cache and writeback, and a probe that runs the same workloads on
 //! the host's kernel and records its tracepoints in the same event vocabulary.
 
+pub mod scenario;
 pub mod trace;
 pub mod units;

@@ -1,0 +1,219 @@
+//! Scenarios: a RON file describing a machine, its devices, vm sysctls, files and tasks, compiled to one lazy
+//! [`Op`] stream per task.
+//!
+//! The format is documented field by field in docs/SCENARIO.md. Loading goes in three steps:
+//!
+//! 1. [`schema`]: ron deserialises the text into the as-written schema (unknown fields, bad sizes and syntax are
+//!    refused here, at ron's position);
+//! 2. [`locate`]: the text is re-read into a tree of token positions;
+//! 3. [`validate`]: names are resolved, defaults filled in and every semantic rule checked, each error pointing at
+//!    the offending token through the position tree. Task op lists compile to a [`stream`] program.
+//!
+//! Every error is a [`ScenarioError`]: `origin:line:col: message` and usually a hint.
+
+mod compile;
+mod generate;
+mod locate;
+mod schema;
+mod stream;
+mod sysctl;
+mod validate;
+
+pub use generate::stream_key;
+pub use stream::OpStream;
+pub use sysctl::{default_min_free_kbytes, Sysctls};
+
+use crate::trace::op::FileId;
+use crate::units::Nanos;
+use sha2::{Digest, Sha256};
+use std::fmt;
+use std::path::Path;
+use std::sync::Arc;
+
+/// The seed used when a scenario gives none.
+pub const DEFAULT_SEED: u64 = 1;
+
+/// A loaded, validated scenario.
+#[derive(Clone, Debug)]
+pub struct Scenario {
+    pub name: String,
+    pub seed: u64,
+    pub machine: Machine,
+    pub devices: Vec<Device>,
+    pub sysctls: Sysctls,
+    pub files: Vec<FileSpec>,
+    pub tasks: Vec<TaskSpec>,
+    /// Where the scenario came from (the path as given, or the origin passed to [`Scenario::parse`]).
+    pub source: String,
+    /// SHA-256 of the scenario text, in lowercase hex.
+    pub sha256: String,
+}
+
+/// The simulated machine.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Machine {
+    /// RAM in bytes.
+    pub memory: u64,
+    pub cpus: u32,
+    /// A memory cgroup limit (memory.max) on the tasks, in bytes.
+    pub memcg_limit: Option<u64>,
+}
+
+/// The filesystem on a device.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum FsType {
+    #[default]
+    Ext4,
+    Xfs,
+}
+
+impl FsType {
+    /// The name mkfs and /proc/mounts use.
+    pub fn name(&self) -> &'static str {
+        match self {
+            FsType::Ext4 => "ext4",
+            FsType::Xfs => "xfs",
+        }
+    }
+}
+
+/// A block device with one filesystem.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Device {
+    pub name: String,
+    pub fs: FsType,
+    /// Bytes.
+    pub size: u64,
+    /// /sys/block/X/queue/read_ahead_kb.
+    pub read_ahead_kb: u32,
+    /// /sys/block/X/queue/max_sectors_kb.
+    pub max_sectors_kb: u32,
+    /// /sys/block/X/queue/nr_requests.
+    pub nr_requests: u32,
+    /// Bytes per second.
+    pub read_bw: u64,
+    /// Bytes per second.
+    pub write_bw: u64,
+    pub read_latency: Nanos,
+    pub write_latency: Nanos,
+    pub queue_depth: u32,
+}
+
+/// A file that exists before the tasks start.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FileSpec {
+    pub name: String,
+    /// Index into [`Scenario::devices`].
+    pub device: usize,
+    /// Bytes.
+    pub size: u64,
+    pub state: InitialState,
+}
+
+/// What of a file is in the page cache when the tasks start.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum InitialState {
+    /// Nothing cached.
+    #[default]
+    Cold,
+    /// The whole file cached and clean.
+    Cached,
+    /// Bytes [off, off+len) cached and clean.
+    CachedRange { off: u64, len: u64 },
+    /// Bytes [off, off+len) cached and dirty (written, not yet written back).
+    DirtyRange { off: u64, len: u64 },
+}
+
+/// One task (a Linux thread in the probe).
+#[derive(Clone, Debug)]
+pub struct TaskSpec {
+    /// At most 15 characters (the kernel's TASK_COMM_LEN - 1).
+    pub name: String,
+    /// When the task starts, from the start of the run.
+    pub start: Nanos,
+    /// `Fd(i)` is `fds[i]`, the name the scenario gave the descriptor.
+    pub fds: Vec<String>,
+    /// `MapId(i)` is `maps[i]`.
+    pub maps: Vec<String>,
+    program: Arc<stream::Program>,
+}
+
+/// A scenario refused: where, why, and usually what to do about it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScenarioError {
+    pub origin: String,
+    /// 1-based; 0 when there is no position (e.g. the file could not be read).
+    pub line: usize,
+    /// 1-based, in characters.
+    pub col: usize,
+    pub msg: String,
+    pub hint: Option<String>,
+}
+
+impl fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}:{}:{}: {}", self.origin, self.line, self.col, self.msg)?;
+        if let Some(hint) = &self.hint {
+            write!(f, "\n  hint: {hint}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ScenarioError {}
+
+impl Scenario {
+    /// Reads, parses and validates the scenario at `path`.
+    pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
+        let origin = path.display().to_string();
+        let bytes = std::fs::read(path).map_err(|e| ScenarioError {
+            origin: origin.clone(),
+            line: 0,
+            col: 0,
+            msg: format!("cannot read scenario: {e}"),
+            hint: None,
+        })?;
+        let text = String::from_utf8(bytes).map_err(|e| {
+            let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
+            let valid = std::str::from_utf8(valid).unwrap_or_default();
+            ScenarioError {
+                origin: origin.clone(),
+                line: 1 + valid.matches('\n').count(),
+                col: 1 + valid.chars().rev().take_while(|&c| c != '\n').count(),
+                msg: "scenario is not valid UTF-8".into(),
+                hint: None,
+            }
+        })?;
+        Scenario::parse(&text, &origin)
+    }
+
+    /// Parses and validates scenario text; `origin` names it in error messages and becomes [`Scenario::source`].
+    pub fn parse(text: &str, origin: &str) -> Result<Scenario, ScenarioError> {
+        let doc = validate::deserialize(text, origin)?;
+        let root = locate::locate(text);
+        let mut scenario = validate::build(doc, &root, origin)?;
+        scenario.source = origin.to_string();
+        scenario.sha256 = Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
+        Ok(scenario)
+    }
+
+    /// The ops of task `task`, in order, produced lazily. Panics if `task` is out of range.
+    pub fn ops(&self, task: usize) -> OpStream {
+        OpStream::new(Arc::clone(&self.tasks[task].program))
+    }
+
+    /// The id of the file named `name`.
+    pub fn file_index(&self, name: &str) -> Option<FileId> {
+        self.files.iter().position(|f| f.name == name).map(|i| FileId(i as u32))
+    }
+
+    /// The device holding file `f`. Panics if `f` is not one of this scenario's files.
+    pub fn device_of(&self, f: FileId) -> &Device {
+        &self.devices[self.files[f.0 as usize].device]
+    }
+
+    /// The index of the task named `name`.
+    pub fn task_index(&self, name: &str) -> Option<usize> {
+        self.tasks.iter().position(|t| t.name == name)
+    }
+}
