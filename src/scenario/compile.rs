@@ -478,6 +478,16 @@ impl Compiler<'_> {
                 let hot_slots = ((slots as f64 * hot_fraction).round() as u64).clamp(1, slots);
                 Pattern::HotCold { hot_slots, hot_share }
             }
+            PatternDoc::Interleaved { streams } => {
+                if streams == 0 || streams > slots {
+                    return Err(self.err(
+                        pl,
+                        format!("Interleaved streams = {streams} is outside 1..={slots} (the range's blocks)"),
+                        None,
+                    ));
+                }
+                Pattern::Interleaved { streams }
+            }
         };
         let use_file_pos = *syscall == Some(SyscallDoc::Read);
         if use_file_pos && (matches!(target, Target::Map(_)) || !matches!(pattern, Pattern::Sequential)) {
@@ -501,6 +511,7 @@ impl Compiler<'_> {
             (None, Some(b)) => Limit::Bytes(b.0),
             (None, None) => Limit::Ops(match pattern {
                 Pattern::Strided { stride } => len.div_ceil(stride),
+                Pattern::Interleaved { streams } => slots / streams * streams,
                 _ => slots,
             }),
         };

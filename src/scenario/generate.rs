@@ -8,6 +8,7 @@
 //!  Sequential: 0 1 2 ... n-1 0 1 ...      Reverse: n-1 n-2 ... 0 n-1 ...
 //!  Strided(stride): offsets 0, stride, 2*stride, ... (< range.len), then the same again
 //!  Random: uniform slot   Zipfian(theta): slot of a Zipf(theta) rank   HotCold: hot prefix gets hot_share
+//!  Interleaved(streams: 2), per = n / 2 slots per part: 0, per, 1, per+1, 2, per+2, ... (leftover slots unused)
 //! ```
 //!
 //! Each op is `min(block, range end - offset)` long, so ops never leave the range. After each I/O op the generator
@@ -160,6 +161,10 @@ pub(crate) enum Pattern {
         hot_slots: u64,
         hot_share: f64,
     },
+    /// `streams` sequential streams over equal parts of the range, one op from each in turn.
+    Interleaved {
+        streams: u64,
+    },
 }
 
 /// What a generator's I/O ops act on.
@@ -203,6 +208,7 @@ impl GenSpec {
     pub fn pass_ops(&self) -> u64 {
         match self.pattern {
             Pattern::Strided { stride } => self.len.div_ceil(stride),
+            Pattern::Interleaved { streams } => self.slots() / streams * streams,
             _ => self.slots(),
         }
     }
@@ -245,6 +251,10 @@ impl GenState {
             Pattern::Sequential => k % n,
             Pattern::Reverse => n - 1 - k % n,
             Pattern::Strided { stride } => return spec.off + (k % spec.pass_ops()) * stride,
+            Pattern::Interleaved { streams } => {
+                let per = n / streams;
+                (k % streams) * per + (k / streams) % per
+            }
             Pattern::Random => below(rng, n),
             Pattern::Zipfian(z) => ((u128::from(z.sample(rng) - 1) * SCATTER) % u128::from(n)) as u64,
             Pattern::HotCold { hot_slots, hot_share } => {
@@ -350,6 +360,10 @@ mod tests {
         let s = spec(Pattern::Strided { stride: 65536 }, 0, 256 * 1024, Limit::Ops(5));
         assert_eq!(s.pass_ops(), 4);
         assert_eq!(offsets(&run(&s)), [0, 65536, 131072, 196608, 0]);
+        // Two streams over 5 slots: parts of 2 slots, the fifth slot unused.
+        let s = spec(Pattern::Interleaved { streams: 2 }, 0, 5 * 4096, Limit::Ops(6));
+        assert_eq!(s.pass_ops(), 4);
+        assert_eq!(offsets(&run(&s)), [0, 8192, 4096, 12288, 0, 8192]);
     }
 
     #[test]

@@ -217,3 +217,76 @@ impl Scenario {
         self.tasks.iter().position(|t| t.name == name)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::trace::op::Op;
+
+    fn scenario(seed: u64, tasks: &[&str]) -> Scenario {
+        let tasks: Vec<String> = tasks
+            .iter()
+            .enumerate()
+            .map(|(i, ops)| format!("(name: \"t{i}\", ops: [Open(file: \"data\"), {ops}])"))
+            .collect();
+        let text = format!(
+            "Scenario(name: \"s\", seed: {seed}, machine: (memory: \"1g\"), devices: [(name: \"d\")], \
+             files: [(name: \"data\", size: \"64m\")], tasks: [{}])",
+            tasks.join(", ")
+        );
+        Scenario::parse(&text, "test").unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    const RANDOM: &str = "Generate(fd: \"data\", pattern: Random, count: 50)";
+
+    #[test]
+    fn same_seed_same_ops_other_seed_other_ops() {
+        let a: Vec<Op> = scenario(7, &[RANDOM]).ops(0).collect();
+        assert_eq!(a.len(), 51);
+        assert_eq!(a, scenario(7, &[RANDOM]).ops(0).collect::<Vec<_>>());
+        assert_ne!(a, scenario(8, &[RANDOM]).ops(0).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn streams_are_independent_across_tasks_and_generators() {
+        let alone: Vec<Op> = scenario(7, &[RANDOM]).ops(0).collect();
+        // Another task with generators of its own does not move task 0's draws.
+        let two = scenario(7, &[RANDOM, &format!("{RANDOM}, {RANDOM}")]);
+        assert_eq!(alone, two.ops(0).collect::<Vec<_>>());
+        // The same program in another task draws differently.
+        let other: Vec<Op> = scenario(7, &[RANDOM, RANDOM]).ops(1).collect();
+        assert_ne!(alone, other);
+        // A generator added after this one in the same task leaves this one's ops as they were.
+        let longer: Vec<Op> = scenario(7, &[&format!("{RANDOM}, {RANDOM}")]).ops(0).take(51).collect();
+        assert_eq!(alone, longer);
+    }
+
+    #[test]
+    fn generators_continue_their_stream_across_repeats() {
+        let s = scenario(7, &["Repeat(count: 2, ops: [Generate(fd: \"data\", pattern: Random, count: 20)])"]);
+        let ops: Vec<Op> = s.ops(0).skip(1).collect();
+        assert_eq!(ops.len(), 40);
+        assert_ne!(ops[..20], ops[20..]);
+    }
+
+    #[test]
+    fn huge_repeats_stream_without_materialising() {
+        let s = scenario(7, &["Repeat(count: 1000000000, ops: [Read(fd: \"data\", len: \"4k\")])"]);
+        let mut ops = s.ops(0);
+        assert_eq!(ops.nth(100_000), Some(Op::Read { fd: crate::trace::op::Fd(0), len: 4096 }));
+        assert!(std::mem::size_of_val(&ops) < 256);
+    }
+
+    #[test]
+    fn lookups() {
+        let s = scenario(1, &[RANDOM]);
+        assert_eq!(s.file_index("data"), Some(FileId(0)));
+        assert_eq!(s.file_index("nope"), None);
+        assert_eq!(s.device_of(FileId(0)).name, "d");
+        assert_eq!(s.device_of(FileId(0)).size, 256 << 20);
+        assert_eq!(s.task_index("t0"), Some(0));
+        assert_eq!(s.tasks[0].fds, ["data"]);
+        assert_eq!(s.sha256.len(), 64);
+        assert_eq!(FsType::Xfs.name(), "xfs");
+    }
+}

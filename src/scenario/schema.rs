@@ -382,6 +382,7 @@ pub(crate) enum PatternDoc {
     Random,
     Zipfian { theta: f64 },
     HotCold { hot_fraction: f64, hot_share: f64 },
+    Interleaved { streams: u64 },
 }
 
 /// Which system call a file generator issues.

@@ -1,0 +1,266 @@
+//! Every way a scenario can be refused, with the position and the key words of the message pinned.
+//!
+//! Each case edits one line of a small valid scenario (`BASE`), so the expected line:col can be read off the text.
+
+use pcsim::scenario::{Scenario, ScenarioError};
+
+const BASE: &str = r#"Scenario(
+    name: "t",
+    machine: (memory: "1g"),
+    devices: [(name: "disk0")],
+    files: [(name: "data", size: "64m")],
+    tasks: [(name: "reader", ops: [
+        Open(file: "data"),
+        Read(fd: "data", len: "4k"),
+    ])],
+)
+"#;
+
+/// `BASE` with line `line` (1-based) replaced by `with`.
+fn edit(line: usize, with: &str) -> String {
+    let mut lines: Vec<&str> = BASE.lines().collect();
+    lines[line - 1] = with;
+    lines.join("\n") + "\n"
+}
+
+/// `BASE` with `ops` as the task's op lines (line 7 onwards).
+fn ops(ops: &[&str]) -> String {
+    let mut lines: Vec<&str> = BASE.lines().take(6).collect();
+    lines.extend_from_slice(ops);
+    lines.extend_from_slice(&["    ])],", ")"]);
+    lines.join("\n") + "\n"
+}
+
+#[track_caller]
+fn refused(text: &str, line: usize, col: usize, words: &[&str]) -> ScenarioError {
+    let e = match Scenario::parse(text, "case.ron") {
+        Ok(_) => panic!("accepted:\n{text}"),
+        Err(e) => e,
+    };
+    let shown = e.to_string();
+    assert_eq!((e.line, e.col), (line, col), "wrong position for: {shown}\n{text}");
+    assert_eq!(e.origin, "case.ron");
+    for w in words {
+        assert!(shown.contains(w), "`{w}` missing from: {shown}");
+    }
+    e
+}
+
+#[test]
+fn base_is_valid() {
+    Scenario::parse(BASE, "case.ron").unwrap();
+}
+
+#[test]
+fn display_is_origin_line_col_message_hint() {
+    let e = refused(&edit(7, r#"        Open(file: "nosuch"),"#), 7, 20, &[]);
+    assert_eq!(e.to_string(), "case.ron:7:20: unknown file `nosuch`\n  hint: the scenario's files: `data`");
+    let no_hint = ScenarioError { origin: "o".into(), line: 1, col: 2, msg: "m".into(), hint: None };
+    assert_eq!(no_hint.to_string(), "o:1:2: m");
+}
+
+#[test]
+fn syntax_errors_use_rons_position() {
+    refused(
+        &edit(5, r#"    files: [(name: "data" size: "64m")],"#),
+        5,
+        27,
+        &["expected comma", "hint: a comma may be missing"],
+    );
+    let unclosed = BASE.trim_end().trim_end_matches(')').to_string();
+    refused(&unclosed, 9, 9, &["unexpected end of file", "never closed"]);
+}
+
+#[test]
+fn unknown_field_lists_the_expected_fields() {
+    refused(
+        &edit(4, r#"    devices: [(name: "disk0", read_ahead: 256)],"#),
+        4,
+        31,
+        &["unknown field `read_ahead` in `Device`", "did you mean `read_ahead_kb`?", "`queue_depth`"],
+    );
+    refused(&edit(7, r#"        Open(file: "data", mode: "r"),"#), 7, 28, &["unknown field `mode`", "`flags`"]);
+    refused(&edit(7, r#"        Opne(file: "data"),"#), 7, 9, &["unknown variant `Opne`", "did you mean `Open`?"]);
+}
+
+#[test]
+fn negative_sizes_and_bad_units() {
+    refused(&edit(5, r#"    files: [(name: "data", size: "-4k")],"#), 5, 34, &["cannot be negative"]);
+    refused(&edit(5, r#"    files: [(name: "data", size: -4096)],"#), 5, 34, &["cannot be negative"]);
+    refused(
+        &edit(5, r#"    files: [(name: "data", size: "4q")],"#),
+        5,
+        34,
+        &["unknown size unit `q`", "k, m, g, t, p"],
+    );
+    refused(&edit(8, r#"        Read(fd: "data", len: "4kk"),"#), 8, 31, &["unknown size unit"]);
+}
+
+#[test]
+fn unknown_names_point_at_the_string() {
+    refused(&edit(7, r#"        Open(file: "nosuch"),"#), 7, 20, &["unknown file `nosuch`", "`data`"]);
+    // Inside a nested Repeat, the exact token still.
+    let text =
+        ops(&[r#"        Repeat(count: 2, ops: [Repeat(count: 3, ops: [Open(file: "dta"), Close(fd: "dta")])]),"#]);
+    refused(&text, 7, 66, &["unknown file `dta`", "did you mean `data`?"]);
+    refused(
+        &edit(5, r#"    files: [(name: "data", device: "disk9", size: "64m")],"#),
+        5,
+        36,
+        &["unknown device `disk9`", "did you mean `disk0`?"],
+    );
+}
+
+#[test]
+fn duplicate_and_bad_names() {
+    refused(
+        &edit(5, r#"    files: [(name: "data", size: "1m"), (name: "data", size: "2m")],"#),
+        5,
+        48,
+        &["duplicate file name `data`"],
+    );
+    refused(&edit(4, r#"    devices: [(name: "d"), (name: "d")],"#), 4, 35, &["duplicate device name `d`"]);
+    refused(
+        &edit(5, r#"    files: [(name: "my data", size: "1m")],"#),
+        5,
+        20,
+        &["bad file name `my data`", "letters, digits"],
+    );
+    refused(&edit(6, r#"    tasks: [(name: "a_long_task_name", ops: ["#), 6, 20, &["longer than 15", "thread names"]);
+    refused(&edit(7, r#"        Open(file: "data", fd: "a/b"),"#), 7, 32, &["bad fd name `a/b`"]);
+}
+
+#[test]
+fn fds_and_maps_must_be_open() {
+    refused(
+        &ops(&[r#"        Read(fd: "data", len: "4k"),"#, r#"        Open(file: "data"),"#]),
+        7,
+        18,
+        &["fd `data` is used before it is opened", "move its Open earlier"],
+    );
+    refused(
+        &ops(&[r#"        Fsync(fd: "log"),"#]),
+        7,
+        19,
+        &["fd `log` is never opened", "Open(file: ..., fd: \"log\")"],
+    );
+    refused(
+        &ops(&[r#"        Open(file: "data"),"#, r#"        Touch(map: "m", off: 0),"#]),
+        8,
+        20,
+        &["map `m` is never mapped", "Mmap(fd: ..., map: \"m\")"],
+    );
+    refused(
+        &ops(&[
+            r#"        Open(file: "data"),"#,
+            r#"        Mmap(fd: "data", map: "m"),"#,
+            r#"        Munmap(map: "m"),"#,
+            r#"        Touch(map: "m"),"#,
+        ]),
+        10,
+        20,
+        &["map `m` is used before it is mapped (or after Munmap)"],
+    );
+    // The second repetition finds the fd closed.
+    refused(
+        &ops(&[
+            r#"        Open(file: "data"),"#,
+            r#"        Repeat(count: 2, ops: [Read(fd: "data", len: "4k"), Close(fd: "data")]),"#,
+        ]),
+        8,
+        41,
+        &["not open on the second repetition"],
+    );
+    refused(
+        &ops(&[r#"        Open(file: "data"),"#, r#"        Open(file: "data"),"#]),
+        8,
+        9,
+        &["fd `data` is already open"],
+    );
+    refused(
+        &ops(&[
+            r#"        Open(file: "data"),"#,
+            r#"        Mmap(fd: "data", len: "4k"),"#,
+            r#"        Touch(map: "data", off: "4k"),"#,
+        ]),
+        9,
+        33,
+        &["outside map `data`", "SIGSEGV"],
+    );
+}
+
+#[test]
+fn generator_parameters() {
+    let open = r#"        Open(file: "data"),"#;
+    refused(&ops(&[open, r#"        Generate(fd: "data", block: 0),"#]), 8, 37, &["block size is 0"]);
+    refused(
+        &ops(&[open, r#"        Generate(fd: "data", count: 10, bytes: "1m"),"#]),
+        8,
+        48,
+        &["count and bytes are both given"],
+    );
+    refused(&ops(&[open, r#"        Generate(fd: "data", read_pct: 101),"#]), 8, 40, &["read_pct = 101 is above 100"]);
+    refused(&ops(&[open, r#"        Generate(block: "4k"),"#]), 8, 9, &["exactly one of `fd:` or `map:`"]);
+    refused(
+        &ops(&[open, r#"        Generate(fd: "data", pattern: Strided(stride: "6k")),"#]),
+        8,
+        39,
+        &["stride 6k is not a non-zero multiple of block (4k)"],
+    );
+    refused(
+        &ops(&[open, r#"        Generate(fd: "data", pattern: Random, syscall: Read),"#]),
+        8,
+        56,
+        &["syscall: Read needs `fd:` and pattern: Sequential"],
+    );
+    refused(
+        &ops(&[open, r#"        Generate(fd: "data", range: (off: "60m", len: "8m")),"#]),
+        8,
+        37,
+        &["past the end of the file of fd `data`"],
+    );
+    refused(
+        &ops(&[open, r#"        Generate(fd: "data", pattern: Zipfian(theta: 0.0)),"#]),
+        8,
+        39,
+        &["theta = 0 is outside"],
+    );
+}
+
+#[test]
+fn sysctls_are_checked() {
+    let with = |s: &str| edit(2, &format!("    name: \"t\", sysctls: {{ {s} }},"));
+    refused(
+        &with(r#""vm.dirty_ration": 5"#),
+        2,
+        27,
+        &["unknown sysctl `vm.dirty_ration`", "did you mean `vm.dirty_ratio`?"],
+    );
+    refused(&with(r#""dirty_ratio": 5"#), 2, 27, &["unknown sysctl", "`vm.dirty_ratio`"]);
+    refused(
+        &with(r#""vm.dirty_ratio": 10, "vm.dirty_bytes": 1048576"#),
+        2,
+        49,
+        &["vm.dirty_bytes and vm.dirty_ratio are both set", "exclusive"],
+    );
+    refused(&with(r#""vm.dirty_background_ratio": 101"#), 2, 27, &["out of range", "0..=100"]);
+}
+
+#[test]
+fn absurd_sizes() {
+    refused(&edit(3, r#"    machine: (memory: "32m"),"#), 3, 23, &["machine memory 32m is outside 64m..=64t"]);
+    refused(&edit(3, r#"    machine: (memory: "65t"),"#), 3, 23, &["outside 64m..=64t"]);
+    refused(&edit(5, r#"    files: [(name: "data", size: "17t")],"#), 5, 34, &["above the 16t limit"]);
+    refused(
+        &edit(4, r#"    devices: [(name: "disk0", size: "1g")],"#).replace(r#"size: "64m""#, r#"size: "2g""#),
+        5,
+        34,
+        &["file `data` (2g) is larger than its device `disk0` (1g)"],
+    );
+    refused(
+        &edit(5, r#"    files: [(name: "data", size: "64m", state: CachedRange(off: "60m", len: "8m"))],"#),
+        5,
+        48,
+        &["past its end"],
+    );
+}
