@@ -138,3 +138,20 @@ fn pattern_scenarios_have_their_shape() {
     let partial = load("validation/reread_partial_cached.ron");
     assert_eq!(partial.files[0].state, InitialState::CachedRange { off: 0, len: 400 << 10 });
 }
+
+#[test]
+fn the_documented_example_is_valid() {
+    let doc = std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("docs/SCENARIO.md")).unwrap();
+    let start = doc.find("```ron\n").expect("docs/SCENARIO.md has a ```ron example") + "```ron\n".len();
+    let text = &doc[start..start + doc[start..].find("```").unwrap()];
+    let s = Scenario::parse(text, "docs/SCENARIO.md").unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!((s.name.as_str(), s.seed, s.tasks.len()), ("example", 7, 2));
+    assert_eq!(s.sysctls.dirty_background_ratio, 5);
+    assert_eq!(s.sysctls.explicit().len(), 2);
+    // (256m + 8m + 16m) * 5/4 + 64m.
+    assert_eq!(s.devices[0].size, 414 << 20);
+    let logger: Vec<Op> = s.ops(1).collect();
+    // Open, Lseek, then (write, sleep) x 4096 with an fsync after every 64th write, Close.
+    assert_eq!(logger.len(), 1 + 1 + 4096 * 2 + 64 + 1);
+    assert_eq!(logger[2], Op::Write { fd: Fd(0), len: 16384 });
+}

@@ -41,7 +41,7 @@ pub(crate) const PURPOSE_OFFSETS: u64 = 1;
 pub(crate) const PURPOSE_MIX: u64 = 2;
 
 /// The "pcsim-scenario-v1" stream derivation: `k = sm(seed ^ "pcsimgen")`, then `k = sm(k ^ part)` for
-/// `part` in (task, generator ordinal, purpose), where `sm` is [`splitmix64`]. Changing this changes every
+/// `part` in (task, generator ordinal, purpose), where `sm` is SplitMix64's output function. Changing this changes every
 /// generated workload, so it is versioned by name in docs/SCENARIO.md.
 pub fn stream_key(seed: u64, task: u64, generator: u64, purpose: u64) -> u64 {
     let mut k = splitmix64(seed ^ u64::from_le_bytes(*b"pcsimgen"));

@@ -1,13 +1,14 @@
 //! Scenarios: a RON file describing a machine, its devices, vm sysctls, files and tasks, compiled to one lazy
-//! [`Op`] stream per task.
+//! [`Op`](crate::trace::Op) stream per task.
 //!
 //! The format is documented field by field in docs/SCENARIO.md. Loading goes in three steps:
 //!
-//! 1. [`schema`]: ron deserialises the text into the as-written schema (unknown fields, bad sizes and syntax are
+//! 1. `schema`: ron deserialises the text into the as-written schema (unknown fields, bad sizes and syntax are
 //!    refused here, at ron's position);
-//! 2. [`locate`]: the text is re-read into a tree of token positions;
-//! 3. [`validate`]: names are resolved, defaults filled in and every semantic rule checked, each error pointing at
-//!    the offending token through the position tree. Task op lists compile to a [`stream`] program.
+//! 2. `locate`: the text is re-read into a tree of token positions;
+//! 3. `validate` (and `compile` for task op lists): names are resolved, defaults filled in and every semantic rule
+//!    checked, each error pointing at the offending token through the position tree. Task op lists compile to a
+//!    `stream::Program` that an [`OpStream`] expands lazily; generators live in `generate`, sysctls in `sysctl`.
 //!
 //! Every error is a [`ScenarioError`]: `origin:line:col: message` and usually a hint.
 
