@@ -148,6 +148,19 @@ pub fn read_log<R: BufRead>(r: R) -> Result<Log, LogError> {
     Ok(log)
 }
 
+/// Opens a file for reading, decompressing it if it starts with the gzip magic (`1f 8b`), whatever its name.
+pub fn open_maybe_gzip(path: &std::path::Path) -> io::Result<Box<dyn BufRead>> {
+    let mut f = io::BufReader::new(std::fs::File::open(path)?);
+    let gz = f.fill_buf()?.starts_with(&[0x1f, 0x8b]);
+    Ok(if gz { Box::new(io::BufReader::new(flate2::bufread::MultiGzDecoder::new(f))) } else { Box::new(f) })
+}
+
+/// Reads a log file (plain or gzip); errors name the file.
+pub fn read_log_file(path: &std::path::Path) -> Result<Log, String> {
+    let r = open_maybe_gzip(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    read_log(r).map_err(|e| format!("{}: {e}", path.display()))
+}
+
 /// Writes a whole log to a byte vector.
 pub fn write_log(log: &Log) -> Vec<u8> {
     let mut w = LogWriter::new(Vec::new(), &log.header).expect("writing to memory");

@@ -1,0 +1,378 @@
+//! Reading the kernel's ftrace text output and normalising it into `Event`s.
+//!
+//! A trace line is `COMM-PID [CPU] FLAGS SECS.USECS: EVENT: BODY` (comm may contain spaces and dashes; flags may be
+//! absent). Bodies follow each tracepoint's `print fmt` on the host kernel (6.18); see `Normaliser::event` for each.
+//! Events on inodes that are not scenario files keep their inode as `ino:<decimal>`; events on devices that are not
+//! scenario devices are dropped (the tracefs filters should already have removed them).
+
+use std::sync::Arc;
+
+use hashbrown::HashMap;
+
+use crate::trace::event::{Event, EventKind, FieldError, Name};
+use crate::units::Nanos;
+
+/// One trace line split into its columns.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RawLine<'a> {
+    pub comm: &'a str,
+    pub pid: u32,
+    pub cpu: u32,
+    /// Timestamp in microseconds of the trace clock.
+    pub ts_us: u64,
+    pub event: &'a str,
+    pub body: &'a str,
+}
+
+/// Splits a trace line; `None` for comments, blank lines and lines that are not events (e.g. `CPU:1 [LOST 3 EVENTS]`).
+pub fn split_line(line: &str) -> Option<RawLine<'_>> {
+    let line = line.trim_start();
+    if line.is_empty() || line.starts_with('#') {
+        return None;
+    }
+    // Find "[ddd]" preceded by whitespace: the CPU column. Search from the left, skipping brackets in the comm.
+    let bytes = line.as_bytes();
+    let mut cpu_at = None;
+    let mut i = 0;
+    while let Some(off) = line[i..].find('[') {
+        let open = i + off;
+        if let Some(close_off) = line[open..].find(']') {
+            let close = open + close_off;
+            let inner = &line[open + 1..close];
+            if !inner.is_empty()
+                && inner.bytes().all(|b| b.is_ascii_digit())
+                && open > 0
+                && bytes[open - 1].is_ascii_whitespace()
+            {
+                cpu_at = Some((open, close));
+                break;
+            }
+        }
+        i = open + 1;
+    }
+    let (open, close) = cpu_at?;
+    let cpu: u32 = line[open + 1..close].parse().ok()?;
+    let mut head = line[..open].trim_end();
+    // Optional "(tgid)" column.
+    if head.ends_with(')') {
+        if let Some(p) = head.rfind('(') {
+            head = head[..p].trim_end();
+        }
+    }
+    let dash = head.rfind('-')?;
+    let comm = &head[..dash];
+    let pid: u32 = head[dash + 1..].trim().parse().ok()?;
+    let mut rest = line[close + 1..].trim_start();
+    // Optional flags column: a token without ':' that is not a number.
+    let first = rest.split_ascii_whitespace().next()?;
+    if !first.ends_with(':') {
+        rest = rest[first.len()..].trim_start();
+    }
+    let (ts, after) = rest.split_once(": ")?;
+    let ts_us = parse_ts_us(ts.trim())?;
+    let (event, body) = match after.split_once(": ") {
+        Some((e, b)) if !e.contains(' ') => (e, b),
+        _ => (after.trim_end_matches(':'), ""),
+    };
+    Some(RawLine { comm, pid, cpu, ts_us, event, body: body.trim_end() })
+}
+
+fn parse_ts_us(ts: &str) -> Option<u64> {
+    let (s, us) = ts.split_once('.')?;
+    let s: u64 = s.parse().ok()?;
+    if us.len() != 6 {
+        return None;
+    }
+    let us: u64 = us.parse().ok()?;
+    Some(s * 1_000_000 + us)
+}
+
+/// Kernel thread and task names: drop the per-instance suffix of kworkers, make the name one token.
+pub fn normalise_comm(comm: &str) -> String {
+    let c = comm.trim();
+    let c = if c.starts_with("kworker/") { "kworker" } else { c };
+    let c = if c == "<idle>" { "idle" } else { c };
+    let s: String = c.chars().map(|ch| if ch.is_whitespace() || ch == '=' { '_' } else { ch }).collect();
+    if s.is_empty() {
+        "?".to_string()
+    } else {
+        s
+    }
+}
+
+/// Maps host identities (inode numbers, device numbers) to scenario names.
+#[derive(Clone, Debug, Default)]
+pub struct Normaliser {
+    inodes: HashMap<u64, Name>,
+    devices: HashMap<(u32, u32), Name>,
+    /// Trace-clock time of the run's start, in ns.
+    pub t0_ns: u64,
+    tasks: HashMap<String, Name>,
+}
+
+/// Why a known event's body could not be normalised.
+#[derive(Debug, thiserror::Error)]
+pub enum NormaliseError {
+    #[error("{event}: cannot read `{body}`: {why}")]
+    Body { event: String, body: String, why: String },
+    #[error(transparent)]
+    Field(#[from] FieldError),
+}
+
+fn body_err(event: &str, body: &str, why: impl Into<String>) -> NormaliseError {
+    NormaliseError::Body { event: event.to_string(), body: body.to_string(), why: why.into() }
+}
+
+/// `key=value` tokens of a body (tokens without '=' are skipped).
+fn kv(body: &str) -> impl Iterator<Item = (&str, &str)> {
+    body.split_ascii_whitespace().filter_map(|t| t.split_once('='))
+}
+
+fn get<'a>(body: &'a str, key: &str) -> Option<&'a str> {
+    kv(body).find(|(k, _)| *k == key).map(|(_, v)| v)
+}
+
+fn parse_dev(s: &str) -> Option<(u32, u32)> {
+    let s = s.trim_end_matches(':');
+    let (a, b) = s.split_once(':').or_else(|| s.split_once(','))?;
+    Some((a.parse().ok()?, b.parse().ok()?))
+}
+
+impl Normaliser {
+    pub fn new(t0_ns: u64) -> Self {
+        Normaliser { t0_ns, ..Default::default() }
+    }
+
+    pub fn add_inode(&mut self, ino: u64, file: &str) {
+        self.inodes.insert(ino, Arc::from(file));
+    }
+
+    pub fn add_device(&mut self, major: u32, minor: u32, name: &str) {
+        self.devices.insert((major, minor), Arc::from(name));
+    }
+
+    fn file(&self, ino: u64) -> Name {
+        self.inodes.get(&ino).cloned().unwrap_or_else(|| Arc::from(format!("ino:{ino}")))
+    }
+
+    fn device(&self, dev: (u32, u32)) -> Option<Name> {
+        self.devices.get(&dev).cloned()
+    }
+
+    fn task(&mut self, comm: &str) -> Name {
+        if let Some(t) = self.tasks.get(comm) {
+            return t.clone();
+        }
+        let n: Name = Arc::from(normalise_comm(comm));
+        self.tasks.insert(comm.to_string(), n.clone());
+        n
+    }
+
+    /// Normalises one trace line. `Ok(None)`: not an event pcsim models, or on a device outside the scenario.
+    pub fn event(&mut self, raw: &RawLine<'_>) -> Result<Option<Event>, NormaliseError> {
+        let Some(kind) = self.kind(raw.event, raw.body)? else { return Ok(None) };
+        let time = Nanos((raw.ts_us * 1000).saturating_sub(self.t0_ns));
+        Ok(Some(Event { time, task: self.task(raw.comm), kind }))
+    }
+
+    fn kind(&self, event: &str, body: &str) -> Result<Option<EventKind>, NormaliseError> {
+        let Some(_) = EventKind::system_of(event) else { return Ok(None) };
+        let e = |why: &str| body_err(event, body, why);
+        let mut pairs: Vec<(&str, String)> = Vec::with_capacity(14);
+        let hex_ino = |v: &str| u64::from_str_radix(v, 16).map_err(|_| e("inode is not hex"));
+        let dec_ino = |v: &str| v.parse::<u64>().map_err(|_| e("inode is not decimal"));
+        match event {
+            "page_cache_sync_ra" | "page_cache_async_ra" | "page_cache_ra_order" | "page_cache_ra_unbounded" => {
+                let dev = get(body, "dev").and_then(parse_dev).ok_or_else(|| e("no dev="))?;
+                if self.device(dev).is_none() {
+                    return Ok(None);
+                }
+                for (k, v) in kv(body) {
+                    match k {
+                        "dev" => {}
+                        "ino" => pairs.push(("file", self.file(hex_ino(v)?).to_string())),
+                        _ => pairs.push((k, v.to_string())),
+                    }
+                }
+            }
+            "mm_filemap_add_to_page_cache" | "mm_filemap_delete_from_page_cache" => {
+                // "dev 7:0 ino c pfn=0x.. ofs=4096 order=0"
+                let toks: Vec<&str> = body.split_ascii_whitespace().collect();
+                if toks.len() < 4 || toks[0] != "dev" || toks[2] != "ino" {
+                    return Err(e("expected `dev M:N ino HEX ...`"));
+                }
+                let dev = parse_dev(toks[1]).ok_or_else(|| e("bad dev"))?;
+                if self.device(dev).is_none() {
+                    return Ok(None);
+                }
+                pairs.push(("file", self.file(hex_ino(toks[3])?).to_string()));
+                let ofs: u64 = get(body, "ofs").and_then(|v| v.parse().ok()).ok_or_else(|| e("no ofs="))?;
+                pairs.push(("index", (ofs >> 12).to_string()));
+                pairs.push(("order", get(body, "order").ok_or_else(|| e("no order="))?.to_string()));
+            }
+            "mm_filemap_fault" | "mm_filemap_get_pages" | "mm_filemap_map_pages" => {
+                let dev = get(body, "dev").and_then(parse_dev).ok_or_else(|| e("no dev="))?;
+                if self.device(dev).is_none() {
+                    return Ok(None);
+                }
+                let ino = hex_ino(get(body, "ino").ok_or_else(|| e("no ino="))?)?;
+                pairs.push(("file", self.file(ino).to_string()));
+                let ofs = get(body, "ofs").ok_or_else(|| e("no ofs="))?;
+                if event == "mm_filemap_fault" {
+                    let o: u64 = ofs.parse().map_err(|_| e("bad ofs"))?;
+                    pairs.push(("index", (o >> 12).to_string()));
+                } else {
+                    let (a, b) = ofs.split_once('-').ok_or_else(|| e("ofs is not A-B"))?;
+                    let a: u64 = a.parse().map_err(|_| e("bad ofs"))?;
+                    let b: u64 = b.parse().map_err(|_| e("bad ofs"))?;
+                    pairs.push(("index", (a >> 12).to_string()));
+                    pairs.push(("last_index", (((b + 1) >> 12).saturating_sub(1)).to_string()));
+                }
+            }
+            "global_dirty_state" => {
+                for (k, v) in kv(body) {
+                    let k = match k {
+                        "dirty" => "nr_dirty",
+                        "writeback" => "nr_writeback",
+                        "dirtied" => "nr_dirtied",
+                        "written" => "nr_written",
+                        other => other,
+                    };
+                    pairs.push((k, v.to_string()));
+                }
+            }
+            "writeback_pages_written" => pairs.push(("pages", body.trim().to_string())),
+            "writeback_dirty_inode_enqueue" => {
+                // "dev 7,0 ino 12 dirtied 4295 state I_DIRTY_PAGES mode 0100644"
+                let toks: Vec<&str> = body.split_ascii_whitespace().collect();
+                let at = |key: &str| toks.iter().position(|t| *t == key).and_then(|i| toks.get(i + 1).copied());
+                let dev = at("dev").and_then(parse_dev).ok_or_else(|| e("no dev"))?;
+                let Some(device) = self.device(dev) else { return Ok(None) };
+                pairs.push(("device", device.to_string()));
+                pairs.push(("file", self.file(dec_ino(at("ino").ok_or_else(|| e("no ino"))?)?).to_string()));
+                pairs.push(("dirtied_when", at("dirtied").ok_or_else(|| e("no dirtied"))?.to_string()));
+                let state = at("state").filter(|s| *s != "mode").unwrap_or("none");
+                pairs.push(("state", state.to_string()));
+            }
+            ev if ev.starts_with("writeback_") || ev == "balance_dirty_pages" || ev == "bdi_dirty_ratelimit" => {
+                // "bdi 7:0: k=v ..." (writeback_start & co. also carry "sb_dev 7:0").
+                let rest = body.strip_prefix("bdi ").ok_or_else(|| e("expected `bdi NAME: ...`"))?;
+                let (bdi, kvs) = rest.split_once(": ").unwrap_or((rest.trim_end_matches(':'), ""));
+                let Some(device) = parse_dev(bdi).and_then(|d| self.device(d)) else { return Ok(None) };
+                pairs.push(("device", device.to_string()));
+                for (k, v) in kv(kvs) {
+                    match k {
+                        "cgroup_ino" | "sb_dev" => {}
+                        "ino" => pairs.push(("file", self.file(dec_ino(v)?).to_string())),
+                        "awrite_bw" => pairs.push(("avg_write_bw", v.to_string())),
+                        "age" if ev == "writeback_single_inode" => {}
+                        "state" => pairs.push(("state", if v.is_empty() { "none".into() } else { v.to_string() })),
+                        _ => pairs.push((k, v.to_string())),
+                    }
+                }
+            }
+            ev if ev.starts_with("block_") => {
+                // "7,0 RA 16384 () 32770 + 32 be,0,4 [dd]" (issue/insert), "7,0 RA () 32770 + 32 be,0,4 [0]"
+                // (complete), "7,0 R 32770 + 32 [dd]" (bio events, getrq).
+                let toks: Vec<&str> = body.split_ascii_whitespace().collect();
+                if toks.len() < 2 {
+                    return Err(e("too short"));
+                }
+                let dev = parse_dev(toks[0]).ok_or_else(|| e("bad device"))?;
+                let Some(device) = self.device(dev) else { return Ok(None) };
+                pairs.push(("device", device.to_string()));
+                pairs.push(("rwbs", toks[1].to_string()));
+                let plus = toks.iter().position(|t| *t == "+").ok_or_else(|| e("no `sector + nr`"))?;
+                if plus < 1 || plus + 1 >= toks.len() {
+                    return Err(e("no `sector + nr`"));
+                }
+                if ev == "block_rq_issue" || ev == "block_rq_insert" {
+                    pairs.push(("bytes", toks[2].to_string()));
+                }
+                pairs.push(("sector", toks[plus - 1].to_string()));
+                pairs.push(("nr_sector", toks[plus + 1].to_string()));
+                if ev == "block_rq_complete" {
+                    let last = toks.last().unwrap().trim_start_matches('[').trim_end_matches(']');
+                    pairs.push(("error", last.to_string()));
+                }
+            }
+            _ => return Ok(None),
+        }
+        let refs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        Ok(Some(EventKind::from_fields(event, &refs)?))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn norm() -> Normaliser {
+        let mut n = Normaliser::new(6_289_208_000_000);
+        n.add_inode(12, "data");
+        n.add_device(7, 0, "disk0");
+        n
+    }
+
+    fn one(line: &str) -> String {
+        let mut n = norm();
+        let raw = split_line(line).expect("splits");
+        n.event(&raw).unwrap().map(|e| e.to_string()).unwrap_or_default()
+    }
+
+    #[test]
+    fn splits_columns() {
+        let r = split_line("  dd-5942    [001] .....  6289.209927: page_cache_sync_ra: dev=7:0 ino=c index=0").unwrap();
+        assert_eq!((r.comm, r.pid, r.cpu, r.ts_us), ("dd", 5942, 1, 6_289_209_927));
+        assert_eq!(r.event, "page_cache_sync_ra");
+        assert_eq!(r.body, "dev=7:0 ino=c index=0");
+        let r = split_line(" kworker/u8:3-120 (  120) [000] ..s1.  6.000001: writeback_pages_written: 7").unwrap();
+        assert_eq!((r.comm, r.pid, r.event, r.body), ("kworker/u8:3", 120, "writeback_pages_written", "7"));
+        let r = split_line("my task-x-77 [1] 1.000000: block_rq_issue: 7,0 R 4096 () 8 + 8 be,0,4 [my task-x]");
+        assert_eq!(r.unwrap().comm, "my task-x");
+        assert!(split_line("# tracer: nop").is_none());
+        assert!(split_line("CPU:1 [LOST 3 EVENTS]").is_none());
+    }
+
+    #[test]
+    fn normalises_host_lines() {
+        assert_eq!(
+            one("dd-5942 [001] ..... 6289.209927: page_cache_sync_ra: dev=7:0 ino=c index=0 req_count=1 order=0 size=0 async_size=0 ra_pages=640 mmap_miss=0 prev_pos=-1"),
+            "1927000 dd page_cache_sync_ra file=data index=0 req_count=1 order=0 size=0 async_size=0 ra_pages=640 mmap_miss=0 prev_pos=-1"
+        );
+        assert_eq!(
+            one("dd-5942 [001] ..... 6289.210044: mm_filemap_add_to_page_cache: dev 7:0 ino c pfn=0x143c5c ofs=16384 order=2"),
+            "2044000 dd mm_filemap_add_to_page_cache file=data index=4 order=2"
+        );
+        assert_eq!(
+            one("dd-5942 [001] ..... 6289.210031: mm_filemap_get_pages: dev=7:0 ino=c ofs=0-4095"),
+            "2031000 dd mm_filemap_get_pages file=data index=0 last_index=0"
+        );
+        assert_eq!(
+            one("dd-5942 [001] ..... 6289.209940: block_rq_issue: 7,0 RA 16384 () 32770 + 32 be,0,4 [dd]"),
+            "1940000 dd block_rq_issue device=disk0 rwbs=RA bytes=16384 sector=32770 nr_sector=32"
+        );
+        assert_eq!(
+            one("<idle>-0 [001] ..s1. 6289.210025: block_rq_complete: 7,0 RA () 32770 + 32 be,0,4 [0]"),
+            "2025000 idle block_rq_complete device=disk0 rwbs=RA sector=32770 nr_sector=32 error=0"
+        );
+        assert_eq!(
+            one("kworker/u8:0-9 [000] ..... 6289.300000: writeback_dirty_folio: bdi 7:0: ino=12 index=3"),
+            "92000000 kworker writeback_dirty_folio device=disk0 file=data index=3"
+        );
+        assert_eq!(
+            one("dd-1 [000] ..... 6289.300000: bdi_dirty_ratelimit: bdi 7:0: write_bw=1 awrite_bw=2 dirty_rate=3 dirty_ratelimit=4 task_ratelimit=5 balanced_dirty_ratelimit=6 cgroup_ino=1"),
+            "92000000 dd bdi_dirty_ratelimit device=disk0 write_bw=1 avg_write_bw=2 dirty_rate=3 dirty_ratelimit=4 task_ratelimit=5 balanced_dirty_ratelimit=6"
+        );
+        assert_eq!(
+            one("kworker/u8:0-9 [000] ..... 6289.300000: writeback_start: bdi 7:0: sb_dev 7:0 nr_pages=1024 sync_mode=0 kupdate=1 range_cyclic=1 background=0 reason=periodic cgroup_ino=1"),
+            "92000000 kworker writeback_start device=disk0 nr_pages=1024 sync_mode=0 kupdate=1 range_cyclic=1 background=0 reason=periodic"
+        );
+        // Another device, another inode.
+        assert_eq!(one("dd-1 [000] ..... 6289.300000: mm_filemap_fault: dev=8:0 ino=c ofs=0"), "");
+        assert_eq!(
+            one("dd-1 [000] ..... 6289.300000: mm_filemap_fault: dev=7:0 ino=1f ofs=8192"),
+            "92000000 dd mm_filemap_fault file=ino:31 index=2"
+        );
+    }
+}

@@ -1,0 +1,70 @@
+//! Small helpers for /proc, /sys and external commands, with errors that name the path or command.
+
+use std::path::Path;
+use std::process::Command;
+
+use super::ProbeError;
+
+pub fn read(path: impl AsRef<Path>) -> Result<String, ProbeError> {
+    let p = path.as_ref();
+    std::fs::read_to_string(p).map_err(|e| ProbeError::Host(format!("reading {}: {e}", p.display())))
+}
+
+pub fn read_trim(path: impl AsRef<Path>) -> Result<String, ProbeError> {
+    read(path).map(|s| s.trim().to_string())
+}
+
+pub fn write(path: impl AsRef<Path>, value: &str) -> Result<(), ProbeError> {
+    let p = path.as_ref();
+    std::fs::write(p, value).map_err(|e| ProbeError::Host(format!("writing `{value}` to {}: {e}", p.display())))
+}
+
+/// Runs a command; its stderr goes into the error.
+pub fn run(cmd: &str, args: &[&str]) -> Result<String, ProbeError> {
+    let out = Command::new(cmd).args(args).output().map_err(|e| {
+        ProbeError::Missing(format!(
+            "cannot run `{cmd}`: {e}; install it (e.g. `apt-get install -y {}`)",
+            package_of(cmd)
+        ))
+    })?;
+    if !out.status.success() {
+        return Err(ProbeError::Host(format!(
+            "`{cmd} {}` failed ({}): {}",
+            args.join(" "),
+            out.status,
+            String::from_utf8_lossy(&out.stderr).trim()
+        )));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
+/// The Debian package that provides a command the probe runs.
+pub fn package_of(cmd: &str) -> &'static str {
+    match cmd {
+        "mkfs.ext4" => "e2fsprogs",
+        "mkfs.xfs" => "xfsprogs",
+        _ => "util-linux",
+    }
+}
+
+/// Whether a command is on PATH.
+pub fn have(cmd: &str) -> bool {
+    std::env::var_os("PATH").map(|paths| std::env::split_paths(&paths).any(|d| d.join(cmd).is_file())).unwrap_or(false)
+}
+
+pub fn errno() -> std::io::Error {
+    std::io::Error::last_os_error()
+}
+
+/// `uname -r` and `uname -v`.
+pub fn uname() -> (String, String) {
+    // SAFETY: utsname is plain data; uname fills it.
+    unsafe {
+        let mut u: libc::utsname = std::mem::zeroed();
+        if libc::uname(&mut u) != 0 {
+            return ("unknown".into(), "unknown".into());
+        }
+        let s = |f: &[libc::c_char]| std::ffi::CStr::from_ptr(f.as_ptr()).to_string_lossy().into_owned();
+        (s(&u.release), s(&u.version))
+    }
+}

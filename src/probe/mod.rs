@@ -1,0 +1,367 @@
+//! The probe: runs a scenario's workload on the host kernel, on a scratch loop-backed filesystem, and records the
+//! kernel's own tracepoints in pcsim's event vocabulary.
+//!
+//! Output directory (one run; with `--runs N`, one `run-K/` per run plus `stability.txt`):
+//! - `events.log`: normalised events (`trace::log` format), `raw_trace.txt`: the kernel's own text, kept beside it;
+//! - `residency.txt`: per file, cachestat(2) counts and the resident page ranges (mincore) at the end;
+//! - `vmstat.txt`: /proc/vmstat deltas over the workload; `extents.txt`: FIEMAP of each file;
+//! - `ops/<task>.ops`: per-op start, duration and result; `manifest.ron`: kernel, devices, sysctls, reclaimers...
+//!
+//! The directory appears only when the probe succeeds (it is written as `DIR.partial-PID` and renamed).
+
+pub mod cgroup;
+pub mod collect;
+pub mod ftrace;
+pub mod guard;
+pub mod host;
+pub mod manifest;
+pub mod runner;
+pub mod scratch;
+pub mod stability;
+pub mod sysctl;
+pub mod tracefs;
+
+use std::fmt::Write as _;
+use std::fs::File;
+use std::io::{BufRead, BufReader, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use crate::scenario::Scenario;
+use crate::trace::log::LogWriter;
+use guard::Undo;
+
+/// Why the probe could not run or finish.
+#[derive(Debug, thiserror::Error)]
+pub enum ProbeError {
+    /// Something the probe needs is missing on this host (root, tracefs, loop devices, a tool).
+    #[error("{0}")]
+    Missing(String),
+    /// The request cannot be honoured as given (the message says what to change).
+    #[error("{0}")]
+    Refused(String),
+    /// A host operation failed.
+    #[error("{0}")]
+    Host(String),
+    /// A signal arrived; the host was restored.
+    #[error("interrupted by signal {0}; the host was restored and no output was kept")]
+    Interrupted(i32),
+}
+
+/// Probe settings from the command line.
+#[derive(Clone, Debug)]
+pub struct ProbeOptions {
+    pub out: PathBuf,
+    pub runs: u32,
+    pub allow_sysctl: bool,
+}
+
+/// What a probe run produced, for the command's summary.
+#[derive(Clone, Debug, Default)]
+pub struct RunSummary {
+    pub dir: PathBuf,
+    pub events: u64,
+    pub lost_events: u64,
+    pub ops: u64,
+    pub failed_ops: u64,
+    pub duration_ns: u64,
+}
+
+/// Checks root, loop devices and tools before touching anything.
+pub fn preflight() -> Result<(), ProbeError> {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return Err(ProbeError::Missing(
+            "the probe needs root (it creates loop devices, mounts a scratch filesystem and uses tracefs); \
+             run it as root, e.g. `sudo pcsim probe ...`"
+                .into(),
+        ));
+    }
+    if !Path::new("/dev/loop-control").exists() {
+        return Err(ProbeError::Missing(
+            "no /dev/loop-control: loop devices are unavailable; load the module with `modprobe loop`".into(),
+        ));
+    }
+    if !host::have("losetup") {
+        return Err(ProbeError::Missing("`losetup` is not installed; `apt-get install -y util-linux`".into()));
+    }
+    if !Path::new("/sys/kernel/tracing").is_dir() && !Path::new("/sys/kernel/debug/tracing").is_dir() {
+        return Err(ProbeError::Missing(
+            "tracefs is unavailable (no /sys/kernel/tracing); the kernel needs ftrace".into(),
+        ));
+    }
+    Ok(())
+}
+
+/// Runs the probe: all runs, then the output directory appears atomically.
+pub fn probe(sc: &Scenario, opts: &ProbeOptions) -> Result<Vec<RunSummary>, ProbeError> {
+    preflight()?;
+    if opts.runs == 0 {
+        return Err(ProbeError::Refused("--runs must be at least 1".into()));
+    }
+    if opts.out.exists() && std::fs::read_dir(&opts.out).map(|mut d| d.next().is_some()).unwrap_or(true) {
+        return Err(ProbeError::Refused(format!(
+            "{} already exists and is not empty; choose another --out or remove it",
+            opts.out.display()
+        )));
+    }
+    // Refuse sysctl differences before touching anything.
+    if !opts.allow_sysctl {
+        let diff = sysctl::differences(sc.sysctls.explicit())?;
+        if !diff.is_empty() {
+            let mut u = Undo::new();
+            sysctl::apply(sc.sysctls.explicit(), false, &mut u)?;
+        }
+    }
+    guard::install_signal_handlers();
+    let pid = std::process::id();
+    let partial = partial_path(&opts.out, pid);
+    std::fs::create_dir_all(&partial).map_err(|e| ProbeError::Host(format!("creating {}: {e}", partial.display())))?;
+    let mut out_guard = Undo::new();
+    let p = partial.clone();
+    out_guard
+        .push(format!("remove {}", partial.display()), move || std::fs::remove_dir_all(&p).map_err(|e| e.to_string()));
+    let mut summaries = Vec::new();
+    for k in 1..=opts.runs {
+        let dir = if opts.runs == 1 { partial.clone() } else { partial.join(format!("run-{k}")) };
+        std::fs::create_dir_all(&dir).map_err(|e| ProbeError::Host(format!("creating {}: {e}", dir.display())))?;
+        eprintln!("pcsim: probe run {k}/{} of {}", opts.runs, sc.name);
+        let mut s = run_once(sc, opts, k, &dir)?;
+        s.dir = if opts.runs == 1 { opts.out.clone() } else { opts.out.join(format!("run-{k}")) };
+        summaries.push(s);
+    }
+    if opts.runs > 1 {
+        let logs: Result<Vec<_>, _> = (1..=opts.runs)
+            .map(|k| {
+                let p = partial.join(format!("run-{k}")).join("events.log");
+                File::open(&p).map_err(|e| ProbeError::Host(format!("{}: {e}", p.display()))).and_then(|f| {
+                    crate::trace::log::read_log(BufReader::new(f))
+                        .map_err(|e| ProbeError::Host(format!("{}: {e}", p.display())))
+                })
+            })
+            .collect();
+        let report = stability::report(&logs?);
+        std::fs::write(partial.join("stability.txt"), report)
+            .map_err(|e| ProbeError::Host(format!("writing stability.txt: {e}")))?;
+    }
+    if let Some(parent) = opts.out.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(|e| ProbeError::Host(format!("creating {}: {e}", parent.display())))?;
+    }
+    if opts.out.exists() {
+        let _ = std::fs::remove_dir(&opts.out);
+    }
+    std::fs::rename(&partial, &opts.out)
+        .map_err(|e| ProbeError::Host(format!("renaming {} to {}: {e}", partial.display(), opts.out.display())))?;
+    // Nothing left to remove.
+    let _ = out_guard.run();
+    Ok(summaries)
+}
+
+fn partial_path(out: &Path, pid: u32) -> PathBuf {
+    let name = out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "probe".into());
+    out.with_file_name(format!(".{name}.partial-{pid}"))
+}
+
+/// One run: set up, trace the workload, collect, and restore the host (whatever happens).
+fn run_once(sc: &Scenario, opts: &ProbeOptions, run: u32, dir: &Path) -> Result<RunSummary, ProbeError> {
+    let mut undo = Undo::new();
+    let result = run_inner(sc, opts, run, dir, &mut undo);
+    let cleanup_errors = undo.run();
+    if !cleanup_errors.is_empty() {
+        return Err(ProbeError::Host(format!("restoring the host failed: {}", cleanup_errors.join("; "))));
+    }
+    guard::check()?;
+    result
+}
+
+fn run_inner(
+    sc: &Scenario,
+    opts: &ProbeOptions,
+    run: u32,
+    dir: &Path,
+    undo: &mut Undo,
+) -> Result<RunSummary, ProbeError> {
+    let pid = std::process::id();
+    let tracefs_root = tracefs::locate(undo)?;
+    let workdir = PathBuf::from(format!("/var/tmp/pcsim-probe-{pid}-{run}"));
+    std::fs::create_dir_all(&workdir).map_err(|e| ProbeError::Host(format!("creating {}: {e}", workdir.display())))?;
+    let w = workdir.clone();
+    undo.push(format!("remove {}", workdir.display()), move || std::fs::remove_dir_all(&w).map_err(|e| e.to_string()));
+    let applied = sysctl::apply(sc.sysctls.explicit(), opts.allow_sysctl, undo)?;
+    guard::check()?;
+
+    let mut scratches = Vec::new();
+    for d in 0..sc.devices.len() {
+        scratches.push(scratch::build(sc, d, &workdir, undo)?);
+        guard::check()?;
+    }
+    let mut paths = vec![PathBuf::new(); sc.files.len()];
+    for s in &scratches {
+        for (name, path, _, _) in &s.files {
+            let i = sc.file_index(name).expect("scratch files come from the scenario").0 as usize;
+            paths[i] = path.clone();
+        }
+    }
+    let memcg = match sc.machine.memcg_limit {
+        Some(limit) => Some(cgroup::create(&format!("pcsim-probe-{pid}"), limit, undo)?),
+        None => None,
+    };
+    let devs: Vec<(u32, u32)> = scratches.iter().map(|s| (s.major, s.minor)).collect();
+    let inst = tracefs::Instance::create(&tracefs_root, &format!("pcsim-{pid}"), &devs, undo)?;
+    let ops_dir = dir.join("ops");
+    std::fs::create_dir_all(&ops_dir).map_err(|e| ProbeError::Host(format!("creating {}: {e}", ops_dir.display())))?;
+    let raw_path = dir.join("raw_trace.txt");
+    let raw = File::create(&raw_path).map_err(|e| ProbeError::Host(format!("creating {}: {e}", raw_path.display())))?;
+    let sysctls_in_force = sysctl::snapshot_vm();
+    let reclaimers = collect::reclaimers();
+    let vm_before = collect::vmstat();
+    let started_wall = std::time::SystemTime::now();
+    let reader = inst.start(raw)?;
+    eprintln!("pcsim: running workload ({} tasks)", sc.tasks.len());
+    let run_result = runner::run_all(sc, &paths, memcg.as_ref().and_then(|m| m.thread_file()).as_deref(), &ops_dir);
+    let end = runner::mono_ns();
+    inst.stop()?;
+    reader.finish()?;
+    let vm_after = collect::vmstat();
+    let (t0, outcomes) = run_result?;
+    guard::check()?;
+    let lost = inst.lost_events();
+
+    // Residency and extents.
+    let mut residency = String::from(
+        "# file size_pages nr_cache nr_dirty nr_writeback nr_evicted nr_recently_evicted resident_ranges\n",
+    );
+    let mut extents = String::from("# file logical_bytes physical_bytes length_bytes flags\n");
+    for (i, f) in sc.files.iter().enumerate() {
+        let file = File::open(&paths[i]).map_err(|e| ProbeError::Host(format!("{}: {e}", paths[i].display())))?;
+        let size = file.metadata().map(|m| m.len()).unwrap_or(f.size);
+        let cs = collect::cachestat(&file).unwrap_or_default();
+        let rr = collect::resident_ranges(&file, size)
+            .map_err(|e| ProbeError::Host(format!("mincore {}: {e}", paths[i].display())))?;
+        let _ = writeln!(
+            residency,
+            "{} {} {} {} {} {} {} {}",
+            f.name,
+            size.div_ceil(4096),
+            cs.nr_cache,
+            cs.nr_dirty,
+            cs.nr_writeback,
+            cs.nr_evicted,
+            cs.nr_recently_evicted,
+            collect::format_ranges(&rr)
+        );
+        for e in collect::fiemap(&file).map_err(|e| ProbeError::Host(format!("FIEMAP {}: {e}", paths[i].display())))? {
+            let _ = writeln!(extents, "{} {} {} {} {:#x}", f.name, e.logical, e.physical, e.length, e.flags);
+        }
+    }
+    let write = |name: &str, text: &str| {
+        std::fs::write(dir.join(name), text).map_err(|e| ProbeError::Host(format!("writing {name}: {e}")))
+    };
+    write("residency.txt", &residency)?;
+    write("extents.txt", &extents)?;
+    let mut vm = String::from("# /proc/vmstat after - before the workload\n");
+    for (k, v) in collect::vmstat_delta(&vm_before, &vm_after) {
+        let _ = writeln!(vm, "{k} {v}");
+    }
+    write("vmstat.txt", &vm)?;
+
+    // Normalise the raw trace.
+    let mut norm = ftrace::Normaliser::new(t0);
+    for s in &scratches {
+        norm.add_device(s.major, s.minor, &s.device);
+        for (name, _, ino, _) in &s.files {
+            norm.add_inode(*ino, name);
+        }
+    }
+    let (release, version) = host::uname();
+    let mut header = std::collections::BTreeMap::new();
+    header.insert("source".to_string(), "probe".to_string());
+    header.insert("scenario".to_string(), sc.name.clone());
+    header.insert("seed".to_string(), sc.seed.to_string());
+    header.insert("kernel".to_string(), release.clone());
+    header.insert("run".to_string(), run.to_string());
+    let stats = normalise_file(&raw_path, &dir.join("events.log"), &mut norm, &header)?;
+
+    let m = manifest::Manifest::build(manifest::Inputs {
+        sc,
+        run,
+        runs: opts.runs,
+        release,
+        version,
+        started_wall,
+        duration_ns: end.saturating_sub(t0),
+        scratches: &scratches,
+        sysctls_in_force,
+        sysctls_applied: applied,
+        memcg: memcg.as_ref(),
+        reclaimers,
+        lost_events: lost,
+        stats: &stats,
+        outcomes: &outcomes,
+    });
+    write("manifest.ron", &m.to_ron())?;
+    if lost > 0 {
+        eprintln!("pcsim: warning: the kernel dropped {lost} trace events (buffer overrun); the log is incomplete");
+    }
+    Ok(RunSummary {
+        dir: dir.to_path_buf(),
+        events: stats.events,
+        lost_events: lost,
+        ops: outcomes.iter().map(|o| o.ops).sum(),
+        failed_ops: outcomes.iter().map(|o| o.failed_ops).sum(),
+        duration_ns: end.saturating_sub(t0),
+    })
+}
+
+/// Counts from normalising a raw trace.
+#[derive(Clone, Debug, Default)]
+pub struct NormaliseStats {
+    pub raw_lines: u64,
+    pub events: u64,
+    pub skipped: u64,
+    pub errors: Vec<String>,
+    /// Evictions (mm_filemap_delete_from_page_cache) fired by another task (kswapd, kdamond, ...), by task name.
+    pub foreign_evictions: std::collections::BTreeMap<String, u64>,
+}
+
+/// Reads `raw` (ftrace text) and writes the normalised log to `out`.
+pub fn normalise_file(
+    raw: &Path,
+    out: &Path,
+    norm: &mut ftrace::Normaliser,
+    header: &std::collections::BTreeMap<String, String>,
+) -> Result<NormaliseStats, ProbeError> {
+    let r = BufReader::new(File::open(raw).map_err(|e| ProbeError::Host(format!("{}: {e}", raw.display())))?);
+    let f = File::create(out).map_err(|e| ProbeError::Host(format!("{}: {e}", out.display())))?;
+    let werr = |e: std::io::Error| ProbeError::Host(format!("writing {}: {e}", out.display()));
+    let mut w = LogWriter::new(BufWriter::new(f), header).map_err(werr)?;
+    let mut st = NormaliseStats::default();
+    for (i, line) in r.lines().enumerate() {
+        let line = line.map_err(|e| ProbeError::Host(format!("{}: {e}", raw.display())))?;
+        let Some(rawl) = ftrace::split_line(&line) else { continue };
+        st.raw_lines += 1;
+        match norm.event(&rawl) {
+            Ok(Some(e)) => {
+                if let crate::trace::EventKind::MmFilemapDeleteFromPageCache { .. } = e.kind {
+                    if is_foreign(&e.task) {
+                        *st.foreign_evictions.entry(e.task.to_string()).or_default() += 1;
+                    }
+                }
+                st.events += 1;
+                w.write(&e).map_err(werr)?;
+            }
+            Ok(None) => st.skipped += 1,
+            Err(e) => {
+                if st.errors.len() < 20 {
+                    st.errors.push(format!("{}:{}: {e}", raw.display(), i + 1));
+                }
+            }
+        }
+    }
+    w.finish().map_err(werr)?.flush().map_err(werr)?;
+    Ok(st)
+}
+
+/// Kernel threads that evict on their own account (reclaim, DAMON).
+pub fn is_foreign(task: &str) -> bool {
+    task.starts_with("kswapd") || task.starts_with("kdamond") || task.starts_with("khugepaged")
+}

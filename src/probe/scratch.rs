@@ -1,0 +1,233 @@
+//! The scratch filesystem: a sparse backing file, a loop device with direct I/O (so the backing file is not cached
+//! twice), the scenario's queue knobs, mkfs, a private mount, and the scenario's files in their initial state.
+//!
+//! Files are written with real data (not fallocated: ext4 reads unwritten extents without any block I/O), synced,
+//! and the filesystem is unmounted and mounted again, which empties its page cache without touching the rest of the
+//! host. Initial cached ranges are then read through a FADV_RANDOM descriptor, which reads exactly the requested
+//! pages; dirty ranges are written last.
+
+use std::ffi::CString;
+use std::fs::{File, OpenOptions};
+use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
+use std::os::unix::io::AsRawFd;
+use std::path::{Path, PathBuf};
+
+use super::guard::Undo;
+use super::host;
+use super::ProbeError;
+use crate::scenario::{Device, FileSpec, InitialState, Scenario};
+
+/// One scratch device, set up.
+#[derive(Clone, Debug)]
+pub struct Scratch {
+    pub device: String,
+    pub loop_dev: PathBuf,
+    pub major: u32,
+    pub minor: u32,
+    pub mnt: PathBuf,
+    pub fs: String,
+    /// Queue settings read back after writing them.
+    pub read_ahead_kb: u64,
+    pub max_sectors_kb: u64,
+    pub max_hw_sectors_kb: u64,
+    pub nr_requests: u64,
+    pub scheduler: String,
+    pub mkfs: String,
+    /// (file name, path, inode number, size).
+    pub files: Vec<(String, PathBuf, u64, u64)>,
+}
+
+fn cstr(p: &Path) -> CString {
+    CString::new(p.as_os_str().as_encoded_bytes()).expect("paths have no NUL")
+}
+
+fn mount(dev: &Path, mnt: &Path, fs: &str) -> Result<(), ProbeError> {
+    let fst = CString::new(fs).unwrap();
+    // SAFETY: valid C strings; no data argument.
+    let rc = unsafe { libc::mount(cstr(dev).as_ptr(), cstr(mnt).as_ptr(), fst.as_ptr(), 0, std::ptr::null()) };
+    if rc != 0 {
+        return Err(ProbeError::Host(format!("mounting {} on {}: {}", dev.display(), mnt.display(), host::errno())));
+    }
+    Ok(())
+}
+
+fn umount(mnt: &Path) -> Result<(), String> {
+    // SAFETY: valid C string.
+    if unsafe { libc::umount2(cstr(mnt).as_ptr(), 0) } == 0 {
+        return Ok(());
+    }
+    let e = host::errno();
+    // Busy (a task thread still held a file at an interrupt): detach lazily so the host is left clean.
+    if unsafe { libc::umount2(cstr(mnt).as_ptr(), libc::MNT_DETACH) } == 0 {
+        return Ok(());
+    }
+    Err(format!("{}: {e}", mnt.display()))
+}
+
+/// The device size: the scenario's, or enough for its files.
+fn queue_dir(loop_dev: &Path) -> PathBuf {
+    let name = loop_dev.file_name().unwrap().to_string_lossy().into_owned();
+    PathBuf::from("/sys/block").join(name).join("queue")
+}
+
+/// Builds one scratch device with its files; every step is undone by `undo`.
+pub fn build(sc: &Scenario, dev_index: usize, workdir: &Path, undo: &mut Undo) -> Result<Scratch, ProbeError> {
+    let dev: &Device = &sc.devices[dev_index];
+    let fs = dev.fs.name().to_string();
+    let mkfs_cmd = format!("mkfs.{fs}");
+    if !host::have(&mkfs_cmd) {
+        return Err(ProbeError::Missing(format!(
+            "`{mkfs_cmd}` is not installed; install it with `apt-get install -y {}`",
+            host::package_of(&mkfs_cmd)
+        )));
+    }
+    // Backing file (sparse), checked against free space.
+    let backing = workdir.join(format!("{}.img", dev.name));
+    // SAFETY: statvfs fills a plain struct.
+    let free = unsafe {
+        let mut st: libc::statvfs = std::mem::zeroed();
+        if libc::statvfs(cstr(workdir).as_ptr(), &mut st) == 0 {
+            st.f_bavail as u64 * st.f_frsize as u64
+        } else {
+            u64::MAX
+        }
+    };
+    if dev.size > free {
+        return Err(ProbeError::Refused(format!(
+            "device `{}` needs {} bytes of backing file but {} has {} free; shrink the device or its files",
+            dev.name,
+            dev.size,
+            workdir.display(),
+            free
+        )));
+    }
+    let f = File::create(&backing).map_err(|e| ProbeError::Host(format!("creating {}: {e}", backing.display())))?;
+    f.set_len(dev.size).map_err(|e| ProbeError::Host(format!("sizing {}: {e}", backing.display())))?;
+    drop(f);
+    let b = backing.clone();
+    undo.push(format!("remove {}", backing.display()), move || std::fs::remove_file(&b).map_err(|e| e.to_string()));
+
+    let out = host::run("losetup", &["--find", "--show", "--direct-io=on", &backing.to_string_lossy()])?;
+    let loop_dev = PathBuf::from(out.trim());
+    let l = loop_dev.clone();
+    undo.push(format!("detach {}", loop_dev.display()), move || {
+        host::run("losetup", &["-d", &l.to_string_lossy()]).map(|_| ()).map_err(|e| e.to_string())
+    });
+    let meta = std::fs::metadata(&loop_dev).map_err(|e| ProbeError::Host(format!("{}: {e}", loop_dev.display())))?;
+    let rdev = meta.rdev();
+    let (major, minor) = (libc::major(rdev), libc::minor(rdev));
+
+    // Queue knobs, then read them back.
+    let q = queue_dir(&loop_dev);
+    let max_hw: u64 = host::read_trim(q.join("max_hw_sectors_kb"))?.parse().unwrap_or(0);
+    if dev.max_sectors_kb as u64 > max_hw {
+        return Err(ProbeError::Refused(format!(
+            "device `{}`: max_sectors_kb {} exceeds the loop device's max_hw_sectors_kb {max_hw}; use at most {max_hw}",
+            dev.name, dev.max_sectors_kb
+        )));
+    }
+    host::write(q.join("max_sectors_kb"), &dev.max_sectors_kb.to_string())?;
+    host::write(q.join("read_ahead_kb"), &dev.read_ahead_kb.to_string())?;
+    // nr_requests may be refused by some queue setups: record what is in force.
+    let _ = std::fs::write(q.join("nr_requests"), dev.nr_requests.to_string());
+
+    let ld = loop_dev.to_string_lossy().into_owned();
+    let mkfs_args: Vec<&str> = match fs.as_str() {
+        // No lazy init: ext4lazyinit would otherwise write inode tables in the background during the run.
+        "ext4" => vec!["-q", "-F", "-E", "lazy_itable_init=0,lazy_journal_init=0", &ld],
+        _ => vec!["-q", "-f", &ld],
+    };
+    host::run(&mkfs_cmd, &mkfs_args)?;
+    let mkfs = format!("{mkfs_cmd} {}", mkfs_args.join(" "));
+
+    let mnt = workdir.join(format!("mnt-{}", dev.name));
+    std::fs::create_dir(&mnt).map_err(|e| ProbeError::Host(format!("creating {}: {e}", mnt.display())))?;
+    let m = mnt.clone();
+    undo.push(format!("remove {}", mnt.display()), move || std::fs::remove_dir(&m).map_err(|e| e.to_string()));
+    mount(&loop_dev, &mnt, &fs)?;
+    let m = mnt.clone();
+    undo.push(format!("unmount {}", mnt.display()), move || umount(&m));
+
+    // Files with real data.
+    let mine: Vec<&FileSpec> = sc.files.iter().filter(|f| f.device == dev_index).collect();
+    let chunk = vec![0x5au8; 1 << 20];
+    for f in &mine {
+        let p = mnt.join(&f.name);
+        let file = File::create(&p).map_err(|e| ProbeError::Host(format!("creating {}: {e}", p.display())))?;
+        let mut off = 0u64;
+        while off < f.size {
+            super::guard::check()?;
+            let n = (f.size - off).min(chunk.len() as u64) as usize;
+            file.write_all_at(&chunk[..n], off)
+                .map_err(|e| ProbeError::Host(format!("writing {}: {e}", p.display())))?;
+            off += n as u64;
+        }
+        file.sync_all().map_err(|e| ProbeError::Host(format!("syncing {}: {e}", p.display())))?;
+    }
+    // Empty this filesystem's cache: unmount and mount again.
+    umount(&mnt).map_err(ProbeError::Host)?;
+    mount(&loop_dev, &mnt, &fs)?;
+
+    let mut files = Vec::new();
+    for f in &mine {
+        let p = mnt.join(&f.name);
+        let ino = std::fs::metadata(&p).map_err(|e| ProbeError::Host(format!("{}: {e}", p.display())))?.ino();
+        apply_state(&p, f)?;
+        files.push((f.name.clone(), p, ino, f.size));
+    }
+    let rd = |k: &str| host::read_trim(q.join(k)).ok().and_then(|v| v.parse().ok()).unwrap_or(0);
+    Ok(Scratch {
+        device: dev.name.clone(),
+        loop_dev,
+        major,
+        minor,
+        mnt,
+        fs,
+        read_ahead_kb: rd("read_ahead_kb"),
+        max_sectors_kb: rd("max_sectors_kb"),
+        max_hw_sectors_kb: max_hw,
+        nr_requests: rd("nr_requests"),
+        scheduler: host::read_trim(q.join("scheduler")).unwrap_or_default(),
+        mkfs,
+        files,
+    })
+}
+
+/// Puts a file in its initial state (after the remount, so the cache holds nothing of it).
+fn apply_state(p: &Path, f: &FileSpec) -> Result<(), ProbeError> {
+    let err = |e: std::io::Error| ProbeError::Host(format!("preparing {}: {e}", p.display()));
+    match f.state {
+        InitialState::Cold => Ok(()),
+        InitialState::Cached => read_exact_range(p, 0, f.size).map_err(err),
+        InitialState::CachedRange { off, len } => read_exact_range(p, off, len).map_err(err),
+        InitialState::DirtyRange { off, len } => {
+            let file = OpenOptions::new().write(true).open(p).map_err(err)?;
+            let chunk = vec![0xa5u8; 1 << 20];
+            let mut o = off;
+            while o < off + len {
+                let n = (off + len - o).min(chunk.len() as u64) as usize;
+                file.write_all_at(&chunk[..n], o).map_err(err)?;
+                o += n as u64;
+            }
+            Ok(())
+        }
+    }
+}
+
+/// Reads [off, off+len) through a FADV_RANDOM descriptor: the kernel then reads exactly the requested pages.
+fn read_exact_range(p: &Path, off: u64, len: u64) -> std::io::Result<()> {
+    let file = OpenOptions::new().read(true).custom_flags(libc::O_NOATIME).open(p)?;
+    // SAFETY: valid fd.
+    unsafe { libc::posix_fadvise(file.as_raw_fd(), 0, 0, libc::POSIX_FADV_RANDOM) };
+    let mut buf = vec![0u8; 1 << 20];
+    let mut o = off;
+    while o < off + len {
+        let n = (off + len - o).min(buf.len() as u64) as usize;
+        let got = file.read_at(&mut buf[..n], o)?;
+        if got == 0 {
+            break;
+        }
+        o += got as u64;
+    }
+    Ok(())
+}

@@ -1,0 +1,90 @@
+//! The `pcsim` binary as a user meets it: exit codes, error messages with locations, no partial output.
+
+use std::process::Command;
+
+fn pcsim() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_pcsim"))
+}
+
+fn repo(p: &str) -> String {
+    format!("{}/{p}", env!("CARGO_MANIFEST_DIR"))
+}
+
+#[test]
+fn check_describes_the_quickstart() {
+    let out = pcsim().args(["check", &repo("scenarios/quickstart.ron")]).output().unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let s = String::from_utf8_lossy(&out.stdout);
+    assert!(s.contains("file data: 67108864 bytes on disk0"), "{s}");
+    // open + 16384 reads + close
+    assert!(s.contains("task reader: starts at 0s, 16386 ops, 67108864 bytes"), "{s}");
+}
+
+#[test]
+fn malformed_scenario_is_refused_with_location_and_no_output() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cases: &[(&str, &str)] = &[
+        // (scenario text, expected start of the message after "pcsim: error: <path>:")
+        ("Scenario(name: \"x\",, )", "1:"),
+        ("Scenario(\n  name: \"x\",\n  machine: (memory: \"2g\", colour: 3),\n)", "3:"),
+        ("Scenario(\n  name: \"x\",\n  machine: (memory: \"2g\"),\n  files: [(name: \"f\", size: \"-4k\")],\n)", "4:"),
+    ];
+    for (i, (text, at)) in cases.iter().enumerate() {
+        let sc = tmp.path().join(format!("bad{i}.ron"));
+        std::fs::write(&sc, text).unwrap();
+        let out_dir = tmp.path().join(format!("out{i}"));
+        let out = pcsim().args(["probe", sc.to_str().unwrap(), "--out", out_dir.to_str().unwrap()]).output().unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "case {i}: {err}");
+        let prefix = format!("pcsim: error: {}:{at}", sc.display());
+        assert!(err.starts_with(&prefix), "case {i}: expected `{prefix}...`, got {err}");
+        assert!(err.contains("hint:") || i == 0, "case {i}: no hint: {err}");
+        assert!(!out_dir.exists(), "case {i}: output directory created for a refused scenario");
+        let check = pcsim().args(["check", sc.to_str().unwrap()]).output().unwrap();
+        assert_eq!(check.status.code(), Some(2));
+    }
+}
+
+#[test]
+fn missing_scenario_file_is_named() {
+    let out = pcsim().args(["check", "/nonexistent/s.ron"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("/nonexistent/s.ron"), "{err}");
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let out = pcsim().args(["probe"]).output().unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn probe_without_root_says_so() {
+    // SAFETY: geteuid has no preconditions.
+    let root = unsafe { libc::geteuid() } == 0;
+    let setpriv = ["/usr/bin/setpriv", "/bin/setpriv"].into_iter().find(|p| std::path::Path::new(p).exists());
+    let mut cmd = match (root, setpriv) {
+        (false, _) => pcsim(),
+        (true, Some(sp)) => {
+            let mut c = Command::new(sp);
+            c.args(["--reuid=65534", "--regid=65534", "--clear-groups", env!("CARGO_BIN_EXE_pcsim")]);
+            c
+        }
+        (true, None) => {
+            eprintln!("skipped: running as root and setpriv is missing, so a non-root run cannot be made");
+            return;
+        }
+    };
+    let out_dir = std::env::temp_dir().join(format!("pcsim-noroot-{}", std::process::id()));
+    let out =
+        cmd.args(["probe", &repo("scenarios/quickstart.ron"), "--out", out_dir.to_str().unwrap()]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    if err.contains("Permission denied") && err.contains("quickstart.ron") {
+        eprintln!("skipped: the unprivileged user cannot read the checkout: {err}");
+        return;
+    }
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("needs root"), "{err}");
+    assert!(!out_dir.exists());
+}

@@ -1,0 +1,310 @@
+//! Live probe tests: they run the real kernel through `pcsim probe` and check the outputs and that the host is left
+//! as it was found (vm sysctls, mounts, loop devices, tracefs instances, cgroups, scratch directories) after a normal
+//! run, a failed run and a run interrupted with SIGINT. They need root, tracefs and loop devices (CI has them) and
+//! say why when they skip.
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn pcsim() -> &'static str {
+    env!("CARGO_BIN_EXE_pcsim")
+}
+
+/// Why live tests cannot run here, if they cannot.
+fn skip_reason() -> Option<String> {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return Some("not root".into());
+    }
+    if !Path::new("/dev/loop-control").exists() {
+        return Some("no loop devices (/dev/loop-control)".into());
+    }
+    if !Path::new("/sys/kernel/tracing").is_dir() {
+        return Some("no tracefs mount point".into());
+    }
+    if !Path::new("/sys/kernel/tracing/events/readahead").exists() {
+        // Not mounted yet is fine (the probe mounts it); check the kernel has the events at all.
+        let mounted = std::fs::read_to_string("/proc/mounts").unwrap_or_default().contains(" /sys/kernel/tracing ");
+        if mounted {
+            return Some("this kernel has no readahead tracepoints (needs Linux 6.18)".into());
+        }
+    }
+    for tool in ["losetup", "mkfs.ext4"] {
+        let on_path = std::env::var_os("PATH")
+            .map(|p| std::env::split_paths(&p).any(|d| d.join(tool).is_file()))
+            .unwrap_or(false);
+        if !on_path {
+            return Some(format!("{tool} is not installed"));
+        }
+    }
+    None
+}
+
+macro_rules! live {
+    () => {
+        let _serial = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(why) = skip_reason() {
+            eprintln!("skipped: live probe test needs root, tracefs and loop devices: {why}");
+            return;
+        }
+    };
+}
+
+/// The host state the probe must leave unchanged.
+#[derive(Debug, PartialEq, Eq)]
+struct HostState {
+    vm: BTreeMap<String, String>,
+    mounts: Vec<String>,
+    loops: Vec<String>,
+    instances: Vec<String>,
+    leftovers: Vec<String>,
+}
+
+fn host_state() -> HostState {
+    let mut vm = BTreeMap::new();
+    for e in std::fs::read_dir("/proc/sys/vm").unwrap().flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name == "drop_caches" || name == "stat_refresh" || name == "compact_memory" {
+            continue;
+        }
+        if let Ok(v) = std::fs::read_to_string(e.path()) {
+            vm.insert(name, v.trim().to_string());
+        }
+    }
+    let mut mounts: Vec<String> = std::fs::read_to_string("/proc/mounts").unwrap().lines().map(String::from).collect();
+    mounts.sort();
+    let mut loops = Vec::new();
+    for e in std::fs::read_dir("/sys/block").unwrap().flatten() {
+        let bf = e.path().join("loop/backing_file");
+        if let Ok(b) = std::fs::read_to_string(&bf) {
+            loops.push(format!("{} {}", e.file_name().to_string_lossy(), b.trim()));
+        }
+    }
+    loops.sort();
+    let mut instances = Vec::new();
+    if let Ok(rd) = std::fs::read_dir("/sys/kernel/tracing/instances") {
+        instances = rd.flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+        instances.sort();
+    }
+    let mut leftovers = Vec::new();
+    for dir in ["/var/tmp", "/sys/fs/cgroup/memory", "/sys/fs/cgroup/unified"] {
+        if let Ok(rd) = std::fs::read_dir(dir) {
+            for e in rd.flatten() {
+                let n = e.file_name().to_string_lossy().into_owned();
+                if n.starts_with("pcsim-probe-") {
+                    leftovers.push(format!("{dir}/{n}"));
+                }
+            }
+        }
+    }
+    HostState { vm, mounts, loops, instances, leftovers }
+}
+
+fn repo(p: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(p)
+}
+
+fn write_scenario(dir: &Path, name: &str, text: &str) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+/// Readahead and filemap events read straight from ftrace's text, as (event, index) in order, by a parser that
+/// shares no code with the probe's normaliser.
+fn raw_read_side(raw: &str) -> Vec<(String, u64)> {
+    let mut out = Vec::new();
+    for line in raw.lines() {
+        for ev in [
+            "page_cache_sync_ra",
+            "page_cache_async_ra",
+            "page_cache_ra_order",
+            "page_cache_ra_unbounded",
+            "mm_filemap_add_to_page_cache",
+            "mm_filemap_delete_from_page_cache",
+            "mm_filemap_fault",
+            "mm_filemap_get_pages",
+            "mm_filemap_map_pages",
+        ] {
+            let tag = format!(" {ev}: ");
+            if let Some(pos) = line.find(&tag) {
+                let body = &line[pos + tag.len()..];
+                let index = if let Some(i) = body.split("index=").nth(1) {
+                    i.split_whitespace().next().unwrap().parse().unwrap()
+                } else {
+                    let ofs = body.split("ofs=").nth(1).unwrap().split(['-', ' ']).next().unwrap();
+                    ofs.parse::<u64>().unwrap() / 4096
+                };
+                out.push((ev.to_string(), index));
+            }
+        }
+    }
+    out
+}
+
+fn log_read_side(log: &pcsim::trace::log::Log) -> Vec<(String, u64)> {
+    use pcsim::trace::event::{System, Value};
+    log.events
+        .iter()
+        .filter(|e| matches!(e.kind.system(), System::Readahead | System::Filemap))
+        .map(|e| {
+            let idx = e.kind.fields().into_iter().find(|(k, _)| *k == "index").map(|(_, v)| match v {
+                Value::U(u) => u,
+                _ => panic!("index is unsigned"),
+            });
+            (e.kind.name().to_string(), idx.unwrap())
+        })
+        .collect()
+}
+
+#[test]
+fn quickstart_probe_writes_outputs_matching_ftrace_and_restores_host() {
+    live!();
+    let before = host_state();
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("qs");
+    let st = Command::new(pcsim())
+        .args(["probe", repo("scenarios/quickstart.ron").to_str().unwrap(), "--out", out.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(st.status.success(), "probe failed: {}", String::from_utf8_lossy(&st.stderr));
+    for f in ["events.log", "raw_trace.txt", "residency.txt", "vmstat.txt", "extents.txt", "manifest.ron"] {
+        assert!(out.join(f).is_file(), "{f} missing");
+    }
+    let log =
+        pcsim::trace::log::read_log(BufReader::new(std::fs::File::open(out.join("events.log")).unwrap())).unwrap();
+    let raw = std::fs::read_to_string(out.join("raw_trace.txt")).unwrap();
+    let from_raw = raw_read_side(&raw);
+    let from_log = log_read_side(&log);
+    assert!(!from_log.is_empty(), "no readahead/filemap events recorded");
+    assert_eq!(from_log, from_raw, "normalised readahead/filemap events differ from ftrace's own text");
+    // A cold sequential read starts with a sync readahead at index 0 of the scenario's file.
+    let first = log.events.iter().find(|e| e.kind.name() == "page_cache_sync_ra").expect("a sync readahead");
+    assert_eq!(first.kind.file().map(|f| &**f), Some("data"));
+    let res = std::fs::read_to_string(out.join("residency.txt")).unwrap();
+    assert!(res.lines().any(|l| l.starts_with("data ")), "{res}");
+    let vm = std::fs::read_to_string(out.join("vmstat.txt")).unwrap();
+    let pgpgin: i64 = vm.lines().find_map(|l| l.strip_prefix("pgpgin ")).unwrap().parse().unwrap();
+    assert!(pgpgin > 0, "reading a cold file must page in: {vm}");
+    let manifest = std::fs::read_to_string(out.join("manifest.ron")).unwrap();
+    assert!(manifest.contains("kernel_release") && manifest.contains("reclaimers"), "{manifest}");
+    assert_eq!(host_state(), before, "host state changed by a normal probe run");
+}
+
+const SYSCTL_SCENARIO_HEAD: &str = r#"Scenario(
+    name: "restore_check",
+    machine: (memory: "2g"),
+    sysctls: { "vm.dirty_bytes": 67108864, "vm.dirty_background_bytes": 33554432, "vm.dirty_expire_centisecs": 1234 },
+"#;
+
+#[test]
+fn failed_run_restores_host() {
+    live!();
+    let before = host_state();
+    let tmp = tempfile::tempdir().unwrap();
+    // max_sectors_kb above the loop device's max_hw_sectors_kb (1280) fails after sysctls, tracefs and the loop
+    // device are set up, so every undo step runs.
+    let sc = write_scenario(
+        tmp.path(),
+        "fail.ron",
+        &format!(
+            "{SYSCTL_SCENARIO_HEAD}
+    devices: [(name: \"disk0\", max_sectors_kb: 65536)],
+    files: [(name: \"data\", size: \"1m\")],
+    tasks: [(name: \"reader\", ops: [Open(file: \"data\"), Read(fd: \"data\", len: \"4k\")])],
+)"
+        ),
+    );
+    let out = tmp.path().join("out");
+    let st = Command::new(pcsim())
+        .args(["probe", sc.to_str().unwrap(), "--out", out.to_str().unwrap(), "--allow-sysctl"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&st.stderr);
+    assert_eq!(st.status.code(), Some(2), "{err}");
+    assert!(err.contains("max_sectors_kb"), "{err}");
+    assert!(!out.exists(), "no partial output may remain");
+    assert_eq!(host_state(), before, "host state changed by a failed probe run");
+}
+
+#[test]
+fn sigint_restores_host() {
+    live!();
+    let before = host_state();
+    let tmp = tempfile::tempdir().unwrap();
+    let sc = write_scenario(
+        tmp.path(),
+        "sleepy.ron",
+        &format!(
+            "{SYSCTL_SCENARIO_HEAD}
+    devices: [(name: \"disk0\")],
+    files: [(name: \"data\", size: \"4m\")],
+    tasks: [(name: \"sleeper\", ops: [Open(file: \"data\"), Read(fd: \"data\", len: \"4k\"), Sleep(\"60s\")])],
+)"
+        ),
+    );
+    let out = tmp.path().join("out");
+    let started = Instant::now();
+    let mut child = Command::new(pcsim())
+        .args(["probe", sc.to_str().unwrap(), "--out", out.to_str().unwrap(), "--allow-sysctl"])
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    loop {
+        let mut line = String::new();
+        if stderr.read_line(&mut line).unwrap() == 0 {
+            panic!("probe ended before the workload started: {seen}");
+        }
+        seen.push_str(&line);
+        if line.contains("running workload") {
+            break;
+        }
+    }
+    // The sysctls are applied while the workload runs.
+    assert_eq!(std::fs::read_to_string("/proc/sys/vm/dirty_expire_centisecs").unwrap().trim(), "1234");
+    std::thread::sleep(Duration::from_millis(300));
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let status = child.wait().unwrap();
+    let mut rest = String::new();
+    stderr.read_to_string(&mut rest).unwrap();
+    assert_eq!(status.code(), Some(130), "{seen}{rest}");
+    assert!(rest.contains("interrupted"), "{rest}");
+    assert!(started.elapsed() < Duration::from_secs(30), "the interrupt did not stop the 60 s sleep promptly");
+    assert!(!out.exists(), "no partial output may remain");
+    assert_eq!(host_state(), before, "host state changed by an interrupted probe run");
+}
+
+#[test]
+fn sysctl_differences_are_refused_without_the_flag() {
+    live!();
+    let before = host_state();
+    let tmp = tempfile::tempdir().unwrap();
+    let sc = write_scenario(
+        tmp.path(),
+        "s.ron",
+        &format!(
+            "{SYSCTL_SCENARIO_HEAD}
+    devices: [(name: \"disk0\")],
+    files: [(name: \"data\", size: \"1m\")],
+    tasks: [(name: \"reader\", ops: [Open(file: \"data\")])],
+)"
+        ),
+    );
+    let out = tmp.path().join("out");
+    let st =
+        Command::new(pcsim()).args(["probe", sc.to_str().unwrap(), "--out", out.to_str().unwrap()]).output().unwrap();
+    let err = String::from_utf8_lossy(&st.stderr);
+    assert_eq!(st.status.code(), Some(2), "{err}");
+    assert!(err.contains("--allow-sysctl") && err.contains("vm.dirty_bytes=67108864"), "{err}");
+    assert!(!out.exists());
+    assert_eq!(host_state(), before);
+}
