@@ -4,6 +4,9 @@
 use clap::Parser;
 
 fn main() {
+    // Die quietly on a closed pipe (`pcsim check ... | head`), like other command-line tools.
+    // SAFETY: restoring the default disposition of SIGPIPE before any thread starts.
+    unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
     let cli = pcsim::cli::Cli::parse();
     if let Err(f) = pcsim::cli::run(cli) {
         eprintln!("pcsim: error: {}", f.msg);

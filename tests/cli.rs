@@ -88,3 +88,18 @@ fn probe_without_root_says_so() {
     assert!(err.contains("needs root"), "{err}");
     assert!(!out_dir.exists());
 }
+
+#[test]
+fn xfs_device_below_mkfs_minimum_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sc = tmp.path().join("x.ron");
+    std::fs::write(
+        &sc,
+        "Scenario(\n  name: \"x\",\n  machine: (memory: \"2g\"),\n  devices: [(name: \"d\", fs: xfs, size: \"64m\")],\n  files: [],\n  tasks: [],\n)",
+    )
+    .unwrap();
+    let out = pcsim().args(["check", sc.to_str().unwrap()]).output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains(":4:") && err.contains("xfs needs at least 320m"), "{err}");
+}

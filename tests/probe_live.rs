@@ -308,3 +308,45 @@ fn sysctl_differences_are_refused_without_the_flag() {
     assert!(!out.exists());
     assert_eq!(host_state(), before);
 }
+
+#[test]
+fn memcg_limit_bounds_the_workloads_cache() {
+    live!();
+    let v1 = Path::new("/sys/fs/cgroup/memory/memory.limit_in_bytes").exists();
+    let v2 =
+        std::fs::read_to_string("/sys/fs/cgroup/cgroup.controllers").map(|s| s.contains("memory")).unwrap_or(false);
+    if !v1 && !v2 {
+        eprintln!("skipped: no memory cgroup controller on this host");
+        return;
+    }
+    let before = host_state();
+    let tmp = tempfile::tempdir().unwrap();
+    let sc = write_scenario(
+        tmp.path(),
+        "memcg.ron",
+        r#"Scenario(
+    name: "memcg_check",
+    machine: (memory: "2g", memcg_limit: "32m"),
+    devices: [(name: "disk0")],
+    files: [(name: "data", size: "96m")],
+    tasks: [(name: "reader", ops: [Open(file: "data"), Repeat(count: 24576, ops: [Read(fd: "data", len: "4k")])])],
+)"#,
+    );
+    let out = tmp.path().join("out");
+    let st =
+        Command::new(pcsim()).args(["probe", sc.to_str().unwrap(), "--out", out.to_str().unwrap()]).output().unwrap();
+    assert!(st.status.success(), "{}", String::from_utf8_lossy(&st.stderr));
+    let res = std::fs::read_to_string(out.join("residency.txt")).unwrap();
+    let cached: u64 =
+        res.lines().find(|l| l.starts_with("data ")).unwrap().split_whitespace().nth(2).unwrap().parse().unwrap();
+    // 32 MiB = 8192 pages; the workload read 24576 pages, so the limit must have evicted most of them.
+    assert!(cached <= 8192, "{cached} pages cached under a 32 MiB limit: {res}");
+    let log = pcsim::trace::log::read_log_file(&out.join("events.log")).unwrap();
+    let evicted = log
+        .events
+        .iter()
+        .filter(|e| e.kind.name() == "mm_filemap_delete_from_page_cache" && &*e.task == "reader")
+        .count();
+    assert!(evicted > 0, "no evictions by the reader under the limit");
+    assert_eq!(host_state(), before, "host state changed by a memcg probe run");
+}

@@ -37,6 +37,20 @@ pub enum Cmd {
         #[arg(long)]
         allow_sysctl: bool,
     },
+    /// Internal: the workload process of a probe run with a memory cgroup (started by `pcsim probe`).
+    #[command(name = "__probe-worker", hide = true)]
+    ProbeWorker {
+        #[arg(long)]
+        scenario: PathBuf,
+        #[arg(long)]
+        sha256: String,
+        #[arg(long)]
+        ops_dir: PathBuf,
+        #[arg(long)]
+        cgroup_procs: PathBuf,
+        #[arg(long = "file")]
+        files: Vec<PathBuf>,
+    },
     /// Validate a scenario and print what it describes.
     Check {
         /// Scenario file (RON).
@@ -90,6 +104,9 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
                 println!("{}", out.join("stability.txt").display());
             }
             Ok(())
+        }
+        Cmd::ProbeWorker { scenario, sha256, ops_dir, cgroup_procs, files } => {
+            Ok(probe::worker::main(&scenario, &sha256, &ops_dir, &cgroup_procs, &files)?)
         }
         Cmd::Check { scenario, ops } => {
             let sc = load(&scenario)?;

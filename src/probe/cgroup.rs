@@ -1,8 +1,10 @@
 //! A memory cgroup for the workload threads, when the scenario sets `machine.memcg_limit`.
 //!
-//! cgroup v1 (`/sys/fs/cgroup/memory`): each task thread writes its tid to `tasks`, so only the workload is
-//! limited. cgroup v2 (memory in `cgroup.controllers`): memory is not a threaded controller, so the probe process
-//! itself joins for the run and returns to its old cgroup afterwards. The cgroup is removed at the end.
+//! Page cache is charged to the memory cgroup of the faulting process's mm owner, not of the thread, so moving task
+//! threads alone limits nothing (checked on this host with cgroup v1). The workload therefore runs in a worker
+//! process (`pcsim __probe-worker`) that joins the cgroup through `cgroup.procs` (v1 `/sys/fs/cgroup/memory` or a
+//! cgroup2 tree with the memory controller), while the probe itself, its trace reader and its output stay outside.
+//! The cgroup is removed at the end.
 
 use std::path::{Path, PathBuf};
 
@@ -19,9 +21,9 @@ pub struct Memcg {
 }
 
 impl Memcg {
-    /// The file a task thread writes its tid to (v1 only; v2 moves the whole process in `create`).
-    pub fn thread_file(&self) -> Option<PathBuf> {
-        (self.version == 1).then(|| self.dir.join("tasks"))
+    /// The file the worker process writes its pid to.
+    pub fn procs_file(&self) -> PathBuf {
+        self.dir.join("cgroup.procs")
     }
 }
 
@@ -61,22 +63,7 @@ pub fn create(name: &str, limit: u64, undo: &mut Undo) -> Result<Memcg, ProbeErr
         }
         std::fs::remove_dir(&d).map_err(|e| e.to_string())
     });
-    if version == 1 {
-        host::write(dir.join("memory.limit_in_bytes"), &limit.to_string())?;
-    } else {
-        host::write(dir.join("memory.max"), &limit.to_string())?;
-        let old = own_v2_cgroup().ok_or_else(|| ProbeError::Host("cannot read /proc/self/cgroup".into()))?;
-        let root = dir.parent().unwrap().to_path_buf();
-        let back = root.join(old.trim_start_matches('/')).join("cgroup.procs");
-        host::write(dir.join("cgroup.procs"), &std::process::id().to_string())?;
-        undo.push("return the probe to its cgroup", move || {
-            std::fs::write(&back, std::process::id().to_string()).map_err(|e| e.to_string())
-        });
-    }
+    let limit_file = if version == 1 { "memory.limit_in_bytes" } else { "memory.max" };
+    host::write(dir.join(limit_file), &limit.to_string())?;
     Ok(Memcg { dir, version, limit })
-}
-
-fn own_v2_cgroup() -> Option<String> {
-    let s = std::fs::read_to_string("/proc/self/cgroup").ok()?;
-    s.lines().find_map(|l| l.strip_prefix("0::").map(|p| p.to_string()))
 }

@@ -20,6 +20,7 @@ pub mod scratch;
 pub mod stability;
 pub mod sysctl;
 pub mod tracefs;
+pub mod worker;
 
 use std::fmt::Write as _;
 use std::fs::File;
@@ -217,7 +218,10 @@ fn run_inner(
     let started_wall = std::time::SystemTime::now();
     let reader = inst.start(raw)?;
     eprintln!("pcsim: running workload ({} tasks)", sc.tasks.len());
-    let run_result = runner::run_all(sc, &paths, memcg.as_ref().and_then(|m| m.thread_file()).as_deref(), &ops_dir);
+    let run_result = match &memcg {
+        Some(m) => worker::run(sc, &paths, &ops_dir, &m.procs_file()),
+        None => runner::run_all(sc, &paths, &ops_dir, None),
+    };
     let end = runner::mono_ns();
     inst.stop()?;
     reader.finish()?;

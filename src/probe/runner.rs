@@ -348,21 +348,9 @@ fn set_thread_name(name: &str) {
 }
 
 /// Runs one task to completion; writes its per-op table to `out`.
-fn run_task(
-    sc: &Scenario,
-    task: usize,
-    files: &[PathBuf],
-    t0: u64,
-    cgroup_tasks: Option<&Path>,
-    out: &Path,
-) -> Result<TaskOutcome, ProbeError> {
+fn run_task(sc: &Scenario, task: usize, files: &[PathBuf], t0: u64, out: &Path) -> Result<TaskOutcome, ProbeError> {
     let spec = &sc.tasks[task];
     set_thread_name(&spec.name);
-    if let Some(tasks_file) = cgroup_tasks {
-        // SAFETY: gettid has no preconditions.
-        let tid = unsafe { libc::syscall(libc::SYS_gettid) };
-        super::host::write(tasks_file, &tid.to_string())?;
-    }
     let mut w =
         BufWriter::new(File::create(out).map_err(|e| ProbeError::Host(format!("creating {}: {e}", out.display())))?);
     let werr = |e: std::io::Error| ProbeError::Host(format!("writing {}: {e}", out.display()));
@@ -394,13 +382,13 @@ fn run_task(
     Ok(outcome)
 }
 
-/// Runs every task on its own thread. Returns the common start time (CLOCK_MONOTONIC ns) and the outcomes.
-/// `files[i]` is the path of scenario file i; per-op tables go to `ops_dir/<task>.ops`.
+/// Runs every task on its own thread, all starting at `t0` (CLOCK_MONOTONIC ns; now if `None`). Returns the start
+/// time used and the outcomes. `files[i]` is the path of scenario file i; per-op tables go to `ops_dir/<task>.ops`.
 pub fn run_all(
     sc: &Scenario,
     files: &[PathBuf],
-    cgroup_tasks: Option<&Path>,
     ops_dir: &Path,
+    t0: Option<u64>,
 ) -> Result<(u64, Vec<TaskOutcome>), ProbeError> {
     let n = sc.tasks.len();
     let barrier = Arc::new(Barrier::new(n + 1));
@@ -414,10 +402,10 @@ pub fn run_all(
             handles.push(s.spawn(move || {
                 b.wait();
                 let t0 = *t0c.get().expect("t0 set before the barrier opens");
-                run_task(sc, t, files, t0, cgroup_tasks, &out)
+                run_task(sc, t, files, t0, &out)
             }));
         }
-        let t0 = mono_ns();
+        let t0 = t0.unwrap_or_else(mono_ns);
         t0_cell.set(t0).expect("set once");
         barrier.wait();
         let mut outcomes = Vec::new();
@@ -437,5 +425,22 @@ pub fn run_all(
             Some(e) => Err(e),
             None => Ok((t0, outcomes)),
         }
+    })
+}
+
+/// Formats outcomes for the worker's report line protocol: `task ops failed_ops bytes interrupted`.
+pub fn format_outcome(o: &TaskOutcome) -> String {
+    format!("outcome {} {} {} {} {}", o.task, o.ops, o.failed_ops, o.bytes, o.interrupted as u8)
+}
+
+/// Parses a line written by `format_outcome`.
+pub fn parse_outcome(line: &str) -> Option<TaskOutcome> {
+    let mut it = line.strip_prefix("outcome ")?.split_ascii_whitespace();
+    Some(TaskOutcome {
+        task: it.next()?.to_string(),
+        ops: it.next()?.parse().ok()?,
+        failed_ops: it.next()?.parse().ok()?,
+        bytes: it.next()?.parse().ok()?,
+        interrupted: it.next()? == "1",
     })
 }

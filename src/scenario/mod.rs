@@ -70,6 +70,14 @@ pub enum FsType {
 
 impl FsType {
     /// The name mkfs and /proc/mounts use.
+    /// The smallest filesystem its mkfs accepts (mkfs.xfs refuses less than 300 MiB), rounded up.
+    pub fn min_size(&self) -> u64 {
+        match self {
+            FsType::Ext4 => 16 << 20,
+            FsType::Xfs => 320 << 20,
+        }
+    }
+
     pub fn name(&self) -> &'static str {
         match self {
             FsType::Ext4 => "ext4",

@@ -277,11 +277,25 @@ pub(crate) fn build(doc: ScenarioDoc, root: &Node, origin: &str) -> Result<Scena
     }
     for (i, dev) in devices.iter_mut().enumerate() {
         let total: u64 = files.iter().filter(|f| f.device == i).map(|f| f.size).sum();
+        let fs_min = dev.fs.min_size();
         if dev.size == 0 {
-            dev.size = default_device_size(total);
+            dev.size = default_device_size(total).max(fs_min);
             continue;
         }
         let l = dl.item(i).field("size");
+        if dev.size < fs_min {
+            return Err(err(
+                l,
+                format!(
+                    "device `{}` is {} but {} needs at least {}",
+                    dev.name,
+                    fmt_size(dev.size),
+                    dev.fs.name(),
+                    fmt_size(fs_min)
+                ),
+                Some(format!("give it at least \"{}\" or leave `size` out to get a size that fits", fmt_size(fs_min))),
+            ));
+        }
         if let Some((j, f)) = files.iter().enumerate().find(|(_, f)| f.device == i && f.size > dev.size) {
             return Err(err(
                 fl.item(j).field("size"),
