@@ -1,7 +1,9 @@
 //! pcsim: a deterministic model of the Linux page cache and writeback, and a probe that runs the same workloads on
 //! the host's kernel and records its tracepoints in the same event vocabulary.
 
+pub mod block;
 pub mod cli;
+pub mod mm;
 pub mod probe;
 pub mod scenario;
 pub mod sim;

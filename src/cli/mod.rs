@@ -9,6 +9,8 @@ use clap::{Parser, Subcommand};
 use crate::probe::{self, ProbeError, ProbeOptions};
 use crate::scenario::Scenario;
 
+mod run_cmd;
+
 #[derive(Parser, Debug)]
 #[command(
     name = "pcsim",
@@ -51,6 +53,26 @@ pub enum Cmd {
         #[arg(long = "file")]
         files: Vec<PathBuf>,
     },
+    /// Run a scenario through the model and print a summary.
+    Run {
+        /// Scenario file (RON).
+        scenario: PathBuf,
+        /// Override the scenario's seed.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Write the event log to FILE (`-` for stdout).
+        #[arg(long)]
+        events: Option<PathBuf>,
+        /// Write the summary as JSON to FILE (`-` for stdout).
+        #[arg(long)]
+        json: Option<PathBuf>,
+        /// Write events.log and residency.txt into DIR (the layout `pcsim compare` and the probe use).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Place files on the device as a probe run's extents.txt says (exact sectors).
+        #[arg(long)]
+        extents: Option<PathBuf>,
+    },
     /// Validate a scenario and print what it describes.
     Check {
         /// Scenario file (RON).
@@ -78,7 +100,7 @@ impl From<ProbeError> for Failure {
     }
 }
 
-fn load(path: &std::path::Path) -> Result<Scenario, Failure> {
+pub(crate) fn load(path: &std::path::Path) -> Result<Scenario, Failure> {
     Scenario::load(path).map_err(|e| Failure { code: 2, msg: e.to_string() })
 }
 
@@ -107,6 +129,9 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         }
         Cmd::ProbeWorker { scenario, sha256, ops_dir, cgroup_procs, files } => {
             Ok(probe::worker::main(&scenario, &sha256, &ops_dir, &cgroup_procs, &files)?)
+        }
+        Cmd::Run { scenario, seed, events, json, out, extents } => {
+            run_cmd::run(&scenario, seed, events, json, out, extents)
         }
         Cmd::Check { scenario, ops } => {
             let sc = load(&scenario)?;

@@ -1,6 +1,255 @@
-//! The simulation engine: virtual time and the event queue (the model that runs on it comes with the read-side
-//! model).
+//! The simulation engine: virtual time, the event queue, tasks issuing their op streams against the modelled
+//! kernel (`Kernel`), and the run's results.
+//!
+//! Tasks run in virtual-time order (queue key (time, seq)); each op runs to completion at its start time, its
+//! task's clock advancing through CPU costs and I/O waits. DIVERGENCE: an op is atomic with respect to other tasks
+//! (another task's op that would start during this op's I/O wait runs after it), which is exact for one task and
+//! an approximation for several.
 
+pub mod kernel;
 pub mod queue;
+pub mod stats;
+pub mod task;
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::sync::Arc;
 
 pub use queue::EventQueue;
+
+use crate::block::{BlockDevice, Extent, ExtentMap};
+use crate::mm::address_space::AddressSpace;
+use crate::mm::folio::Folio;
+use crate::scenario::{InitialState, Scenario};
+use crate::trace::event::Event;
+use crate::units::Nanos;
+use kernel::{Inode, Kernel, VmStat};
+use task::{SimError, Task, TaskStats};
+
+/// Run settings.
+#[derive(Clone, Debug, Default)]
+pub struct SimOptions {
+    /// Overrides the scenario's seed.
+    pub seed: Option<u64>,
+    /// Record events.
+    pub events: bool,
+    /// Per file name: the extent map to use (e.g. from a probe's extents.txt); contiguous by default.
+    pub extents: BTreeMap<String, Vec<Extent>>,
+}
+
+/// Per device results.
+#[derive(Clone, Debug, Default)]
+pub struct DeviceStats {
+    pub name: String,
+    pub requests: u64,
+    pub sectors_read: u64,
+    pub busy_ns: u64,
+}
+
+/// Per file residency at the end.
+#[derive(Clone, Debug, Default)]
+pub struct FileResidency {
+    pub name: String,
+    pub size_pages: u64,
+    pub nr_cache: u64,
+    /// Resident pages as inclusive ranges.
+    pub ranges: Vec<(u64, u64)>,
+    /// Pages brought in by readahead that were never read.
+    pub ra_unused: u64,
+}
+
+/// Everything a run produced.
+#[derive(Clone, Debug, Default)]
+pub struct SimResult {
+    pub scenario: String,
+    pub seed: u64,
+    /// Events in time order (same-time events in emission order).
+    pub events: Vec<Event>,
+    pub tasks: Vec<TaskStats>,
+    pub devices: Vec<DeviceStats>,
+    pub files: Vec<FileResidency>,
+    pub vm: VmStat,
+    pub end: Nanos,
+}
+
+/// Where a scenario's files sit on their device when no extent map is given: one after another from 16 MiB,
+/// each aligned to 1 MiB (DIVERGENCE: a real filesystem's allocator decides; pass the probe's FIEMAP for exact
+/// sectors).
+fn default_layout(sc: &Scenario) -> Vec<ExtentMap> {
+    let mut next = vec![32768u64; sc.devices.len()];
+    sc.files
+        .iter()
+        .map(|f| {
+            let sector = next[f.device];
+            next[f.device] += f.size.div_ceil(1 << 20) * 2048;
+            ExtentMap::contiguous(sector, f.size.div_ceil(4096).max(1))
+        })
+        .collect()
+}
+
+/// Runs the scenario through the model.
+pub fn simulate(sc: &Scenario, opts: &SimOptions) -> Result<SimResult, SimError> {
+    let layout = default_layout(sc);
+    let inodes: Vec<Inode> = sc
+        .files
+        .iter()
+        .zip(layout)
+        .map(|(f, default)| Inode {
+            name: Arc::from(f.name.as_str()),
+            device: f.device,
+            size: f.size,
+            mapping: AddressSpace::default(),
+            extents: opts.extents.get(&f.name).map(|e| ExtentMap { extents: e.clone() }).unwrap_or(default),
+        })
+        .collect();
+    let devices: Vec<BlockDevice> = sc
+        .devices
+        .iter()
+        .map(|d| {
+            BlockDevice::new(
+                Arc::from(d.name.as_str()),
+                d.max_sectors_kb as u64,
+                d.read_bw,
+                d.read_latency,
+                d.queue_depth,
+            )
+        })
+        .collect();
+    let io_pages: Vec<u64> = sc.devices.iter().map(|d| d.max_sectors_kb as u64 / 4).collect();
+    let ra_pages: Vec<u64> = sc.devices.iter().map(|d| d.read_ahead_kb as u64 / 4).collect();
+    let mut k = Kernel::new(inodes, devices, io_pages, opts.events);
+
+    // Initial state: cached ranges as order-0 folios (the probe reads them through FADV_RANDOM, which adds
+    // order-0 folios), uptodate from the start and not marked.
+    for (i, f) in sc.files.iter().enumerate() {
+        let range = match f.state {
+            InitialState::Cold => None,
+            InitialState::Cached => Some((0, f.size)),
+            InitialState::CachedRange { off, len } => Some((off, len)),
+            InitialState::DirtyRange { .. } => return Err(SimError::DirtyInitialState { file: f.name.clone() }),
+        };
+        if let Some((off, len)) = range {
+            let end = (off + len).min(f.size).div_ceil(4096);
+            for index in off >> 12..end {
+                let folio = Folio { index, ready_at: Nanos(0), file: i as u32, order: 0, flags: 0 };
+                let id = k.folios.alloc(folio);
+                k.inodes[i].mapping.insert(&k.folios, id);
+            }
+        }
+    }
+
+    let mut tasks: Vec<Task> = (0..sc.tasks.len()).map(|t| Task::new(&sc.tasks[t].name, sc.ops(t))).collect();
+    let mut q = EventQueue::new();
+    for (t, spec) in sc.tasks.iter().enumerate() {
+        q.push(spec.start, t);
+    }
+    let mut end = Nanos(0);
+    while let Some((time, t)) = q.pop() {
+        k.now = time;
+        k.task = tasks[t].name.clone();
+        if tasks[t].step(&mut k, &ra_pages)? {
+            q.push(k.now, t);
+        } else {
+            end = end.max(time);
+        }
+    }
+
+    let mut events = std::mem::take(&mut k.sink.events);
+    events.sort_by_key(|e| e.time);
+    let files = sc
+        .files
+        .iter()
+        .enumerate()
+        .map(|(i, f)| {
+            let mapping = &k.inodes[i].mapping;
+            let mut ranges: Vec<(u64, u64)> = Vec::new();
+            let mut ra_unused = 0;
+            for id in mapping.iter() {
+                let fo = k.folios.get(id);
+                if fo.flags & crate::mm::folio::PG_REFERENCED == 0 && fo.ready_at.0 > 0 {
+                    ra_unused += fo.nr_pages();
+                }
+                let (a, b) = (fo.index, fo.next_index() - 1);
+                match ranges.last_mut() {
+                    Some(r) if r.1 + 1 == a => r.1 = b,
+                    _ => ranges.push((a, b)),
+                }
+            }
+            FileResidency {
+                name: f.name.clone(),
+                size_pages: f.size.div_ceil(4096),
+                nr_cache: mapping.nrpages,
+                ranges,
+                ra_unused,
+            }
+        })
+        .collect();
+    Ok(SimResult {
+        scenario: sc.name.clone(),
+        seed: opts.seed.unwrap_or(sc.seed),
+        events,
+        tasks: tasks.into_iter().map(|t| t.stats).collect(),
+        devices: k
+            .devices
+            .iter()
+            .map(|d| DeviceStats {
+                name: d.name.to_string(),
+                requests: d.requests,
+                sectors_read: d.sectors_read,
+                busy_ns: d.busy_ns,
+            })
+            .collect(),
+        files,
+        vm: k.vm.clone(),
+        end,
+    })
+}
+
+impl SimResult {
+    /// residency.txt in the probe's format.
+    pub fn residency_text(&self) -> String {
+        let mut s = String::from(
+            "# file size_pages nr_cache nr_dirty nr_writeback nr_evicted nr_recently_evicted resident_ranges\n",
+        );
+        for f in &self.files {
+            let _ = writeln!(
+                s,
+                "{} {} {} 0 0 0 0 {}",
+                f.name,
+                f.size_pages,
+                f.nr_cache,
+                crate::probe::collect::format_ranges(&f.ranges)
+            );
+        }
+        s
+    }
+}
+
+/// Reads a probe's extents.txt (`file logical_bytes physical_bytes length_bytes flags`) into extent maps.
+pub fn read_extents(text: &str) -> Result<BTreeMap<String, Vec<Extent>>, String> {
+    let mut out: BTreeMap<String, Vec<Extent>> = BTreeMap::new();
+    for (i, line) in text.lines().enumerate() {
+        let l = line.trim();
+        if l.is_empty() || l.starts_with('#') {
+            continue;
+        }
+        let t: Vec<&str> = l.split_whitespace().collect();
+        let num = |s: &str| s.parse::<u64>().map_err(|_| format!("line {}: `{s}` is not a number", i + 1));
+        if t.len() < 4 {
+            return Err(format!("line {}: expected `file logical physical length flags`", i + 1));
+        }
+        let (logical, physical, length) = (num(t[1])?, num(t[2])?, num(t[3])?);
+        if logical % 4096 != 0 || physical % 512 != 0 {
+            return Err(format!("line {}: extent not aligned to pages and sectors", i + 1));
+        }
+        out.entry(t[0].to_string()).or_default().push(Extent {
+            logical: logical / 4096,
+            sector: physical / 512,
+            pages: length.div_ceil(4096),
+        });
+    }
+    for v in out.values_mut() {
+        v.sort_by_key(|e| e.logical);
+    }
+    Ok(out)
+}

@@ -1,0 +1,148 @@
+//! `pcsim run`: simulate a scenario, print the summary table, write the event log / JSON / output directory.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use super::{load, Failure};
+use crate::sim::{self, SimOptions, SimResult};
+use crate::trace::log::LogWriter;
+
+fn fail(msg: String) -> Failure {
+    Failure { code: 2, msg }
+}
+
+fn open_out(p: &Path) -> Result<Box<dyn Write>, Failure> {
+    if p.as_os_str() == "-" {
+        return Ok(Box::new(std::io::stdout().lock()));
+    }
+    let f = std::fs::File::create(p).map_err(|e| fail(format!("creating {}: {e}", p.display())))?;
+    Ok(Box::new(std::io::BufWriter::new(f)))
+}
+
+pub fn write_events(res: &SimResult, w: Box<dyn Write>, what: &Path) -> Result<(), Failure> {
+    let mut header = BTreeMap::new();
+    header.insert("source".to_string(), "sim".to_string());
+    header.insert("scenario".to_string(), res.scenario.clone());
+    header.insert("seed".to_string(), res.seed.to_string());
+    header.insert("pcsim".to_string(), env!("CARGO_PKG_VERSION").to_string());
+    let err = |e: std::io::Error| fail(format!("writing {}: {e}", what.display()));
+    let mut lw = LogWriter::new(w, &header).map_err(err)?;
+    for e in &res.events {
+        lw.write(e).map_err(err)?;
+    }
+    lw.finish().map_err(err)?.flush().map_err(err)
+}
+
+fn us(ns: u64) -> String {
+    format!("{:.1}", ns as f64 / 1000.0)
+}
+
+/// The human summary.
+pub fn summary(res: &SimResult) -> String {
+    let mut s = String::new();
+    let _ = writeln!(s, "scenario {} (seed {}), simulated {:.6} s", res.scenario, res.seed, res.end.0 as f64 / 1e9);
+    let _ = writeln!(
+        s,
+        "{:<16} {:>10} {:>12} {:>10} {:>10} {:>10} {:>9}",
+        "task", "ops", "bytes", "p50_us", "p99_us", "max_us", "hit_ratio"
+    );
+    for t in &res.tasks {
+        let hit = if t.read_ops == 0 { 1.0 } else { 1.0 - t.read_misses as f64 / t.read_ops as f64 };
+        let _ = writeln!(
+            s,
+            "{:<16} {:>10} {:>12} {:>10} {:>10} {:>10} {:>9.4}",
+            t.name,
+            t.ops,
+            t.bytes,
+            us(t.latency.quantile(0.5)),
+            us(t.latency.quantile(0.99)),
+            us(t.latency.max),
+            hit
+        );
+    }
+    let _ = writeln!(s, "{:<16} {:>10} {:>14} {:>12}", "device", "requests", "pages_read", "busy_ms");
+    for d in &res.devices {
+        let _ = writeln!(
+            s,
+            "{:<16} {:>10} {:>14} {:>12.3}",
+            d.name,
+            d.requests,
+            d.sectors_read / 8,
+            d.busy_ns as f64 / 1e6
+        );
+    }
+    let _ = writeln!(s, "{:<16} {:>10} {:>10} {:>14}", "file", "pages", "cached", "ra_never_used");
+    for f in &res.files {
+        let _ = writeln!(s, "{:<16} {:>10} {:>10} {:>14}", f.name, f.size_pages, f.nr_cache, f.ra_unused);
+    }
+    let _ = writeln!(
+        s,
+        "pgpgin {} KiB, pages added {}, pages deleted {}",
+        res.vm.pgpgin, res.vm.nr_added, res.vm.nr_deleted
+    );
+    s
+}
+
+fn json(res: &SimResult) -> serde_json::Value {
+    serde_json::json!({
+        "schema_version": 1,
+        "pcsim_version": env!("CARGO_PKG_VERSION"),
+        "scenario": res.scenario,
+        "seed": res.seed,
+        "simulated_ns": res.end.0,
+        "tasks": res.tasks.iter().map(|t| serde_json::json!({
+            "name": t.name, "ops": t.ops, "failed_ops": t.failed_ops, "bytes": t.bytes,
+            "read_ops": t.read_ops, "read_misses": t.read_misses,
+            "latency_ns": {"p50": t.latency.quantile(0.5), "p99": t.latency.quantile(0.99), "max": t.latency.max},
+        })).collect::<Vec<_>>(),
+        "devices": res.devices.iter().map(|d| serde_json::json!({
+            "name": d.name, "requests": d.requests, "sectors_read": d.sectors_read, "busy_ns": d.busy_ns,
+        })).collect::<Vec<_>>(),
+        "files": res.files.iter().map(|f| serde_json::json!({
+            "name": f.name, "size_pages": f.size_pages, "nr_cache": f.nr_cache, "ra_never_used": f.ra_unused,
+        })).collect::<Vec<_>>(),
+        "vmstat": {"pgpgin": res.vm.pgpgin, "pages_added": res.vm.nr_added, "pages_deleted": res.vm.nr_deleted},
+    })
+}
+
+pub fn run(
+    scenario: &Path,
+    seed: Option<u64>,
+    events: Option<PathBuf>,
+    json_out: Option<PathBuf>,
+    out: Option<PathBuf>,
+    extents: Option<PathBuf>,
+) -> Result<(), Failure> {
+    let sc = load(scenario)?;
+    let mut opts = SimOptions { seed, events: events.is_some() || out.is_some(), ..Default::default() };
+    if let Some(p) = &extents {
+        let text = std::fs::read_to_string(p).map_err(|e| fail(format!("{}: {e}", p.display())))?;
+        opts.extents = sim::read_extents(&text).map_err(|e| fail(format!("{}: {e}", p.display())))?;
+    }
+    let res = sim::simulate(&sc, &opts).map_err(|e| fail(format!("{}: {e}", scenario.display())))?;
+    if let Some(dir) = &out {
+        std::fs::create_dir_all(dir).map_err(|e| fail(format!("creating {}: {e}", dir.display())))?;
+        let p = dir.join("events.log");
+        write_events(&res, open_out(&p)?, &p)?;
+        std::fs::write(dir.join("residency.txt"), res.residency_text())
+            .map_err(|e| fail(format!("writing {}: {e}", dir.join("residency.txt").display())))?;
+    }
+    if let Some(p) = &events {
+        write_events(&res, open_out(p)?, p)?;
+    }
+    if let Some(p) = &json_out {
+        let mut w = open_out(p)?;
+        serde_json::to_writer_pretty(&mut w, &json(&res)).map_err(|e| fail(format!("writing {}: {e}", p.display())))?;
+        writeln!(w).map_err(|e| fail(format!("writing {}: {e}", p.display())))?;
+    }
+    // The summary goes to stdout unless stdout carries the events or JSON.
+    let to_stdout = events.as_deref() == Some(Path::new("-")) || json_out.as_deref() == Some(Path::new("-"));
+    if to_stdout {
+        eprint!("{}", summary(&res));
+    } else {
+        print!("{}", summary(&res));
+    }
+    Ok(())
+}

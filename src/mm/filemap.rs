@@ -1,0 +1,179 @@
+//! mm/filemap.c, read side (6.18): `filemap_read`, `filemap_get_pages`, `filemap_get_read_batch`,
+//! `filemap_create_folio`, waiting on a locked folio (`filemap_update_page`).
+//!
+//! Simplifications: reads never fail (no -EIO, no truncation races); `folio_mark_accessed` sets PG_referenced
+//! only (the LRU comes with issue 4).
+
+use super::folio::{FolioId, PG_READAHEAD, PG_REFERENCED};
+use super::readahead::{page_cache_async_ra, page_cache_sync_ra, FileRaState, Ractl};
+use crate::sim::kernel::Kernel;
+use crate::trace::event::EventKind;
+use crate::units::Nanos;
+
+/// PAGEVEC_SIZE: folios per batch.
+pub const FOLIO_BATCH: usize = 31;
+
+/// struct file: what the read path needs of an open file.
+#[derive(Clone, Debug)]
+pub struct OpenFile {
+    pub file: u32,
+    pub ra: FileRaState,
+    /// FMODE_RANDOM (POSIX_FADV_RANDOM).
+    pub random: bool,
+    /// FMODE_NOREUSE (POSIX_FADV_NOREUSE).
+    pub noreuse: bool,
+}
+
+/// Flags of one read call (IOCB_*).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct ReadFlags {
+    /// IOCB_NOWAIT (RWF_NOWAIT): no waiting for I/O.
+    pub nowait: bool,
+}
+
+/// filemap_get_read_batch: cached folios from `index` up to `max`, stopping after a folio that is not uptodate or
+/// carries PG_readahead, or after 31 folios.
+fn get_read_batch(k: &Kernel, file: u32, index: u64, max: u64, batch: &mut Vec<FolioId>) {
+    batch.clear();
+    let mapping = &k.inodes[file as usize].mapping;
+    let mut i = index;
+    while i <= max {
+        let Some(id) = mapping.lookup(&k.folios, i) else { break };
+        batch.push(id);
+        if batch.len() == FOLIO_BATCH {
+            break;
+        }
+        let f = k.folios.get(id);
+        if !f.uptodate(k.now) || f.test(PG_READAHEAD) {
+            break;
+        }
+        i = f.next_index();
+    }
+}
+
+/// filemap_create_folio: no readahead could add the page: one order-0 folio read with ->read_folio.
+fn create_folio(k: &mut Kernel, file: u32, index: u64) -> FolioId {
+    let f = super::folio::Folio { index, order: 0, ready_at: Nanos(u64::MAX), file, flags: 0 };
+    let id = k.add_to_page_cache(f);
+    k.submit_folio_reads(file, &[id], false);
+    id
+}
+
+/// filemap_get_pages: a batch of uptodate folios for the read at `pos` of `count` bytes, running sync readahead
+/// on a miss and async readahead on a marked folio. When the batch ends in a folio still under I/O, the task waits
+/// for it (filemap_update_page), drops it and returns the folios before it, or retries the lookup when it was the
+/// only one (AOP_TRUNCATED_PAGE), so a cold read is usually served by one call. The tracepoint fires only on the
+/// path that returns a full batch, as in the kernel. `Err(-EAGAIN)` with IOCB_NOWAIT when I/O would be waited on.
+fn get_pages(
+    k: &mut Kernel,
+    of: &mut OpenFile,
+    pos: u64,
+    count: u64,
+    flags: ReadFlags,
+    batch: &mut Vec<FolioId>,
+) -> Result<(), i64> {
+    let index = pos >> 12;
+    let last_index = (pos + count).div_ceil(4096);
+    loop {
+        get_read_batch(k, of.file, index, last_index - 1, batch);
+        if batch.is_empty() {
+            k.vm.sync_misses += 1;
+            let mut ractl = Ractl::new(of.file, index, of.random);
+            page_cache_sync_ra(k, &mut ractl, &mut of.ra, last_index - index);
+            get_read_batch(k, of.file, index, last_index - 1, batch);
+        }
+        if batch.is_empty() {
+            if flags.nowait {
+                return Err(-(libc::EAGAIN as i64));
+            }
+            // filemap_create_folio reads the page synchronously and returns it (no tracepoint on this path).
+            let id = create_folio(k, of.file, index);
+            k.now = k.now.max(k.folios.get(id).ready_at);
+            batch.push(id);
+            return Ok(());
+        }
+        let last = *batch.last().unwrap();
+        let f = *k.folios.get(last);
+        if f.test(PG_READAHEAD) {
+            let mut ractl = Ractl::new(of.file, f.index, of.random);
+            page_cache_async_ra(k, &mut ractl, &mut of.ra, last, last_index - f.index);
+        }
+        let f = *k.folios.get(last);
+        if !f.uptodate(k.now) {
+            if !flags.nowait {
+                // folio_put_wait_locked: sleep until the read completes, then AOP_TRUNCATED_PAGE.
+                k.vm.sync_misses += 1;
+                k.now = f.ready_at;
+            }
+            batch.pop();
+            if !batch.is_empty() {
+                return Ok(());
+            }
+            if flags.nowait {
+                return Err(-(libc::EAGAIN as i64));
+            }
+            continue;
+        }
+        if k.events_on() {
+            let file = k.file_name(of.file);
+            k.emit(EventKind::MmFilemapGetPages { file, index, last_index: last_index - 1 });
+        }
+        return Ok(());
+    }
+}
+
+/// filemap_read: a buffered read of `count` bytes at `pos`. Returns the bytes read or a negative errno.
+pub fn filemap_read(k: &mut Kernel, of: &mut OpenFile, mut pos: u64, count: u64, flags: ReadFlags) -> i64 {
+    if count == 0 {
+        return 0;
+    }
+    let mut batch = Vec::with_capacity(FOLIO_BATCH);
+    let mut remaining = count;
+    let mut already = 0u64;
+    let mut last_pos = of.ra.prev_pos;
+    loop {
+        let isize = k.inodes[of.file as usize].size;
+        if pos >= isize {
+            break;
+        }
+        if let Err(e) = get_pages(k, of, pos, remaining, flags, &mut batch) {
+            if already == 0 {
+                of.ra.prev_pos = last_pos;
+                return e;
+            }
+            break;
+        }
+        let isize = k.inodes[of.file as usize].size;
+        if pos >= isize {
+            break;
+        }
+        let end_offset = isize.min(pos + remaining);
+        // Mark the first folio accessed unless this read continues in the folio the last one ended in.
+        let first = *k.folios.get(batch[0]);
+        let same = last_pos > 0
+            && ((last_pos as u64 - 1) >> 12) >= first.index
+            && ((last_pos as u64 - 1) >> 12) < first.next_index()
+            && (pos >> 12) >= first.index;
+        for (i, &id) in batch.iter().enumerate() {
+            if i > 0 || !same {
+                k.folios.get_mut(id).flags |= PG_REFERENCED;
+            }
+            let f = k.folios.get(id);
+            let fsize = f.nr_pages() * 4096;
+            let offset = pos & (fsize - 1);
+            if pos >= end_offset {
+                break;
+            }
+            let bytes = (end_offset - pos).min(fsize - offset);
+            already += bytes;
+            pos += bytes;
+            remaining -= bytes;
+            last_pos = pos as i64;
+        }
+        if remaining == 0 || pos >= isize {
+            break;
+        }
+    }
+    of.ra.prev_pos = last_pos;
+    already as i64
+}

@@ -1,0 +1,7 @@
+//! Memory management: folios, the page cache of each file, readahead and the read path (mirroring mm/).
+
+pub mod address_space;
+pub mod fadvise;
+pub mod filemap;
+pub mod folio;
+pub mod readahead;

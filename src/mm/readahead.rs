@@ -1,0 +1,371 @@
+//! mm/readahead.c as on the host kernel (6.18): the readahead state machine and the folio allocation of a window.
+//!
+//! ```text
+//!                        |<----- async_size ---------|
+//!     |------------------- size -------------------->|
+//!     |==================#===========================|
+//!     ^start             ^folio marked PG_readahead
+//! ```
+//! 6.18 differs from 6.12 (see ../shared/kernel-map.md §8): `file_ra_state.order` starts at 0 for sync readahead and
+//! read-around, grows by 2 per async window, is clamped in `page_cache_ra_order` and stored back; an async window's
+//! end is trimmed to a multiple of 2^min(order, ffs(max)-1); the tracepoints fire at function entry; the fallback
+//! after a failed large-folio allocation reads only the remainder of the window.
+//!
+//! Simplifications: no memory allocation failure (issue 4 adds NORETRY behaviour), no blk-cgroup congestion, no
+//! read errors (`shrink_readahead_size_eio`), minimum folio order 0 (ext4, xfs with 4 KiB blocks).
+
+use super::folio::{Folio, FolioId, PG_READAHEAD};
+use crate::sim::kernel::Kernel;
+use crate::trace::event::EventKind;
+use crate::units::Nanos;
+
+/// MAX_PAGECACHE_ORDER on the host (min(11, PMD order 9)).
+pub const MAX_PAGECACHE_ORDER: u32 = 9;
+
+/// struct file_ra_state (include/linux/fs.h, 6.18).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FileRaState {
+    pub start: u64,
+    pub size: u64,
+    pub async_size: u64,
+    pub ra_pages: u64,
+    pub mmap_miss: u64,
+    pub prev_pos: i64,
+    pub order: u32,
+}
+
+impl FileRaState {
+    /// file_ra_state_init: the bdi's window, no history.
+    pub fn new(ra_pages: u64) -> Self {
+        FileRaState { start: 0, size: 0, async_size: 0, ra_pages, mmap_miss: 0, prev_pos: -1, order: 0 }
+    }
+}
+
+/// struct readahead_control: the file (scenario file id), the next index to read, and the batch being built.
+#[derive(Debug)]
+pub struct Ractl {
+    pub file: u32,
+    /// readahead_index(): the first page of the batch not yet submitted.
+    pub index: u64,
+    /// Folios added and not yet submitted (`_nr_pages` of them, contiguous from `index`).
+    batch: Vec<FolioId>,
+    /// FMODE_RANDOM on the file.
+    pub random: bool,
+}
+
+impl Ractl {
+    pub fn new(file: u32, index: u64, random: bool) -> Self {
+        Ractl { file, index, batch: Vec::new(), random }
+    }
+}
+
+fn roundup_pow_of_two(n: u64) -> u64 {
+    n.max(1).next_power_of_two()
+}
+
+fn ilog2(n: u64) -> u32 {
+    63 - n.max(1).leading_zeros()
+}
+
+/// get_init_ra_size: the first window for a request of `size` pages.
+pub fn get_init_ra_size(size: u64, max: u64) -> u64 {
+    let newsize = roundup_pow_of_two(size);
+    if newsize <= max / 32 {
+        newsize * 4
+    } else if newsize <= max / 4 {
+        newsize * 2
+    } else {
+        max
+    }
+}
+
+/// get_next_ra_size: ramp the window up, 4x while small, 2x while below max/2, then max.
+pub fn get_next_ra_size(cur: u64, max: u64) -> u64 {
+    if cur < max / 16 {
+        4 * cur
+    } else if cur <= max / 2 {
+        2 * cur
+    } else {
+        max
+    }
+}
+
+/// ractl_max_pages: the window limit, raised up to the device's io_pages for requests larger than ra_pages.
+pub fn ractl_max_pages(ra: &FileRaState, io_pages: u64, req_size: u64) -> u64 {
+    let mut max_pages = ra.ra_pages;
+    if req_size > max_pages && io_pages > max_pages {
+        max_pages = req_size.min(io_pages);
+    }
+    max_pages
+}
+
+fn emit_ra(k: &mut Kernel, file: u32, index: u64, ra: &FileRaState, req_count: u64, sync: bool) {
+    if !k.events_on() {
+        return;
+    }
+    let f = k.file_name(file);
+    let (index, req_count, order, size, async_size, ra_pages, mmap_miss, prev_pos) =
+        (index, req_count, ra.order as u64, ra.size, ra.async_size, ra.ra_pages, ra.mmap_miss, ra.prev_pos);
+    k.emit(if sync {
+        EventKind::PageCacheSyncRa { file: f, index, req_count, order, size, async_size, ra_pages, mmap_miss, prev_pos }
+    } else {
+        EventKind::PageCacheAsyncRa {
+            file: f,
+            index,
+            req_count,
+            order,
+            size,
+            async_size,
+            ra_pages,
+            mmap_miss,
+            prev_pos,
+        }
+    });
+}
+
+/// read_pages: submits the batch's folios as reads (the filesystem's ->readahead), REQ_RAHEAD.
+fn read_pages(k: &mut Kernel, ractl: &mut Ractl) {
+    if ractl.batch.is_empty() {
+        return;
+    }
+    let n: u64 = ractl.batch.iter().map(|&id| k.folios.get(id).nr_pages()).sum();
+    let batch = std::mem::take(&mut ractl.batch);
+    k.submit_folio_reads(ractl.file, &batch, true);
+    ractl.batch = batch;
+    ractl.batch.clear();
+    ractl.index += n;
+}
+
+/// filemap_add_folio for a new folio of `order` at `index`; `None` if any page of it is cached (-EEXIST).
+fn add_folio(k: &mut Kernel, file: u32, index: u64, order: u32, readahead: bool) -> Option<FolioId> {
+    if k.inodes[file as usize].mapping.any_in(&k.folios, index, 1 << order) {
+        return None;
+    }
+    let flags = if readahead { PG_READAHEAD } else { 0 };
+    let f = Folio { index, order: order as u8, ready_at: Nanos(u64::MAX), file, flags };
+    Some(k.add_to_page_cache(f))
+}
+
+/// page_cache_ra_unbounded: reads `nr_to_read` pages from the ractl's index whatever the file size, skipping
+/// cached pages, marking the page `nr_to_read - lookahead_size` from the start.
+pub fn page_cache_ra_unbounded(k: &mut Kernel, ractl: &mut Ractl, nr_to_read: u64, lookahead_size: u64) {
+    let index = ractl.index;
+    if k.events_on() {
+        let file = k.file_name(ractl.file);
+        k.emit(EventKind::PageCacheRaUnbounded { file, index, nr_to_read, lookahead_size });
+    }
+    // mark = round_up(index + nr - lookahead, 1) - index: out of reach when lookahead is 0 or above nr.
+    let mark = (index + nr_to_read).wrapping_sub(lookahead_size).wrapping_sub(index);
+    let mut i = 0u64;
+    while i < nr_to_read {
+        let at = index + i;
+        match add_folio(k, ractl.file, at, 0, i == mark) {
+            Some(id) => {
+                ractl.batch.push(id);
+                i += 1;
+            }
+            None => {
+                // Already cached: submit what we have and continue after it.
+                read_pages(k, ractl);
+                ractl.index += 1;
+                i = ractl.index - index;
+            }
+        }
+    }
+    read_pages(k, ractl);
+}
+
+/// do_page_cache_ra: clips the read to the page holding the last byte of the file.
+pub fn do_page_cache_ra(k: &mut Kernel, ractl: &mut Ractl, mut nr_to_read: u64, lookahead_size: u64) {
+    let isize = k.inodes[ractl.file as usize].size;
+    if isize == 0 {
+        return;
+    }
+    let end_index = (isize - 1) >> 12;
+    if ractl.index > end_index {
+        return;
+    }
+    if nr_to_read > end_index - ractl.index {
+        nr_to_read = end_index - ractl.index + 1;
+    }
+    page_cache_ra_unbounded(k, ractl, nr_to_read, lookahead_size);
+}
+
+/// force_page_cache_ra: fadvise(WILLNEED), readahead(2), FMODE_RANDOM reads: up to max(io_pages, ra_pages) pages in
+/// 2 MiB chunks, no marker.
+pub fn force_page_cache_ra(k: &mut Kernel, ractl: &mut Ractl, ra: &FileRaState, nr_to_read: u64) {
+    let io_pages = k.io_pages(ractl.file);
+    let max_pages = io_pages.max(ra.ra_pages);
+    let mut nr = nr_to_read.min(max_pages);
+    while nr > 0 {
+        let chunk = nr.min(512);
+        let before = ractl.index;
+        do_page_cache_ra(k, ractl, chunk, 0);
+        // The next chunk starts where this one ended, whether or not it read anything.
+        ractl.index = before + chunk;
+        nr -= chunk;
+    }
+}
+
+/// page_cache_ra_order: allocates the window [ra.start, ra.start + ra.size) as folios of up to `ra.order`, marking
+/// the folio at start + size - async_size; on a cached page, reads the rest with `do_page_cache_ra`.
+pub fn page_cache_ra_order(k: &mut Kernel, ractl: &mut Ractl, ra: &mut FileRaState) {
+    let start = ractl.index;
+    let mut index = start;
+    if k.events_on() {
+        let file = k.file_name(ractl.file);
+        let (order, size, async_size, ra_pages) = (ra.order as u64, ra.size, ra.async_size, ra.ra_pages);
+        k.emit(EventKind::PageCacheRaOrder { file, index, order, size, async_size, ra_pages });
+    }
+    let isize = k.inodes[ractl.file as usize].size;
+    let mut limit = isize.saturating_sub(1) >> 12;
+    let mark = index + ra.size - ra.async_size;
+    limit = limit.min(index + ra.size - 1);
+    let mut new_order = ra.order.min(MAX_PAGECACHE_ORDER).min(ilog2(ra.size));
+    if ra.size == 0 {
+        new_order = 0;
+    }
+    ra.order = new_order;
+    let mut failed = false;
+    if isize > 0 {
+        while index <= limit {
+            let mut order = new_order;
+            if index & ((1 << order) - 1) != 0 {
+                order = index.trailing_zeros();
+            }
+            while order > 0 && index + (1 << order) - 1 > limit {
+                order -= 1;
+            }
+            let m = mark & !((1u64 << order) - 1);
+            match add_folio(k, ractl.file, index, order, index == m) {
+                Some(id) => {
+                    ractl.batch.push(id);
+                    index += 1 << order;
+                }
+                None => {
+                    failed = true;
+                    break;
+                }
+            }
+        }
+    }
+    read_pages(k, ractl);
+    if !failed {
+        return;
+    }
+    // Fallback: the regular path for what is left of the window.
+    if ra.size > index - start {
+        ractl.index = index;
+        do_page_cache_ra(k, ractl, ra.size - (index - start), ra.async_size);
+    }
+}
+
+/// page_cache_sync_ra: a cache miss at `ractl.index` for a read of `req_count` pages.
+pub fn page_cache_sync_ra(k: &mut Kernel, ractl: &mut Ractl, ra: &mut FileRaState, mut req_count: u64) {
+    let index = ractl.index;
+    emit_ra(k, ractl.file, index, ra, req_count, true);
+    let mut forced = ractl.random;
+    if ra.ra_pages == 0 {
+        req_count = 1;
+        forced = true;
+    }
+    if forced {
+        force_page_cache_ra(k, ractl, ra, req_count);
+        return;
+    }
+    let max_pages = ractl_max_pages(ra, k.io_pages(ractl.file), req_count);
+    let prev_index = (ra.prev_pos as u64) >> 12;
+    if index == 0 || req_count > max_pages || index.wrapping_sub(prev_index) <= 1 {
+        // Start of file, oversized read, or sequential miss.
+        ra.start = index;
+        ra.size = get_init_ra_size(req_count, max_pages);
+        ra.async_size = if ra.size > req_count { ra.size - req_count } else { ra.size >> 1 };
+    } else {
+        // Look for the history a sequential stream leaves behind.
+        let miss = k.inodes[ractl.file as usize].mapping.prev_miss(&k.folios, index - 1, max_pages);
+        let mut contig = index.wrapping_sub(miss).wrapping_sub(1);
+        if contig <= req_count {
+            // A standalone small random read: read it as is, leave the state alone.
+            do_page_cache_ra(k, ractl, req_count, 0);
+            return;
+        }
+        if miss == u64::MAX {
+            contig *= 2;
+        }
+        ra.start = index;
+        ra.size = (contig + req_count).min(max_pages);
+        ra.async_size = 1;
+    }
+    ra.order = 0;
+    ractl.index = ra.start;
+    page_cache_ra_order(k, ractl, ra);
+}
+
+/// page_cache_async_ra: the reader reached the marked folio `folio`; push the window forward.
+pub fn page_cache_async_ra(k: &mut Kernel, ractl: &mut Ractl, ra: &mut FileRaState, folio: FolioId, req_count: u64) {
+    if ra.ra_pages == 0 {
+        return;
+    }
+    let f = *k.folios.get(folio);
+    if f.test(super::folio::PG_WRITEBACK) {
+        return;
+    }
+    let index = ractl.index;
+    emit_ra(k, ractl.file, index, ra, req_count, false);
+    k.folios.get_mut(folio).flags &= !PG_READAHEAD;
+    let max_pages = ractl_max_pages(ra, k.io_pages(ractl.file), req_count);
+    let expected = (ra.start + ra.size - ra.async_size) & !(f.nr_pages() - 1);
+    if index == expected {
+        ra.start += ra.size;
+        ra.size = ra.size.max(get_next_ra_size(ra.size, max_pages));
+    } else {
+        // A marked folio without matching state (interleaved streams): size from the cached run after it.
+        let start = k.inodes[ractl.file as usize].mapping.next_miss(&k.folios, index + 1, max_pages);
+        if start == 0 || start - index > max_pages {
+            return;
+        }
+        ra.start = start;
+        ra.size = start - index + req_count;
+        ra.size = get_next_ra_size(ra.size, max_pages);
+    }
+    ra.order += 2;
+    let ffs = if max_pages == 0 { 0 } else { max_pages.trailing_zeros() };
+    let align = 1u64 << ra.order.min(ffs);
+    let end = ra.start + ra.size;
+    let aligned_end = end & !(align - 1);
+    if aligned_end > ra.start {
+        ra.size -= end - aligned_end;
+    }
+    ra.async_size = ra.size;
+    ractl.index = ra.start;
+    page_cache_ra_order(k, ractl, ra);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn init_and_next_sizes() {
+        // 128 KiB window (32 pages): 1-page read -> 4, 4 -> 16, 16 -> 32 (max).
+        assert_eq!(get_init_ra_size(1, 32), 4);
+        assert_eq!(get_init_ra_size(3, 32), 16);
+        assert_eq!(get_init_ra_size(16, 32), 32);
+        // Host §1.8: 8 MiB window (2048 pages), 64 KiB reads start at 64, 1 MiB reads at 512.
+        assert_eq!(get_init_ra_size(16, 2048), 64);
+        assert_eq!(get_init_ra_size(256, 2048), 512);
+        assert_eq!(get_next_ra_size(4, 32), 16);
+        assert_eq!(get_next_ra_size(16, 32), 32);
+        assert_eq!(get_next_ra_size(60, 512), 120);
+        assert_eq!(get_next_ra_size(300, 512), 512);
+    }
+
+    #[test]
+    fn max_pages_rises_to_io_pages_for_large_requests() {
+        let ra = FileRaState::new(32);
+        assert_eq!(ractl_max_pages(&ra, 320, 1), 32);
+        assert_eq!(ractl_max_pages(&ra, 320, 256), 256);
+        assert_eq!(ractl_max_pages(&ra, 320, 4096), 320);
+        assert_eq!(ractl_max_pages(&ra, 16, 4096), 32);
+    }
+}

@@ -1,0 +1,225 @@
+//! The simulated kernel's shared state: folios, inodes with their page cache, block devices, the event sink and
+//! vm counters. Every model function takes `&mut Kernel`; `now` and `task` are the running task's clock and name.
+
+use std::sync::Arc;
+
+use crate::block::{build_requests, request_events, BlockDevice, ExtentMap, MAX_SEGMENT_SECTORS};
+use crate::mm::address_space::AddressSpace;
+use crate::mm::folio::{Folio, FolioId, FolioSlab};
+use crate::trace::event::{Event, EventKind, Name};
+use crate::units::Nanos;
+
+/// struct inode, for a regular file of the scenario.
+#[derive(Clone, Debug)]
+pub struct Inode {
+    pub name: Name,
+    pub device: usize,
+    /// i_size in bytes.
+    pub size: u64,
+    pub mapping: AddressSpace,
+    pub extents: ExtentMap,
+}
+
+/// vm counters the read side maintains (names as in /proc/vmstat).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct VmStat {
+    /// KiB read from devices.
+    pub pgpgin: u64,
+    pub pgmajfault: u64,
+    pub pgfault: u64,
+    /// Pages added to the page cache.
+    pub nr_added: u64,
+    pub nr_deleted: u64,
+    /// Read-path events where the task had to start I/O or wait for it (not a /proc/vmstat counter).
+    pub sync_misses: u64,
+}
+
+/// Where events go. Off means no event is built at all.
+#[derive(Clone, Debug, Default)]
+pub struct EventSink {
+    pub enabled: bool,
+    pub events: Vec<Event>,
+}
+
+#[derive(Clone, Debug)]
+pub struct Kernel {
+    pub now: Nanos,
+    pub task: Name,
+    pub folios: FolioSlab,
+    pub inodes: Vec<Inode>,
+    pub devices: Vec<BlockDevice>,
+    /// Per device: bdi->io_pages (max_sectors_kb / 4).
+    pub io_pages: Vec<u64>,
+    pub sink: EventSink,
+    pub vm: VmStat,
+    rwbs_ra: Name,
+    rwbs_r: Name,
+    scratch_runs: Vec<(u64, u64, u64)>,
+    scratch_reqs: Vec<crate::block::Request>,
+}
+
+impl Kernel {
+    pub fn new(inodes: Vec<Inode>, devices: Vec<BlockDevice>, io_pages: Vec<u64>, events: bool) -> Self {
+        Kernel {
+            now: Nanos(0),
+            task: Arc::from("init"),
+            folios: FolioSlab::default(),
+            inodes,
+            devices,
+            io_pages,
+            sink: EventSink { enabled: events, events: Vec::new() },
+            vm: VmStat::default(),
+            rwbs_ra: Arc::from("RA"),
+            rwbs_r: Arc::from("R"),
+            scratch_runs: Vec::new(),
+            scratch_reqs: Vec::new(),
+        }
+    }
+
+    #[inline]
+    pub fn events_on(&self) -> bool {
+        self.sink.enabled
+    }
+
+    /// Records an event at the running task's clock.
+    pub fn emit(&mut self, kind: EventKind) {
+        self.emit_at(self.now, kind);
+    }
+
+    pub fn emit_at(&mut self, time: Nanos, kind: EventKind) {
+        if self.sink.enabled {
+            self.sink.events.push(Event { time, task: self.task.clone(), kind });
+        }
+    }
+
+    pub fn file_name(&self, file: u32) -> Name {
+        self.inodes[file as usize].name.clone()
+    }
+
+    /// bdi->io_pages of the file's device.
+    pub fn io_pages(&self, file: u32) -> u64 {
+        self.io_pages[self.inodes[file as usize].device]
+    }
+
+    /// filemap_add_folio: inserts a new folio (the caller checked the range is free).
+    pub fn add_to_page_cache(&mut self, f: Folio) -> FolioId {
+        let id = self.folios.alloc(f);
+        self.inodes[f.file as usize].mapping.insert(&self.folios, id);
+        self.vm.nr_added += f.nr_pages();
+        if self.sink.enabled {
+            let file = self.file_name(f.file);
+            self.emit(EventKind::MmFilemapAddToPageCache { file, index: f.index, order: f.order as u64 });
+        }
+        id
+    }
+
+    /// An O_DIRECT read of `len` bytes at `pos`: requests straight from the extent map; the task waits for them.
+    pub fn direct_read(&mut self, file: u32, pos: u64, len: u64) {
+        let ino = &self.inodes[file as usize];
+        let dev = ino.device;
+        self.scratch_runs.clear();
+        let mut at = pos;
+        while at < pos + len {
+            let (sector, left) = ino.extents.map(at >> 12);
+            let in_page = at & 4095;
+            let n = (left.saturating_mul(4096) - in_page).min(pos + len - at);
+            self.scratch_runs.push((sector + in_page / 512, n / 512, MAX_SEGMENT_SECTORS));
+            at += n;
+        }
+        let max_sectors = self.devices[dev].max_sectors;
+        self.scratch_reqs.clear();
+        build_requests(&self.scratch_runs, max_sectors, &mut self.scratch_reqs);
+        let reqs = std::mem::take(&mut self.scratch_reqs);
+        let dev_name = self.devices[dev].name.clone();
+        let rwbs = self.rwbs_r.clone();
+        let mut end = self.now;
+        for r in &reqs {
+            let (issue, done) = self.devices[dev].serve_read(self.now, r.nr_sectors);
+            self.vm.pgpgin += r.nr_sectors / 2;
+            if self.sink.enabled {
+                for e in request_events(&dev_name, &rwbs, r) {
+                    let t = if matches!(e, EventKind::BlockRqIssue { .. }) { issue } else { self.now };
+                    self.emit_at(t, e);
+                }
+                let c = EventKind::BlockRqComplete {
+                    device: dev_name.clone(),
+                    rwbs: rwbs.clone(),
+                    sector: r.sector,
+                    nr_sector: r.nr_sectors,
+                    error: 0,
+                };
+                self.emit_at(done, c);
+            }
+            end = end.max(done);
+        }
+        self.scratch_reqs = reqs;
+        self.vm.sync_misses += 1;
+        self.now = end;
+    }
+
+    /// Submits reads of contiguous new folios (->readahead or ->read_folio): builds the requests, serves them and
+    /// sets each folio's completion time.
+    pub fn submit_folio_reads(&mut self, file: u32, batch: &[FolioId], readahead: bool) {
+        let ino = &self.inodes[file as usize];
+        let dev = ino.device;
+        self.scratch_runs.clear();
+        for &id in batch {
+            let f = self.folios.get(id);
+            let seg = (f.nr_pages() * 8).min(MAX_SEGMENT_SECTORS);
+            let mut index = f.index;
+            let end = f.next_index();
+            while index < end {
+                let (sector, left) = ino.extents.map(index);
+                let n = left.min(end - index);
+                match self.scratch_runs.last_mut() {
+                    Some(r) if r.0 + r.1 == sector && r.2 == seg => r.1 += n * 8,
+                    _ => self.scratch_runs.push((sector, n * 8, seg)),
+                }
+                index += n;
+            }
+        }
+        let max_sectors = self.devices[dev].max_sectors;
+        self.scratch_reqs.clear();
+        build_requests(&self.scratch_runs, max_sectors, &mut self.scratch_reqs);
+        let rwbs = if readahead { self.rwbs_ra.clone() } else { self.rwbs_r.clone() };
+        let dev_name = self.devices[dev].name.clone();
+        // Completion time of each request, to date the folios.
+        let mut done_at = Vec::with_capacity(self.scratch_reqs.len());
+        let reqs = std::mem::take(&mut self.scratch_reqs);
+        for r in &reqs {
+            let (issue, done) = self.devices[dev].serve_read(self.now, r.nr_sectors);
+            self.vm.pgpgin += r.nr_sectors / 2;
+            if self.sink.enabled {
+                for e in request_events(&dev_name, &rwbs, r) {
+                    let t = if matches!(e, EventKind::BlockRqIssue { .. }) { issue } else { self.now };
+                    self.emit_at(t, e);
+                }
+                let c = EventKind::BlockRqComplete {
+                    device: dev_name.clone(),
+                    rwbs: rwbs.clone(),
+                    sector: r.sector,
+                    nr_sector: r.nr_sectors,
+                    error: 0,
+                };
+                self.emit_at(done, c);
+            }
+            done_at.push((r.sector, r.sector + r.nr_sectors, done));
+        }
+        self.scratch_reqs = reqs;
+        for &id in batch {
+            let f = *self.folios.get(id);
+            // The folio is uptodate when the last request holding any of its pages completes.
+            let (first, _) = self.inodes[file as usize].extents.map(f.index);
+            let (last, _) = self.inodes[file as usize].extents.map(f.next_index() - 1);
+            let ready = done_at
+                .iter()
+                .filter(|(s, e, _)| {
+                    (*s < first + 8 && first < *e) || (*s < last + 8 && last < *e) || (first <= *s && *s < last)
+                })
+                .map(|x| x.2)
+                .max()
+                .unwrap_or(self.now);
+            self.folios.get_mut(id).ready_at = ready;
+        }
+    }
+}

@@ -1,0 +1,225 @@
+//! A simulated task: its op stream, descriptor table and statistics, and the system calls it issues
+//! (fs/read_write.c, mm/fadvise.c, mm/readahead.c entry points).
+
+use std::sync::Arc;
+
+use super::kernel::Kernel;
+use super::stats::Histogram;
+use crate::mm::fadvise::generic_fadvise;
+use crate::mm::filemap::{filemap_read, OpenFile, ReadFlags};
+use crate::mm::readahead::FileRaState;
+use crate::scenario::OpStream;
+use crate::trace::event::Name;
+use crate::trace::op::{Fadvice, Op, Whence};
+use crate::units::Nanos;
+
+/// Rough CPU cost of a system call and of copying one page (DIVERGENCE: a constant model, not measured per host).
+pub const SYSCALL_NS: u64 = 250;
+pub const COPY_PAGE_NS: u64 = 150;
+
+/// Why a scenario cannot be simulated (yet).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SimError {
+    #[error("task `{task}`: op `{op}` is not modelled yet (the read-side model covers open/close, read, pread, readv, preadv, lseek, fadvise, readahead, sendfile and sleep)")]
+    Unsupported { task: String, op: &'static str },
+    #[error("file `{file}` starts with dirty pages, which the read-side model does not handle yet")]
+    DirtyInitialState { file: String },
+}
+
+/// An open file description with its position.
+#[derive(Clone, Debug)]
+struct Fdesc {
+    of: OpenFile,
+    pos: u64,
+    direct: bool,
+    readable: bool,
+}
+
+/// Per-task results.
+#[derive(Clone, Debug, Default)]
+pub struct TaskStats {
+    pub name: String,
+    pub ops: u64,
+    pub failed_ops: u64,
+    pub bytes: u64,
+    pub read_ops: u64,
+    /// Read ops that waited for I/O or started synchronous readahead.
+    pub read_misses: u64,
+    pub latency: Histogram,
+    pub end: Nanos,
+}
+
+pub struct Task {
+    pub name: Name,
+    ops: OpStream,
+    fds: Vec<Option<Fdesc>>,
+    pub stats: TaskStats,
+}
+
+impl Task {
+    pub fn new(name: &str, ops: OpStream) -> Self {
+        Task {
+            name: Arc::from(name),
+            ops,
+            fds: Vec::new(),
+            stats: TaskStats { name: name.to_string(), ..Default::default() },
+        }
+    }
+
+    /// Runs the next op at `k.now`; `Ok(false)` when the stream is done.
+    pub fn step(&mut self, k: &mut Kernel, ra_pages: &[u64]) -> Result<bool, SimError> {
+        let Some(op) = self.ops.next() else {
+            self.stats.end = k.now;
+            return Ok(false);
+        };
+        let start = k.now;
+        k.now = Nanos(k.now.0 + SYSCALL_NS);
+        let misses_before = k.vm.sync_misses;
+        let r = self.exec(k, &op, ra_pages)?;
+        self.stats.ops += 1;
+        if r < 0 {
+            self.stats.failed_ops += 1;
+        } else if op.io_bytes() > 0 {
+            self.stats.bytes += r as u64;
+            k.now = Nanos(k.now.0 + (r as u64).div_ceil(4096) * COPY_PAGE_NS);
+        }
+        if matches!(op, Op::Read { .. } | Op::Pread { .. } | Op::Readv { .. } | Op::Preadv { .. } | Op::Sendfile { .. })
+        {
+            self.stats.read_ops += 1;
+            if k.vm.sync_misses != misses_before {
+                self.stats.read_misses += 1;
+            }
+        }
+        if !matches!(op, Op::Sleep { .. }) {
+            self.stats.latency.record(k.now.0 - start.0);
+        }
+        Ok(true)
+    }
+
+    fn fd(&mut self, fd: crate::trace::op::Fd) -> Option<&mut Fdesc> {
+        self.fds.get_mut(fd.0 as usize).and_then(|f| f.as_mut())
+    }
+
+    fn read(k: &mut Kernel, d: &mut Fdesc, pos: u64, len: u64, flags: ReadFlags) -> i64 {
+        if !d.readable {
+            return -(libc::EBADF as i64);
+        }
+        if d.direct {
+            return Self::direct_read(k, d, pos, len);
+        }
+        filemap_read(k, &mut d.of, pos, len, flags)
+    }
+
+    /// O_DIRECT read: 512-byte alignment or EINVAL; straight to the device (cache bypassed).
+    fn direct_read(k: &mut Kernel, d: &mut Fdesc, pos: u64, len: u64) -> i64 {
+        if pos % 512 != 0 || len % 512 != 0 {
+            return -(libc::EINVAL as i64);
+        }
+        let size = k.inodes[d.of.file as usize].size;
+        if pos >= size {
+            return 0;
+        }
+        let n = len.min(size.div_ceil(512) * 512 - pos);
+        k.direct_read(d.of.file, pos, n);
+        n.min(size - pos) as i64
+    }
+
+    fn exec(&mut self, k: &mut Kernel, op: &Op, ra_pages: &[u64]) -> Result<i64, SimError> {
+        let ebadf = -(libc::EBADF as i64);
+        Ok(match op {
+            Op::Open { fd, file, flags } => {
+                let dev = k.inodes[file.0 as usize].device;
+                let of = OpenFile { file: file.0, ra: FileRaState::new(ra_pages[dev]), random: false, noreuse: false };
+                if flags.creat || flags.trunc || flags.append || flags.can_write() {
+                    // Opening for write is fine; writes themselves are refused below.
+                }
+                let slot = fd.0 as usize;
+                if self.fds.len() <= slot {
+                    self.fds.resize_with(slot + 1, || None);
+                }
+                self.fds[slot] = Some(Fdesc { of, pos: 0, direct: flags.direct, readable: flags.can_read() });
+                0
+            }
+            Op::Close { fd } => match self.fds.get_mut(fd.0 as usize).and_then(|f| f.take()) {
+                Some(_) => 0,
+                None => ebadf,
+            },
+            Op::Read { fd, len } => {
+                let Some(d) = self.fd(*fd) else { return Ok(ebadf) };
+                let r = Self::read(k, d, d.pos, *len, ReadFlags::default());
+                if r > 0 {
+                    d.pos += r as u64;
+                }
+                r
+            }
+            Op::Pread { fd, off, len } => {
+                let Some(d) = self.fd(*fd) else { return Ok(ebadf) };
+                Self::read(k, d, *off, *len, ReadFlags::default())
+            }
+            Op::Readv { fd, lens } => {
+                let Some(d) = self.fd(*fd) else { return Ok(ebadf) };
+                let r = Self::read(k, d, d.pos, lens.iter().sum(), ReadFlags::default());
+                if r > 0 {
+                    d.pos += r as u64;
+                }
+                r
+            }
+            Op::Preadv { fd, off, lens, flags } => {
+                let Some(d) = self.fd(*fd) else { return Ok(ebadf) };
+                Self::read(k, d, *off, lens.iter().sum(), ReadFlags { nowait: flags.nowait })
+            }
+            Op::Sendfile { fd, off, len } => {
+                let Some(d) = self.fd(*fd) else { return Ok(ebadf) };
+                Self::read(k, d, *off, *len, ReadFlags::default())
+            }
+            Op::Lseek { fd, off, whence } => {
+                let Some(d) = self.fd(*fd) else { return Ok(ebadf) };
+                let size = k.inodes[d.of.file as usize].size as i64;
+                let base = match whence {
+                    Whence::Set => 0,
+                    Whence::Cur => d.pos as i64,
+                    Whence::End => size,
+                    Whence::Data => {
+                        if *off >= size {
+                            return Ok(-(libc::ENXIO as i64));
+                        }
+                        0
+                    }
+                    Whence::Hole => {
+                        if *off >= size {
+                            return Ok(-(libc::ENXIO as i64));
+                        }
+                        return Ok({
+                            d.pos = size as u64;
+                            size
+                        });
+                    }
+                };
+                let new = base + off;
+                if new < 0 {
+                    return Ok(-(libc::EINVAL as i64));
+                }
+                d.pos = new as u64;
+                new
+            }
+            Op::Fadvise { fd, off, len, advice } => {
+                let Some(d) = self.fd(*fd) else { return Ok(ebadf) };
+                let dev = k.inodes[d.of.file as usize].device;
+                generic_fadvise(k, &mut d.of, ra_pages[dev], *off, *len, *advice)
+            }
+            Op::Readahead { fd, off, len } => {
+                let Some(d) = self.fd(*fd) else { return Ok(ebadf) };
+                if !d.readable {
+                    return Ok(ebadf);
+                }
+                let dev = k.inodes[d.of.file as usize].device;
+                generic_fadvise(k, &mut d.of, ra_pages[dev], *off, *len, Fadvice::WillNeed)
+            }
+            Op::Sleep { ns } => {
+                k.now = Nanos(k.now.0 - SYSCALL_NS + ns);
+                0
+            }
+            other => return Err(SimError::Unsupported { task: self.name.to_string(), op: other.name() }),
+        })
+    }
+}
