@@ -2,6 +2,7 @@
 //! the host's kernel and records its tracepoints in the same event vocabulary.
 
 pub mod cli;
+pub mod compare;
 pub mod probe;
 pub mod scenario;
 pub mod sim;
