@@ -3,6 +3,7 @@
 
 pub mod block;
 pub mod cli;
+pub mod compare;
 pub mod mm;
 pub mod probe;
 pub mod scenario;

@@ -6,6 +6,7 @@ use std::path::PathBuf;
 
 use clap::{Parser, Subcommand};
 
+use crate::compare;
 use crate::probe::{self, ProbeError, ProbeOptions};
 use crate::scenario::Scenario;
 
@@ -73,6 +74,29 @@ pub enum Cmd {
         #[arg(long)]
         extents: Option<PathBuf>,
     },
+    /// Compare a simulated run with probe runs: per-tracepoint agreement in log order and as a multiset,
+    /// first disagreements, residency (Jaccard). Exit 1 when a threshold is not met, 2 on bad input.
+    Compare {
+        /// Simulated run: an output directory (events.log or events.log.gz, residency.txt) or an event-log file.
+        sim: PathBuf,
+        /// Probe output: a run directory, a directory of run-K/ subdirectories (each compared), or a log file.
+        probe: PathBuf,
+        /// Also write the comparison as JSON to FILE (`-`: stdout, instead of the table).
+        #[arg(long, value_name = "FILE|-")]
+        json: Option<PathBuf>,
+        /// Minimum in-order agreement of readahead events, percent.
+        #[arg(long, value_name = "PCT", value_parser = percent)]
+        min_readahead: Option<f64>,
+        /// Minimum in-order agreement of page-cache (filemap) events, percent.
+        #[arg(long, value_name = "PCT", value_parser = percent)]
+        min_pages: Option<f64>,
+        /// Minimum multiset agreement of block events, percent.
+        #[arg(long, value_name = "PCT", value_parser = percent)]
+        min_block: Option<f64>,
+        /// Minimum residency Jaccard index over files (0..1).
+        #[arg(long, value_name = "J", value_parser = fraction)]
+        min_residency: Option<f64>,
+    },
     /// Validate a scenario and print what it describes.
     Check {
         /// Scenario file (RON).
@@ -97,6 +121,73 @@ impl From<ProbeError> for Failure {
             _ => 2,
         };
         Failure { code, msg: e.to_string() }
+    }
+}
+
+fn bounded(s: &str, max: f64) -> Result<f64, String> {
+    let v: f64 = s.parse().map_err(|_| format!("`{s}` is not a number"))?;
+    if (0.0..=max).contains(&v) {
+        Ok(v)
+    } else {
+        Err(format!("{v} is not between 0 and {max}"))
+    }
+}
+
+fn percent(s: &str) -> Result<f64, String> {
+    bounded(s.trim_end_matches('%'), 100.0)
+}
+
+fn fraction(s: &str) -> Result<f64, String> {
+    bounded(s, 1.0)
+}
+
+/// `pcsim compare`: load both sides, compare, print or write, and map the checks to exit codes.
+fn compare_cmd(
+    sim: &std::path::Path,
+    probe: &std::path::Path,
+    json: Option<&std::path::Path>,
+    thresholds: compare::output::Thresholds,
+) -> Result<(), Failure> {
+    let bad = |msg: String| Failure { code: 2, msg };
+    let sim = compare::input::load_run(sim).map_err(bad)?;
+    let probes = compare::input::load_probe(probe).map_err(bad)?;
+    if thresholds.residency_jaccard.is_some() {
+        for side in std::iter::once(&sim).chain(&probes) {
+            if side.residency.is_none() {
+                return Err(bad(format!(
+                    "{}: --min-residency needs a residency.txt on both sides, and there is none here",
+                    side.path.display()
+                )));
+            }
+        }
+    }
+    let c = compare::output::compare_runs(&sim, &probes, thresholds, compare::align::DEFAULT_WORK_LIMIT);
+    let to_stdout = json.is_some_and(|p| p.as_os_str() == "-");
+    if !to_stdout {
+        print!("{}", compare::output::render_text(&c));
+    }
+    if let Some(p) = json {
+        let text = compare::output::render_json(&c);
+        if to_stdout {
+            print!("{text}");
+        } else {
+            std::fs::write(p, text).map_err(|e| bad(format!("{}: {e}", p.display())))?;
+        }
+    }
+    let failed: Vec<String> = c
+        .failures()
+        .map(|ch| {
+            if ch.measure == "jaccard" {
+                format!("residency jaccard {:.4} < {:.4} ({})", ch.actual, ch.required, ch.run)
+            } else {
+                format!("{} {} {:.2}% < {:.2}% ({})", ch.name, ch.measure, ch.actual, ch.required, ch.run)
+            }
+        })
+        .collect();
+    if failed.is_empty() {
+        Ok(())
+    } else {
+        Err(Failure { code: 1, msg: format!("below threshold: {}", failed.join("; ")) })
     }
 }
 
@@ -132,6 +223,15 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         }
         Cmd::Run { scenario, seed, events, json, out, extents } => {
             run_cmd::run(&scenario, seed, events, json, out, extents)
+        }
+        Cmd::Compare { sim, probe, json, min_readahead, min_pages, min_block, min_residency } => {
+            let thresholds = compare::output::Thresholds {
+                readahead_pct: min_readahead,
+                pages_pct: min_pages,
+                block_pct: min_block,
+                residency_jaccard: min_residency,
+            };
+            compare_cmd(&sim, &probe, json.as_deref(), thresholds)
         }
         Cmd::Check { scenario, ops } => {
             let sc = load(&scenario)?;

@@ -1,0 +1,124 @@
+//! Loading the two sides of `pcsim compare`: a run's output directory (`events.log` or `events.log.gz`, and
+//! `residency.txt` when present) or a single event-log file; a probe directory with `run-K/` subdirectories gives
+//! one input per run, in run order. Errors name the file (and, for unreadable logs, the line).
+
+use std::path::{Path, PathBuf};
+
+use super::residency::{self, FileResidency};
+use crate::trace::log::{read_log_file, Log};
+
+/// One side of a comparison.
+#[derive(Clone, Debug)]
+pub struct Input {
+    /// The directory or file it was read from, as given.
+    pub path: PathBuf,
+    pub log: Log,
+    /// The event log file actually read.
+    pub log_path: PathBuf,
+    /// `residency.txt`, when the input is a directory that has one.
+    pub residency: Option<Vec<FileResidency>>,
+}
+
+/// The event log inside a run directory: `events.log`, else `events.log.gz`.
+pub fn events_file(dir: &Path) -> Option<PathBuf> {
+    ["events.log", "events.log.gz"].iter().map(|n| dir.join(n)).find(|p| p.is_file())
+}
+
+/// Reads one run: a directory with an event log (and maybe residency.txt), or an event-log file.
+pub fn load_run(path: &Path) -> Result<Input, String> {
+    if path.is_file() {
+        let log = read_log_file(path)?;
+        return Ok(Input { path: path.to_path_buf(), log, log_path: path.to_path_buf(), residency: None });
+    }
+    if !path.is_dir() {
+        return Err(format!("{}: no such file or directory", path.display()));
+    }
+    let log_path = events_file(path)
+        .ok_or_else(|| format!("{}: no events.log or events.log.gz in this directory", path.display()))?;
+    let log = read_log_file(&log_path)?;
+    let res_path = path.join("residency.txt");
+    let residency = if res_path.is_file() {
+        let text = std::fs::read_to_string(&res_path).map_err(|e| format!("{}: {e}", res_path.display()))?;
+        Some(residency::parse(&text).map_err(|e| format!("{}: {e}", res_path.display()))?)
+    } else {
+        None
+    };
+    Ok(Input { path: path.to_path_buf(), log, log_path, residency })
+}
+
+/// The `run-K` subdirectories of a probe output directory, sorted by K (empty when there are none).
+pub fn run_dirs(dir: &Path) -> Result<Vec<PathBuf>, String> {
+    let rd = std::fs::read_dir(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    let mut runs: Vec<(u64, PathBuf)> = rd
+        .flatten()
+        .filter(|e| e.path().is_dir())
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            Some((name.strip_prefix("run-")?.parse().ok()?, e.path()))
+        })
+        .collect();
+    runs.sort();
+    Ok(runs.into_iter().map(|(_, p)| p).collect())
+}
+
+/// Reads the probe side: the directory itself when it holds an event log (or is a log file), else each `run-K/`.
+pub fn load_probe(path: &Path) -> Result<Vec<Input>, String> {
+    if path.is_file() || (path.is_dir() && events_file(path).is_some()) {
+        return Ok(vec![load_run(path)?]);
+    }
+    if !path.is_dir() {
+        return Err(format!("{}: no such file or directory", path.display()));
+    }
+    let runs = run_dirs(path)?;
+    if runs.is_empty() {
+        return Err(format!(
+            "{}: neither an event log (events.log, events.log.gz) nor run-K/ subdirectories",
+            path.display()
+        ));
+    }
+    runs.iter().map(|r| load_run(r)).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::trace::log::MAGIC;
+
+    #[test]
+    fn loads_dirs_files_and_runs_and_names_what_is_missing() {
+        let tmp = tempfile::tempdir().unwrap();
+        let log = format!("{MAGIC}\n10 t mm_filemap_fault file=a index=3\n");
+        let one = tmp.path().join("one");
+        std::fs::create_dir(&one).unwrap();
+        std::fs::write(one.join("events.log"), &log).unwrap();
+        std::fs::write(one.join("residency.txt"), "a 4 1 0 0 0 0 3\n").unwrap();
+        let inp = load_run(&one).unwrap();
+        assert_eq!(inp.log.events.len(), 1);
+        assert_eq!(inp.residency.as_ref().unwrap()[0].ranges, vec![(3, 3)]);
+        assert_eq!(load_run(&one.join("events.log")).unwrap().residency, None);
+
+        let multi = tmp.path().join("multi");
+        for k in [10, 2] {
+            let d = multi.join(format!("run-{k}"));
+            std::fs::create_dir_all(&d).unwrap();
+            std::fs::write(d.join("events.log"), &log).unwrap();
+        }
+        let runs = load_probe(&multi).unwrap();
+        assert_eq!(runs.len(), 2);
+        assert!(runs[0].path.ends_with("run-2") && runs[1].path.ends_with("run-10"));
+
+        let e = load_probe(&tmp.path().join("nope")).unwrap_err();
+        assert!(e.contains("nope") && e.contains("no such file"), "{e}");
+        let empty = tmp.path().join("empty");
+        std::fs::create_dir(&empty).unwrap();
+        assert!(load_run(&empty).unwrap_err().contains("no events.log"));
+        assert!(load_probe(&empty).unwrap_err().contains("run-K"));
+        std::fs::write(one.join("events.log"), format!("{MAGIC}\n10 t mm_filemap_fault file=a\n")).unwrap();
+        let e = load_run(&one).unwrap_err();
+        assert!(e.contains("events.log: line 2:"), "{e}");
+        std::fs::write(one.join("events.log"), &log).unwrap();
+        std::fs::write(one.join("residency.txt"), "a 4 1 0 0 0 0 x\n").unwrap();
+        let e = load_run(&one).unwrap_err();
+        assert!(e.contains("residency.txt: line 1:"), "{e}");
+    }
+}

@@ -1,0 +1,275 @@
+//! The comparison of one simulated run with one or more probe runs, the threshold checks, and its two renderings:
+//! a text table (stdout) and JSON (`--json`, with `schema_version`).
+//!
+//! With several probe runs each is compared and reported, and thresholds are checked against the minimum over
+//! the runs (the run that agrees least).
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use super::input::Input;
+use super::residency::{self, ResidencyReport};
+use super::{compare_with_limit, Group, Report, SCHEMA_VERSION};
+
+/// Requested minimum agreements: percentages for the event groups, a Jaccard index for residency.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Serialize)]
+pub struct Thresholds {
+    pub readahead_pct: Option<f64>,
+    pub pages_pct: Option<f64>,
+    pub block_pct: Option<f64>,
+    pub residency_jaccard: Option<f64>,
+}
+
+/// One probe run compared with the simulated run.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct RunReport {
+    pub probe: String,
+    pub events: Report,
+    /// Per file; `None` when either side has no residency.txt.
+    pub residency: Option<Vec<ResidencyReport>>,
+}
+
+impl RunReport {
+    /// The score thresholds use for a group: 1.0 when neither side has any of its events.
+    pub fn score(&self, g: Group) -> f64 {
+        self.events.group(g).map_or(1.0, |r| r.score)
+    }
+
+    /// The smallest Jaccard index over files (1.0 with no files), if residency was compared.
+    pub fn min_jaccard(&self) -> Option<f64> {
+        self.residency.as_ref().map(|r| r.iter().map(|f| f.jaccard).fold(1.0, f64::min))
+    }
+}
+
+/// The worst value of a score over the runs, and which run it came from.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Minimum {
+    pub name: String,
+    pub value: f64,
+    pub run: String,
+}
+
+/// One threshold and whether the minimum over the runs meets it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Check {
+    pub name: String,
+    /// What is measured: `in_order`, `multiset` or `jaccard`.
+    pub measure: &'static str,
+    /// The requested minimum (percent for event groups, a fraction for residency).
+    pub required: f64,
+    /// The minimum over the runs, in the same unit.
+    pub actual: f64,
+    pub run: String,
+    pub passed: bool,
+}
+
+/// The whole comparison, as written by `--json`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Comparison {
+    pub schema_version: u32,
+    pub sim: String,
+    pub sim_log: String,
+    pub runs: Vec<RunReport>,
+    /// Per group score (`in_order`, `multiset` for block) and per-file residency Jaccard: minimum over the runs.
+    pub minimum: Vec<Minimum>,
+    pub thresholds: Thresholds,
+    pub checks: Vec<Check>,
+    pub passed: bool,
+}
+
+impl Comparison {
+    /// The checks that failed.
+    pub fn failures(&self) -> impl Iterator<Item = &Check> {
+        self.checks.iter().filter(|c| !c.passed)
+    }
+}
+
+const SCORED: [Group; 3] = [Group::Readahead, Group::Pages, Group::Block];
+
+/// Compares `sim` with every probe run and checks the thresholds against the minimum over the runs.
+pub fn compare_runs(sim: &Input, probes: &[Input], thresholds: Thresholds, work_limit: u64) -> Comparison {
+    let runs: Vec<RunReport> = probes
+        .iter()
+        .map(|p| RunReport {
+            probe: p.path.display().to_string(),
+            events: compare_with_limit(&sim.log, &p.log, work_limit),
+            residency: match (&sim.residency, &p.residency) {
+                (Some(s), Some(p)) => Some(residency::compare(s, p)),
+                _ => None,
+            },
+        })
+        .collect();
+    let worst = |f: &dyn Fn(&RunReport) -> Option<f64>| -> Option<(f64, String)> {
+        runs.iter().filter_map(|r| f(r).map(|v| (v, r.probe.clone()))).fold(None, |acc, (v, run)| match acc {
+            Some((a, _)) if a <= v => acc,
+            _ => Some((v, run)),
+        })
+    };
+    let mut minimum = Vec::new();
+    for g in SCORED {
+        if let Some((value, run)) = worst(&|r| Some(r.score(g))) {
+            minimum.push(Minimum { name: g.name().to_string(), value, run });
+        }
+    }
+    let mut files: Vec<String> =
+        runs.iter().flat_map(|r| r.residency.iter().flatten().map(|f| f.file.clone())).collect();
+    files.sort();
+    files.dedup();
+    for file in &files {
+        let j = |r: &RunReport| r.residency.as_ref()?.iter().find(|f| &f.file == file).map(|f| f.jaccard);
+        if let Some((value, run)) = worst(&j) {
+            minimum.push(Minimum { name: format!("residency {file}"), value, run });
+        }
+    }
+    let mut checks = Vec::new();
+    let pcts = [thresholds.readahead_pct, thresholds.pages_pct, thresholds.block_pct];
+    for (g, req) in SCORED.into_iter().zip(pcts) {
+        if let (Some(required), Some((v, run))) = (req, worst(&|r| Some(r.score(g)))) {
+            let actual = v * 100.0;
+            let measure = if g == Group::Block { "multiset" } else { "in_order" };
+            checks.push(Check { name: g.name().into(), measure, required, actual, run, passed: actual >= required });
+        }
+    }
+    if let (Some(required), Some((actual, run))) = (thresholds.residency_jaccard, worst(&|r| r.min_jaccard())) {
+        checks.push(Check {
+            name: "residency".into(),
+            measure: "jaccard",
+            required,
+            actual,
+            run,
+            passed: actual >= required,
+        });
+    }
+    let passed = checks.iter().all(|c| c.passed);
+    Comparison {
+        schema_version: SCHEMA_VERSION,
+        sim: sim.path.display().to_string(),
+        sim_log: sim.log_path.display().to_string(),
+        runs,
+        minimum,
+        thresholds,
+        checks,
+        passed,
+    }
+}
+
+fn pct(x: f64) -> String {
+    format!("{:.2}%", x * 100.0)
+}
+
+/// The text rendering: per run the tracepoint table, group totals, first disagreements, residency and notes;
+/// then the minimum over the runs and the threshold checks.
+pub fn render_text(c: &Comparison) -> String {
+    let mut o = String::new();
+    for (n, run) in c.runs.iter().enumerate() {
+        if n > 0 {
+            o.push('\n');
+        }
+        let r = &run.events;
+        let _ = writeln!(o, "sim   {} ({} events)", c.sim_log, r.sim_events);
+        let _ = writeln!(o, "probe {} ({} events)", run.probe, r.probe_events);
+        let _ = writeln!(
+            o,
+            "{:<34} {:<10} {:>8} {:>8} {:>9} {:>9}  first disagreement",
+            "kind", "group", "sim", "probe", "in order", "multiset"
+        );
+        for k in &r.kinds {
+            let first =
+                k.first_disagreement.as_ref().map_or("-".to_string(), |d| format!("{} #{}", d.scope, d.position));
+            let approx = if k.exact { "" } else { " (greedy: lower bound)" };
+            let _ = writeln!(
+                o,
+                "{:<34} {:<10} {:>8} {:>8} {:>9} {:>9}  {first}{approx}",
+                k.kind,
+                k.group.name(),
+                k.sim_count,
+                k.probe_count,
+                pct(k.in_order),
+                pct(k.multiset)
+            );
+        }
+        let _ = writeln!(o, "groups:");
+        for g in &r.groups {
+            let used = match (g.thresholded, g.group) {
+                (false, _) => "not thresholded",
+                (true, Group::Block) => "thresholds use multiset",
+                (true, _) => "thresholds use in order",
+            };
+            let _ = writeln!(
+                o,
+                "  {:<32} {:<10} {:>8} {:>8} {:>9} {:>9}  {used}",
+                g.group.name(),
+                "",
+                g.sim_count,
+                g.probe_count,
+                pct(g.in_order),
+                pct(g.multiset)
+            );
+        }
+        let firsts: Vec<_> = r.kinds.iter().filter_map(|k| Some((k.kind, k.first_disagreement.as_ref()?))).collect();
+        if !firsts.is_empty() {
+            let _ = writeln!(o, "first disagreements (event = ordinal among the log's events):");
+        }
+        for (kind, d) in firsts {
+            let _ = writeln!(o, "  {kind} {} #{}:", d.scope, d.position);
+            for (label, side) in [("sim  ", &d.sim), ("probe", &d.probe)] {
+                match side {
+                    Some(s) => writeln!(o, "    {label} event {}: {}", s.event, s.line),
+                    None => writeln!(o, "    {label} (stream ended)"),
+                }
+                .expect("writing to a String");
+            }
+        }
+        match &run.residency {
+            None => {
+                let _ = writeln!(o, "residency: not compared (residency.txt missing on a side)");
+            }
+            Some(files) => {
+                let _ =
+                    writeln!(o, "residency (Jaccard of resident page sets; nr_cache and resident pages sim/probe):");
+                for f in files {
+                    let nc = |v: Option<u64>| v.map_or("absent".to_string(), |n| n.to_string());
+                    let _ = writeln!(
+                        o,
+                        "  {:<20} jaccard {:.4}  nr_cache {}/{}  resident {}/{}  common {}",
+                        f.file,
+                        f.jaccard,
+                        nc(f.sim_nr_cache),
+                        nc(f.probe_nr_cache),
+                        f.sim_resident,
+                        f.probe_resident,
+                        f.common
+                    );
+                }
+            }
+        }
+        for note in &r.notes {
+            let _ = writeln!(o, "note: {note}");
+        }
+    }
+    if c.runs.len() > 1 {
+        let _ = writeln!(o, "\nminimum over {} runs:", c.runs.len());
+        for m in &c.minimum {
+            let v = if m.name.starts_with("residency") { format!("{:.4}", m.value) } else { pct(m.value) };
+            let _ = writeln!(o, "  {:<32} {v:>9}  ({})", m.name, m.run);
+        }
+    }
+    for ch in &c.checks {
+        let (req, act) = if ch.measure == "jaccard" {
+            (format!("{:.4}", ch.required), format!("{:.4}", ch.actual))
+        } else {
+            (format!("{:.2}%", ch.required), format!("{:.2}%", ch.actual))
+        };
+        let verdict = if ch.passed { "ok" } else { "BELOW THRESHOLD" };
+        let _ = writeln!(o, "threshold {} ({}) >= {req}: {act} ({}) {verdict}", ch.name, ch.measure, ch.run);
+    }
+    o
+}
+
+/// The JSON rendering (pretty-printed, with a trailing newline).
+pub fn render_json(c: &Comparison) -> String {
+    let mut s = serde_json::to_string_pretty(c).expect("the comparison serialises");
+    s.push('\n');
+    s
+}
