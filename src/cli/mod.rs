@@ -12,6 +12,8 @@ use crate::scenario::Scenario;
 
 mod run_cmd;
 
+pub use run_cmd::summary;
+
 #[derive(Parser, Debug)]
 #[command(
     name = "pcsim",

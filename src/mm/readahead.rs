@@ -347,14 +347,19 @@ mod tests {
 
     #[test]
     fn init_and_next_sizes() {
-        // 128 KiB window (32 pages): 1-page read -> 4, 4 -> 16, 16 -> 32 (max).
+        // The kernel comment for a 128 KiB window (32 pages): 1-2 pages -> 16k, 3-4 -> 32k, 5-8 -> 64k, more -> 128k.
         assert_eq!(get_init_ra_size(1, 32), 4);
-        assert_eq!(get_init_ra_size(3, 32), 16);
+        assert_eq!(get_init_ra_size(3, 32), 8);
+        assert_eq!(get_init_ra_size(5, 32), 16);
         assert_eq!(get_init_ra_size(16, 32), 32);
         // Host §1.8: 8 MiB window (2048 pages), 64 KiB reads start at 64, 1 MiB reads at 512.
         assert_eq!(get_init_ra_size(16, 2048), 64);
         assert_eq!(get_init_ra_size(256, 2048), 512);
-        assert_eq!(get_next_ra_size(4, 32), 16);
+        // seq_read_4k fixture with 32 pages: 4 -> 8 -> 16 -> 32; ra_kb_2048 (512 pages): 4 -> 16 -> 64.
+        assert_eq!(get_next_ra_size(4, 32), 8);
+        assert_eq!(get_next_ra_size(8, 32), 16);
+        assert_eq!(get_next_ra_size(4, 512), 16);
+        assert_eq!(get_next_ra_size(16, 512), 64);
         assert_eq!(get_next_ra_size(16, 32), 32);
         assert_eq!(get_next_ra_size(60, 512), 120);
         assert_eq!(get_next_ra_size(300, 512), 512);

@@ -1,0 +1,124 @@
+//! The read-side model against the kernel fixtures (no root needed): each fixture's scenario is simulated with the
+//! probe's extent map (traces/kernel/<scenario>/run-1/extents.txt) and compared with every captured run.
+//!
+//! Held exactly (docs/FIXTURES.md says these fields repeat exactly on the kernel): readahead decisions
+//! (page_cache_sync_ra, page_cache_async_ra, page_cache_ra_order, page_cache_ra_unbounded, all fields) and page
+//! cache events (pages added with their order, mm_filemap_get_pages), in log order, 100%. Block requests are held
+//! as a multiset, excluding the one ext4 metadata read the model does not make, where the kernel repeats them.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use pcsim::compare::{compare, Group};
+use pcsim::sim::{read_extents, simulate, SimOptions};
+use pcsim::trace::log::{read_log_file, Log};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Fixtures the model does not reproduce yet, with the reason (each is an open item of the read-side issue).
+const KNOWN_DIVERGENT: &[(&str, &str)] = &[(
+    "interleaved_one_fd",
+    "page_cache_next_miss walks xarray slots from a large folio's first slot (an offset skew) not emulated",
+)];
+
+/// mmap scenarios: the model does not run them yet and refuses them with a clear error.
+fn is_mmap(name: &str) -> bool {
+    name.starts_with("mmap_")
+}
+
+fn simulate_fixture(name: &str) -> Log {
+    let sc = pcsim::scenario::Scenario::load(&root().join(format!("scenarios/validation/{name}.ron"))).unwrap();
+    let ext = std::fs::read_to_string(root().join(format!("traces/kernel/{name}/run-1/extents.txt"))).unwrap();
+    let opts = SimOptions { events: true, extents: read_extents(&ext).unwrap(), ..Default::default() };
+    let res = simulate(&sc, &opts).unwrap_or_else(|e| panic!("{name}: {e}"));
+    Log { header: BTreeMap::new(), events: res.events }
+}
+
+fn runs(name: &str) -> Vec<Log> {
+    let dir = root().join("traces/kernel").join(name);
+    let mut out = Vec::new();
+    for k in 1.. {
+        let p = dir.join(format!("run-{k}/events.log.gz"));
+        if !p.exists() {
+            break;
+        }
+        out.push(read_log_file(&p).unwrap());
+    }
+    out
+}
+
+fn fixture_names() -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(root().join("traces/kernel"))
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path().is_dir())
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn readahead_and_pages_match_the_kernel_exactly() {
+    let mut checked = 0;
+    for name in fixture_names() {
+        if is_mmap(&name) || KNOWN_DIVERGENT.iter().any(|(n, _)| *n == name) {
+            continue;
+        }
+        let sim = simulate_fixture(&name);
+        for (k, probe) in runs(&name).iter().enumerate() {
+            let r = compare(&sim, probe);
+            for g in [Group::Readahead, Group::Pages] {
+                let gr = r.group(g).unwrap_or_else(|| panic!("{name}: no {g:?} group"));
+                if gr.in_order < 1.0 {
+                    let first = r
+                        .kinds
+                        .iter()
+                        .filter(|kr| kr.group == g && !kr.exact)
+                        .filter_map(|kr| kr.first_disagreement.as_ref().map(|d| format!("{}: {d:?}", kr.kind)))
+                        .next()
+                        .unwrap_or_default();
+                    panic!("{name} run-{}: {g:?} agreement {:.3}% < 100%; first: {first}", k + 1, gr.in_order * 100.0);
+                }
+            }
+        }
+        checked += 1;
+    }
+    assert!(checked >= 15, "only {checked} fixtures checked");
+}
+
+#[test]
+fn block_requests_match_where_the_kernel_repeats_them() {
+    // docs/FIXTURES.md: request boundaries vary on the kernel for these two (pfn contiguity of order-0 pages).
+    let varying = ["fadvise_willneed", "readahead_syscall"];
+    for name in fixture_names() {
+        if is_mmap(&name) || varying.contains(&name.as_str()) || KNOWN_DIVERGENT.iter().any(|(n, _)| *n == name) {
+            continue;
+        }
+        let sim = simulate_fixture(&name);
+        let mut probe = runs(&name).remove(0);
+        // The kernel's first request is ext4 reading the inode's metadata block (rwbs R, 1 KiB): not modelled.
+        probe.events.retain(|e| {
+            !(e.kind.name().starts_with("block_")
+                && e.kind.fields().iter().any(|(k, v)| *k == "rwbs" && v.to_string() == "R"))
+        });
+        let r = compare(&sim, &probe);
+        let issue = r.kind("block_rq_issue").unwrap_or_else(|| panic!("{name}: no block_rq_issue"));
+        assert_eq!(
+            issue.multiset,
+            1.0,
+            "{name}: block_rq_issue multiset agreement {:.2}%: {:?}",
+            issue.multiset * 100.0,
+            issue.first_disagreement
+        );
+    }
+}
+
+#[test]
+fn mmap_scenarios_are_refused_clearly() {
+    let sc = pcsim::scenario::Scenario::load(Path::new(&root().join("scenarios/validation/mmap_seq.ron"))).unwrap();
+    let e = simulate(&sc, &SimOptions::default()).unwrap_err().to_string();
+    assert!(e.contains("`mmap` is not modelled yet"), "{e}");
+}
