@@ -2,6 +2,7 @@
 
 pub mod address_space;
 pub mod fadvise;
+pub mod fault;
 pub mod filemap;
 pub mod folio;
 pub mod readahead;

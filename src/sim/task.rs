@@ -6,11 +6,12 @@ use std::sync::Arc;
 use super::kernel::Kernel;
 use super::stats::Histogram;
 use crate::mm::fadvise::generic_fadvise;
+use crate::mm::fault::{handle_read_access, Vma};
 use crate::mm::filemap::{filemap_read, OpenFile, ReadFlags};
 use crate::mm::readahead::FileRaState;
 use crate::scenario::OpStream;
 use crate::trace::event::Name;
-use crate::trace::op::{Fadvice, Op, Whence};
+use crate::trace::op::{Fadvice, Madvice, Op, Whence};
 use crate::units::Nanos;
 
 /// Rough CPU cost of a system call and of copying one page (DIVERGENCE: a constant model, not measured per host).
@@ -20,7 +21,7 @@ pub const COPY_PAGE_NS: u64 = 150;
 /// Why a scenario cannot be simulated (yet).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SimError {
-    #[error("task `{task}`: op `{op}` is not modelled yet (the read-side model covers open/close, read, pread, readv, preadv, lseek, fadvise, readahead, sendfile and sleep)")]
+    #[error("task `{task}`: op `{op}` is not modelled yet (the read-side model covers open/close, read, pread, readv, preadv, lseek, fadvise, readahead, sendfile, mmap/munmap, read touches, madvise and sleep)")]
     Unsupported { task: String, op: &'static str },
     #[error("file `{file}` starts with dirty pages, which the read-side model does not handle yet")]
     DirtyInitialState { file: String },
@@ -52,7 +53,11 @@ pub struct TaskStats {
 pub struct Task {
     pub name: Name,
     ops: OpStream,
-    fds: Vec<Option<Fdesc>>,
+    /// Open file descriptions (struct file), shared by descriptors and mappings.
+    files: Vec<Fdesc>,
+    /// Descriptor slot -> open file description.
+    fds: Vec<Option<usize>>,
+    maps: Vec<Option<Vma>>,
     pub stats: TaskStats,
 }
 
@@ -61,7 +66,9 @@ impl Task {
         Task {
             name: Arc::from(name),
             ops,
+            files: Vec::new(),
             fds: Vec::new(),
+            maps: Vec::new(),
             stats: TaskStats { name: name.to_string(), ..Default::default() },
         }
     }
@@ -97,7 +104,27 @@ impl Task {
     }
 
     fn fd(&mut self, fd: crate::trace::op::Fd) -> Option<&mut Fdesc> {
-        self.fds.get_mut(fd.0 as usize).and_then(|f| f.as_mut())
+        let i = (*self.fds.get(fd.0 as usize)?)?;
+        Some(&mut self.files[i])
+    }
+
+    /// A read access to each page of [off, off+len) of a mapping.
+    fn touch(&mut self, k: &mut Kernel, map: usize, off: u64, len: u64) -> i64 {
+        let Some(vma) = self.maps.get_mut(map).and_then(|m| m.as_mut()) else { return -(libc::EFAULT as i64) };
+        let end = (off + len.max(1)).min(vma.pages * 4096);
+        if off >= end {
+            return -(libc::EFAULT as i64);
+        }
+        let of = &mut self.files[vma.of].of;
+        let mut page = off >> 12;
+        while page * 4096 < end {
+            if !handle_read_access(k, of, vma, vma.pgoff + page) {
+                // SIGBUS: beyond the end of the file.
+                return -(libc::EFAULT as i64);
+            }
+            page += 1;
+        }
+        (end - off) as i64
     }
 
     fn read(k: &mut Kernel, d: &mut Fdesc, pos: u64, len: u64, flags: ReadFlags) -> i64 {
@@ -137,7 +164,60 @@ impl Task {
                 if self.fds.len() <= slot {
                     self.fds.resize_with(slot + 1, || None);
                 }
-                self.fds[slot] = Some(Fdesc { of, pos: 0, direct: flags.direct, readable: flags.can_read() });
+                self.files.push(Fdesc { of, pos: 0, direct: flags.direct, readable: flags.can_read() });
+                self.fds[slot] = Some(self.files.len() - 1);
+                0
+            }
+            Op::Mmap { fd, map, off, len, write, shared } => {
+                let Some(i) = self.fds.get(fd.0 as usize).copied().flatten() else { return Ok(ebadf) };
+                if *write && *shared {
+                    return Err(SimError::Unsupported { task: self.name.to_string(), op: "mmap (shared, writable)" });
+                }
+                if off % 4096 != 0 || *len == 0 || !self.files[i].readable {
+                    return Ok(-(libc::EINVAL as i64));
+                }
+                let slot = map.0 as usize;
+                if self.maps.len() <= slot {
+                    self.maps.resize_with(slot + 1, || None);
+                }
+                self.maps[slot] = Some(Vma::new(i, off >> 12, len.div_ceil(4096)));
+                0
+            }
+            Op::Munmap { map } => match self.maps.get_mut(map.0 as usize).and_then(|m| m.take()) {
+                Some(_) => 0,
+                None => -(libc::EINVAL as i64),
+            },
+            Op::Touch { map, off, len, write: false } => self.touch(k, map.0 as usize, *off, *len),
+            Op::Madvise { map, off, len, advice } => {
+                let Some(vma) = self.maps.get_mut(map.0 as usize).and_then(|m| m.as_mut()) else {
+                    return Ok(-(libc::ENOMEM as i64));
+                };
+                let len = if *len == 0 { (vma.pages * 4096).saturating_sub(*off) } else { *len };
+                match advice {
+                    Madvice::Normal => (vma.seq, vma.rand) = (false, false),
+                    Madvice::Sequential => (vma.seq, vma.rand) = (true, false),
+                    Madvice::Random => (vma.seq, vma.rand) = (false, true),
+                    Madvice::HugePage => vma.huge = true,
+                    Madvice::NoHugePage => vma.huge = false,
+                    Madvice::DontNeed => vma.zap(off >> 12, len.div_ceil(4096)),
+                    Madvice::WillNeed => {
+                        // madvise_willneed: vfs_fadvise(WILLNEED) over the file range behind the mapping.
+                        let file_off = (vma.pgoff << 12) + off;
+                        let dev = k.inodes[self.files[vma.of].of.file as usize].device;
+                        return Ok(generic_fadvise(
+                            k,
+                            &mut self.files[vma.of].of,
+                            ra_pages[dev],
+                            file_off,
+                            len,
+                            Fadvice::WillNeed,
+                        ));
+                    }
+                    Madvice::PopulateRead => return Ok(self.touch(k, map.0 as usize, *off, len).min(0)),
+                    Madvice::Cold | Madvice::PageOut => {
+                        return Err(SimError::Unsupported { task: self.name.to_string(), op: "madvise (cold/pageout)" })
+                    }
+                }
                 0
             }
             Op::Close { fd } => match self.fds.get_mut(fd.0 as usize).and_then(|f| f.take()) {

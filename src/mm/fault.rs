@@ -1,0 +1,259 @@
+//! Page faults on file mappings (6.18): mm/memory.c `do_read_fault`, `do_fault_around`, and mm/filemap.c
+//! `filemap_map_pages`, `filemap_fault`, `do_sync_mmap_readahead`, `do_async_mmap_readahead`.
+//!
+//! A fault first tries fault-around: map the uptodate, unlocked, unmarked folios in the 16-page window
+//! (fault_around_bytes 64 KiB) around the address, each whole folio at once (6.18 maps entire large folios, except
+//! the one holding the file's last page);
+//! only if the faulting page is still unmapped does `filemap_fault` run. When `filemap_fault` starts readahead or
+//! must wait for a locked folio on the first attempt it drops the fault lock and returns VM_FAULT_RETRY; the retry
+//! (FAULT_FLAG_TRIED only after a major fault) goes through fault-around again, which is what the host's traces
+//! show (a `mm_filemap_map_pages` after each readahead).
+//!
+//! Simplifications: mappings are assumed 2 MiB aligned (the kernel aligns file mappings of 2 MiB or more for
+//! filesystems with large folios), so the page-table offset of a page is its offset in the mapping modulo 512;
+//! no PMD mappings of order-9 folios (DIVERGENCE: the kernel maps an aligned 2 MiB folio with one PMD and
+//! emits no `mm_filemap_map_pages` for it); VM_EXEC read-around is not modelled; write faults come with the
+//! write side.
+
+use super::filemap::OpenFile;
+use super::folio::{Folio, PG_READAHEAD, PG_WORKINGSET};
+use super::readahead::{page_cache_async_ra, page_cache_ra_order, page_cache_sync_ra, Ractl};
+use crate::sim::kernel::Kernel;
+use crate::trace::event::EventKind;
+use crate::units::Nanos;
+
+/// fault_around_bytes / PAGE_SIZE.
+pub const FAULT_AROUND_PAGES: u64 = 16;
+/// MMAP_LOTSAMISS.
+pub const MMAP_LOTSAMISS: u64 = 100;
+const PTRS_PER_PTE: u64 = 512;
+const HPAGE_PMD_NR: u64 = 512;
+const HPAGE_PMD_ORDER: u32 = 9;
+
+/// One mapping (a VMA) of a file: its flags and which of its pages have a PTE.
+#[derive(Clone, Debug)]
+pub struct Vma {
+    /// Index of the struct file (the task's open-file arena).
+    pub of: usize,
+    /// vm_pgoff: file page of the mapping's first page.
+    pub pgoff: u64,
+    pub pages: u64,
+    /// VM_SEQ_READ (MADV_SEQUENTIAL).
+    pub seq: bool,
+    /// VM_RAND_READ (MADV_RANDOM).
+    pub rand: bool,
+    /// VM_HUGEPAGE (MADV_HUGEPAGE).
+    pub huge: bool,
+    /// One bit per page of the mapping: PTE present.
+    mapped: Vec<u64>,
+}
+
+impl Vma {
+    pub fn new(of: usize, pgoff: u64, pages: u64) -> Self {
+        Vma { of, pgoff, pages, seq: false, rand: false, huge: false, mapped: vec![0; pages.div_ceil(64) as usize] }
+    }
+    fn is_mapped(&self, off: u64) -> bool {
+        self.mapped[(off / 64) as usize] & (1 << (off % 64)) != 0
+    }
+    fn map(&mut self, off: u64) {
+        self.mapped[(off / 64) as usize] |= 1 << (off % 64);
+    }
+    /// Drops the PTEs of [off, off+len) (MADV_DONTNEED zaps them).
+    pub fn zap(&mut self, off: u64, len: u64) {
+        for o in off..(off + len).min(self.pages) {
+            self.mapped[(o / 64) as usize] &= !(1 << (o % 64));
+        }
+    }
+}
+
+/// A folio fault-around may map (next_uptodate_folio): uptodate, unlocked, not PG_readahead, inside i_size.
+fn mappable(f: &Folio, now: Nanos, max_idx: u64) -> bool {
+    f.uptodate(now) && !f.test(PG_READAHEAD) && f.index < max_idx
+}
+
+/// filemap_map_pages over file pages [start, end] of `vma`: maps every page of each mappable folio that lies in the
+/// VMA; emits the tracepoint when at least one folio was found; lowers mmap_miss by the pages seen.
+fn filemap_map_pages(k: &mut Kernel, of: &mut OpenFile, vma: &mut Vma, start: u64, end: u64) {
+    let file = of.file;
+    let max_idx = k.inodes[file as usize].size.div_ceil(4096);
+    let mut found = false;
+    let mut mmap_miss = 0u64;
+    // Folios overlapping [start, end]: the one holding `start`, then those beginning inside.
+    let mut ids = Vec::new();
+    if let Some(id) = k.inodes[file as usize].mapping.lookup(&k.folios, start) {
+        ids.push(id);
+    }
+    ids.extend(k.inodes[file as usize].mapping.range(start + 1, end + 1));
+    for id in ids {
+        let f = *k.folios.get(id);
+        if !mappable(&f, k.now, max_idx) {
+            continue;
+        }
+        found = true;
+        // 6.18 maps a large folio whole, unless it reaches the end of the file (`file_end >= folio_next_index`
+        // fails for the folio holding the last page, so it is mapped only within the window).
+        let file_end = max_idx - 1;
+        let (lo, hi) = if file_end >= f.next_index() {
+            (f.index.max(vma.pgoff), f.next_index().min(vma.pgoff + vma.pages))
+        } else {
+            (f.index.max(start).max(vma.pgoff), f.next_index().min(end + 1).min(vma.pgoff + vma.pages).min(max_idx))
+        };
+        for page in lo..hi {
+            if !f.test(PG_WORKINGSET) && page >= start && page <= end {
+                mmap_miss += 1;
+            }
+            vma.map(page - vma.pgoff);
+        }
+    }
+    if found && k.events_on() {
+        let name = k.file_name(file);
+        let last_index = end.min(max_idx - 1);
+        k.emit(EventKind::MmFilemapMapPages { file: name, index: start, last_index });
+    }
+    of.ra.mmap_miss = of.ra.mmap_miss.saturating_sub(mmap_miss);
+}
+
+/// do_fault_around: the 16-page aligned window around the fault, clamped to the VMA and its page table.
+fn fault_around_window(vma: &Vma, page: u64) -> (u64, u64) {
+    let vma_off = page - vma.pgoff;
+    let pte_off = vma_off % PTRS_PER_PTE;
+    let from_pte = (pte_off & !(FAULT_AROUND_PAGES - 1)).max(pte_off - pte_off.min(vma_off));
+    let to_pte = (from_pte + FAULT_AROUND_PAGES).min(PTRS_PER_PTE).min(pte_off + vma.pages - vma_off) - 1;
+    (page + from_pte - pte_off, page + to_pte - pte_off)
+}
+
+/// do_sync_mmap_readahead: readahead for a major fault. Returns whether the fault lock was dropped (fpin).
+fn do_sync_mmap_readahead(k: &mut Kernel, of: &mut OpenFile, vma: &Vma, page: u64, first_try: bool) -> bool {
+    if vma.huge {
+        let mut ractl = Ractl::new(of.file, page & !(HPAGE_PMD_NR - 1), of.random);
+        of.ra.size = if vma.rand { HPAGE_PMD_NR } else { 2 * HPAGE_PMD_NR };
+        of.ra.async_size = HPAGE_PMD_NR;
+        of.ra.order = HPAGE_PMD_ORDER;
+        page_cache_ra_order(k, &mut ractl, &mut of.ra);
+        return first_try;
+    }
+    if vma.rand || of.ra.ra_pages == 0 {
+        return false;
+    }
+    if vma.seq {
+        let mut ractl = Ractl::new(of.file, page, of.random);
+        let req = of.ra.ra_pages;
+        page_cache_sync_ra(k, &mut ractl, &mut of.ra, req);
+        return first_try;
+    }
+    if of.ra.mmap_miss < MMAP_LOTSAMISS * 10 {
+        of.ra.mmap_miss += 1;
+    }
+    if of.ra.mmap_miss > MMAP_LOTSAMISS {
+        return false;
+    }
+    // Read-around.
+    of.ra.start = page.saturating_sub(of.ra.ra_pages / 2);
+    of.ra.size = of.ra.ra_pages;
+    of.ra.async_size = of.ra.ra_pages / 4;
+    of.ra.order = 0;
+    let mut ractl = Ractl::new(of.file, of.ra.start, of.random);
+    page_cache_ra_order(k, &mut ractl, &mut of.ra);
+    first_try
+}
+
+/// do_async_mmap_readahead: a fault on a cached folio; async readahead if it is marked. Returns fpin.
+fn do_async_mmap_readahead(k: &mut Kernel, of: &mut OpenFile, vma: &Vma, page: u64, first_try: bool) -> bool {
+    if vma.rand || of.ra.ra_pages == 0 {
+        return false;
+    }
+    of.ra.mmap_miss = of.ra.mmap_miss.saturating_sub(1);
+    let id = k.inodes[of.file as usize].mapping.lookup(&k.folios, page).expect("caller found the folio");
+    if k.folios.get(id).test(PG_READAHEAD) {
+        let mut ractl = Ractl::new(of.file, page, of.random);
+        let req = of.ra.ra_pages;
+        page_cache_async_ra(k, &mut ractl, &mut of.ra, id, req);
+        return first_try;
+    }
+    false
+}
+
+/// A read access to file page `page` through `vma` (do_read_fault). Returns false for SIGBUS (beyond EOF).
+pub fn handle_read_access(k: &mut Kernel, of: &mut OpenFile, vma: &mut Vma, page: u64) -> bool {
+    if vma.is_mapped(page - vma.pgoff) {
+        return true;
+    }
+    k.vm.pgfault += 1;
+    let mut first_try = true;
+    loop {
+        let (from, to) = fault_around_window(vma, page);
+        filemap_map_pages(k, of, vma, from, to);
+        if vma.is_mapped(page - vma.pgoff) {
+            return true;
+        }
+        // filemap_fault.
+        let file = of.file;
+        if k.events_on() {
+            let name = k.file_name(file);
+            k.emit(EventKind::MmFilemapFault { file: name, index: page });
+        }
+        if page >= k.inodes[file as usize].size.div_ceil(4096) {
+            return false;
+        }
+        let mut fpin = false;
+        let mut major = false;
+        let id = match k.inodes[file as usize].mapping.lookup(&k.folios, page) {
+            Some(id) => {
+                if first_try {
+                    fpin |= do_async_mmap_readahead(k, of, vma, page, first_try);
+                }
+                id
+            }
+            None => {
+                major = true;
+                k.vm.pgmajfault += 1;
+                k.vm.sync_misses += 1;
+                fpin |= do_sync_mmap_readahead(k, of, vma, page, first_try);
+                match k.inodes[file as usize].mapping.lookup(&k.folios, page) {
+                    Some(id) => id,
+                    None => {
+                        // __filemap_get_folio(FGP_CREAT) then filemap_read_folio, synchronously.
+                        let f = Folio { index: page, order: 0, ready_at: Nanos(u64::MAX), file, flags: 0 };
+                        let id = k.add_to_page_cache(f);
+                        k.submit_folio_reads(file, &[id], false);
+                        fpin |= first_try;
+                        id
+                    }
+                }
+            }
+        };
+        let f = *k.folios.get(id);
+        if !f.uptodate(k.now) {
+            // lock_folio_maybe_drop_mmap: sleep on the folio lock (dropping the fault lock on a first try).
+            fpin |= first_try;
+            k.vm.sync_misses += 1;
+            k.now = f.ready_at;
+        }
+        if fpin {
+            // VM_FAULT_RETRY: the arch handler retries, with FAULT_FLAG_TRIED only after a major fault.
+            if major {
+                first_try = false;
+            }
+            continue;
+        }
+        // finish_fault: map the faulting page.
+        vma.map(page - vma.pgoff);
+        return true;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fault_around_window_is_aligned_and_clamped() {
+        let v = Vma::new(0, 0, 100);
+        assert_eq!(fault_around_window(&v, 0), (0, 15));
+        assert_eq!(fault_around_window(&v, 24), (16, 31));
+        assert_eq!(fault_around_window(&v, 97), (96, 99));
+        // A mapping that starts at file page 10: its page-table offset starts at 0.
+        let w = Vma::new(0, 10, 100);
+        assert_eq!(fault_around_window(&w, 12), (10, 25));
+    }
+}
