@@ -62,35 +62,211 @@ impl AddressSpace {
         self.folios.range(from..to).map(|(_, &id)| id)
     }
 
-    /// page_cache_next_miss: the first index in [index, index + max_scan) with no folio, else index + max_scan.
-    pub fn next_miss(&self, slab: &FolioSlab, index: u64, max_scan: u64) -> u64 {
-        let mut i = index;
-        let end = index.saturating_add(max_scan);
-        while i < end {
-            match self.lookup(slab, i) {
-                None => return i,
-                Some(id) => i = slab.get(id).next_index(),
-            }
-        }
-        end
+    /// The last cached page, if any.
+    fn last_index(&self, slab: &FolioSlab) -> Option<u64> {
+        self.folios.values().next_back().map(|&id| slab.get(id).next_index() - 1)
     }
 
-    /// page_cache_prev_miss: walks down from `index` (inclusive) at most `max_scan` entries; returns the first
-    /// missing index, `u64::MAX` when it walked below 0, or the last index visited when all were present.
-    pub fn prev_miss(&self, slab: &FolioSlab, index: u64, max_scan: u64) -> u64 {
-        let mut i = index;
+    /// page_cache_next_miss: walks the xarray forward from `index` at most `max_scan` entries and returns the
+    /// index of the first empty slot, or index + max_scan. The walk is the kernel's (`XaCursor`), including its
+    /// quirk: started inside a large folio, the cursor's slot offset moves to the folio's first slot while its index
+    /// does not, so the returned index is skewed by the distance into the folio until the walk leaves the node.
+    pub fn next_miss(&self, slab: &FolioSlab, index: u64, max_scan: u64) -> u64 {
+        let mut xas = XaCursor::new(self, slab, index);
         for n in 0..max_scan {
-            if n > 0 {
-                if i == 0 {
-                    return u64::MAX;
-                }
-                i -= 1;
+            let e = if n == 0 { xas.load() } else { xas.next() };
+            if e == Slot::Null {
+                return xas.index;
             }
-            if !self.contains(slab, i) {
-                return i;
+            if xas.index == 0 {
+                return 0;
             }
         }
-        i
+        index.wrapping_add(max_scan)
+    }
+
+    /// page_cache_prev_miss: walks backward from `index` at most `max_scan` entries; returns the index of the first
+    /// empty slot, `u64::MAX` when the walk went below 0, or the last index visited when all were present (same
+    /// cursor semantics as `next_miss`).
+    pub fn prev_miss(&self, slab: &FolioSlab, index: u64, max_scan: u64) -> u64 {
+        let mut xas = XaCursor::new(self, slab, index);
+        for n in 0..max_scan {
+            let e = if n == 0 { xas.load() } else { xas.prev() };
+            if e == Slot::Null || xas.index == u64::MAX {
+                break;
+            }
+        }
+        xas.index
+    }
+}
+
+/// What an xarray slot holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Slot {
+    Null,
+    Entry,
+    /// A sibling of a multi-slot entry: the offset of its canonical slot.
+    Sibling(u64),
+    /// A child node.
+    Node,
+}
+
+const XA_CHUNK_SHIFT: u32 = 6;
+const XA_CHUNK_SIZE: u64 = 64;
+
+/// The storage level of a folio of `order` in the xarray: 0 for orders 0..5, 6 for 6..11.
+fn level(order: u8) -> u32 {
+    (order as u32 / XA_CHUNK_SHIFT) * XA_CHUNK_SHIFT
+}
+
+/// An `xa_state` walking an address space as lib/xarray.c's xas_load/xas_next/xas_prev do. The tree is implied by
+/// the folios: a folio of order o is stored in the node of shift level(o), in 2^(o - level) slots (the first one
+/// canonical, the rest siblings); a slot above holds a node when any folio of a lower level lies in its range.
+struct XaCursor<'a> {
+    space: &'a AddressSpace,
+    slab: &'a FolioSlab,
+    index: u64,
+    /// Shift of the current node and the absolute slot number (at that shift) of its slot 0.
+    shift: u32,
+    base: u64,
+    /// Offset in the node (0..63; 64 and -1 only in transit).
+    offset: i64,
+    root_shift: u32,
+    bounds: bool,
+}
+
+impl<'a> XaCursor<'a> {
+    fn new(space: &'a AddressSpace, slab: &'a FolioSlab, index: u64) -> Self {
+        let max = space.last_index(slab).unwrap_or(0);
+        let max_level = space.folios.values().map(|&id| level(slab.get(id).order)).max().unwrap_or(0);
+        let mut root_shift = 0;
+        while (max >> root_shift) >= XA_CHUNK_SIZE || root_shift < max_level {
+            root_shift += XA_CHUNK_SHIFT;
+        }
+        XaCursor { space, slab, index, shift: root_shift, base: 0, offset: 0, root_shift, bounds: false }
+    }
+
+    /// The content of absolute slot `j` of the node level `shift`.
+    fn slot(&self, shift: u32, j: u64) -> Slot {
+        let first = j << shift;
+        let last = first + (1u64 << shift) - 1;
+        if let Some(id) = self.space.lookup(self.slab, first) {
+            let f = self.slab.get(id);
+            if level(f.order) == shift {
+                let canon = (f.index >> shift) & (XA_CHUNK_SIZE - 1);
+                return if f.index >> shift == j { Slot::Entry } else { Slot::Sibling(canon) };
+            }
+            if level(f.order) < shift {
+                return Slot::Node;
+            }
+        }
+        if shift > 0 && self.space.folios.range(first..=last).next().is_some() {
+            return Slot::Node;
+        }
+        Slot::Null
+    }
+
+    fn get_offset(&self, shift: u32) -> i64 {
+        ((self.index >> shift) & (XA_CHUNK_SIZE - 1)) as i64
+    }
+
+    /// Descends through nodes to an entry, resyncing the offset to the index in each child (xas_set_offset). With
+    /// `siblings` (xas_load's xas_descend) a sibling moves the offset to its canonical slot; xas_next/xas_prev
+    /// return siblings as they are.
+    fn descend(&mut self, siblings: bool) -> Slot {
+        loop {
+            let mut e = self.slot(self.shift, self.base + self.offset as u64);
+            while let (true, Slot::Sibling(c)) = (siblings, e) {
+                self.offset = c as i64;
+                e = self.slot(self.shift, self.base + c);
+            }
+            if let Slot::Sibling(_) = e {
+                return Slot::Entry;
+            }
+            if e != Slot::Node {
+                return e;
+            }
+            self.base = (self.base + self.offset as u64) * XA_CHUNK_SIZE;
+            self.shift -= XA_CHUNK_SHIFT;
+            self.offset = self.get_offset(self.shift);
+        }
+    }
+
+    /// xas_load: walks from the root to the entry for `index`.
+    fn load(&mut self) -> Slot {
+        if self.index >> self.root_shift >= XA_CHUNK_SIZE || self.space.folios.is_empty() {
+            self.bounds = true;
+            return Slot::Null;
+        }
+        self.shift = self.root_shift;
+        self.base = 0;
+        self.offset = self.get_offset(self.shift);
+        self.descend(true)
+    }
+
+    fn raw(&self) -> Slot {
+        match self.slot(self.shift, self.base + self.offset as u64) {
+            Slot::Sibling(_) => Slot::Entry,
+            e => e,
+        }
+    }
+
+    /// Moves up while the offset has left the node (going past either end); false at the top (set_bounds).
+    fn climb(&mut self) -> bool {
+        while self.offset == XA_CHUNK_SIZE as i64 || self.offset == -1 {
+            let step = self.offset.signum();
+            if self.shift >= self.root_shift {
+                self.bounds = true;
+                return false;
+            }
+            let parent_slot = self.base / XA_CHUNK_SIZE;
+            self.offset = (parent_slot & (XA_CHUNK_SIZE - 1)) as i64 + step;
+            self.base = parent_slot & !(XA_CHUNK_SIZE - 1);
+            self.shift += XA_CHUNK_SHIFT;
+        }
+        true
+    }
+
+    /// xas_next.
+    fn next(&mut self) -> Slot {
+        if self.bounds {
+            self.index = self.index.wrapping_add(1);
+            return Slot::Null;
+        }
+        if self.shift == 0 && self.offset != XA_CHUNK_SIZE as i64 - 1 {
+            self.index = self.index.wrapping_add(1);
+            self.offset += 1;
+            return self.raw();
+        }
+        self.index = self.index.wrapping_add(1);
+        if self.offset != self.get_offset(self.shift) {
+            self.offset += 1;
+        }
+        if !self.climb() {
+            return Slot::Null;
+        }
+        self.descend(false)
+    }
+
+    /// xas_prev.
+    fn prev(&mut self) -> Slot {
+        if self.bounds {
+            self.index = self.index.wrapping_sub(1);
+            return Slot::Null;
+        }
+        if self.shift == 0 && self.offset != 0 {
+            self.index = self.index.wrapping_sub(1);
+            self.offset -= 1;
+            return self.raw();
+        }
+        self.index = self.index.wrapping_sub(1);
+        if self.offset != self.get_offset(self.shift) {
+            self.offset -= 1;
+        }
+        if !self.climb() {
+            return Slot::Null;
+        }
+        self.descend(false)
     }
 }
 
@@ -122,13 +298,47 @@ mod tests {
     #[test]
     fn misses_follow_the_kernel() {
         let (a, s) = space(&[(0, 2), (4, 0), (8, 3)]);
-        assert_eq!(a.next_miss(&s, 0, 100), 5);
+        // The kernel returns 0 for a walk from a cached page 0 (its wrap-around check fires at index 0).
+        assert_eq!(a.next_miss(&s, 0, 100), 0);
+        // From inside the folio at 0: skewed by one.
+        assert_eq!(a.next_miss(&s, 1, 100), 6);
         assert_eq!(a.next_miss(&s, 8, 100), 16);
         assert_eq!(a.next_miss(&s, 8, 4), 12);
         // Cached back to page 0: walks below 0.
         assert_eq!(a.prev_miss(&s, 4, 100), u64::MAX);
-        assert_eq!(a.prev_miss(&s, 9, 100), 7);
+        // From inside the folio at 8: the first empty slot (7) is reported with the skew, as 8.
+        assert_eq!(a.prev_miss(&s, 9, 100), 8);
+        assert_eq!(a.prev_miss(&s, 8, 100), 7);
+        // Skewed: from 11 (in the folio at 8) the empty slot 7 is read at index 10.
+        assert_eq!(a.prev_miss(&s, 11, 4), 10);
         // All present within max_scan: the last index visited.
-        assert_eq!(a.prev_miss(&s, 15, 4), 12);
+        let (b, t) = space(&[(0, 0), (1, 0), (2, 0), (3, 0)]);
+        assert_eq!(b.prev_miss(&t, 3, 2), 2);
+        // Started inside the folio at 8, the walk reads slot 7 (empty) at index 14.
+        assert_eq!(a.prev_miss(&s, 15, 4), 14);
+    }
+
+    #[test]
+    fn next_miss_keeps_the_kernels_skew_inside_a_large_folio() {
+        // interleaved_one_fd fixture: folios 0-3 (order 0), 4 and 8 (order 2); the kernel's
+        // page_cache_next_miss(5) returned 13: the cursor's offset restarts at slot 4 while its index is 5.
+        let (a, s) = space(&[(0, 0), (1, 0), (2, 0), (3, 0), (4, 2), (8, 2)]);
+        assert_eq!(a.next_miss(&s, 5, 32), 13);
+        assert_eq!(a.next_miss(&s, 4, 32), 12);
+        assert_eq!(a.next_miss(&s, 12, 32), 12);
+    }
+
+    #[test]
+    fn walks_cross_nodes_and_large_entries() {
+        // An order-9 folio at 512 lives in the shift-6 node; pages 0..63 in a shift-0 node.
+        let mut folios: Vec<(u64, u8)> = (0..64).map(|i| (i, 0)).collect();
+        folios.push((512, 9));
+        let (a, s) = space(&folios);
+        assert_eq!(a.next_miss(&s, 1, 1000), 64);
+        assert_eq!(a.next_miss(&s, 512, 1000), 1024);
+        assert_eq!(a.prev_miss(&s, 63, 1000), u64::MAX);
+        assert_eq!(a.prev_miss(&s, 512, 1000), 511);
+        // From inside the order-9 folio the skew is in 64-page slots: the empty slot before it reads as 599.
+        assert_eq!(a.prev_miss(&s, 600, 1000), 599);
     }
 }
