@@ -103,3 +103,24 @@ fn xfs_device_below_mkfs_minimum_is_refused() {
     assert_eq!(out.status.code(), Some(2), "{err}");
     assert!(err.contains(":4:") && err.contains("xfs needs at least 320m"), "{err}");
 }
+
+#[test]
+fn validate_against_captured_fixtures_without_root() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = pcsim()
+        .args(["validate", &repo("scenarios/validation/interleaved_two_fds.ron")])
+        .args(["--probe-dir", &repo("traces/kernel/interleaved_two_fds"), "--out", tmp.path().to_str().unwrap()])
+        .output()
+        .unwrap();
+    let s = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{s}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(s.contains("minimum over 3 runs"), "{s}");
+    // A threshold above what the model reaches on block events fails with exit 1.
+    let out = pcsim()
+        .args(["validate", &repo("scenarios/validation/fadvise_willneed.ron")])
+        .args(["--probe-dir", &repo("traces/kernel/fadvise_willneed"), "--out", tmp.path().to_str().unwrap()])
+        .args(["--min-block", "100"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+}

@@ -350,3 +350,21 @@ fn memcg_limit_bounds_the_workloads_cache() {
     assert!(evicted > 0, "no evictions by the reader under the limit");
     assert_eq!(host_state(), before, "host state changed by a memcg probe run");
 }
+
+#[test]
+fn validate_probes_simulates_and_agrees_exactly() {
+    live!();
+    let before = host_state();
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("v");
+    let st = Command::new(pcsim())
+        .args(["validate", repo("scenarios/validation/strided_read.ron").to_str().unwrap(), "--runs", "1"])
+        .args(["--out", out.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&st.stdout);
+    assert!(st.status.success(), "{text}{}", String::from_utf8_lossy(&st.stderr));
+    assert!(text.contains("threshold readahead (in_order) >= 100.00%: 100.00%"), "{text}");
+    assert!(text.contains("threshold pages (in_order) >= 100.00%: 100.00%"), "{text}");
+    assert_eq!(host_state(), before);
+}

@@ -99,6 +99,39 @@ pub enum Cmd {
         #[arg(long, value_name = "J", value_parser = fraction)]
         min_residency: Option<f64>,
     },
+    /// Simulate a scenario, run it on this kernel with the probe (or use captured probe runs), and compare: exit 1
+    /// when agreement is below the thresholds (readahead and pages default to 100%).
+    Validate {
+        /// Scenario file (RON).
+        scenario: PathBuf,
+        /// Probe runs to make.
+        #[arg(long, default_value_t = 3)]
+        runs: u32,
+        /// Use these probe runs (a probe output directory, e.g. traces/kernel/NAME) instead of probing: no root needed.
+        #[arg(long)]
+        probe_dir: Option<PathBuf>,
+        /// Where to keep the simulated run and the probe runs (default: a new directory under /tmp).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        /// Apply the scenario's vm sysctls during the probe runs (restored afterwards).
+        #[arg(long)]
+        allow_sysctl: bool,
+        /// Also write the comparison as JSON to FILE (`-`: stdout).
+        #[arg(long, value_name = "FILE|-")]
+        json: Option<PathBuf>,
+        /// Minimum in-order agreement of readahead events, percent.
+        #[arg(long, value_name = "PCT", value_parser = percent, default_value_t = 100.0)]
+        min_readahead: f64,
+        /// Minimum in-order agreement of page-cache events, percent.
+        #[arg(long, value_name = "PCT", value_parser = percent, default_value_t = 100.0)]
+        min_pages: f64,
+        /// Minimum multiset agreement of block events, percent.
+        #[arg(long, value_name = "PCT", value_parser = percent)]
+        min_block: Option<f64>,
+        /// Minimum residency Jaccard index (0..1).
+        #[arg(long, value_name = "J", value_parser = fraction)]
+        min_residency: Option<f64>,
+    },
     /// Validate a scenario and print what it describes.
     Check {
         /// Scenario file (RON).
@@ -141,6 +174,39 @@ fn percent(s: &str) -> Result<f64, String> {
 
 fn fraction(s: &str) -> Result<f64, String> {
     bounded(s, 1.0)
+}
+
+/// `pcsim validate`: probe (or take captured runs), simulate with the probe's extent map, compare.
+fn validate(
+    scenario: &std::path::Path,
+    runs: u32,
+    probe_dir: Option<PathBuf>,
+    out: Option<PathBuf>,
+    allow_sysctl: bool,
+    json: Option<&std::path::Path>,
+    thresholds: compare::output::Thresholds,
+) -> Result<(), Failure> {
+    let sc = load(scenario)?;
+    let bad = |msg: String| Failure { code: 2, msg };
+    let dir =
+        out.unwrap_or_else(|| std::env::temp_dir().join(format!("pcsim-validate-{}-{}", sc.name, std::process::id())));
+    let probe_dir = match probe_dir {
+        Some(p) => p,
+        None => {
+            let p = dir.join("probe");
+            let opts = ProbeOptions { out: p.clone(), runs, allow_sysctl };
+            probe::probe(&sc, &opts)?;
+            p
+        }
+    };
+    let extents_path = [probe_dir.join("run-1/extents.txt"), probe_dir.join("extents.txt")]
+        .into_iter()
+        .find(|p| p.is_file())
+        .ok_or_else(|| bad(format!("{}: no extents.txt (run-1/extents.txt) from a probe run", probe_dir.display())))?;
+    let sim_dir = dir.join("sim");
+    run_cmd::simulate_into(&sc, scenario, &extents_path, &sim_dir)?;
+    println!("simulated run: {}\nprobe runs: {}", sim_dir.display(), probe_dir.display());
+    compare_cmd(&sim_dir, &probe_dir, json, thresholds)
 }
 
 /// `pcsim compare`: load both sides, compare, print or write, and map the checks to exit codes.
@@ -234,6 +300,26 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
                 residency_jaccard: min_residency,
             };
             compare_cmd(&sim, &probe, json.as_deref(), thresholds)
+        }
+        Cmd::Validate {
+            scenario,
+            runs,
+            probe_dir,
+            out,
+            allow_sysctl,
+            json,
+            min_readahead,
+            min_pages,
+            min_block,
+            min_residency,
+        } => {
+            let thresholds = compare::output::Thresholds {
+                readahead_pct: Some(min_readahead),
+                pages_pct: Some(min_pages),
+                block_pct: min_block,
+                residency_jaccard: min_residency,
+            };
+            validate(&scenario, runs, probe_dir, out, allow_sysctl, json.as_deref(), thresholds)
         }
         Cmd::Check { scenario, ops } => {
             let sc = load(&scenario)?;

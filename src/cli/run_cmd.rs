@@ -146,3 +146,24 @@ pub fn run(
     }
     Ok(())
 }
+
+/// Simulates with the extent map at `extents` and writes events.log and residency.txt into `dir`.
+pub fn simulate_into(
+    sc: &crate::scenario::Scenario,
+    scenario: &Path,
+    extents: &Path,
+    dir: &Path,
+) -> Result<(), Failure> {
+    let text = std::fs::read_to_string(extents).map_err(|e| fail(format!("{}: {e}", extents.display())))?;
+    let opts = SimOptions {
+        events: true,
+        extents: sim::read_extents(&text).map_err(|e| fail(format!("{}: {e}", extents.display())))?,
+        ..Default::default()
+    };
+    let res = sim::simulate(sc, &opts).map_err(|e| fail(format!("{}: {e}", scenario.display())))?;
+    std::fs::create_dir_all(dir).map_err(|e| fail(format!("creating {}: {e}", dir.display())))?;
+    let p = dir.join("events.log");
+    write_events(&res, open_out(&p)?, &p)?;
+    std::fs::write(dir.join("residency.txt"), res.residency_text())
+        .map_err(|e| fail(format!("writing {}: {e}", dir.join("residency.txt").display())))
+}
