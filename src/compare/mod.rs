@@ -318,6 +318,22 @@ pub fn compare_with_limit(sim: &Log, probe: &Log, work_limit: u64) -> Report {
                 .to_string(),
         );
     }
+    // Evictions the workload did not cause (kswapd, DAMON's kdamond): the model cannot predict them, and the
+    // readahead that follows an evicted page differs. Say so rather than hide it.
+    let mut foreign: BTreeMap<&str, usize> = BTreeMap::new();
+    for e in &probe.events {
+        if matches!(e.kind, EventKind::MmFilemapDeleteFromPageCache { .. }) && crate::probe::is_foreign(&e.task) {
+            *foreign.entry(&e.task).or_default() += 1;
+        }
+    }
+    if !foreign.is_empty() {
+        let list: Vec<String> = foreign.iter().map(|(t, n)| format!("{t}: {n}")).collect();
+        notes.push(format!(
+            "the observed run had folios evicted by other reclaimers ({}); decisions after such an eviction can differ \
+             from the model's, which does not model them",
+            list.join(", ")
+        ));
+    }
     Report { sim_events: sim.events.len(), probe_events: probe.events.len(), kinds, groups, notes }
 }
 

@@ -183,6 +183,40 @@ impl Kernel {
         build_requests(&self.scratch_runs, max_sectors, &mut self.scratch_reqs);
         let rwbs = if readahead { self.rwbs_ra.clone() } else { self.rwbs_r.clone() };
         let dev_name = self.devices[dev].name.clone();
+        if self.sink.enabled {
+            // Bios (ext4_mpage_readpages): physically contiguous folios, at most BIO_MAX_VECS (256) per bio. A bio
+            // that does not start a request was back-merged into the previous one by the plug.
+            let mut bios: Vec<(u64, u64)> = Vec::new();
+            let mut vecs = 0u64;
+            for &id in batch {
+                let f = self.folios.get(id);
+                let (sector, _) = ino.extents.map(f.index);
+                let (last, _) = ino.extents.map(f.next_index() - 1);
+                let contiguous = last + 8 - sector == f.nr_pages() * 8;
+                match bios.last_mut() {
+                    Some(b) if contiguous && b.0 + b.1 == sector && vecs < 256 => {
+                        b.1 += f.nr_pages() * 8;
+                        vecs += 1;
+                    }
+                    _ => {
+                        bios.push((sector, f.nr_pages() * 8));
+                        vecs = 1;
+                    }
+                }
+            }
+            for &(sector, nr_sector) in &bios {
+                self.emit(EventKind::BlockBioQueue { device: dev_name.clone(), rwbs: rwbs.clone(), sector, nr_sector });
+                if !self.scratch_reqs.iter().any(|r| r.sector == sector) {
+                    let e = EventKind::BlockBioBackmerge {
+                        device: dev_name.clone(),
+                        rwbs: rwbs.clone(),
+                        sector,
+                        nr_sector,
+                    };
+                    self.emit(e);
+                }
+            }
+        }
         // Completion time of each request, to date the folios.
         let mut done_at = Vec::with_capacity(self.scratch_reqs.len());
         let reqs = std::mem::take(&mut self.scratch_reqs);
@@ -190,7 +224,7 @@ impl Kernel {
             let (issue, done) = self.devices[dev].serve_read(self.now, r.nr_sectors);
             self.vm.pgpgin += r.nr_sectors / 2;
             if self.sink.enabled {
-                for e in request_events(&dev_name, &rwbs, r) {
+                for e in request_events(&dev_name, &rwbs, r).into_iter().skip(1) {
                     let t = if matches!(e, EventKind::BlockRqIssue { .. }) { issue } else { self.now };
                     self.emit_at(t, e);
                 }
