@@ -123,11 +123,25 @@ fn get_pages(
 }
 
 /// filemap_read: a buffered read of `count` bytes at `pos`. Returns the bytes read or a negative errno.
-pub fn filemap_read(k: &mut Kernel, of: &mut OpenFile, mut pos: u64, count: u64, flags: ReadFlags) -> i64 {
+pub fn filemap_read(k: &mut Kernel, of: &mut OpenFile, pos: u64, count: u64, flags: ReadFlags) -> i64 {
     if count == 0 {
         return 0;
     }
-    let mut batch = Vec::with_capacity(FOLIO_BATCH);
+    // The batch buffer lives in the kernel so the hit path allocates nothing.
+    let mut batch = std::mem::take(&mut k.read_batch);
+    let r = read_loop(k, of, pos, count, flags, &mut batch);
+    k.read_batch = batch;
+    r
+}
+
+fn read_loop(
+    k: &mut Kernel,
+    of: &mut OpenFile,
+    mut pos: u64,
+    count: u64,
+    flags: ReadFlags,
+    batch: &mut Vec<FolioId>,
+) -> i64 {
     let mut remaining = count;
     let mut already = 0u64;
     let mut last_pos = of.ra.prev_pos;
@@ -136,7 +150,7 @@ pub fn filemap_read(k: &mut Kernel, of: &mut OpenFile, mut pos: u64, count: u64,
         if pos >= isize {
             break;
         }
-        if let Err(e) = get_pages(k, of, pos, remaining, flags, &mut batch) {
+        if let Err(e) = get_pages(k, of, pos, remaining, flags, batch) {
             if already == 0 {
                 of.ra.prev_pos = last_pos;
                 return e;

@@ -56,6 +56,8 @@ pub struct Kernel {
     rwbs_r: Name,
     scratch_runs: Vec<(u64, u64, u64)>,
     scratch_reqs: Vec<crate::block::Request>,
+    /// The read path's folio batch, reused across calls.
+    pub read_batch: Vec<FolioId>,
 }
 
 impl Kernel {
@@ -73,6 +75,7 @@ impl Kernel {
             rwbs_r: Arc::from("R"),
             scratch_runs: Vec::new(),
             scratch_reqs: Vec::new(),
+            read_batch: Vec::with_capacity(crate::mm::filemap::FOLIO_BATCH),
         }
     }
 
