@@ -23,7 +23,7 @@ const KNOWN_DIVERGENT: &[(&str, &str)] = &[];
 fn simulate_fixture(name: &str) -> Log {
     let sc = pcsim::scenario::Scenario::load(&root().join(format!("scenarios/validation/{name}.ron"))).unwrap();
     let ext = std::fs::read_to_string(root().join(format!("traces/kernel/{name}/run-1/extents.txt"))).unwrap();
-    let opts = SimOptions { events: true, extents: read_extents(&ext).unwrap(), ..Default::default() };
+    let opts = SimOptions { events: true, extents: read_extents(&ext).unwrap() };
     let res = simulate(&sc, &opts).unwrap_or_else(|e| panic!("{name}: {e}"));
     Log { header: BTreeMap::new(), events: res.events }
 }

@@ -368,3 +368,29 @@ fn validate_probes_simulates_and_agrees_exactly() {
     assert!(text.contains("threshold pages (in_order) >= 100.00%: 100.00%"), "{text}");
     assert_eq!(host_state(), before);
 }
+
+#[test]
+fn touching_past_the_end_of_a_mapped_file_is_efault_not_sigbus() {
+    live!();
+    let before = host_state();
+    let tmp = tempfile::tempdir().unwrap();
+    let sc = write_scenario(
+        tmp.path(),
+        "bus.ron",
+        r#"Scenario(
+    name: "sigbus_check",
+    machine: (memory: "2g"),
+    devices: [(name: "disk0")],
+    files: [(name: "data", size: "1m")],
+    tasks: [(name: "t", ops: [Open(file: "data"), Mmap(fd: "data", map: "m", len: "4m"), Touch(map: "m", off: "2m")])],
+)"#,
+    );
+    let out = tmp.path().join("out");
+    let st =
+        Command::new(pcsim()).args(["probe", sc.to_str().unwrap(), "--out", out.to_str().unwrap()]).output().unwrap();
+    assert!(st.status.success(), "{}", String::from_utf8_lossy(&st.stderr));
+    let ops = std::fs::read_to_string(out.join("ops/t.ops")).unwrap();
+    let touch = ops.lines().find(|l| l.contains("touch_read")).unwrap();
+    assert!(touch.ends_with(&format!(" -{}", libc::EFAULT)), "{touch}");
+    assert_eq!(host_state(), before);
+}

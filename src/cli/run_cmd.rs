@@ -5,7 +5,7 @@ use std::fmt::Write as _;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use super::{load, Failure};
+use super::Failure;
 use crate::sim::{self, SimOptions, SimResult};
 use crate::trace::log::LogWriter;
 
@@ -115,8 +115,8 @@ pub fn run(
     out: Option<PathBuf>,
     extents: Option<PathBuf>,
 ) -> Result<(), Failure> {
-    let sc = load(scenario)?;
-    let mut opts = SimOptions { seed, events: events.is_some() || out.is_some(), ..Default::default() };
+    let sc = crate::scenario::Scenario::load_with_seed(scenario, seed).map_err(|e| fail(e.to_string()))?;
+    let mut opts = SimOptions { events: events.is_some() || out.is_some(), ..Default::default() };
     if let Some(p) = &extents {
         let text = std::fs::read_to_string(p).map_err(|e| fail(format!("{}: {e}", p.display())))?;
         opts.extents = sim::read_extents(&text).map_err(|e| fail(format!("{}: {e}", p.display())))?;
@@ -158,7 +158,6 @@ pub fn simulate_into(
     let opts = SimOptions {
         events: true,
         extents: sim::read_extents(&text).map_err(|e| fail(format!("{}: {e}", extents.display())))?,
-        ..Default::default()
     };
     let res = sim::simulate(sc, &opts).map_err(|e| fail(format!("{}: {e}", scenario.display())))?;
     std::fs::create_dir_all(dir).map_err(|e| fail(format!("creating {}: {e}", dir.display())))?;

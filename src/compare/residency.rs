@@ -41,6 +41,9 @@ pub fn parse_ranges(s: &str) -> Result<Vec<(u64, u64)>, String> {
         if a > b {
             return Err(format!("range `{part}` ends before it starts"));
         }
+        if b >= 1 << 52 {
+            return Err(format!("range `{part}` is beyond any file (page indices stop below 2^52)"));
+        }
         out.push((a, b));
     }
     out.sort_unstable();

@@ -20,6 +20,10 @@ pub fn generic_fadvise(
     len: u64,
     advice: Fadvice,
 ) -> i64 {
+    // offset and len are loff_t: "negative" ones are EINVAL.
+    if offset > i64::MAX as u64 || len > i64::MAX as u64 {
+        return -(libc::EINVAL as i64);
+    }
     let endbyte = if len == 0 || offset.checked_add(len).is_none_or(|e| e > i64::MAX as u64) {
         i64::MAX as u64
     } else {

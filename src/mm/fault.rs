@@ -44,24 +44,28 @@ pub struct Vma {
     pub rand: bool,
     /// VM_HUGEPAGE (MADV_HUGEPAGE).
     pub huge: bool,
-    /// One bit per page of the mapping: PTE present.
-    mapped: Vec<u64>,
+    /// PTE present, one bit per page, in 64-page words keyed by word number (sparse: a mapping may be huge and
+    /// touched in few places). Looked up only; never iterated into output.
+    mapped: hashbrown::HashMap<u64, u64>,
 }
 
 impl Vma {
     pub fn new(of: usize, pgoff: u64, pages: u64) -> Self {
-        Vma { of, pgoff, pages, seq: false, rand: false, huge: false, mapped: vec![0; pages.div_ceil(64) as usize] }
+        Vma { of, pgoff, pages, seq: false, rand: false, huge: false, mapped: hashbrown::HashMap::new() }
     }
     fn is_mapped(&self, off: u64) -> bool {
-        self.mapped[(off / 64) as usize] & (1 << (off % 64)) != 0
+        self.mapped.get(&(off / 64)).is_some_and(|w| w & (1 << (off % 64)) != 0)
     }
     fn map(&mut self, off: u64) {
-        self.mapped[(off / 64) as usize] |= 1 << (off % 64);
+        *self.mapped.entry(off / 64).or_default() |= 1 << (off % 64);
     }
     /// Drops the PTEs of [off, off+len) (MADV_DONTNEED zaps them).
     pub fn zap(&mut self, off: u64, len: u64) {
-        for o in off..(off + len).min(self.pages) {
-            self.mapped[(o / 64) as usize] &= !(1 << (o % 64));
+        let end = off.saturating_add(len).min(self.pages);
+        for o in off..end {
+            if let Some(w) = self.mapped.get_mut(&(o / 64)) {
+                *w &= !(1 << (o % 64));
+            }
         }
     }
 }

@@ -124,6 +124,11 @@ fn get_pages(
 
 /// filemap_read: a buffered read of `count` bytes at `pos`. Returns the bytes read or a negative errno.
 pub fn filemap_read(k: &mut Kernel, of: &mut OpenFile, pos: u64, count: u64, flags: ReadFlags) -> i64 {
+    // rw_verify_area: a range past loff_t is EINVAL; vfs_read caps the count at MAX_RW_COUNT.
+    if pos > i64::MAX as u64 || pos.checked_add(count).is_none_or(|e| e > i64::MAX as u64) {
+        return -(libc::EINVAL as i64);
+    }
+    let count = count.min(crate::trace::op::MAX_RW_COUNT);
     if count == 0 {
         return 0;
     }

@@ -84,7 +84,7 @@ fn parse_ts_us(ts: &str) -> Option<u64> {
         return None;
     }
     let us: u64 = us.parse().ok()?;
-    Some(s * 1_000_000 + us)
+    s.checked_mul(1_000_000)?.checked_add(us)
 }
 
 /// Kernel thread and task names: drop the per-instance suffix of kworkers, make the name one token.
@@ -171,7 +171,7 @@ impl Normaliser {
     /// Normalises one trace line. `Ok(None)`: not an event pcsim models, or on a device outside the scenario.
     pub fn event(&mut self, raw: &RawLine<'_>) -> Result<Option<Event>, NormaliseError> {
         let Some(kind) = self.kind(raw.event, raw.body)? else { return Ok(None) };
-        let time = Nanos((raw.ts_us * 1000).saturating_sub(self.t0_ns));
+        let time = Nanos(raw.ts_us.saturating_mul(1000).saturating_sub(self.t0_ns));
         Ok(Some(Event { time, task: self.task(raw.comm), kind }))
     }
 

@@ -1,5 +1,6 @@
 //! Small helpers for /proc, /sys and external commands, with errors that name the path or command.
 
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::Command;
 
@@ -21,7 +22,9 @@ pub fn write(path: impl AsRef<Path>, value: &str) -> Result<(), ProbeError> {
 
 /// Runs a command; its stderr goes into the error.
 pub fn run(cmd: &str, args: &[&str]) -> Result<String, ProbeError> {
-    let out = Command::new(cmd).args(args).output().map_err(|e| {
+    // Its own process group: a Ctrl-C meant for the probe must not kill losetup or mkfs half-way (the probe
+    // stops between steps and undoes them instead).
+    let out = Command::new(cmd).args(args).process_group(0).output().map_err(|e| {
         ProbeError::Missing(format!(
             "cannot run `{cmd}`: {e}; install it (e.g. `apt-get install -y {}`)",
             package_of(cmd)

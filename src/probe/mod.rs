@@ -107,11 +107,7 @@ pub fn probe(sc: &Scenario, opts: &ProbeOptions) -> Result<Vec<RunSummary>, Prob
     }
     // Refuse sysctl differences before touching anything.
     if !opts.allow_sysctl {
-        let diff = sysctl::differences(sc.sysctls.explicit())?;
-        if !diff.is_empty() {
-            let mut u = Undo::new();
-            sysctl::apply(sc.sysctls.explicit(), false, &mut u)?;
-        }
+        sysctl::refuse_differences(sc.sysctls.explicit())?;
     }
     guard::install_signal_handlers();
     let pid = std::process::id();
@@ -147,6 +143,7 @@ pub fn probe(sc: &Scenario, opts: &ProbeOptions) -> Result<Vec<RunSummary>, Prob
     if let Some(parent) = opts.out.parent().filter(|p| !p.as_os_str().is_empty()) {
         std::fs::create_dir_all(parent).map_err(|e| ProbeError::Host(format!("creating {}: {e}", parent.display())))?;
     }
+    guard::check()?;
     if opts.out.exists() {
         let _ = std::fs::remove_dir(&opts.out);
     }

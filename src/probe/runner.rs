@@ -13,7 +13,7 @@ use std::sync::{Arc, Barrier};
 use super::guard;
 use super::ProbeError;
 use crate::scenario::Scenario;
-use crate::trace::op::{DropWhat, MsyncMode, Op, Whence};
+use crate::trace::op::{DropWhat, MsyncMode, Op, Whence, MAX_RW_COUNT};
 
 /// CLOCK_MONOTONIC in nanoseconds (the tracefs instance's `mono` clock).
 pub fn mono_ns() -> u64 {
@@ -45,6 +45,8 @@ impl Buf {
     }
 
     fn ensure(&mut self, len: usize) -> Result<(), ProbeError> {
+        // The kernel moves at most MAX_RW_COUNT bytes per call; callers cap lengths to it too.
+        let len = len.min(MAX_RW_COUNT as usize);
         if len <= self.len {
             return Ok(());
         }
@@ -85,6 +87,9 @@ impl Drop for Buf {
 struct Mapping {
     ptr: *mut u8,
     len: usize,
+    /// A duplicate of the mapped file's descriptor (to check its size) and the mapping's file offset.
+    fd: RawFd,
+    file_off: u64,
 }
 
 /// One task's descriptor and mapping tables.
@@ -154,12 +159,14 @@ impl TaskState<'_> {
                     }
                 }
                 Op::Read { fd, len } => {
-                    self.buf.ensure(*len as usize)?;
-                    ret(libc::read(self.fd(*fd), self.buf.ptr as *mut _, *len as usize))
+                    let len = (*len).min(MAX_RW_COUNT) as usize;
+                    self.buf.ensure(len)?;
+                    ret(libc::read(self.fd(*fd), self.buf.ptr as *mut _, len))
                 }
                 Op::Pread { fd, off, len } => {
-                    self.buf.ensure(*len as usize)?;
-                    ret(libc::pread(self.fd(*fd), self.buf.ptr as *mut _, *len as usize, *off as i64))
+                    let len = (*len).min(MAX_RW_COUNT) as usize;
+                    self.buf.ensure(len)?;
+                    ret(libc::pread(self.fd(*fd), self.buf.ptr as *mut _, len, *off as i64))
                 }
                 Op::Readv { fd, lens } => {
                     let iov = self.iov(lens)?;
@@ -170,12 +177,14 @@ impl TaskState<'_> {
                     ret(libc::preadv2(self.fd(*fd), iov.as_ptr(), iov.len() as i32, *off as i64, flags.to_linux()))
                 }
                 Op::Write { fd, len } => {
-                    self.buf.ensure(*len as usize)?;
-                    ret(libc::write(self.fd(*fd), self.buf.ptr as *const _, *len as usize))
+                    let len = (*len).min(MAX_RW_COUNT) as usize;
+                    self.buf.ensure(len)?;
+                    ret(libc::write(self.fd(*fd), self.buf.ptr as *const _, len))
                 }
                 Op::Pwrite { fd, off, len } => {
-                    self.buf.ensure(*len as usize)?;
-                    ret(libc::pwrite(self.fd(*fd), self.buf.ptr as *const _, *len as usize, *off as i64))
+                    let len = (*len).min(MAX_RW_COUNT) as usize;
+                    self.buf.ensure(len)?;
+                    ret(libc::pwrite(self.fd(*fd), self.buf.ptr as *const _, len, *off as i64))
                 }
                 Op::Writev { fd, lens } => {
                     let iov = self.iov(lens)?;
@@ -208,13 +217,19 @@ impl TaskState<'_> {
                         }
                         if let Some(old) = self.maps[slot].take() {
                             libc::munmap(old.ptr as *mut _, old.len);
+                            libc::close(old.fd);
                         }
-                        self.maps[slot] = Some(Mapping { ptr: p as *mut u8, len: *len as usize });
+                        let dup = libc::dup(self.fd(*fd));
+                        self.maps[slot] =
+                            Some(Mapping { ptr: p as *mut u8, len: *len as usize, fd: dup, file_off: *off });
                         0
                     }
                 }
                 Op::Munmap { map } => match self.maps.get_mut(map.0 as usize).and_then(|m| m.take()) {
-                    Some(m) => ret(libc::munmap(m.ptr as *mut _, m.len) as isize),
+                    Some(m) => {
+                        libc::close(m.fd);
+                        ret(libc::munmap(m.ptr as *mut _, m.len) as isize)
+                    }
                     None => -(libc::EINVAL as i64),
                 },
                 Op::Touch { map, off, len, write } => {
@@ -225,9 +240,17 @@ impl TaskState<'_> {
                     if *off >= end {
                         return Ok(-(libc::EFAULT as i64));
                     }
+                    // A page past the end of the file would raise SIGBUS and kill the probe before it could
+                    // restore the host: stop there with EFAULT, as the model does.
+                    let mut st: libc::stat = std::mem::zeroed();
+                    let file_end =
+                        if libc::fstat(m.fd, &mut st) == 0 { (st.st_size as u64).div_ceil(4096) * 4096 } else { 0 };
                     let mut at = off & !4095;
                     let mut sum = 0u8;
                     while at < end {
+                        if m.file_off + at >= file_end {
+                            return Ok(-(libc::EFAULT as i64));
+                        }
                         let p = m.ptr.add(at as usize);
                         if *write {
                             std::ptr::write_volatile(p, 0xa5);
@@ -323,8 +346,11 @@ impl TaskState<'_> {
 impl Drop for TaskState<'_> {
     fn drop(&mut self) {
         for m in self.maps.drain(..).flatten() {
-            // SAFETY: our own mapping.
-            unsafe { libc::munmap(m.ptr as *mut _, m.len) };
+            // SAFETY: our own mapping and descriptor.
+            unsafe {
+                libc::munmap(m.ptr as *mut _, m.len);
+                libc::close(m.fd);
+            }
         }
     }
 }

@@ -69,6 +69,10 @@ fn umount(mnt: &Path) -> Result<(), String> {
         return Ok(());
     }
     let e = host::errno();
+    if matches!(e.raw_os_error(), Some(libc::EINVAL) | Some(libc::ENOENT)) {
+        // Not mounted (a remount that failed half-way): nothing to undo.
+        return Ok(());
+    }
     // Busy (a task thread still held a file at an interrupt): detach lazily so the host is left clean.
     if unsafe { libc::umount2(cstr(mnt).as_ptr(), libc::MNT_DETACH) } == 0 {
         return Ok(());
@@ -76,7 +80,7 @@ fn umount(mnt: &Path) -> Result<(), String> {
     Err(format!("{}: {e}", mnt.display()))
 }
 
-/// The device size: the scenario's, or enough for its files.
+/// /sys/block/loopN/queue of a loop device.
 fn queue_dir(loop_dev: &Path) -> PathBuf {
     let name = loop_dev.file_name().unwrap().to_string_lossy().into_owned();
     PathBuf::from("/sys/block").join(name).join("queue")

@@ -53,18 +53,28 @@ pub fn differences(wanted: &BTreeMap<String, u64>) -> Result<BTreeMap<String, (u
     Ok(out)
 }
 
+/// Fails, naming each, when the scenario's sysctls differ from the host's.
+pub fn refuse_differences(wanted: &BTreeMap<String, u64>) -> Result<(), ProbeError> {
+    let diff = differences(wanted)?;
+    if diff.is_empty() {
+        return Ok(());
+    }
+    let list: Vec<String> = diff.iter().map(|(n, (h, w))| format!("{n}={w} (host has {h})")).collect();
+    Err(ProbeError::Refused(format!(
+        "the scenario sets {} which differ from this host; pass --allow-sysctl to apply them for the run (they are restored afterwards)",
+        list.join(", ")
+    )))
+}
+
 /// Applies the scenario's sysctls; refuses unless `allow`. Restores are queued on `undo` before any write.
 pub fn apply(wanted: &BTreeMap<String, u64>, allow: bool, undo: &mut Undo) -> Result<Vec<String>, ProbeError> {
+    if !allow {
+        refuse_differences(wanted)?;
+        return Ok(Vec::new());
+    }
     let diff = differences(wanted)?;
     if diff.is_empty() {
         return Ok(Vec::new());
-    }
-    if !allow {
-        let list: Vec<String> = diff.iter().map(|(n, (h, w))| format!("{n}={w} (host has {h})")).collect();
-        return Err(ProbeError::Refused(format!(
-            "the scenario sets {} which differ from this host; pass --allow-sysctl to apply them for the run (they are restored afterwards)",
-            list.join(", ")
-        )));
     }
     // Save every knob we may touch, twins included, before writing any.
     let mut saved: BTreeMap<String, u64> = BTreeMap::new();

@@ -11,6 +11,18 @@ use super::runner::{self, TaskOutcome};
 use super::{guard, host, ProbeError};
 use crate::scenario::Scenario;
 
+/// Kills and reaps the worker if the parent leaves early (so nothing keeps the scratch mount busy).
+struct Reap(std::process::Child);
+
+impl Drop for Reap {
+    fn drop(&mut self) {
+        if let Ok(None) = self.0.try_wait() {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+}
+
 /// Parent side: runs the scenario's tasks in a worker process inside the cgroup whose `cgroup.procs` is given.
 pub fn run(
     sc: &Scenario,
@@ -32,13 +44,15 @@ pub fn run(
     for f in files {
         cmd.arg("--file").arg(f);
     }
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .map_err(|e| ProbeError::Host(format!("starting the workload process: {e}")))?;
-    let mut stdin = child.stdin.take().expect("piped");
-    let stdout = child.stdout.take().expect("piped");
+    let mut child = Reap(
+        cmd.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .spawn()
+            .map_err(|e| ProbeError::Host(format!("starting the workload process: {e}")))?,
+    );
+    let child_id = child.0.id();
+    let mut stdin = child.0.stdin.take().expect("piped");
+    let stdout = child.0.stdout.take().expect("piped");
     let (tx, rx) = std::sync::mpsc::channel::<String>();
     let reader = std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines().map_while(Result::ok) {
@@ -63,10 +77,10 @@ pub fn run(
         }
         if guard::interrupted() && !forwarded {
             // SAFETY: signalling our own child.
-            unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+            unsafe { libc::kill(child_id as i32, libc::SIGINT) };
             forwarded = true;
         }
-        match child.try_wait() {
+        match child.0.try_wait() {
             Ok(Some(st)) => break st,
             Ok(None) => std::thread::sleep(Duration::from_millis(5)),
             Err(e) => return Err(ProbeError::Host(format!("waiting for the workload process: {e}"))),

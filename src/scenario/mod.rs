@@ -196,9 +196,35 @@ impl Scenario {
         Scenario::parse(&text, &origin)
     }
 
+    /// `load` with the root seed replaced (every generator's stream is derived from it again).
+    pub fn load_with_seed(path: &Path, seed: Option<u64>) -> Result<Scenario, ScenarioError> {
+        let sc = Scenario::load(path)?;
+        match seed {
+            Some(s) if s != sc.seed => {
+                let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
+                    origin: path.display().to_string(),
+                    line: 0,
+                    col: 0,
+                    msg: format!("cannot read scenario: {e}"),
+                    hint: None,
+                })?;
+                Scenario::parse_with_seed(&text, &path.display().to_string(), Some(s))
+            }
+            _ => Ok(sc),
+        }
+    }
+
     /// Parses and validates scenario text; `origin` names it in error messages and becomes [`Scenario::source`].
     pub fn parse(text: &str, origin: &str) -> Result<Scenario, ScenarioError> {
-        let doc = validate::deserialize(text, origin)?;
+        Scenario::parse_with_seed(text, origin, None)
+    }
+
+    /// `parse`, with the scenario's seed replaced when `seed` is given.
+    pub fn parse_with_seed(text: &str, origin: &str, seed: Option<u64>) -> Result<Scenario, ScenarioError> {
+        let mut doc = validate::deserialize(text, origin)?;
+        if seed.is_some() {
+            doc.seed = seed;
+        }
         let root = locate::locate(text);
         let mut scenario = validate::build(doc, &root, origin)?;
         scenario.source = origin.to_string();

@@ -116,31 +116,18 @@ impl Kernel {
         id
     }
 
-    /// An O_DIRECT read of `len` bytes at `pos`: requests straight from the extent map; the task waits for them.
-    pub fn direct_read(&mut self, file: u32, pos: u64, len: u64) {
-        let ino = &self.inodes[file as usize];
-        let dev = ino.device;
-        self.scratch_runs.clear();
-        let mut at = pos;
-        while at < pos + len {
-            let (sector, left) = ino.extents.map(at >> 12);
-            let in_page = at & 4095;
-            let n = (left.saturating_mul(4096) - in_page).min(pos + len - at);
-            self.scratch_runs.push((sector + in_page / 512, n / 512, MAX_SEGMENT_SECTORS));
-            at += n;
-        }
-        let max_sectors = self.devices[dev].max_sectors;
-        self.scratch_reqs.clear();
-        build_requests(&self.scratch_runs, max_sectors, &mut self.scratch_reqs);
-        let reqs = std::mem::take(&mut self.scratch_reqs);
+    /// Serves the requests in `scratch_reqs` on device `dev` (blk_mq_submit_bio -> the driver -> blk_mq_end_request):
+    /// emits G and D now (Q too when `with_queue`, i.e. one bio per request) and C at completion; returns each
+    /// request's sector range and completion time.
+    fn issue_requests(&mut self, dev: usize, rwbs: &Name, with_queue: bool) -> Vec<(u64, u64, Nanos)> {
         let dev_name = self.devices[dev].name.clone();
-        let rwbs = self.rwbs_r.clone();
-        let mut end = self.now;
+        let reqs = std::mem::take(&mut self.scratch_reqs);
+        let mut done_at = Vec::with_capacity(reqs.len());
         for r in &reqs {
             let (issue, done) = self.devices[dev].serve_read(self.now, r.nr_sectors);
             self.vm.pgpgin += r.nr_sectors / 2;
             if self.sink.enabled {
-                for e in request_events(&dev_name, &rwbs, r) {
+                for e in request_events(&dev_name, rwbs, r).into_iter().skip(if with_queue { 0 } else { 1 }) {
                     let t = if matches!(e, EventKind::BlockRqIssue { .. }) { issue } else { self.now };
                     self.emit_at(t, e);
                 }
@@ -153,57 +140,87 @@ impl Kernel {
                 };
                 self.emit_at(done, c);
             }
-            end = end.max(done);
+            done_at.push((r.sector, r.sector + r.nr_sectors, done));
         }
         self.scratch_reqs = reqs;
-        self.vm.sync_misses += 1;
-        self.now = end;
+        done_at
     }
 
-    /// Submits reads of contiguous new folios (->readahead or ->read_folio): builds the requests, serves them and
-    /// sets each folio's completion time.
-    pub fn submit_folio_reads(&mut self, file: u32, batch: &[FolioId], readahead: bool) {
+    /// The physical runs (sector, sectors) of file pages [index, end).
+    fn runs_of(&self, file: u32, mut index: u64, end: u64, out: &mut Vec<(u64, u64)>) {
         let ino = &self.inodes[file as usize];
-        let dev = ino.device;
+        while index < end {
+            let (sector, left) = ino.extents.map(index);
+            let n = left.min(end - index);
+            out.push((sector, n * 8));
+            index += n;
+        }
+    }
+
+    /// An O_DIRECT read of `len` bytes at `pos` (iomap_dio_bio_iter: bios straight from the extent map, REQ_OP_READ);
+    /// the task waits for them.
+    pub fn direct_read(&mut self, file: u32, pos: u64, len: u64) {
+        let dev = self.inodes[file as usize].device;
         self.scratch_runs.clear();
+        let mut at = pos;
+        while at < pos + len {
+            let (sector, left) = self.inodes[file as usize].extents.map(at >> 12);
+            let in_page = at & 4095;
+            let n = (left.saturating_mul(4096) - in_page).min(pos + len - at);
+            self.scratch_runs.push((sector + in_page / 512, n / 512, MAX_SEGMENT_SECTORS));
+            at += n;
+        }
+        let max_sectors = self.devices[dev].max_sectors;
+        self.scratch_reqs.clear();
+        build_requests(&self.scratch_runs, max_sectors, &mut self.scratch_reqs);
+        let rwbs = self.rwbs_r.clone();
+        let done_at = self.issue_requests(dev, &rwbs, true);
+        self.vm.sync_misses += 1;
+        self.now = done_at.iter().map(|d| d.2).max().unwrap_or(self.now).max(self.now);
+    }
+
+    /// Submits reads of contiguous new folios: ext4_mpage_readpages (->readahead, REQ_RAHEAD) or ->read_folio
+    /// building bios, the plug merging them into requests; sets each folio's completion time.
+    pub fn submit_folio_reads(&mut self, file: u32, batch: &[FolioId], readahead: bool) {
+        let dev = self.inodes[file as usize].device;
+        self.scratch_runs.clear();
+        let mut runs = Vec::new();
         for &id in batch {
-            let f = self.folios.get(id);
+            let f = *self.folios.get(id);
             let seg = (f.nr_pages() * 8).min(MAX_SEGMENT_SECTORS);
-            let mut index = f.index;
-            let end = f.next_index();
-            while index < end {
-                let (sector, left) = ino.extents.map(index);
-                let n = left.min(end - index);
+            runs.clear();
+            self.runs_of(file, f.index, f.next_index(), &mut runs);
+            for &(sector, sectors) in &runs {
                 match self.scratch_runs.last_mut() {
-                    Some(r) if r.0 + r.1 == sector && r.2 == seg => r.1 += n * 8,
-                    _ => self.scratch_runs.push((sector, n * 8, seg)),
+                    Some(r) if r.0 + r.1 == sector && r.2 == seg => r.1 += sectors,
+                    _ => self.scratch_runs.push((sector, sectors, seg)),
                 }
-                index += n;
             }
         }
         let max_sectors = self.devices[dev].max_sectors;
         self.scratch_reqs.clear();
         build_requests(&self.scratch_runs, max_sectors, &mut self.scratch_reqs);
         let rwbs = if readahead { self.rwbs_ra.clone() } else { self.rwbs_r.clone() };
-        let dev_name = self.devices[dev].name.clone();
         if self.sink.enabled {
-            // Bios (ext4_mpage_readpages): physically contiguous folios, at most BIO_MAX_VECS (256) per bio. A bio
-            // that does not start a request was back-merged into the previous one by the plug.
+            // Bios: physically contiguous folios, at most BIO_MAX_VECS (256) per bio. A bio that does not start a
+            // request was back-merged into the previous one by the plug.
+            let dev_name = self.devices[dev].name.clone();
             let mut bios: Vec<(u64, u64)> = Vec::new();
             let mut vecs = 0u64;
             for &id in batch {
-                let f = self.folios.get(id);
-                let (sector, _) = ino.extents.map(f.index);
-                let (last, _) = ino.extents.map(f.next_index() - 1);
-                let contiguous = last + 8 - sector == f.nr_pages() * 8;
-                match bios.last_mut() {
-                    Some(b) if contiguous && b.0 + b.1 == sector && vecs < 256 => {
-                        b.1 += f.nr_pages() * 8;
-                        vecs += 1;
-                    }
-                    _ => {
-                        bios.push((sector, f.nr_pages() * 8));
-                        vecs = 1;
+                let f = *self.folios.get(id);
+                runs.clear();
+                self.runs_of(file, f.index, f.next_index(), &mut runs);
+                for &(sector, sectors) in &runs {
+                    match bios.last_mut() {
+                        Some(b) if b.0 + b.1 == sector && vecs < 256 => {
+                            b.1 += sectors;
+                            vecs += 1;
+                        }
+                        _ => {
+                            bios.push((sector, sectors));
+                            vecs = 1;
+                        }
                     }
                 }
             }
@@ -220,39 +237,15 @@ impl Kernel {
                 }
             }
         }
-        // Completion time of each request, to date the folios.
-        let mut done_at = Vec::with_capacity(self.scratch_reqs.len());
-        let reqs = std::mem::take(&mut self.scratch_reqs);
-        for r in &reqs {
-            let (issue, done) = self.devices[dev].serve_read(self.now, r.nr_sectors);
-            self.vm.pgpgin += r.nr_sectors / 2;
-            if self.sink.enabled {
-                for e in request_events(&dev_name, &rwbs, r).into_iter().skip(1) {
-                    let t = if matches!(e, EventKind::BlockRqIssue { .. }) { issue } else { self.now };
-                    self.emit_at(t, e);
-                }
-                let c = EventKind::BlockRqComplete {
-                    device: dev_name.clone(),
-                    rwbs: rwbs.clone(),
-                    sector: r.sector,
-                    nr_sector: r.nr_sectors,
-                    error: 0,
-                };
-                self.emit_at(done, c);
-            }
-            done_at.push((r.sector, r.sector + r.nr_sectors, done));
-        }
-        self.scratch_reqs = reqs;
+        let done_at = self.issue_requests(dev, &rwbs, false);
         for &id in batch {
             let f = *self.folios.get(id);
-            // The folio is uptodate when the last request holding any of its pages completes.
-            let (first, _) = self.inodes[file as usize].extents.map(f.index);
-            let (last, _) = self.inodes[file as usize].extents.map(f.next_index() - 1);
+            // Uptodate when the last request holding any of its pages completes.
+            runs.clear();
+            self.runs_of(file, f.index, f.next_index(), &mut runs);
             let ready = done_at
                 .iter()
-                .filter(|(s, e, _)| {
-                    (*s < first + 8 && first < *e) || (*s < last + 8 && last < *e) || (first <= *s && *s < last)
-                })
+                .filter(|(s, e, _)| runs.iter().any(|&(rs, rn)| *s < rs + rn && rs < *e))
                 .map(|x| x.2)
                 .max()
                 .unwrap_or(self.now);

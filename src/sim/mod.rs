@@ -29,8 +29,6 @@ use task::{SimError, Task, TaskStats};
 /// Run settings.
 #[derive(Clone, Debug, Default)]
 pub struct SimOptions {
-    /// Overrides the scenario's seed.
-    pub seed: Option<u64>,
     /// Record events.
     pub events: bool,
     /// Per file name: the extent map to use (e.g. from a probe's extents.txt); contiguous by default.
@@ -72,6 +70,9 @@ pub struct SimResult {
     pub end: Nanos,
 }
 
+/// The extent map of each file when none is given (default_layout: the model's stand-in for the filesystem's
+/// block allocator).
+///
 /// Where a scenario's files sit on their device when no extent map is given: one after another from 16 MiB,
 /// each aligned to 1 MiB (DIVERGENCE: a real filesystem's allocator decides; pass the probe's FIEMAP for exact
 /// sectors).
@@ -89,6 +90,24 @@ fn default_layout(sc: &Scenario) -> Vec<ExtentMap> {
 
 /// Runs the scenario through the model.
 pub fn simulate(sc: &Scenario, opts: &SimOptions) -> Result<SimResult, SimError> {
+    if let Some(name) = opts.extents.keys().find(|n| sc.file_index(n).is_none()) {
+        return Err(SimError::BadExtents(format!(
+            "the extent map names `{name}`, which is not a file of the scenario"
+        )));
+    }
+    // Without reclaim (memory pressure comes next), initially cached data must fit in memory.
+    let cached: u64 = sc
+        .files
+        .iter()
+        .map(|f| match f.state {
+            InitialState::Cached => f.size,
+            InitialState::CachedRange { len, .. } => len,
+            _ => 0,
+        })
+        .sum();
+    if cached > sc.machine.memory {
+        return Err(SimError::TooMuchCached { cached, memory: sc.machine.memory });
+    }
     let layout = default_layout(sc);
     let inodes: Vec<Inode> = sc
         .files
@@ -186,7 +205,7 @@ pub fn simulate(sc: &Scenario, opts: &SimOptions) -> Result<SimResult, SimError>
         .collect();
     Ok(SimResult {
         scenario: sc.name.clone(),
-        seed: opts.seed.unwrap_or(sc.seed),
+        seed: sc.seed,
         events,
         tasks: tasks.into_iter().map(|t| t.stats).collect(),
         devices: k
@@ -248,8 +267,18 @@ pub fn read_extents(text: &str) -> Result<BTreeMap<String, Vec<Extent>>, String>
             pages: length.div_ceil(4096),
         });
     }
-    for v in out.values_mut() {
+    for (name, v) in out.iter_mut() {
         v.sort_by_key(|e| e.logical);
+        for w in v.windows(2) {
+            if w[0].logical + w[0].pages > w[1].logical {
+                return Err(format!("extents of `{name}` overlap at file page {}", w[1].logical));
+            }
+        }
+        if v[0].logical != 0 {
+            return Err(format!(
+                "the extents of `{name}` do not start at offset 0 (a hole at the start is not supported)"
+            ));
+        }
     }
     Ok(out)
 }

@@ -25,6 +25,10 @@ pub enum SimError {
     Unsupported { task: String, op: &'static str },
     #[error("file `{file}` starts with dirty pages, which the read-side model does not handle yet")]
     DirtyInitialState { file: String },
+    #[error("{0}")]
+    BadExtents(String),
+    #[error("the files start with {cached} bytes cached but the machine has {memory} bytes of memory; the model has no reclaim yet, so initially cached data must fit")]
+    TooMuchCached { cached: u64, memory: u64 },
 }
 
 /// An open file description with its position.
@@ -127,6 +131,7 @@ impl Task {
         (end - off) as i64
     }
 
+    /// vfs_read on a regular file: O_DIRECT to the device, else the page cache (filemap_read).
     fn read(k: &mut Kernel, d: &mut Fdesc, pos: u64, len: u64, flags: ReadFlags) -> i64 {
         if !d.readable {
             return -(libc::EBADF as i64);
@@ -137,7 +142,7 @@ impl Task {
         filemap_read(k, &mut d.of, pos, len, flags)
     }
 
-    /// O_DIRECT read: 512-byte alignment or EINVAL; straight to the device (cache bypassed).
+    /// iomap_dio_rw for a read (fs/iomap/direct-io.c): 512-byte alignment or EINVAL; straight to the device.
     fn direct_read(k: &mut Kernel, d: &mut Fdesc, pos: u64, len: u64) -> i64 {
         if pos % 512 != 0 || len % 512 != 0 {
             return -(libc::EINVAL as i64);
@@ -157,9 +162,6 @@ impl Task {
             Op::Open { fd, file, flags } => {
                 let dev = k.inodes[file.0 as usize].device;
                 let of = OpenFile { file: file.0, ra: FileRaState::new(ra_pages[dev]), random: false, noreuse: false };
-                if flags.creat || flags.trunc || flags.append || flags.can_write() {
-                    // Opening for write is fine; writes themselves are refused below.
-                }
                 let slot = fd.0 as usize;
                 if self.fds.len() <= slot {
                     self.fds.resize_with(slot + 1, || None);
@@ -238,7 +240,10 @@ impl Task {
             }
             Op::Readv { fd, lens } => {
                 let Some(d) = self.fd(*fd) else { return Ok(ebadf) };
-                let r = Self::read(k, d, d.pos, lens.iter().sum(), ReadFlags::default());
+                let Some(total) = lens.iter().try_fold(0u64, |a, &l| a.checked_add(l)) else {
+                    return Ok(-(libc::EINVAL as i64));
+                };
+                let r = Self::read(k, d, d.pos, total, ReadFlags::default());
                 if r > 0 {
                     d.pos += r as u64;
                 }
@@ -246,7 +251,10 @@ impl Task {
             }
             Op::Preadv { fd, off, lens, flags } => {
                 let Some(d) = self.fd(*fd) else { return Ok(ebadf) };
-                Self::read(k, d, *off, lens.iter().sum(), ReadFlags { nowait: flags.nowait })
+                let Some(total) = lens.iter().try_fold(0u64, |a, &l| a.checked_add(l)) else {
+                    return Ok(-(libc::EINVAL as i64));
+                };
+                Self::read(k, d, *off, total, ReadFlags { nowait: flags.nowait })
             }
             Op::Sendfile { fd, off, len } => {
                 let Some(d) = self.fd(*fd) else { return Ok(ebadf) };
@@ -275,7 +283,8 @@ impl Task {
                         });
                     }
                 };
-                let new = base + off;
+                // generic_file_llseek_size: EINVAL for a negative or overflowing position.
+                let Some(new) = base.checked_add(*off) else { return Ok(-(libc::EINVAL as i64)) };
                 if new < 0 {
                     return Ok(-(libc::EINVAL as i64));
                 }
@@ -296,7 +305,7 @@ impl Task {
                 generic_fadvise(k, &mut d.of, ra_pages[dev], *off, *len, Fadvice::WillNeed)
             }
             Op::Sleep { ns } => {
-                k.now = Nanos(k.now.0 - SYSCALL_NS + ns);
+                k.now = Nanos((k.now.0 - SYSCALL_NS).saturating_add(*ns));
                 0
             }
             other => return Err(SimError::Unsupported { task: self.name.to_string(), op: other.name() }),

@@ -7,6 +7,9 @@
 
 use serde::{Deserialize, Serialize};
 
+/// MAX_RW_COUNT (include/linux/fs.h): the most one read or write call moves, INT_MAX rounded down to a page.
+pub const MAX_RW_COUNT: u64 = 0x7fff_f000;
+
 /// Index into the scenario's `files`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct FileId(pub u32);
