@@ -27,6 +27,26 @@ pub struct FileResidency {
 }
 
 /// Parses `a-b,c,d-e` (or `-` for none) into sorted, merged inclusive ranges.
+/// The header line of residency.txt.
+pub const HEADER: &str =
+    "# file size_pages nr_cache nr_dirty nr_writeback nr_evicted nr_recently_evicted resident_ranges";
+
+/// One residency.txt line: the file, its size in pages, cachestat's five counts, the resident ranges.
+pub fn format_line(file: &str, size_pages: u64, counts: [u64; 5], ranges: &[(u64, u64)]) -> String {
+    let [c, d, w, e, r] = counts;
+    format!("{file} {size_pages} {c} {d} {w} {e} {r} {}", format_ranges(ranges))
+}
+
+/// `a-b,c-d` (or `-` when empty), the inverse of `parse_ranges`.
+pub fn format_ranges(r: &[(u64, u64)]) -> String {
+    if r.is_empty() {
+        return "-".into();
+    }
+    let parts: Vec<String> = r.iter().map(|(a, b)| if a == b { a.to_string() } else { format!("{a}-{b}") }).collect();
+    parts.join(",")
+}
+
+/// Parses `a-b,c-d` (or `-`) into sorted, merged inclusive ranges.
 pub fn parse_ranges(s: &str) -> Result<Vec<(u64, u64)>, String> {
     if s == "-" {
         return Ok(Vec::new());

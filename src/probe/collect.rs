@@ -2,7 +2,6 @@
 //! extent maps (FIEMAP), and which other reclaimers (kswapd, DAMON's kdamond) are active.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::fs::File;
 use std::os::unix::io::AsRawFd;
 use std::path::Path;
@@ -82,24 +81,7 @@ pub fn ranges(bits: impl Iterator<Item = bool>) -> Vec<(u64, u64)> {
     out
 }
 
-/// `a-b,c-d` (or `-` when empty).
-pub fn format_ranges(r: &[(u64, u64)]) -> String {
-    if r.is_empty() {
-        return "-".into();
-    }
-    let mut s = String::new();
-    for (i, (a, b)) in r.iter().enumerate() {
-        if i > 0 {
-            s.push(',');
-        }
-        if a == b {
-            let _ = write!(s, "{a}");
-        } else {
-            let _ = write!(s, "{a}-{b}");
-        }
-    }
-    s
-}
+pub use crate::compare::residency::format_ranges;
 
 /// /proc/vmstat as name -> value, in file order.
 pub fn vmstat() -> Vec<(String, i64)> {

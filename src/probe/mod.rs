@@ -228,9 +228,7 @@ fn run_inner(
     let lost = inst.lost_events();
 
     // Residency and extents.
-    let mut residency = String::from(
-        "# file size_pages nr_cache nr_dirty nr_writeback nr_evicted nr_recently_evicted resident_ranges\n",
-    );
+    let mut residency = format!("{}\n", crate::compare::residency::HEADER);
     let mut extents = String::from("# file logical_bytes physical_bytes length_bytes flags\n");
     for (i, f) in sc.files.iter().enumerate() {
         let file = File::open(&paths[i]).map_err(|e| ProbeError::Host(format!("{}: {e}", paths[i].display())))?;
@@ -238,18 +236,9 @@ fn run_inner(
         let cs = collect::cachestat(&file).unwrap_or_default();
         let rr = collect::resident_ranges(&file, size)
             .map_err(|e| ProbeError::Host(format!("mincore {}: {e}", paths[i].display())))?;
-        let _ = writeln!(
-            residency,
-            "{} {} {} {} {} {} {} {}",
-            f.name,
-            size.div_ceil(4096),
-            cs.nr_cache,
-            cs.nr_dirty,
-            cs.nr_writeback,
-            cs.nr_evicted,
-            cs.nr_recently_evicted,
-            collect::format_ranges(&rr)
-        );
+        let counts = [cs.nr_cache, cs.nr_dirty, cs.nr_writeback, cs.nr_evicted, cs.nr_recently_evicted];
+        residency.push_str(&crate::compare::residency::format_line(&f.name, size.div_ceil(4096), counts, &rr));
+        residency.push('\n');
         for e in collect::fiemap(&file).map_err(|e| ProbeError::Host(format!("FIEMAP {}: {e}", paths[i].display())))? {
             let _ = writeln!(extents, "{} {} {} {} {:#x}", f.name, e.logical, e.physical, e.length, e.flags);
         }

@@ -12,7 +12,6 @@ pub mod stats;
 pub mod task;
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::sync::Arc;
 
 pub use queue::EventQueue;
@@ -227,18 +226,11 @@ pub fn simulate(sc: &Scenario, opts: &SimOptions) -> Result<SimResult, SimError>
 impl SimResult {
     /// residency.txt in the probe's format.
     pub fn residency_text(&self) -> String {
-        let mut s = String::from(
-            "# file size_pages nr_cache nr_dirty nr_writeback nr_evicted nr_recently_evicted resident_ranges\n",
-        );
+        use crate::compare::residency::{format_line, HEADER};
+        let mut s = format!("{HEADER}\n");
         for f in &self.files {
-            let _ = writeln!(
-                s,
-                "{} {} {} 0 0 0 0 {}",
-                f.name,
-                f.size_pages,
-                f.nr_cache,
-                crate::probe::collect::format_ranges(&f.ranges)
-            );
+            s.push_str(&format_line(&f.name, f.size_pages, [f.nr_cache, 0, 0, 0, 0], &f.ranges));
+            s.push('\n');
         }
         s
     }
