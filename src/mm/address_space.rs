@@ -15,6 +15,9 @@ pub struct AddressSpace {
     folios: BTreeMap<u64, FolioId>,
     /// Pages cached (sum of folio sizes).
     pub nrpages: u64,
+    /// Folios of order 6 or more (stored at the xarray's shift-6 level), so the cursor knows the tree's height
+    /// without scanning.
+    large: u64,
 }
 
 impl AddressSpace {
@@ -41,6 +44,7 @@ impl AddressSpace {
     pub fn insert(&mut self, slab: &FolioSlab, id: FolioId) {
         let f = slab.get(id);
         self.nrpages += f.nr_pages();
+        self.large += (f.order >= 6) as u64;
         let old = self.folios.insert(f.index, id);
         debug_assert!(old.is_none(), "invariant: one folio per index");
     }
@@ -49,6 +53,7 @@ impl AddressSpace {
     pub fn remove(&mut self, slab: &FolioSlab, index: u64) -> Option<FolioId> {
         let id = self.folios.remove(&index)?;
         self.nrpages -= slab.get(id).nr_pages();
+        self.large -= (slab.get(id).order >= 6) as u64;
         Some(id)
     }
 
@@ -138,7 +143,7 @@ struct XaCursor<'a> {
 impl<'a> XaCursor<'a> {
     fn new(space: &'a AddressSpace, slab: &'a FolioSlab, index: u64) -> Self {
         let max = space.last_index(slab).unwrap_or(0);
-        let max_level = space.folios.values().map(|&id| level(slab.get(id).order)).max().unwrap_or(0);
+        let max_level = if space.large > 0 { XA_CHUNK_SHIFT } else { 0 };
         let mut root_shift = 0;
         while (max >> root_shift) >= XA_CHUNK_SIZE || root_shift < max_level {
             root_shift += XA_CHUNK_SHIFT;
