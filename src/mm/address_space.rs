@@ -1,18 +1,16 @@
 //! `struct address_space` (include/linux/fs.h): a file's page cache, page index -> folio, with the range walks of
 //! mm/filemap.c (`page_cache_next_miss`, `page_cache_prev_miss`) the readahead code uses.
 //!
-//! The kernel's xarray is modelled by an ordered map keyed by each folio's first index; a lookup of any index inside
-//! a large folio finds it through the nearest key at or below. Shadow entries (issue 4) are not kept yet, so a
-//! miss is simply an absent index.
-
-use std::collections::BTreeMap;
+//! Pages are found through `xarray::PageIndex` (O(1) lookups, ordered walks). Shadow entries (issue 4) are not kept
+//! yet, so a miss is simply an absent index.
 
 use super::folio::{FolioId, FolioSlab};
+use super::xarray::PageIndex;
 
 #[derive(Clone, Debug, Default)]
 pub struct AddressSpace {
-    /// First page index of each folio -> folio.
-    folios: BTreeMap<u64, FolioId>,
+    /// Page index -> folio.
+    folios: PageIndex,
     /// Pages cached (sum of folio sizes).
     pub nrpages: u64,
     /// Folios of order 6 or more (stored at the xarray's shift-6 level), so the cursor knows the tree's height
@@ -22,10 +20,9 @@ pub struct AddressSpace {
 
 impl AddressSpace {
     /// The folio covering page `index` (filemap_get_folio / xa_load).
-    pub fn lookup(&self, slab: &FolioSlab, index: u64) -> Option<FolioId> {
-        let (_, &id) = self.folios.range(..=index).next_back()?;
-        let f = slab.get(id);
-        (index < f.next_index()).then_some(id)
+    #[inline]
+    pub fn lookup(&self, _slab: &FolioSlab, index: u64) -> Option<FolioId> {
+        self.folios.get(index)
     }
 
     pub fn contains(&self, slab: &FolioSlab, index: u64) -> bool {
@@ -37,7 +34,7 @@ impl AddressSpace {
         if self.lookup(slab, index).is_some() {
             return true;
         }
-        self.folios.range(index..index + nr).next().is_some()
+        self.folios.next_start(index, index.saturating_add(nr)).is_some()
     }
 
     /// Inserts a folio known not to overlap any cached page.
@@ -45,31 +42,38 @@ impl AddressSpace {
         let f = slab.get(id);
         self.nrpages += f.nr_pages();
         self.large += (f.order >= 6) as u64;
-        let old = self.folios.insert(f.index, id);
-        debug_assert!(old.is_none(), "invariant: one folio per index");
+        debug_assert!(self.folios.get(f.index).is_none(), "invariant: one folio per index");
+        self.folios.insert(f.index, f.order, id);
     }
 
     /// Removes the folio starting at `index`.
     pub fn remove(&mut self, slab: &FolioSlab, index: u64) -> Option<FolioId> {
-        let id = self.folios.remove(&index)?;
+        let id = self.folios.get(index).filter(|&id| slab.get(id).index == index)?;
+        let order = slab.get(id).order;
+        self.folios.remove(index, order);
         self.nrpages -= slab.get(id).nr_pages();
-        self.large -= (slab.get(id).order >= 6) as u64;
+        self.large -= (order >= 6) as u64;
         Some(id)
     }
 
     /// Folios in index order.
     pub fn iter(&self) -> impl Iterator<Item = FolioId> + '_ {
-        self.folios.values().copied()
+        self.folios.range(0, u64::MAX).map(|(_, id)| id)
     }
 
     /// Folios whose first index is in [from, to).
     pub fn range(&self, from: u64, to: u64) -> impl Iterator<Item = FolioId> + '_ {
-        self.folios.range(from..to).map(|(_, &id)| id)
+        self.folios.range(from, to).map(|(_, id)| id)
     }
 
     /// The last cached page, if any.
-    fn last_index(&self, slab: &FolioSlab) -> Option<u64> {
-        self.folios.values().next_back().map(|&id| slab.get(id).next_index() - 1)
+    fn last_index(&self) -> Option<u64> {
+        self.folios.end().map(|e| e - 1)
+    }
+
+    /// Bytes of the page index (the folios themselves are in the slab).
+    pub fn index_bytes(&self) -> usize {
+        self.folios.bytes()
     }
 
     /// page_cache_next_miss: walks the xarray forward from `index` at most `max_scan` entries and returns the
@@ -142,7 +146,7 @@ struct XaCursor<'a> {
 
 impl<'a> XaCursor<'a> {
     fn new(space: &'a AddressSpace, slab: &'a FolioSlab, index: u64) -> Self {
-        let max = space.last_index(slab).unwrap_or(0);
+        let max = space.last_index().unwrap_or(0);
         let max_level = if space.large > 0 { XA_CHUNK_SHIFT } else { 0 };
         let mut root_shift = 0;
         while (max >> root_shift) >= XA_CHUNK_SIZE || root_shift < max_level {
@@ -165,7 +169,7 @@ impl<'a> XaCursor<'a> {
                 return Slot::Node;
             }
         }
-        if shift > 0 && self.space.folios.range(first..=last).next().is_some() {
+        if shift > 0 && self.space.folios.next_start(first, last.saturating_add(1)).is_some() {
             return Slot::Node;
         }
         Slot::Null

@@ -6,3 +6,4 @@ pub mod fault;
 pub mod filemap;
 pub mod folio;
 pub mod readahead;
+pub mod xarray;
