@@ -283,13 +283,12 @@ impl<'a> XaCursor<'a> {
 mod tests {
     use super::*;
     use crate::mm::folio::Folio;
-    use crate::units::Nanos;
 
     fn space(folios: &[(u64, u8)]) -> (AddressSpace, FolioSlab) {
         let mut slab = FolioSlab::default();
         let mut a = AddressSpace::default();
         for &(index, order) in folios {
-            let id = slab.alloc(Folio { index, order, ready_at: Nanos(0), file: 0, flags: 0 });
+            let id = slab.alloc(Folio { index, order, file: 0, flags: 0 });
             a.insert(&slab, id);
         }
         (a, slab)

@@ -73,7 +73,7 @@ pub fn mapping_try_invalidate(k: &mut Kernel, file: u32, start: u64, end: u64) -
     let mut dropped = 0;
     for id in ids {
         let f = *k.folios.get(id);
-        if f.next_index() - 1 > end || !f.uptodate(k.now) || f.test(PG_DIRTY) || f.test(PG_WRITEBACK) {
+        if f.next_index() - 1 > end || !k.folios.uptodate(id, k.now) || f.test(PG_DIRTY) || f.test(PG_WRITEBACK) {
             continue;
         }
         k.inodes[file as usize].mapping.remove(&k.folios, f.index);

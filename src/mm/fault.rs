@@ -16,11 +16,10 @@
 //! write side.
 
 use super::filemap::OpenFile;
-use super::folio::{Folio, PG_READAHEAD, PG_WORKINGSET};
+use super::folio::{Folio, FolioId, PG_READAHEAD, PG_WORKINGSET};
 use super::readahead::{page_cache_async_ra, page_cache_ra_order, page_cache_sync_ra, Ractl};
 use crate::sim::kernel::Kernel;
 use crate::trace::event::EventKind;
-use crate::units::Nanos;
 
 /// fault_around_bytes / PAGE_SIZE.
 pub const FAULT_AROUND_PAGES: u64 = 16;
@@ -71,8 +70,9 @@ impl Vma {
 }
 
 /// A folio fault-around may map (next_uptodate_folio): uptodate, unlocked, not PG_readahead, inside i_size.
-fn mappable(f: &Folio, now: Nanos, max_idx: u64) -> bool {
-    f.uptodate(now) && !f.test(PG_READAHEAD) && f.index < max_idx
+fn mappable(k: &Kernel, id: FolioId, max_idx: u64) -> bool {
+    let f = k.folios.get(id);
+    k.folios.uptodate(id, k.now) && !f.test(PG_READAHEAD) && f.index < max_idx
 }
 
 /// filemap_map_pages over file pages [start, end] of `vma`: maps every page of each mappable folio that lies in the
@@ -90,7 +90,7 @@ fn filemap_map_pages(k: &mut Kernel, of: &mut OpenFile, vma: &mut Vma, start: u6
     ids.extend(k.inodes[file as usize].mapping.range(start + 1, end + 1));
     for id in ids {
         let f = *k.folios.get(id);
-        if !mappable(&f, k.now, max_idx) {
+        if !mappable(k, id, max_idx) {
             continue;
         }
         found = true;
@@ -217,7 +217,7 @@ pub fn handle_read_access(k: &mut Kernel, of: &mut OpenFile, vma: &mut Vma, page
                     Some(id) => id,
                     None => {
                         // __filemap_get_folio(FGP_CREAT) then filemap_read_folio, synchronously.
-                        let f = Folio { index: page, order: 0, ready_at: Nanos(u64::MAX), file, flags: 0 };
+                        let f = Folio { index: page, order: 0, file, flags: 0 };
                         let id = k.add_to_page_cache(f);
                         k.submit_folio_reads(file, &[id], false);
                         fpin |= first_try;
@@ -226,12 +226,11 @@ pub fn handle_read_access(k: &mut Kernel, of: &mut OpenFile, vma: &mut Vma, page
                 }
             }
         };
-        let f = *k.folios.get(id);
-        if !f.uptodate(k.now) {
+        if !k.folios.uptodate(id, k.now) {
             // lock_folio_maybe_drop_mmap: sleep on the folio lock (dropping the fault lock on a first try).
             fpin |= first_try;
             k.vm.sync_misses += 1;
-            k.now = f.ready_at;
+            k.now = k.folios.ready_at(id);
         }
         if fpin {
             // VM_FAULT_RETRY: the arch handler retries, with FAULT_FLAG_TRIED only after a major fault.

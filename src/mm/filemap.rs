@@ -8,7 +8,6 @@ use super::folio::{FolioId, PG_READAHEAD, PG_REFERENCED};
 use super::readahead::{page_cache_async_ra, page_cache_sync_ra, FileRaState, Ractl};
 use crate::sim::kernel::Kernel;
 use crate::trace::event::EventKind;
-use crate::units::Nanos;
 
 /// PAGEVEC_SIZE: folios per batch.
 pub const FOLIO_BATCH: usize = 31;
@@ -44,7 +43,7 @@ fn get_read_batch(k: &Kernel, file: u32, index: u64, max: u64, batch: &mut Vec<F
             break;
         }
         let f = k.folios.get(id);
-        if !f.uptodate(k.now) || f.test(PG_READAHEAD) {
+        if !k.folios.uptodate(id, k.now) || f.test(PG_READAHEAD) {
             break;
         }
         i = f.next_index();
@@ -53,7 +52,7 @@ fn get_read_batch(k: &Kernel, file: u32, index: u64, max: u64, batch: &mut Vec<F
 
 /// filemap_create_folio: no readahead could add the page: one order-0 folio read with ->read_folio.
 fn create_folio(k: &mut Kernel, file: u32, index: u64) -> FolioId {
-    let f = super::folio::Folio { index, order: 0, ready_at: Nanos(u64::MAX), file, flags: 0 };
+    let f = super::folio::Folio { index, order: 0, file, flags: 0 };
     let id = k.add_to_page_cache(f);
     k.submit_folio_reads(file, &[id], false);
     id
@@ -88,7 +87,7 @@ fn get_pages(
             }
             // filemap_create_folio reads the page synchronously and returns it (no tracepoint on this path).
             let id = create_folio(k, of.file, index);
-            k.now = k.now.max(k.folios.get(id).ready_at);
+            k.now = k.now.max(k.folios.ready_at(id));
             batch.push(id);
             return Ok(());
         }
@@ -98,12 +97,11 @@ fn get_pages(
             let mut ractl = Ractl::new(of.file, f.index, of.random);
             page_cache_async_ra(k, &mut ractl, &mut of.ra, last, last_index - f.index);
         }
-        let f = *k.folios.get(last);
-        if !f.uptodate(k.now) {
+        if !k.folios.uptodate(last, k.now) {
             if !flags.nowait {
                 // folio_put_wait_locked: sleep until the read completes, then AOP_TRUNCATED_PAGE.
                 k.vm.sync_misses += 1;
-                k.now = f.ready_at;
+                k.now = k.folios.ready_at(last);
             }
             batch.pop();
             if !batch.is_empty() {

@@ -17,7 +17,6 @@
 use super::folio::{Folio, FolioId, PG_READAHEAD};
 use crate::sim::kernel::Kernel;
 use crate::trace::event::EventKind;
-use crate::units::Nanos;
 
 /// MAX_PAGECACHE_ORDER on the host (min(11, PMD order 9)).
 pub const MAX_PAGECACHE_ORDER: u32 = 9;
@@ -142,7 +141,7 @@ fn add_folio(k: &mut Kernel, file: u32, index: u64, order: u32, readahead: bool)
         return None;
     }
     let flags = if readahead { PG_READAHEAD } else { 0 };
-    let f = Folio { index, order: order as u8, ready_at: Nanos(u64::MAX), file, flags };
+    let f = Folio { index, order: order as u8, file, flags };
     Some(k.add_to_page_cache(f))
 }
 

@@ -114,7 +114,7 @@ impl PageIndex {
         let mut i = from;
         while i < to {
             let b = (i / BLOCK) as usize;
-            let Some(&v) = self.blocks.get(b) else { return None };
+            let &v = self.blocks.get(b)?;
             if v == EMPTY {
                 i = (i / BLOCK + 1) * BLOCK;
             } else if v & LARGE != 0 {

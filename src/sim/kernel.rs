@@ -249,7 +249,7 @@ impl Kernel {
                 .map(|x| x.2)
                 .max()
                 .unwrap_or(self.now);
-            self.folios.get_mut(id).ready_at = ready;
+            self.folios.set_ready_at(id, ready);
         }
     }
 }

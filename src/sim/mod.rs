@@ -149,7 +149,7 @@ pub fn simulate(sc: &Scenario, opts: &SimOptions) -> Result<SimResult, SimError>
         if let Some((off, len)) = range {
             let end = (off + len).min(f.size).div_ceil(4096);
             for index in off >> 12..end {
-                let folio = Folio { index, ready_at: Nanos(0), file: i as u32, order: 0, flags: 0 };
+                let folio = Folio { index, file: i as u32, order: 0, flags: 0 };
                 let id = k.folios.alloc(folio);
                 k.inodes[i].mapping.insert(&k.folios, id);
             }
@@ -163,8 +163,12 @@ pub fn simulate(sc: &Scenario, opts: &SimOptions) -> Result<SimResult, SimError>
     }
     let mut end = Nanos(0);
     while let Some((time, t)) = q.pop() {
+        // No task is earlier than `time`: reads done by then are done for everyone.
+        k.folios.reap(time);
         k.now = time;
-        k.task = tasks[t].name.clone();
+        if !Arc::ptr_eq(&k.task, &tasks[t].name) {
+            k.task = tasks[t].name.clone();
+        }
         if tasks[t].step(&mut k, &ra_pages)? {
             q.push(k.now, t);
         } else {
@@ -184,7 +188,7 @@ pub fn simulate(sc: &Scenario, opts: &SimOptions) -> Result<SimResult, SimError>
             let mut ra_unused = 0;
             for id in mapping.iter() {
                 let fo = k.folios.get(id);
-                if fo.flags & crate::mm::folio::PG_REFERENCED == 0 && fo.ready_at.0 > 0 {
+                if fo.flags & crate::mm::folio::PG_REFERENCED == 0 && fo.flags & crate::mm::folio::PCSIM_READ_IN != 0 {
                     ra_unused += fo.nr_pages();
                 }
                 let (a, b) = (fo.index, fo.next_index() - 1);
