@@ -1,6 +1,7 @@
 //! pcsim: a deterministic model of the Linux page cache and writeback, and a probe that runs the same workloads on
 //! the host's kernel and records its tracepoints in the same event vocabulary.
 
+pub mod bench;
 pub mod block;
 pub mod cli;
 pub mod compare;

@@ -1,0 +1,267 @@
+//! Workloads and measurements for the benchmarks (`benches/read_path.rs`, `benches/memory.rs`; figures in
+//! docs/PERFORMANCE.md), kept in the library so the unit tests below run each with a tiny size and the benchmarks
+//! cannot rot (DESIGN.md, Tests).
+//!
+//! The builders return ordinary scenarios ([`Scenario::parse`] of a RON string), so a benchmark measures the whole
+//! `simulate` path: op stream expansion, the task loop, the read path and readahead. [`run`] runs one with events
+//! off, as a benchmark should.
+//!
+//! Memory is measured with [`CountingAlloc`], a global allocator that counts live and peak bytes; it is installed
+//! by the binaries that measure (`benches/memory.rs`, `tests/bench_tiny.rs`), never by the library itself.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use crate::mm::address_space::AddressSpace;
+use crate::mm::folio::{Folio, FolioSlab};
+use crate::scenario::Scenario;
+use crate::sim::{simulate, SimOptions, SimResult};
+use crate::trace::event::EventKind;
+use crate::units::Nanos;
+
+/// Machine memory of every benchmark scenario: larger than any benchmark file, so the whole file stays cached
+/// once reclaim is modelled and the figures keep measuring the read path.
+const MEMORY: &str = "16g";
+
+/// The hit path: a file of `file_bytes` (a multiple of 4 KiB) fully cached, one task doing `ops` 4 KiB `pread()`s
+/// at offsets cycling sequentially over it (`Generate(pattern: Sequential, syscall: Pread)`, wrapping). Every read
+/// is a page-cache hit: no I/O, no readahead.
+pub fn hit_path(ops: u64, file_bytes: u64) -> Scenario {
+    let text = format!(
+        r#"Scenario(
+    name: "bench_hit_path",
+    machine: (memory: "{MEMORY}", cpus: 1),
+    devices: [(name: "disk0")],
+    files: [(name: "data", size: {file_bytes}, state: Cached)],
+    tasks: [(name: "reader", ops: [
+        Open(file: "data"),
+        Generate(fd: "data", pattern: Sequential, syscall: Pread, block: "4k", count: {ops}),
+        Close(fd: "data"),
+    ])],
+)"#
+    );
+    Scenario::parse(&text, "bench::hit_path").expect("invariant: the hit-path scenario is valid")
+}
+
+/// A cold sequential scan: one task `read()`s a cold file of `ops` x 4 KiB from start to end, 4 KiB per call, on a
+/// device with `read_ahead_kb` (128 is the kernel default; 2048 lets readahead grow to order-9 folios).
+pub fn cold_sequential(ops: u64, read_ahead_kb: u32) -> Scenario {
+    let size = ops * 4096;
+    let text = format!(
+        r#"Scenario(
+    name: "bench_cold_seq",
+    machine: (memory: "{MEMORY}", cpus: 1),
+    devices: [(name: "disk0", read_ahead_kb: {read_ahead_kb})],
+    files: [(name: "data", size: {size}, state: Cold)],
+    tasks: [(name: "reader", ops: [
+        Open(file: "data"),
+        Repeat(count: {ops}, ops: [Read(fd: "data", len: "4k")]),
+        Close(fd: "data"),
+    ])],
+)"#
+    );
+    Scenario::parse(&text, "bench::cold_sequential").expect("invariant: the cold-read scenario is valid")
+}
+
+/// A file of `pages` pages cached at the start (order-0 folios, as the model sets up `state: Cached`) and a task
+/// that only opens and closes it: what a run holds per cached order-0 folio.
+pub fn cached_file(pages: u64) -> Scenario {
+    let size = pages * 4096;
+    let text = format!(
+        r#"Scenario(
+    name: "bench_cached_file",
+    machine: (memory: "{MEMORY}", cpus: 1),
+    devices: [(name: "disk0")],
+    files: [(name: "data", size: {size}, state: Cached)],
+    tasks: [(name: "idle", ops: [Open(file: "data"), Close(fd: "data")])],
+)"#
+    );
+    Scenario::parse(&text, "bench::cached_file").expect("invariant: the cached-file scenario is valid")
+}
+
+/// Runs a scenario with events off, as the benchmarks do.
+pub fn run(sc: &Scenario) -> SimResult {
+    simulate(sc, &SimOptions { events: false, ..Default::default() }).expect("invariant: bench scenarios simulate")
+}
+
+/// Folios added to the page cache during a run, per order (index = order), counted from an events-on run.
+pub fn folios_added_by_order(sc: &Scenario) -> [u64; 12] {
+    let r = simulate(sc, &SimOptions { events: true, ..Default::default() }).expect("invariant: bench scenarios");
+    let mut by_order = [0u64; 12];
+    for e in &r.events {
+        if let EventKind::MmFilemapAddToPageCache { order, .. } = e.kind {
+            by_order[order as usize] += 1;
+        }
+    }
+    by_order
+}
+
+static LIVE: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+static CALLS: AtomicUsize = AtomicUsize::new(0);
+
+/// A global allocator over [`System`] that counts live bytes, their peak and allocation calls. Install it in a
+/// measuring binary with `#[global_allocator] static A: pcsim::bench::CountingAlloc = pcsim::bench::CountingAlloc;`.
+/// Counts are process-wide: measure from one thread while the others are idle.
+pub struct CountingAlloc;
+
+impl CountingAlloc {
+    fn grew(by: usize) {
+        let live = LIVE.fetch_add(by, Ordering::Relaxed) + by;
+        PEAK.fetch_max(live, Ordering::Relaxed);
+    }
+}
+
+// SAFETY: every call is forwarded to `System` unchanged; the counters are only bookkeeping.
+unsafe impl GlobalAlloc for CountingAlloc {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        let p = unsafe { System.alloc(layout) };
+        if !p.is_null() {
+            CALLS.fetch_add(1, Ordering::Relaxed);
+            Self::grew(layout.size());
+        }
+        p
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        let p = unsafe { System.alloc_zeroed(layout) };
+        if !p.is_null() {
+            CALLS.fetch_add(1, Ordering::Relaxed);
+            Self::grew(layout.size());
+        }
+        p
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        unsafe { System.dealloc(ptr, layout) };
+        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        let p = unsafe { System.realloc(ptr, layout, new_size) };
+        if !p.is_null() {
+            CALLS.fetch_add(1, Ordering::Relaxed);
+            if new_size >= layout.size() {
+                Self::grew(new_size - layout.size());
+            } else {
+                LIVE.fetch_sub(layout.size() - new_size, Ordering::Relaxed);
+            }
+        }
+        p
+    }
+}
+
+/// Live bytes as counted by [`CountingAlloc`] (0 when it is not installed).
+pub fn live_bytes() -> usize {
+    LIVE.load(Ordering::Relaxed)
+}
+
+/// Allocation calls (alloc and realloc) counted by [`CountingAlloc`] so far.
+pub fn alloc_calls() -> usize {
+    CALLS.load(Ordering::Relaxed)
+}
+
+/// Runs `f` and returns its result with the peak of live bytes during it, above the live bytes at its start.
+pub fn peak_during<T>(f: impl FnOnce() -> T) -> (T, usize) {
+    let base = LIVE.load(Ordering::Relaxed);
+    PEAK.store(base, Ordering::Relaxed);
+    let out = f();
+    (out, PEAK.load(Ordering::Relaxed).saturating_sub(base))
+}
+
+/// Memory of the page-cache structures for `n` folios of one order.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StructureBytes {
+    pub folios: u64,
+    pub order: u8,
+    /// Bytes the folio slab holds (`FolioSlab::bytes`: capacity, so Vec doubling slack included).
+    pub slab: usize,
+    /// Bytes the address space's map holds (counted by the allocator: all live bytes minus the slab).
+    pub map: usize,
+}
+
+impl StructureBytes {
+    pub fn per_folio(&self) -> f64 {
+        (self.slab + self.map) as f64 / self.folios as f64
+    }
+    pub fn per_page(&self) -> f64 {
+        self.per_folio() / (1u64 << self.order) as f64
+    }
+}
+
+/// Builds a [`FolioSlab`] and an [`AddressSpace`] holding `n` adjacent folios of `order`, inserted in index order
+/// as readahead inserts them, and measures what they hold. Needs [`CountingAlloc`] installed (else `map` is 0).
+pub fn structure_bytes(n: u64, order: u8) -> StructureBytes {
+    let before = live_bytes();
+    let mut slab = FolioSlab::default();
+    let mut space = AddressSpace::default();
+    for i in 0..n {
+        let id = slab.alloc(Folio { index: i << order, ready_at: Nanos(0), file: 0, order, flags: 0 });
+        space.insert(&slab, id);
+    }
+    let total = live_bytes() - before;
+    assert_eq!(space.nrpages, n << order);
+    let slab_bytes = slab.bytes();
+    StructureBytes { folios: n, order, slab: slab_bytes, map: total.saturating_sub(slab_bytes) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hit_path_hits_every_time() {
+        let r = run(&hit_path(1000, 64 << 10));
+        let t = &r.tasks[0];
+        assert_eq!(t.read_ops, 1000);
+        assert_eq!(t.ops, 1002, "open, 1000 preads, close");
+        assert_eq!(t.failed_ops, 0);
+        assert_eq!(t.bytes, 1000 * 4096);
+        assert_eq!(t.read_misses, 0);
+        assert_eq!(r.vm.nr_added, 0);
+        assert_eq!(r.devices[0].requests, 0);
+        assert_eq!(r.files[0].nr_cache, 16);
+    }
+
+    #[test]
+    fn cold_sequential_reads_the_whole_file_through_readahead() {
+        for ra_kb in [128, 2048] {
+            let ops = 1024;
+            let r = run(&cold_sequential(ops, ra_kb));
+            let t = &r.tasks[0];
+            assert_eq!(t.read_ops, ops);
+            assert_eq!(t.bytes, ops * 4096);
+            assert_eq!(t.failed_ops, 0);
+            assert_eq!(r.files[0].nr_cache, ops, "read_ahead_kb {ra_kb}");
+            assert_eq!(r.files[0].ranges, vec![(0, ops - 1)]);
+            assert_eq!(r.vm.pgpgin, ops * 4);
+            // Readahead serves almost every read: misses are the first read and waits at window edges.
+            assert!(t.read_misses > 0 && t.read_misses < ops / 8, "{} misses", t.read_misses);
+        }
+    }
+
+    #[test]
+    fn large_readahead_grows_to_order_9() {
+        let by_order = folios_added_by_order(&cold_sequential(8192, 2048));
+        assert!(by_order[9] > 0, "{by_order:?}");
+        let pages: u64 = by_order.iter().enumerate().map(|(o, n)| n << o).sum();
+        assert_eq!(pages, 8192);
+    }
+
+    #[test]
+    fn cached_file_is_all_resident() {
+        let r = run(&cached_file(300));
+        assert_eq!(r.files[0].nr_cache, 300);
+        assert_eq!(r.files[0].ranges, vec![(0, 299)]);
+        assert_eq!(r.tasks[0].ops, 2);
+    }
+
+    #[test]
+    fn structure_bytes_counts_the_slab() {
+        // The counting allocator is not installed in this test binary: only the slab is known here
+        // (tests/bench_tiny.rs measures the map with it installed).
+        let s = structure_bytes(1000, 0);
+        assert_eq!(s.folios, 1000);
+        assert!(s.slab >= 1000 * std::mem::size_of::<Folio>());
+    }
+}
