@@ -17,7 +17,6 @@ use crate::mm::folio::{Folio, FolioSlab};
 use crate::scenario::Scenario;
 use crate::sim::{simulate, SimOptions, SimResult};
 use crate::trace::event::EventKind;
-use crate::units::Nanos;
 
 /// Machine memory of every benchmark scenario: larger than any benchmark file, so the whole file stays cached
 /// once reclaim is modelled and the figures keep measuring the read path.
@@ -196,7 +195,7 @@ pub fn structure_bytes(n: u64, order: u8) -> StructureBytes {
     let mut slab = FolioSlab::default();
     let mut space = AddressSpace::default();
     for i in 0..n {
-        let id = slab.alloc(Folio { index: i << order, ready_at: Nanos(0), file: 0, order, flags: 0 });
+        let id = slab.alloc(Folio { index: i << order, file: 0, order, flags: 0 });
         space.insert(&slab, id);
     }
     let total = live_bytes() - before;
