@@ -250,6 +250,7 @@ fn sigint_restores_host() {
         ),
     );
     let out = tmp.path().join("out");
+    #[allow(clippy::disallowed_methods)] // a real-time bound on the real probe: the interrupt must stop a 60 s sleep
     let started = Instant::now();
     let mut child = Command::new(pcsim())
         .args(["probe", sc.to_str().unwrap(), "--out", out.to_str().unwrap(), "--allow-sysctl"])

@@ -300,11 +300,9 @@ mod tests {
                 _ => b[at] = rng.below(5000) as u32,
             }
         }
-        let t = std::time::Instant::now();
         let al = align(&a, &b);
         assert!(al.exact);
         assert!(al.matched >= a.len() - 100 && al.matched <= a.len(), "{al:?}");
-        assert!(t.elapsed().as_secs() < 10, "took {:?}", t.elapsed());
     }
 
     #[test]
@@ -312,11 +310,9 @@ mod tests {
         // Reversed stream over a small alphabet: D is about N + M, far past the budget.
         let a: Vec<u32> = (0..100_000).map(|i| (i % 1000) as u32).collect();
         let b: Vec<u32> = a.iter().rev().copied().collect();
-        let t = std::time::Instant::now();
         let al = align_with_limit(&a, &b, 5_000_000);
         assert!(!al.exact);
         assert!(al.matched > 0 && al.matched <= a.len());
-        assert!(t.elapsed().as_secs() < 10, "took {:?}", t.elapsed());
         // A shifted copy (three events in front, one changed at the end) recovers all of it greedily.
         let mut c = vec![7u32; 3];
         c.extend_from_slice(&a);

@@ -212,6 +212,7 @@ fn run_inner(
     let sysctls_in_force = sysctl::snapshot_vm();
     let reclaimers = collect::reclaimers();
     let vm_before = collect::vmstat();
+    #[allow(clippy::disallowed_methods)] // the probe records when it ran; the model never reads the wall clock
     let started_wall = std::time::SystemTime::now();
     let reader = inst.start(raw)?;
     eprintln!("pcsim: running workload ({} tasks)", sc.tasks.len());
