@@ -338,16 +338,29 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
                 println!("file {}: {} bytes on {}, {:?}", f.name, f.size, sc.devices[f.device].name, f.state);
             }
             for (t, task) in sc.tasks.iter().enumerate() {
+                // Ops are counted by walking the stream, up to a limit so a Repeat of 10^12 does not hang `check`.
+                const LIMIT: u64 = 50_000_000;
                 let mut n = 0u64;
                 let mut bytes = 0u64;
-                for op in sc.ops(t) {
+                for op in sc.ops(t).take(LIMIT as usize + 1) {
+                    if n == LIMIT {
+                        n += 1;
+                        break;
+                    }
                     if ops {
                         println!("  {} {:?}", task.name, op);
                     }
                     n += 1;
-                    bytes += op.io_bytes();
+                    bytes = bytes.saturating_add(op.io_bytes());
                 }
-                println!("task {}: starts at {}, {n} ops, {bytes} bytes of I/O requested", task.name, task.start);
+                if n > LIMIT {
+                    println!(
+                        "task {}: starts at {}, more than {LIMIT} ops (counted {bytes} bytes of I/O in the first {LIMIT})",
+                        task.name, task.start
+                    );
+                } else {
+                    println!("task {}: starts at {}, {n} ops, {bytes} bytes of I/O requested", task.name, task.start);
+                }
             }
             Ok(())
         }

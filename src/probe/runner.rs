@@ -8,7 +8,7 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::os::unix::io::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Barrier};
+use std::sync::Arc;
 
 use super::guard;
 use super::ProbeError;
@@ -417,25 +417,46 @@ pub fn run_all(
     t0: Option<u64>,
 ) -> Result<(u64, Vec<TaskOutcome>), ProbeError> {
     let n = sc.tasks.len();
-    let barrier = Arc::new(Barrier::new(n + 1));
-    let t0_cell = Arc::new(std::sync::OnceLock::<u64>::new());
+    // The start gate: `Some(t0)` opens it; `None` after `aborted` tells started threads to leave (a later thread
+    // could not be spawned), so no thread waits forever.
+    let gate = Arc::new((std::sync::Mutex::new(Gate::Closed), std::sync::Condvar::new()));
     std::thread::scope(|s| {
         let mut handles = Vec::new();
+        let mut spawn_error = None;
         for t in 0..n {
-            let b = barrier.clone();
-            let t0c = t0_cell.clone();
+            let g = gate.clone();
             let out = ops_dir.join(format!("{}.ops", sc.tasks[t].name));
-            handles.push(s.spawn(move || {
-                b.wait();
-                let t0 = *t0c.get().expect("t0 set before the barrier opens");
-                run_task(sc, t, files, t0, &out)
-            }));
+            let h = std::thread::Builder::new().name(format!("pcsim-task-{t}")).spawn_scoped(s, move || {
+                let (lock, cv) = &*g;
+                let mut state = lock.lock().unwrap_or_else(|e| e.into_inner());
+                while *state == Gate::Closed {
+                    state = cv.wait(state).unwrap_or_else(|e| e.into_inner());
+                }
+                match *state {
+                    Gate::Open(t0) => {
+                        drop(state);
+                        run_task(sc, t, files, t0, &out)
+                    }
+                    _ => Err(ProbeError::Host("task not started: another task thread could not be created".into())),
+                }
+            });
+            match h {
+                Ok(h) => handles.push(h),
+                Err(e) => {
+                    spawn_error = Some(ProbeError::Host(format!("creating task thread {t}: {e}")));
+                    break;
+                }
+            }
         }
         let t0 = t0.unwrap_or_else(mono_ns);
-        t0_cell.set(t0).expect("set once");
-        barrier.wait();
+        {
+            let (lock, cv) = &*gate;
+            *lock.lock().unwrap_or_else(|e| e.into_inner()) =
+                if spawn_error.is_some() { Gate::Aborted } else { Gate::Open(t0) };
+            cv.notify_all();
+        }
         let mut outcomes = Vec::new();
-        let mut first_err = None;
+        let mut first_err = spawn_error;
         for h in handles {
             match h.join() {
                 Ok(Ok(o)) => outcomes.push(o),
@@ -452,6 +473,13 @@ pub fn run_all(
             None => Ok((t0, outcomes)),
         }
     })
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Gate {
+    Closed,
+    Open(u64),
+    Aborted,
 }
 
 /// Formats outcomes for the worker's report line protocol: `task ops failed_ops bytes interrupted`.
