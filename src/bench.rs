@@ -195,7 +195,7 @@ pub fn structure_bytes(n: u64, order: u8) -> StructureBytes {
     let mut slab = FolioSlab::default();
     let mut space = AddressSpace::default();
     for i in 0..n {
-        let id = slab.alloc(Folio { index: i << order, file: 0, order, flags: 0 });
+        let id = slab.alloc(Folio::new(i << order, order, 0, 0));
         space.insert(&slab, id);
     }
     let total = live_bytes() - before;

@@ -79,8 +79,8 @@ pub fn summary(res: &SimResult) -> String {
     }
     let _ = writeln!(
         s,
-        "pgpgin {} KiB, pages added {}, pages deleted {}",
-        res.vm.pgpgin, res.vm.nr_added, res.vm.nr_deleted
+        "pgpgin {} KiB, pages added {}, pages deleted {}, nr_inactive_file {}, nr_active_file {}, pgactivate {}",
+        res.vm.pgpgin, res.vm.nr_added, res.vm.nr_deleted, res.nr_inactive_file, res.nr_active_file, res.vm.pgactivate
     );
     s
 }
@@ -103,7 +103,11 @@ fn json(res: &SimResult) -> serde_json::Value {
         "files": res.files.iter().map(|f| serde_json::json!({
             "name": f.name, "size_pages": f.size_pages, "nr_cache": f.nr_cache, "ra_never_used": f.ra_unused,
         })).collect::<Vec<_>>(),
-        "vmstat": {"pgpgin": res.vm.pgpgin, "pages_added": res.vm.nr_added, "pages_deleted": res.vm.nr_deleted},
+        "vmstat": {
+            "pgpgin": res.vm.pgpgin, "pages_added": res.vm.nr_added, "pages_deleted": res.vm.nr_deleted,
+            "nr_inactive_file": res.nr_inactive_file, "nr_active_file": res.nr_active_file,
+            "pgactivate": res.vm.pgactivate,
+        },
     })
 }
 

@@ -42,13 +42,13 @@ impl AddressSpace {
         let f = slab.get(id);
         self.nrpages += f.nr_pages();
         self.large += (f.order >= 6) as u64;
-        debug_assert!(self.folios.get(f.index).is_none(), "invariant: one folio per index");
-        self.folios.insert(f.index, f.order, id);
+        debug_assert!(self.folios.get(f.index()).is_none(), "invariant: one folio per index");
+        self.folios.insert(f.index(), f.order, id);
     }
 
     /// Removes the folio starting at `index`.
     pub fn remove(&mut self, slab: &FolioSlab, index: u64) -> Option<FolioId> {
-        let id = self.folios.get(index).filter(|&id| slab.get(id).index == index)?;
+        let id = self.folios.get(index).filter(|&id| slab.get(id).index() == index)?;
         let order = slab.get(id).order;
         self.folios.remove(index, order);
         self.nrpages -= slab.get(id).nr_pages();
@@ -162,8 +162,8 @@ impl<'a> XaCursor<'a> {
         if let Some(id) = self.space.lookup(self.slab, first) {
             let f = self.slab.get(id);
             if level(f.order) == shift {
-                let canon = (f.index >> shift) & (XA_CHUNK_SIZE - 1);
-                return if f.index >> shift == j { Slot::Entry } else { Slot::Sibling(canon) };
+                let canon = (f.index() >> shift) & (XA_CHUNK_SIZE - 1);
+                return if f.index() >> shift == j { Slot::Entry } else { Slot::Sibling(canon) };
             }
             if level(f.order) < shift {
                 return Slot::Node;
@@ -288,7 +288,7 @@ mod tests {
         let mut slab = FolioSlab::default();
         let mut a = AddressSpace::default();
         for &(index, order) in folios {
-            let id = slab.alloc(Folio { index, order, file: 0, flags: 0 });
+            let id = slab.alloc(Folio::new(index, order, 0, 0));
             a.insert(&slab, id);
         }
         (a, slab)

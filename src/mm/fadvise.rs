@@ -8,7 +8,6 @@ use super::filemap::OpenFile;
 use super::folio::{PG_DIRTY, PG_WRITEBACK};
 use super::readahead::{force_page_cache_ra, Ractl};
 use crate::sim::kernel::Kernel;
-use crate::trace::event::EventKind;
 use crate::trace::op::Fadvice;
 
 /// generic_fadvise. `ra_pages` is the bdi's window (read_ahead_kb / 4). Returns 0 or a negative errno.
@@ -76,14 +75,8 @@ pub fn mapping_try_invalidate(k: &mut Kernel, file: u32, start: u64, end: u64) -
         if f.next_index() - 1 > end || !k.folios.uptodate(id, k.now) || f.test(PG_DIRTY) || f.test(PG_WRITEBACK) {
             continue;
         }
-        k.inodes[file as usize].mapping.remove(&k.folios, f.index);
-        k.folios.free(id);
-        k.vm.nr_deleted += f.nr_pages();
+        k.delete_from_page_cache(id);
         dropped += f.nr_pages();
-        if k.events_on() {
-            let name = k.file_name(file);
-            k.emit(EventKind::MmFilemapDeleteFromPageCache { file: name, index: f.index, order: f.order as u64 });
-        }
     }
     dropped
 }

@@ -72,7 +72,7 @@ impl Vma {
 /// A folio fault-around may map (next_uptodate_folio): uptodate, unlocked, not PG_readahead, inside i_size.
 fn mappable(k: &Kernel, id: FolioId, max_idx: u64) -> bool {
     let f = k.folios.get(id);
-    k.folios.uptodate(id, k.now) && !f.test(PG_READAHEAD) && f.index < max_idx
+    k.folios.uptodate(id, k.now) && !f.test(PG_READAHEAD) && f.index() < max_idx
 }
 
 /// filemap_map_pages over file pages [start, end] of `vma`: maps every page of each mappable folio that lies in the
@@ -98,9 +98,9 @@ fn filemap_map_pages(k: &mut Kernel, of: &mut OpenFile, vma: &mut Vma, start: u6
         // fails for the folio holding the last page, so it is mapped only within the window).
         let file_end = max_idx - 1;
         let (lo, hi) = if file_end >= f.next_index() {
-            (f.index.max(vma.pgoff), f.next_index().min(vma.pgoff + vma.pages))
+            (f.index().max(vma.pgoff), f.next_index().min(vma.pgoff + vma.pages))
         } else {
-            (f.index.max(start).max(vma.pgoff), f.next_index().min(end + 1).min(vma.pgoff + vma.pages).min(max_idx))
+            (f.index().max(start).max(vma.pgoff), f.next_index().min(end + 1).min(vma.pgoff + vma.pages).min(max_idx))
         };
         for page in lo..hi {
             if !f.test(PG_WORKINGSET) && page >= start && page <= end {
@@ -217,7 +217,7 @@ pub fn handle_read_access(k: &mut Kernel, of: &mut OpenFile, vma: &mut Vma, page
                     Some(id) => id,
                     None => {
                         // __filemap_get_folio(FGP_CREAT) then filemap_read_folio, synchronously.
-                        let f = Folio { index: page, order: 0, file, flags: 0 };
+                        let f = Folio::new(page, 0, file, 0);
                         let id = k.add_to_page_cache(f);
                         k.submit_folio_reads(file, &[id], false);
                         fpin |= first_try;

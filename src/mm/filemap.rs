@@ -4,7 +4,7 @@
 //! Simplifications: reads never fail (no -EIO, no truncation races); `folio_mark_accessed` sets PG_referenced
 //! only (the LRU comes with issue 4).
 
-use super::folio::{FolioId, PG_READAHEAD, PG_REFERENCED};
+use super::folio::{FolioId, PG_READAHEAD};
 use super::readahead::{page_cache_async_ra, page_cache_sync_ra, FileRaState, Ractl};
 use crate::sim::kernel::Kernel;
 use crate::trace::event::EventKind;
@@ -52,7 +52,7 @@ fn get_read_batch(k: &Kernel, file: u32, index: u64, max: u64, batch: &mut Vec<F
 
 /// filemap_create_folio: no readahead could add the page: one order-0 folio read with ->read_folio.
 fn create_folio(k: &mut Kernel, file: u32, index: u64) -> FolioId {
-    let f = super::folio::Folio { index, order: 0, file, flags: 0 };
+    let f = super::folio::Folio::new(index, 0, file, 0);
     let id = k.add_to_page_cache(f);
     k.submit_folio_reads(file, &[id], false);
     id
@@ -94,8 +94,8 @@ fn get_pages(
         let last = *batch.last().unwrap();
         let f = *k.folios.get(last);
         if f.test(PG_READAHEAD) {
-            let mut ractl = Ractl::new(of.file, f.index, of.random);
-            page_cache_async_ra(k, &mut ractl, &mut of.ra, last, last_index - f.index);
+            let mut ractl = Ractl::new(of.file, f.index(), of.random);
+            page_cache_async_ra(k, &mut ractl, &mut of.ra, last, last_index - f.index());
         }
         if !k.folios.uptodate(last, k.now) {
             if !flags.nowait {
@@ -168,12 +168,12 @@ fn read_loop(
         // Mark the first folio accessed unless this read continues in the folio the last one ended in.
         let first = *k.folios.get(batch[0]);
         let same = last_pos > 0
-            && ((last_pos as u64 - 1) >> 12) >= first.index
+            && ((last_pos as u64 - 1) >> 12) >= first.index()
             && ((last_pos as u64 - 1) >> 12) < first.next_index()
-            && (pos >> 12) >= first.index;
+            && (pos >> 12) >= first.index();
         for (i, &id) in batch.iter().enumerate() {
             if i > 0 || !same {
-                k.folios.get_mut(id).flags |= PG_REFERENCED;
+                k.mark_accessed(id);
             }
             let f = k.folios.get(id);
             let fsize = f.nr_pages() * 4096;

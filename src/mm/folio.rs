@@ -24,24 +24,45 @@ pub const PG_LOCKED: u8 = 1 << 6;
 /// "readahead never used" statistic).
 pub const PCSIM_READ_IN: u8 = 1 << 7;
 
-/// One folio: 16 bytes.
+/// No folio (an LRU list end).
+pub const NIL: u32 = u32::MAX;
+
+/// One folio: 16 bytes, LRU links included. Page indices fit 32 bits (files are at most 16 TiB) and file ids 16
+/// bits (scenarios have at most 65535 files).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Folio {
-    /// Page index of the first page in the file.
-    pub index: u64,
-    /// The file (scenario file id).
-    pub file: u32,
+    idx: u32,
+    file: u16,
     pub order: u8,
     pub flags: u8,
+    /// LRU list neighbours (folio ids, NIL at the ends): struct folio's `lru` list_head.
+    pub(crate) lru_prev: u32,
+    pub(crate) lru_next: u32,
 }
 
 impl Folio {
+    /// A folio of 2^order pages of `file` from page `index`, not on any LRU list.
+    pub fn new(index: u64, order: u8, file: u32, flags: u8) -> Folio {
+        assert!(index <= u32::MAX as u64, "invariant: page index {index} beyond 16 TiB");
+        assert!(file <= u16::MAX as u32, "invariant: file id {file} beyond 65535");
+        Folio { idx: index as u32, file: file as u16, order, flags, lru_prev: NIL, lru_next: NIL }
+    }
+    /// Page index of the first page in the file.
+    #[inline]
+    pub fn index(&self) -> u64 {
+        self.idx as u64
+    }
+    /// The file (scenario file id).
+    #[inline]
+    pub fn file(&self) -> u32 {
+        self.file as u32
+    }
     pub fn nr_pages(&self) -> u64 {
         1 << self.order
     }
     /// The index after the folio's last page (folio_next_index).
     pub fn next_index(&self) -> u64 {
-        self.index + self.nr_pages()
+        self.index() + self.nr_pages()
     }
     pub fn test(&self, flag: u8) -> bool {
         self.flags & flag != 0
@@ -144,12 +165,12 @@ mod tests {
     #[test]
     fn pending_reads_complete_and_are_reaped() {
         let mut s = FolioSlab::default();
-        let id = s.alloc(Folio { index: 0, file: 0, order: 0, flags: 0 });
+        let id = s.alloc(Folio::new(0, 0, 0, 0));
         assert!(s.uptodate(id, Nanos(0)));
         s.set_ready_at(id, Nanos(100));
         assert!(!s.uptodate(id, Nanos(99)) && s.uptodate(id, Nanos(100)));
         for i in 1..5000u64 {
-            let x = s.alloc(Folio { index: i, file: 0, order: 0, flags: 0 });
+            let x = s.alloc(Folio::new(i, 0, 0, 0));
             s.set_ready_at(x, Nanos(i));
         }
         s.reap(Nanos(10_000));
@@ -159,13 +180,12 @@ mod tests {
     #[test]
     fn slab_reuses_freed_ids() {
         let mut s = FolioSlab::default();
-        let f = Folio { index: 0, file: 0, order: 0, flags: 0 };
-        let a = s.alloc(f);
-        let b = s.alloc(Folio { index: 1, ..f });
+        let a = s.alloc(Folio::new(0, 0, 0, 0));
+        let b = s.alloc(Folio::new(1, 0, 0, 0));
         s.free(a);
-        let c = s.alloc(Folio { index: 2, ..f });
+        let c = s.alloc(Folio::new(2, 0, 0, 0));
         assert_eq!(c, a);
-        assert_eq!(s.get(b).index, 1);
+        assert_eq!(s.get(b).index(), 1);
         assert_eq!(s.live(), 2);
     }
 }

@@ -6,4 +6,5 @@ pub mod fault;
 pub mod filemap;
 pub mod folio;
 pub mod readahead;
+pub mod swap;
 pub mod xarray;

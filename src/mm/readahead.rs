@@ -141,7 +141,7 @@ fn add_folio(k: &mut Kernel, file: u32, index: u64, order: u32, readahead: bool)
         return None;
     }
     let flags = if readahead { PG_READAHEAD } else { 0 };
-    let f = Folio { index, order: order as u8, file, flags };
+    let f = Folio::new(index, order as u8, file, flags);
     Some(k.add_to_page_cache(f))
 }
 

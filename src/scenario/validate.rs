@@ -212,6 +212,13 @@ pub(crate) fn build(doc: ScenarioDoc, root: &Node, origin: &str) -> Result<Scena
 
     // Files.
     let fl = r.field("files");
+    if doc.files.len() > u16::MAX as usize {
+        return Err(err(
+            fl,
+            format!("{} files; the model holds at most 65535 per scenario", doc.files.len()),
+            Some("split the workload into several scenarios".into()),
+        ));
+    }
     let mut files: Vec<FileSpec> = Vec::with_capacity(doc.files.len());
     for (i, f) in doc.files.iter().enumerate() {
         let l = fl.item(i);

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use crate::block::{build_requests, request_events, BlockDevice, ExtentMap, MAX_SEGMENT_SECTORS};
 use crate::mm::address_space::AddressSpace;
 use crate::mm::folio::{Folio, FolioId, FolioSlab};
+use crate::mm::swap::{folio_add_lru, folio_lru_list, folio_mark_accessed, Lruvec};
 use crate::trace::event::{Event, EventKind, Name};
 use crate::units::Nanos;
 
@@ -32,6 +33,8 @@ pub struct VmStat {
     pub nr_deleted: u64,
     /// Read-path events where the task had to start I/O or wait for it (not a /proc/vmstat counter).
     pub sync_misses: u64,
+    /// Folios activated by a second access (PGACTIVATE counts pages).
+    pub pgactivate: u64,
 }
 
 /// Where events go. Off means no event is built at all.
@@ -52,12 +55,16 @@ pub struct Kernel {
     pub io_pages: Vec<u64>,
     pub sink: EventSink,
     pub vm: VmStat,
+    /// The file LRU of the (single) memory domain.
+    pub lru: Lruvec,
     rwbs_ra: Name,
     rwbs_r: Name,
     scratch_runs: Vec<(u64, u64, u64)>,
     scratch_reqs: Vec<crate::block::Request>,
     /// The read path's folio batch, reused across calls.
     pub read_batch: Vec<FolioId>,
+    /// Pages cached before the run (the scenario's initial state).
+    pub initial_pages: u64,
 }
 
 impl Kernel {
@@ -71,11 +78,13 @@ impl Kernel {
             io_pages,
             sink: EventSink { enabled: events, events: Vec::new() },
             vm: VmStat::default(),
+            lru: Lruvec::default(),
             rwbs_ra: Arc::from("RA"),
             rwbs_r: Arc::from("R"),
             scratch_runs: Vec::new(),
             scratch_reqs: Vec::new(),
             read_batch: Vec::with_capacity(crate::mm::filemap::FOLIO_BATCH),
+            initial_pages: 0,
         }
     }
 
@@ -104,14 +113,15 @@ impl Kernel {
         self.io_pages[self.inodes[file as usize].device]
     }
 
-    /// filemap_add_folio: inserts a new folio (the caller checked the range is free).
+    /// filemap_add_folio: inserts a new folio (the caller checked the range is free) and puts it on the LRU.
     pub fn add_to_page_cache(&mut self, f: Folio) -> FolioId {
         let id = self.folios.alloc(f);
-        self.inodes[f.file as usize].mapping.insert(&self.folios, id);
+        self.inodes[f.file() as usize].mapping.insert(&self.folios, id);
+        folio_add_lru(&mut self.lru, &mut self.folios, id);
         self.vm.nr_added += f.nr_pages();
         if self.sink.enabled {
-            let file = self.file_name(f.file);
-            self.emit(EventKind::MmFilemapAddToPageCache { file, index: f.index, order: f.order as u64 });
+            let file = self.file_name(f.file());
+            self.emit(EventKind::MmFilemapAddToPageCache { file, index: f.index(), order: f.order as u64 });
         }
         id
     }
@@ -157,6 +167,42 @@ impl Kernel {
         }
     }
 
+    /// filemap_remove_folio: takes a folio out of its file's page cache and the LRU, and frees it.
+    pub fn delete_from_page_cache(&mut self, id: FolioId) {
+        let f = *self.folios.get(id);
+        let list = folio_lru_list(&self.folios, id);
+        self.lru.del(&mut self.folios, id, list);
+        self.inodes[f.file() as usize].mapping.remove(&self.folios, f.index());
+        self.folios.free(id);
+        self.vm.nr_deleted += f.nr_pages();
+        if self.sink.enabled {
+            let name = self.file_name(f.file());
+            self.emit(EventKind::MmFilemapDeleteFromPageCache { file: name, index: f.index(), order: f.order as u64 });
+        }
+    }
+
+    /// folio_mark_accessed, with the PGACTIVATE count.
+    pub fn mark_accessed(&mut self, id: FolioId) {
+        if folio_mark_accessed(&mut self.lru, &mut self.folios, id) {
+            self.vm.pgactivate += self.folios.get(id).nr_pages();
+        }
+    }
+
+    /// Checks the page cache's invariants: every cached folio is on exactly one LRU list, the lists' links and
+    /// counts hold, and the cached pages add up.
+    pub fn check_invariants(&self) -> Result<(), String> {
+        self.lru.check(&self.folios)?;
+        let cached: u64 = self.inodes.iter().map(|i| i.mapping.nrpages).sum();
+        let on_lru = self.lru.nr_pages[0] + self.lru.nr_pages[1];
+        if cached != on_lru {
+            return Err(format!("invariant: {cached} pages cached but {on_lru} on the LRU"));
+        }
+        if self.vm.nr_added + self.initial_pages - self.vm.nr_deleted != cached {
+            return Err("invariant: pages added - deleted != pages cached".into());
+        }
+        Ok(())
+    }
+
     /// An O_DIRECT read of `len` bytes at `pos` (iomap_dio_bio_iter: bios straight from the extent map, REQ_OP_READ);
     /// the task waits for them.
     pub fn direct_read(&mut self, file: u32, pos: u64, len: u64) {
@@ -189,7 +235,7 @@ impl Kernel {
             let f = *self.folios.get(id);
             let seg = (f.nr_pages() * 8).min(MAX_SEGMENT_SECTORS);
             runs.clear();
-            self.runs_of(file, f.index, f.next_index(), &mut runs);
+            self.runs_of(file, f.index(), f.next_index(), &mut runs);
             for &(sector, sectors) in &runs {
                 match self.scratch_runs.last_mut() {
                     Some(r) if r.0 + r.1 == sector && r.2 == seg => r.1 += sectors,
@@ -210,7 +256,7 @@ impl Kernel {
             for &id in batch {
                 let f = *self.folios.get(id);
                 runs.clear();
-                self.runs_of(file, f.index, f.next_index(), &mut runs);
+                self.runs_of(file, f.index(), f.next_index(), &mut runs);
                 for &(sector, sectors) in &runs {
                     match bios.last_mut() {
                         Some(b) if b.0 + b.1 == sector && vecs < 256 => {
@@ -242,7 +288,7 @@ impl Kernel {
             let f = *self.folios.get(id);
             // Uptodate when the last request holding any of its pages completes.
             runs.clear();
-            self.runs_of(file, f.index, f.next_index(), &mut runs);
+            self.runs_of(file, f.index(), f.next_index(), &mut runs);
             let ready = done_at
                 .iter()
                 .filter(|(s, e, _)| runs.iter().any(|&(rs, rn)| *s < rs + rn && rs < *e))

@@ -66,6 +66,9 @@ pub struct SimResult {
     pub devices: Vec<DeviceStats>,
     pub files: Vec<FileResidency>,
     pub vm: VmStat,
+    /// Pages on the inactive and active file LRU lists at the end (nr_inactive_file, nr_active_file).
+    pub nr_inactive_file: u64,
+    pub nr_active_file: u64,
     pub end: Nanos,
 }
 
@@ -149,9 +152,12 @@ pub fn simulate(sc: &Scenario, opts: &SimOptions) -> Result<SimResult, SimError>
         if let Some((off, len)) = range {
             let end = (off + len).min(f.size).div_ceil(4096);
             for index in off >> 12..end {
-                let folio = Folio { index, file: i as u32, order: 0, flags: 0 };
+                // Read once through the probe's FADV_RANDOM descriptor: referenced, inactive.
+                let folio = Folio::new(index, 0, i as u32, crate::mm::folio::PG_REFERENCED);
                 let id = k.folios.alloc(folio);
                 k.inodes[i].mapping.insert(&k.folios, id);
+                crate::mm::swap::folio_add_lru(&mut k.lru, &mut k.folios, id);
+                k.initial_pages += 1;
             }
         }
     }
@@ -176,6 +182,11 @@ pub fn simulate(sc: &Scenario, opts: &SimOptions) -> Result<SimResult, SimError>
         }
     }
 
+    if cfg!(debug_assertions) {
+        if let Err(e) = k.check_invariants() {
+            panic!("{e}");
+        }
+    }
     let mut events = std::mem::take(&mut k.sink.events);
     events.sort_by_key(|e| e.time);
     let files = sc
@@ -191,7 +202,7 @@ pub fn simulate(sc: &Scenario, opts: &SimOptions) -> Result<SimResult, SimError>
                 if fo.flags & crate::mm::folio::PG_REFERENCED == 0 && fo.flags & crate::mm::folio::PCSIM_READ_IN != 0 {
                     ra_unused += fo.nr_pages();
                 }
-                let (a, b) = (fo.index, fo.next_index() - 1);
+                let (a, b) = (fo.index(), fo.next_index() - 1);
                 match ranges.last_mut() {
                     Some(r) if r.1 + 1 == a => r.1 = b,
                     _ => ranges.push((a, b)),
@@ -223,6 +234,8 @@ pub fn simulate(sc: &Scenario, opts: &SimOptions) -> Result<SimResult, SimError>
             .collect(),
         files,
         vm: k.vm.clone(),
+        nr_inactive_file: k.lru.nr_pages[0],
+        nr_active_file: k.lru.nr_pages[1],
         end,
     })
 }

@@ -1,0 +1,184 @@
+//! mm/swap.c and include/linux/mm_inline.h: the file LRU lists of the classic two-list LRU (the host runs without
+//! MGLRU) and `folio_mark_accessed`'s two-touch promotion.
+//!
+//! The lists are doubly linked through the folios themselves (`Folio::lru_prev/lru_next`, as struct folio's `lru`
+//! list_head), newest at the head; reclaim takes from the tail. Only the file lists exist (no swap, so anonymous
+//! memory is out of scope). One `Lruvec` per memory domain.
+//!
+//! Simplifications: DIVERGENCE: the per-CPU folio batches (`folio_add_lru`, `folio_activate` queue up to 31 folios
+//! before they reach the lists) are not modelled: folios reach the lists at once, so the order can differ by up to
+//! a batch. Reclaim, workingset shadows and refault activation come with the memory-pressure model.
+
+use super::folio::{FolioId, FolioSlab, NIL, PG_ACTIVE, PG_REFERENCED};
+
+/// enum lru_list, file half.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LruList {
+    InactiveFile = 0,
+    ActiveFile = 1,
+}
+
+/// struct lruvec, file lists only: heads, tails and page counts (NR_INACTIVE_FILE, NR_ACTIVE_FILE).
+#[derive(Clone, Debug)]
+pub struct Lruvec {
+    head: [u32; 2],
+    tail: [u32; 2],
+    /// Pages on each list.
+    pub nr_pages: [u64; 2],
+    /// Folios on each list.
+    pub nr_folios: [u64; 2],
+}
+
+impl Default for Lruvec {
+    fn default() -> Self {
+        Lruvec { head: [NIL; 2], tail: [NIL; 2], nr_pages: [0; 2], nr_folios: [0; 2] }
+    }
+}
+
+impl Lruvec {
+    /// lruvec_add_folio: puts the folio at the head of `list`.
+    pub fn add(&mut self, slab: &mut FolioSlab, id: FolioId, list: LruList) {
+        let l = list as usize;
+        let old = self.head[l];
+        {
+            let f = slab.get_mut(id);
+            f.lru_prev = NIL;
+            f.lru_next = old;
+        }
+        if old == NIL {
+            self.tail[l] = id.0;
+        } else {
+            slab.get_mut(FolioId(old)).lru_prev = id.0;
+        }
+        self.head[l] = id.0;
+        self.nr_pages[l] += slab.get(id).nr_pages();
+        self.nr_folios[l] += 1;
+    }
+
+    /// lruvec_del_folio: unlinks the folio from `list`.
+    pub fn del(&mut self, slab: &mut FolioSlab, id: FolioId, list: LruList) {
+        let l = list as usize;
+        let (prev, next) = {
+            let f = slab.get(id);
+            (f.lru_prev, f.lru_next)
+        };
+        if prev == NIL {
+            self.head[l] = next;
+        } else {
+            slab.get_mut(FolioId(prev)).lru_next = next;
+        }
+        if next == NIL {
+            self.tail[l] = prev;
+        } else {
+            slab.get_mut(FolioId(next)).lru_prev = prev;
+        }
+        let f = slab.get_mut(id);
+        f.lru_prev = NIL;
+        f.lru_next = NIL;
+        self.nr_pages[l] -= f.nr_pages();
+        self.nr_folios[l] -= 1;
+    }
+
+    /// The oldest folio of `list`.
+    pub fn tail(&self, list: LruList) -> Option<FolioId> {
+        let t = self.tail[list as usize];
+        (t != NIL).then_some(FolioId(t))
+    }
+
+    /// The folios of `list` from the oldest (tail) to the newest.
+    pub fn iter_from_tail<'a>(&self, slab: &'a FolioSlab, list: LruList) -> impl Iterator<Item = FolioId> + 'a {
+        let mut at = self.tail[list as usize];
+        std::iter::from_fn(move || {
+            if at == NIL {
+                return None;
+            }
+            let id = FolioId(at);
+            at = slab.get(id).lru_prev;
+            Some(id)
+        })
+    }
+
+    /// Checks the lists' links and counts (test and debug builds).
+    pub fn check(&self, slab: &FolioSlab) -> Result<(), String> {
+        for list in [LruList::InactiveFile, LruList::ActiveFile] {
+            let (mut folios, mut pages, mut next) = (0u64, 0u64, NIL);
+            for id in self.iter_from_tail(slab, list) {
+                let f = slab.get(id);
+                if f.lru_next != next {
+                    return Err(format!("invariant: LRU {list:?} link broken at folio {}", id.0));
+                }
+                if f.test(PG_ACTIVE) != (list == LruList::ActiveFile) {
+                    return Err(format!("invariant: folio {} on {list:?} with PG_active {}", id.0, f.test(PG_ACTIVE)));
+                }
+                next = id.0;
+                folios += 1;
+                pages += f.nr_pages();
+                if folios > self.nr_folios[list as usize] {
+                    return Err(format!("invariant: LRU {list:?} longer than its count"));
+                }
+            }
+            if folios != self.nr_folios[list as usize] || pages != self.nr_pages[list as usize] {
+                return Err(format!("invariant: LRU {list:?} counts {folios}/{pages} != recorded"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The list a folio is on, by its PG_active flag (folio_lru_list).
+pub fn folio_lru_list(slab: &FolioSlab, id: FolioId) -> LruList {
+    if slab.get(id).test(PG_ACTIVE) {
+        LruList::ActiveFile
+    } else {
+        LruList::InactiveFile
+    }
+}
+
+/// folio_add_lru: a new folio goes to the head of the inactive list (the active one if PG_active is set).
+pub fn folio_add_lru(lru: &mut Lruvec, slab: &mut FolioSlab, id: FolioId) {
+    let list = folio_lru_list(slab, id);
+    lru.add(slab, id, list);
+}
+
+/// folio_mark_accessed: first touch sets PG_referenced; a second touch while inactive activates the folio
+/// (moves it to the active list, clears PG_referenced; PGACTIVATE). Returns whether it was activated.
+pub fn folio_mark_accessed(lru: &mut Lruvec, slab: &mut FolioSlab, id: FolioId) -> bool {
+    let f = *slab.get(id);
+    if !f.test(PG_REFERENCED) {
+        slab.get_mut(id).flags |= PG_REFERENCED;
+        false
+    } else if !f.test(PG_ACTIVE) {
+        // folio_activate -> lru_activate: off the inactive list, PG_active, onto the active head.
+        lru.del(slab, id, LruList::InactiveFile);
+        slab.get_mut(id).flags = (f.flags | PG_ACTIVE) & !PG_REFERENCED;
+        lru.add(slab, id, LruList::ActiveFile);
+        true
+    } else {
+        false
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::mm::folio::Folio;
+
+    #[test]
+    fn two_touches_activate() {
+        let mut slab = FolioSlab::default();
+        let mut lru = Lruvec::default();
+        let ids: Vec<FolioId> = (0..4).map(|i| slab.alloc(Folio::new(i, 0, 0, 0))).collect();
+        for &id in &ids {
+            folio_add_lru(&mut lru, &mut slab, id);
+        }
+        assert_eq!(lru.tail(LruList::InactiveFile), Some(ids[0]), "oldest at the tail");
+        assert!(!folio_mark_accessed(&mut lru, &mut slab, ids[1]));
+        assert!(folio_mark_accessed(&mut lru, &mut slab, ids[1]));
+        assert!(!folio_mark_accessed(&mut lru, &mut slab, ids[1]), "already active");
+        assert_eq!(lru.nr_folios, [3, 1]);
+        assert_eq!(lru.iter_from_tail(&slab, LruList::InactiveFile).collect::<Vec<_>>(), vec![ids[0], ids[2], ids[3]]);
+        lru.del(&mut slab, ids[2], LruList::InactiveFile);
+        lru.check(&slab).unwrap();
+        assert_eq!(lru.nr_pages, [2, 1]);
+    }
+}
