@@ -65,6 +65,8 @@ pub struct Kernel {
     pub read_batch: Vec<FolioId>,
     /// Pages cached before the run (the scenario's initial state).
     pub initial_pages: u64,
+    /// The most pages cached at once (without reclaim, a run past the machine's memory is refused).
+    pub peak_cached_pages: u64,
 }
 
 impl Kernel {
@@ -85,6 +87,7 @@ impl Kernel {
             scratch_reqs: Vec::new(),
             read_batch: Vec::with_capacity(crate::mm::filemap::FOLIO_BATCH),
             initial_pages: 0,
+            peak_cached_pages: 0,
         }
     }
 
@@ -118,6 +121,7 @@ impl Kernel {
         let id = self.folios.alloc(f);
         self.inodes[f.file() as usize].mapping.insert(&self.folios, id);
         folio_add_lru(&mut self.lru, &mut self.folios, id);
+        self.peak_cached_pages = self.peak_cached_pages.max(self.lru.nr_pages[0] + self.lru.nr_pages[1]);
         self.vm.nr_added += f.nr_pages();
         if self.sink.enabled {
             let file = self.file_name(f.file());

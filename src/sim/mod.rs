@@ -92,6 +92,9 @@ fn default_layout(sc: &Scenario) -> Vec<ExtentMap> {
 
 /// Runs the scenario through the model.
 pub fn simulate(sc: &Scenario, opts: &SimOptions) -> Result<SimResult, SimError> {
+    if sc.machine.memcg_limit.is_some() {
+        return Err(SimError::MemcgUnsupported);
+    }
     if let Some(name) = opts.extents.keys().find(|n| sc.file_index(n).is_none()) {
         return Err(SimError::BadExtents(format!(
             "the extent map names `{name}`, which is not a file of the scenario"
@@ -182,6 +185,9 @@ pub fn simulate(sc: &Scenario, opts: &SimOptions) -> Result<SimResult, SimError>
         }
     }
 
+    if k.peak_cached_pages * 4096 > sc.machine.memory {
+        return Err(SimError::OutOfMemory { cached: k.peak_cached_pages * 4096, memory: sc.machine.memory });
+    }
     if cfg!(debug_assertions) {
         if let Err(e) = k.check_invariants() {
             panic!("{e}");

@@ -27,6 +27,10 @@ pub enum SimError {
     DirtyInitialState { file: String },
     #[error("{0}")]
     BadExtents(String),
+    #[error("machine.memcg_limit: memory pressure (the LRU's reclaim) is not modelled yet; run the scenario without a memory cgroup limit, or with the probe")]
+    MemcgUnsupported,
+    #[error("the workload cached {cached} bytes but the machine has {memory} bytes of memory: reclaim is not modelled yet, so this run's results would be wrong")]
+    OutOfMemory { cached: u64, memory: u64 },
     #[error("the files start with {cached} bytes cached but the machine has {memory} bytes of memory; the model has no reclaim yet, so initially cached data must fit")]
     TooMuchCached { cached: u64, memory: u64 },
 }
