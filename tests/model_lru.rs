@@ -24,14 +24,10 @@ fn one_read_leaves_pages_inactive_two_activate_them() {
 }
 
 #[test]
-fn runs_that_need_reclaim_are_refused_until_it_is_modelled() {
+fn runs_beyond_machine_memory_without_a_memcg_are_refused() {
     let big = "Scenario(name: \"oom\", machine: (memory: \"64m\"), devices: [(name: \"d\")],
         files: [(name: \"f\", size: \"128m\")],
         tasks: [(name: \"t\", ops: [Open(file: \"f\"), Repeat(count: 32768, ops: [Read(fd: \"f\", len: \"4k\")])])])";
     let e = simulate(&Scenario::parse(big, "oom.ron").unwrap(), &SimOptions::default()).unwrap_err().to_string();
-    assert!(e.contains("reclaim is not modelled yet"), "{e}");
-    let memcg =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/scenarios/pressure/seq_loop_scan.ron")).unwrap();
-    let e = simulate(&Scenario::parse(&memcg, "p.ron").unwrap(), &SimOptions::default()).unwrap_err().to_string();
-    assert!(e.contains("memcg_limit"), "{e}");
+    assert!(e.contains("only memory-cgroup reclaim is modelled"), "{e}");
 }

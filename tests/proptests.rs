@@ -129,14 +129,15 @@ proptest! {
     /// its accounting adds up, readahead windows stay within the limits, and the result is deterministic.
     #[test]
     fn read_side_invariants(
-        pages in 1u64..3000,
+        pages in 1u64..6000,
         ra_kb in prop::sample::select(vec![0u32, 16, 128, 512, 2048]),
+        memcg in prop::sample::select(vec!["", ", memcg_limit: \"16m\""]),
         ops in proptest::collection::vec((any::<u8>(), any::<u64>(), any::<u64>()), 1..60),
     ) {
         let size = pages * 4096 - (ops.len() as u64 % 4096);
         let body: Vec<String> = ops.iter().map(|&(k, a, b)| op_text(k, a, b, pages, size)).collect();
         let text = format!(
-            "Scenario(name: \"p\", machine: (memory: \"4g\"), devices: [(name: \"d\", read_ahead_kb: {ra_kb})],
+            "Scenario(name: \"p\", machine: (memory: \"4g\"{memcg}), devices: [(name: \"d\", read_ahead_kb: {ra_kb})],
               files: [(name: \"f\", size: {size})],
               tasks: [(name: \"t\", ops: [Open(file: \"f\"), Mmap(fd: \"f\", map: \"m\"), {}])])",
             body.join(", ")

@@ -103,11 +103,10 @@ fn json(res: &SimResult) -> serde_json::Value {
         "files": res.files.iter().map(|f| serde_json::json!({
             "name": f.name, "size_pages": f.size_pages, "nr_cache": f.nr_cache, "ra_never_used": f.ra_unused,
         })).collect::<Vec<_>>(),
-        "vmstat": {
-            "pgpgin": res.vm.pgpgin, "pages_added": res.vm.nr_added, "pages_deleted": res.vm.nr_deleted,
-            "nr_inactive_file": res.nr_inactive_file, "nr_active_file": res.nr_active_file,
-            "pgactivate": res.vm.pgactivate,
-        },
+        "vmstat": res.counters.iter().map(|(k, v)| (k.to_string(), serde_json::json!(v)))
+            .chain([("pages_added".to_string(), serde_json::json!(res.vm.nr_added)),
+                    ("pages_deleted".to_string(), serde_json::json!(res.vm.nr_deleted))])
+            .collect::<serde_json::Map<String, serde_json::Value>>(),
     })
 }
 
@@ -132,6 +131,8 @@ pub fn run(
         write_events(&res, open_out(&p)?, &p)?;
         std::fs::write(dir.join("residency.txt"), res.residency_text())
             .map_err(|e| fail(format!("writing {}: {e}", dir.join("residency.txt").display())))?;
+        std::fs::write(dir.join("vmstat.txt"), res.vmstat_text())
+            .map_err(|e| fail(format!("writing {}: {e}", dir.join("vmstat.txt").display())))?;
     }
     if let Some(p) = &events {
         write_events(&res, open_out(p)?, p)?;

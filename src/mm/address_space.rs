@@ -16,6 +16,8 @@ pub struct AddressSpace {
     /// Folios of order 6 or more (stored at the xarray's shift-6 level), so the cursor knows the tree's height
     /// without scanning.
     large: u64,
+    /// Shadow entries of evicted folios, by their first page (looked up only, never iterated into output).
+    shadows: hashbrown::HashMap<u64, crate::mm::workingset::Shadow>,
 }
 
 impl AddressSpace {
@@ -54,6 +56,25 @@ impl AddressSpace {
         self.nrpages -= slab.get(id).nr_pages();
         self.large -= (order >= 6) as u64;
         Some(id)
+    }
+
+    /// Leaves a shadow entry where an evicted folio was.
+    pub fn set_shadow(&mut self, index: u64, shadow: crate::mm::workingset::Shadow) {
+        self.shadows.insert(index, shadow);
+    }
+
+    /// Takes the shadow a new folio of `nr` pages at `index` replaces, if any (the last one in its range).
+    pub fn take_shadow(&mut self, index: u64, nr: u64) -> Option<crate::mm::workingset::Shadow> {
+        if self.shadows.is_empty() {
+            return None;
+        }
+        let mut found = None;
+        for i in index..index + nr {
+            if let Some(s) = self.shadows.remove(&i) {
+                found = Some(s);
+            }
+        }
+        found
     }
 
     /// Folios in index order.

@@ -7,4 +7,6 @@ pub mod filemap;
 pub mod folio;
 pub mod readahead;
 pub mod swap;
+pub mod vmscan;
+pub mod workingset;
 pub mod xarray;

@@ -6,7 +6,10 @@ use std::sync::Arc;
 use crate::block::{build_requests, request_events, BlockDevice, ExtentMap, MAX_SEGMENT_SECTORS};
 use crate::mm::address_space::AddressSpace;
 use crate::mm::folio::{Folio, FolioId, FolioSlab};
+use crate::mm::folio::{PG_ACTIVE, PG_WORKINGSET};
 use crate::mm::swap::{folio_add_lru, folio_lru_list, folio_mark_accessed, Lruvec};
+use crate::mm::vmscan::{charge, flush_stats, uncharge, Memcg};
+use crate::mm::workingset::Workingset;
 use crate::trace::event::{Event, EventKind, Name};
 use crate::units::Nanos;
 
@@ -57,6 +60,10 @@ pub struct Kernel {
     pub vm: VmStat,
     /// The file LRU of the (single) memory domain.
     pub lru: Lruvec,
+    /// The workload's memory cgroup, when the scenario limits it.
+    pub memcg: Option<Memcg>,
+    /// Shadow-entry clock and refault counters.
+    pub ws: Workingset,
     rwbs_ra: Name,
     rwbs_r: Name,
     scratch_runs: Vec<(u64, u64, u64)>,
@@ -81,6 +88,8 @@ impl Kernel {
             sink: EventSink { enabled: events, events: Vec::new() },
             vm: VmStat::default(),
             lru: Lruvec::default(),
+            memcg: None,
+            ws: Workingset::default(),
             rwbs_ra: Arc::from("RA"),
             rwbs_r: Arc::from("R"),
             scratch_runs: Vec::new(),
@@ -118,8 +127,25 @@ impl Kernel {
 
     /// filemap_add_folio: inserts a new folio (the caller checked the range is free) and puts it on the LRU.
     pub fn add_to_page_cache(&mut self, f: Folio) -> FolioId {
+        let nr = f.nr_pages();
+        flush_stats(self);
+        // mem_cgroup_charge first: reclaim may run before the new folio is in the cache.
+        charge(self, nr);
         let id = self.folios.alloc(f);
+        // New folios are locked until their read completes (the caller submits it).
+        self.folios.set_ready_at(id, Nanos(u64::MAX));
         self.inodes[f.file() as usize].mapping.insert(&self.folios, id);
+        if let Some(shadow) = self.inodes[f.file() as usize].mapping.take_shadow(f.index(), nr) {
+            // workingset_refault: activate when the refault distance fits the (flushed) active list.
+            let (activate, restore) = self.ws.refault(shadow, nr);
+            let fl = &mut self.folios.get_mut(id).flags;
+            if activate {
+                *fl |= PG_ACTIVE;
+            }
+            if restore {
+                *fl |= PG_WORKINGSET;
+            }
+        }
         folio_add_lru(&mut self.lru, &mut self.folios, id);
         self.peak_cached_pages = self.peak_cached_pages.max(self.lru.nr_pages[0] + self.lru.nr_pages[1]);
         self.vm.nr_added += f.nr_pages();
@@ -171,9 +197,18 @@ impl Kernel {
         }
     }
 
-    /// filemap_remove_folio: takes a folio out of its file's page cache and the LRU, and frees it.
+    /// __remove_mapping for reclaim: the folio leaves a shadow entry (workingset_eviction) and is deleted.
+    pub fn evict(&mut self, id: FolioId) {
+        let f = *self.folios.get(id);
+        let shadow = self.ws.eviction(f.nr_pages(), f.test(PG_WORKINGSET));
+        self.inodes[f.file() as usize].mapping.set_shadow(f.index(), shadow);
+        self.delete_from_page_cache(id);
+    }
+
+    /// filemap_remove_folio: takes a folio out of its file's page cache and the LRU, uncharges and frees it.
     pub fn delete_from_page_cache(&mut self, id: FolioId) {
         let f = *self.folios.get(id);
+        uncharge(self, f.nr_pages());
         let list = folio_lru_list(&self.folios, id);
         self.lru.del(&mut self.folios, id, list);
         self.inodes[f.file() as usize].mapping.remove(&self.folios, f.index());
@@ -188,7 +223,9 @@ impl Kernel {
     /// folio_mark_accessed, with the PGACTIVATE count.
     pub fn mark_accessed(&mut self, id: FolioId) {
         if folio_mark_accessed(&mut self.lru, &mut self.folios, id) {
-            self.vm.pgactivate += self.folios.get(id).nr_pages();
+            let nr = self.folios.get(id).nr_pages();
+            self.vm.pgactivate += nr;
+            self.ws.activation(nr);
         }
     }
 

@@ -69,6 +69,8 @@ pub struct SimResult {
     /// Pages on the inactive and active file LRU lists at the end (nr_inactive_file, nr_active_file).
     pub nr_inactive_file: u64,
     pub nr_active_file: u64,
+    /// Reclaim and workingset counters, named as in /proc/vmstat.
+    pub counters: Vec<(&'static str, u64)>,
     pub end: Nanos,
 }
 
@@ -92,7 +94,7 @@ fn default_layout(sc: &Scenario) -> Vec<ExtentMap> {
 
 /// Runs the scenario through the model.
 pub fn simulate(sc: &Scenario, opts: &SimOptions) -> Result<SimResult, SimError> {
-    if sc.machine.memcg_limit.is_some() {
+    if sc.machine.memcg_limit.is_some() && sc.files.iter().any(|f| f.state != InitialState::Cold) {
         return Err(SimError::MemcgUnsupported);
     }
     if let Some(name) = opts.extents.keys().find(|n| sc.file_index(n).is_none()) {
@@ -142,6 +144,7 @@ pub fn simulate(sc: &Scenario, opts: &SimOptions) -> Result<SimResult, SimError>
     let io_pages: Vec<u64> = sc.devices.iter().map(|d| d.max_sectors_kb as u64 / 4).collect();
     let ra_pages: Vec<u64> = sc.devices.iter().map(|d| d.read_ahead_kb as u64 / 4).collect();
     let mut k = Kernel::new(inodes, devices, io_pages, opts.events);
+    k.memcg = sc.machine.memcg_limit.map(crate::mm::vmscan::Memcg::new);
 
     // Initial state: cached ranges as order-0 folios (the probe reads them through FADV_RANDOM, which adds
     // order-0 folios), uptodate from the start and not marked.
@@ -185,7 +188,7 @@ pub fn simulate(sc: &Scenario, opts: &SimOptions) -> Result<SimResult, SimError>
         }
     }
 
-    if k.peak_cached_pages * 4096 > sc.machine.memory {
+    if k.memcg.is_none() && k.peak_cached_pages * 4096 > sc.machine.memory {
         return Err(SimError::OutOfMemory { cached: k.peak_cached_pages * 4096, memory: sc.machine.memory });
     }
     if cfg!(debug_assertions) {
@@ -205,7 +208,8 @@ pub fn simulate(sc: &Scenario, opts: &SimOptions) -> Result<SimResult, SimError>
             let mut ra_unused = 0;
             for id in mapping.iter() {
                 let fo = k.folios.get(id);
-                if fo.flags & crate::mm::folio::PG_REFERENCED == 0 && fo.flags & crate::mm::folio::PCSIM_READ_IN != 0 {
+                let used = crate::mm::folio::PG_REFERENCED | crate::mm::folio::PG_ACTIVE;
+                if fo.flags & used == 0 && fo.flags & crate::mm::folio::PCSIM_READ_IN != 0 {
                     ra_unused += fo.nr_pages();
                 }
                 let (a, b) = (fo.index(), fo.next_index() - 1);
@@ -242,11 +246,37 @@ pub fn simulate(sc: &Scenario, opts: &SimOptions) -> Result<SimResult, SimError>
         vm: k.vm.clone(),
         nr_inactive_file: k.lru.nr_pages[0],
         nr_active_file: k.lru.nr_pages[1],
+        counters: {
+            let m = k.memcg.clone().unwrap_or_default();
+            vec![
+                ("nr_inactive_file", k.lru.nr_pages[0]),
+                ("nr_active_file", k.lru.nr_pages[1]),
+                ("pgactivate", k.vm.pgactivate),
+                ("pgdeactivate", m.pgdeactivate),
+                ("pgscan_file", m.pgscan_file),
+                ("pgsteal_file", m.pgsteal_file),
+                ("workingset_refault_file", k.ws.workingset_refault_file),
+                ("workingset_activate_file", k.ws.workingset_activate_file),
+                ("workingset_restore_file", k.ws.workingset_restore_file),
+                ("pgmajfault", k.vm.pgmajfault),
+                ("pgpgin", k.vm.pgpgin),
+            ]
+        },
         end,
     })
 }
 
 impl SimResult {
+    /// vmstat.txt in the probe's format (`name value`), with the model's counters.
+    pub fn vmstat_text(&self) -> String {
+        let mut s =
+            String::from("# the model's counters (names as in /proc/vmstat; pgpgin in KiB read from the devices)\n");
+        for (k, v) in &self.counters {
+            s.push_str(&format!("{k} {v}\n"));
+        }
+        s
+    }
+
     /// residency.txt in the probe's format.
     pub fn residency_text(&self) -> String {
         use crate::compare::residency::{format_line, HEADER};

@@ -1,0 +1,96 @@
+//! The memory-pressure model (memcg reclaim, LRU, workingset) against the kernel captures in traces/pressure/
+//! (docs/PRESSURE_FIXTURES.md), with issue 4's bounds: residency per file Jaccard >= 0.95 (the median over the
+//! kernel's runs: in zipf_2x one run differs from the other two by Jaccard 0.86 because a stats flush let it
+//! activate refaults), and
+//! workingset_refault_file, workingset_activate_file and pgpgin inside the range of the kernel's runs widened by
+//! 10% of their median. The kernel's pgpgin counts each byte twice (the loop device and its backing disk), so the
+//! model's is doubled.
+
+use std::path::PathBuf;
+
+use pcsim::compare::residency::{jaccard, parse};
+use pcsim::scenario::Scenario;
+use pcsim::sim::{simulate, SimOptions};
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// What the model does not reproduce yet, and why (open items of issue 4): (scenario, check skipped, reason).
+const KNOWN: &[(&str, &str, &str)] = &[
+    (
+        "mmap_hot_vs_stream",
+        "all",
+        "young PTEs of mapped folios are not checked at reclaim: the mapped hot set is evicted",
+    ),
+    (
+        "seq_loop_scan",
+        "refaults",
+        "no shadow-node shrinker: the kernel dropped every shadow (0 refaults), the model refaults",
+    ),
+];
+
+fn skipped(name: &str, check: &str) -> bool {
+    KNOWN.iter().any(|(n, c, _)| *n == name && (*c == "all" || *c == check))
+}
+
+fn kernel_counter(name: &str, counter: &str) -> Vec<u64> {
+    (1..=3)
+        .map(|r| {
+            let t = std::fs::read_to_string(root().join(format!("traces/pressure/{name}/run-{r}/vmstat.txt"))).unwrap();
+            t.lines().find_map(|l| l.strip_prefix(&format!("{counter} "))).unwrap().trim().parse::<i64>().unwrap()
+                as u64
+        })
+        .collect()
+}
+
+fn within(model: u64, kernel: &[u64]) -> bool {
+    let mut k = kernel.to_vec();
+    k.sort_unstable();
+    let slack = k[k.len() / 2] / 10;
+    model + slack >= k[0] && model <= k[k.len() - 1] + slack
+}
+
+#[test]
+fn pressure_scenarios_match_the_kernel_within_the_issue_bounds() {
+    let mut checked = 0;
+    for e in std::fs::read_dir(root().join("scenarios/pressure")).unwrap().flatten() {
+        let path = e.path();
+        if path.extension().is_none_or(|x| x != "ron") {
+            continue;
+        }
+        let name = path.file_stem().unwrap().to_string_lossy().into_owned();
+        if skipped(&name, "all") {
+            continue;
+        }
+        let sc = Scenario::load(&path).unwrap();
+        let r = simulate(&sc, &SimOptions::default()).unwrap_or_else(|e| panic!("{name}: {e}"));
+        let sim_res = parse(&r.residency_text()).unwrap();
+        let runs: Vec<_> = (1..=3)
+            .map(|run| {
+                let p = root().join(format!("traces/pressure/{name}/run-{run}/residency.txt"));
+                parse(&std::fs::read_to_string(p).unwrap()).unwrap()
+            })
+            .collect();
+        for s in &sim_res {
+            let mut js: Vec<f64> = runs
+                .iter()
+                .map(|run| jaccard(&s.ranges, &run.iter().find(|k| k.file == s.file).unwrap().ranges))
+                .collect();
+            js.sort_by(f64::total_cmp);
+            assert!(js[1] >= 0.95, "{name} file {}: residency Jaccard per run {js:?}, median < 0.95", s.file);
+        }
+        let counter = |c: &str| r.counters.iter().find(|(n, _)| *n == c).unwrap().1;
+        for c in ["workingset_refault_file", "workingset_activate_file"] {
+            if skipped(&name, "refaults") {
+                continue;
+            }
+            let k = kernel_counter(&name, c);
+            assert!(within(counter(c), &k), "{name}: {c} model {} kernel {k:?}", counter(c));
+        }
+        let k = kernel_counter(&name, "pgpgin");
+        assert!(within(2 * counter("pgpgin"), &k), "{name}: pgpgin model x2 {} kernel {k:?}", 2 * counter("pgpgin"));
+        checked += 1;
+    }
+    assert!(checked >= 5, "only {checked} pressure scenarios checked");
+}
