@@ -211,3 +211,30 @@ fn residency_jaccard_of_a_hand_made_pair() {
     assert!(String::from_utf8_lossy(&below.stdout).contains("jaccard 0.3311  nr_cache 101/100"));
     assert_eq!(run("0.33").status.code(), Some(0));
 }
+
+#[test]
+fn vmstat_counters_are_compared_when_both_sides_have_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    let sim = tmp.path().join("sim");
+    let root = env!("CARGO_MANIFEST_DIR");
+    let st = std::process::Command::new(env!("CARGO_BIN_EXE_pcsim"))
+        .args([
+            "run",
+            &format!("{root}/scenarios/pressure/reread_after_evict_nosleep.ron"),
+            "--out",
+            sim.to_str().unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(st.status.success(), "{}", String::from_utf8_lossy(&st.stderr));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_pcsim"))
+        .args(["compare", sim.to_str().unwrap(), &format!("{root}/traces/pressure/reread_after_evict_nosleep/run-1")])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let row = text.lines().find(|l| l.trim_start().starts_with("workingset_refault_file")).expect("a vmstat row");
+    let nums: Vec<i64> = row.split_whitespace().skip(1).map(|v| v.parse().unwrap()).collect();
+    // Both sides: every page of `a` refaults once (kernel: 4096 in each of 3 runs).
+    assert_eq!(nums, vec![4096, 4096], "{text}");
+    assert!(!text.contains("  nr_active_file"), "gauges are not compared: {text}");
+}

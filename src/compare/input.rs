@@ -17,6 +17,23 @@ pub struct Input {
     pub log_path: PathBuf,
     /// `residency.txt`, when the input is a directory that has one.
     pub residency: Option<Vec<FileResidency>>,
+    /// `vmstat.txt` (`name value` per line), when the input is a directory that has one.
+    pub vmstat: Option<Vec<(String, i64)>>,
+}
+
+/// Parses a vmstat.txt (probe: /proc/vmstat deltas; model: its counters); errors give the line.
+pub fn parse_vmstat(text: &str) -> Result<Vec<(String, i64)>, String> {
+    let mut out = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        let t = line.trim();
+        if t.is_empty() || t.starts_with('#') {
+            continue;
+        }
+        let (k, v) = t.split_once(' ').ok_or_else(|| format!("line {}: expected `name value`", i + 1))?;
+        let v: i64 = v.trim().parse().map_err(|_| format!("line {}: `{}` is not an integer", i + 1, v.trim()))?;
+        out.push((k.to_string(), v));
+    }
+    Ok(out)
 }
 
 /// The event log inside a run directory: `events.log`, else `events.log.gz`.
@@ -28,7 +45,13 @@ pub fn events_file(dir: &Path) -> Option<PathBuf> {
 pub fn load_run(path: &Path) -> Result<Input, String> {
     if path.is_file() {
         let log = read_log_file(path)?;
-        return Ok(Input { path: path.to_path_buf(), log, log_path: path.to_path_buf(), residency: None });
+        return Ok(Input {
+            path: path.to_path_buf(),
+            log,
+            log_path: path.to_path_buf(),
+            residency: None,
+            vmstat: None,
+        });
     }
     if !path.is_dir() {
         return Err(format!("{}: no such file or directory", path.display()));
@@ -43,7 +66,14 @@ pub fn load_run(path: &Path) -> Result<Input, String> {
     } else {
         None
     };
-    Ok(Input { path: path.to_path_buf(), log, log_path, residency })
+    let vm_path = path.join("vmstat.txt");
+    let vmstat = if vm_path.is_file() {
+        let text = std::fs::read_to_string(&vm_path).map_err(|e| format!("{}: {e}", vm_path.display()))?;
+        Some(parse_vmstat(&text).map_err(|e| format!("{}: {e}", vm_path.display()))?)
+    } else {
+        None
+    };
+    Ok(Input { path: path.to_path_buf(), log, log_path, residency, vmstat })
 }
 
 /// The `run-K` subdirectories of a probe output directory, sorted by K (empty when there are none).

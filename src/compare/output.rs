@@ -28,6 +28,8 @@ pub struct RunReport {
     pub events: Report,
     /// Per file; `None` when either side has no residency.txt.
     pub residency: Option<Vec<ResidencyReport>>,
+    /// The model's counters beside the kernel's deltas (name, sim, probe); `None` when either side has no vmstat.txt.
+    pub vmstat: Option<Vec<(String, i64, i64)>>,
 }
 
 impl RunReport {
@@ -96,6 +98,14 @@ pub fn compare_runs(sim: &Input, probes: &[Input], thresholds: Thresholds, work_
             events: compare_with_limit(&sim.log, &p.log, work_limit),
             residency: match (&sim.residency, &p.residency) {
                 (Some(s), Some(p)) => Some(residency::compare(s, p)),
+                _ => None,
+            },
+            vmstat: match (&sim.vmstat, &p.vmstat) {
+                (Some(s), Some(p)) => Some(
+                    s.iter()
+                        .filter_map(|(k, v)| p.iter().find(|(pk, _)| pk == k).map(|(_, pv)| (k.clone(), *v, *pv)))
+                        .collect(),
+                ),
                 _ => None,
             },
         })
@@ -242,6 +252,16 @@ pub fn render_text(c: &Comparison) -> String {
                         f.common
                     );
                 }
+            }
+        }
+        if let Some(rows) = &run.vmstat {
+            let _ = writeln!(
+                o,
+                "vmstat (model / kernel; the kernel's counters are host-wide deltas, and its pgpgin counts the loop device \
+                 and its backing disk, twice the model's):"
+            );
+            for (name, sim, probe) in rows {
+                let _ = writeln!(o, "  {name:<28} {sim:>12} {probe:>12}");
             }
         }
         for note in &r.notes {

@@ -269,9 +269,11 @@ pub fn simulate(sc: &Scenario, opts: &SimOptions) -> Result<SimResult, SimError>
 impl SimResult {
     /// vmstat.txt in the probe's format (`name value`), with the model's counters.
     pub fn vmstat_text(&self) -> String {
-        let mut s =
-            String::from("# the model's counters (names as in /proc/vmstat; pgpgin in KiB read from the devices)\n");
-        for (k, v) in &self.counters {
+        let mut s = String::from(
+            "# the model's event counters over the run (names as in /proc/vmstat; pgpgin in KiB read from the devices)\n",
+        );
+        // Gauges (nr_*) are left out: the probe's vmstat.txt holds deltas, which are not comparable for them.
+        for (k, v) in self.counters.iter().filter(|(k, _)| !k.starts_with("nr_")) {
             s.push_str(&format!("{k} {v}\n"));
         }
         s
