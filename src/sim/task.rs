@@ -11,7 +11,7 @@ use crate::mm::filemap::{filemap_read, OpenFile, ReadFlags};
 use crate::mm::readahead::FileRaState;
 use crate::scenario::OpStream;
 use crate::trace::event::Name;
-use crate::trace::op::{Fadvice, Madvice, Op, Whence};
+use crate::trace::op::{DropWhat, Fadvice, Madvice, Op, Whence};
 use crate::units::Nanos;
 
 /// Rough CPU cost of a system call and of copying one page (DIVERGENCE: a constant model, not measured per host).
@@ -21,7 +21,7 @@ pub const COPY_PAGE_NS: u64 = 150;
 /// Why a scenario cannot be simulated (yet).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SimError {
-    #[error("task `{task}`: op `{op}` is not modelled yet (the read-side model covers open/close, read, pread, readv, preadv, lseek, fadvise, readahead, sendfile, mmap/munmap, read touches, madvise and sleep)")]
+    #[error("task `{task}`: op `{op}` is not modelled yet (the read-side model covers open/close, read, pread, readv, preadv, lseek, fadvise, readahead, sendfile, mmap/munmap, read touches, madvise, drop_caches and sleep)")]
     Unsupported { task: String, op: &'static str },
     #[error("file `{file}` starts with dirty pages, which the read-side model does not handle yet")]
     DirtyInitialState { file: String },
@@ -312,6 +312,15 @@ impl Task {
                 k.now = Nanos((k.now.0 - SYSCALL_NS).saturating_add(*ns));
                 0
             }
+            Op::DropCaches { what: DropWhat::PageCache | DropWhat::All } => {
+                // drop_pagecache_sb -> invalidate_mapping_pages on every inode: clean, unlocked folios go, without
+                // leaving shadow entries.
+                for file in 0..k.inodes.len() as u32 {
+                    crate::mm::fadvise::mapping_try_invalidate(k, file, 0, u64::MAX - 1);
+                }
+                0
+            }
+            Op::DropCaches { what: DropWhat::Slab } => 0,
             other => return Err(SimError::Unsupported { task: self.name.to_string(), op: other.name() }),
         })
     }
