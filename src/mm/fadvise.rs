@@ -75,6 +75,10 @@ pub fn mapping_try_invalidate(k: &mut Kernel, file: u32, start: u64, end: u64) -
         if f.next_index() - 1 > end || !k.folios.uptodate(id, k.now) || f.test(PG_DIRTY) || f.test(PG_WRITEBACK) {
             continue;
         }
+        // mapping_evict_folio refuses mapped folios.
+        if crate::mm::fault::folio_mapped(k, file, f.index(), f.nr_pages()) {
+            continue;
+        }
         k.delete_from_page_cache(id);
         dropped += f.nr_pages();
     }

@@ -29,7 +29,8 @@ const PTRS_PER_PTE: u64 = 512;
 const HPAGE_PMD_NR: u64 = 512;
 const HPAGE_PMD_ORDER: u32 = 9;
 
-/// One mapping (a VMA) of a file: its flags and which of its pages have a PTE.
+/// One mapping (a VMA) of a file: its flags; its page-table state lives in the kernel (`Ptes`, at `pte`) so
+/// reclaim can check and clear it.
 #[derive(Clone, Debug)]
 pub struct Vma {
     /// Index of the struct file (the task's open-file arena).
@@ -43,28 +44,101 @@ pub struct Vma {
     pub rand: bool,
     /// VM_HUGEPAGE (MADV_HUGEPAGE).
     pub huge: bool,
-    /// PTE present, one bit per page, in 64-page words keyed by word number (sparse: a mapping may be huge and
-    /// touched in few places). Looked up only; never iterated into output.
-    mapped: hashbrown::HashMap<u64, u64>,
+    /// Index of this mapping's page-table state in `Kernel::ptes`.
+    pub pte: usize,
 }
 
 impl Vma {
-    pub fn new(of: usize, pgoff: u64, pages: u64) -> Self {
-        Vma { of, pgoff, pages, seq: false, rand: false, huge: false, mapped: hashbrown::HashMap::new() }
+    /// A mapping of `pages` pages of `file` from `pgoff`, with empty page tables registered in the kernel.
+    pub fn new(k: &mut Kernel, of: usize, file: u32, pgoff: u64, pages: u64) -> Self {
+        k.ptes.push(Ptes { file, pgoff, pages, live: true, ..Default::default() });
+        Vma { of, pgoff, pages, seq: false, rand: false, huge: false, pte: k.ptes.len() - 1 }
     }
-    fn is_mapped(&self, off: u64) -> bool {
+}
+
+/// The PTEs of one mapping: present and young (accessed) bits per page, in 64-page words keyed by word number
+/// (sparse: a mapping may be huge and touched in few places; looked up only, never iterated into output).
+#[derive(Clone, Debug, Default)]
+pub struct Ptes {
+    pub file: u32,
+    pub pgoff: u64,
+    pub pages: u64,
+    /// False after munmap.
+    pub live: bool,
+    mapped: hashbrown::HashMap<u64, u64>,
+    young: hashbrown::HashMap<u64, u64>,
+}
+
+impl Ptes {
+    pub fn is_mapped(&self, off: u64) -> bool {
         self.mapped.get(&(off / 64)).is_some_and(|w| w & (1 << (off % 64)) != 0)
     }
-    fn map(&mut self, off: u64) {
+    /// Maps a page (its PTE starts young, as x86 sets prefaulted PTEs).
+    pub fn map(&mut self, off: u64) {
         *self.mapped.entry(off / 64).or_default() |= 1 << (off % 64);
+        self.touch(off);
     }
-    /// Drops the PTEs of [off, off+len) (MADV_DONTNEED zaps them).
+    /// The hardware sets the accessed bit of a mapped page on access.
+    pub fn touch(&mut self, off: u64) {
+        *self.young.entry(off / 64).or_default() |= 1 << (off % 64);
+    }
+    /// Drops the PTEs of [off, off+len) (MADV_DONTNEED, munmap, try_to_unmap).
     pub fn zap(&mut self, off: u64, len: u64) {
         let end = off.saturating_add(len).min(self.pages);
         for o in off..end {
             if let Some(w) = self.mapped.get_mut(&(o / 64)) {
                 *w &= !(1 << (o % 64));
             }
+            if let Some(w) = self.young.get_mut(&(o / 64)) {
+                *w &= !(1 << (o % 64));
+            }
+        }
+    }
+    /// Tests and clears the accessed bit (ptep_clear_flush_young); `None` when the page is not mapped.
+    fn test_clear_young(&mut self, off: u64) -> Option<bool> {
+        if !self.is_mapped(off) {
+            return None;
+        }
+        let w = self.young.entry(off / 64).or_default();
+        let y = *w & (1 << (off % 64)) != 0;
+        *w &= !(1 << (off % 64));
+        Some(y)
+    }
+}
+
+/// folio_referenced (mm/rmap.c): walks every mapping of the folio's file; returns whether any page is mapped and
+/// how many of its PTEs were young (clearing them).
+pub fn folio_referenced(k: &mut Kernel, file: u32, index: u64, nr: u64) -> (bool, u64) {
+    let (mut mapped, mut young) = (false, 0);
+    for p in k.ptes.iter_mut().filter(|p| p.live && p.file == file) {
+        let lo = index.max(p.pgoff);
+        let hi = (index + nr).min(p.pgoff + p.pages);
+        for page in lo..hi {
+            if let Some(y) = p.test_clear_young(page - p.pgoff) {
+                mapped = true;
+                young += y as u64;
+            }
+        }
+    }
+    (mapped, young)
+}
+
+/// folio_mapped: whether any page of the folio has a PTE.
+pub fn folio_mapped(k: &Kernel, file: u32, index: u64, nr: u64) -> bool {
+    k.ptes.iter().filter(|p| p.live && p.file == file).any(|p| {
+        let lo = index.max(p.pgoff);
+        let hi = (index + nr).min(p.pgoff + p.pages);
+        (lo..hi).any(|page| p.is_mapped(page - p.pgoff))
+    })
+}
+
+/// try_to_unmap: removes every PTE of the folio's pages.
+pub fn try_to_unmap(k: &mut Kernel, file: u32, index: u64, nr: u64) {
+    for p in k.ptes.iter_mut().filter(|p| p.live && p.file == file) {
+        let lo = index.max(p.pgoff);
+        let hi = (index + nr).min(p.pgoff + p.pages);
+        if lo < hi {
+            p.zap(lo - p.pgoff, hi - lo);
         }
     }
 }
@@ -106,7 +180,7 @@ fn filemap_map_pages(k: &mut Kernel, of: &mut OpenFile, vma: &mut Vma, start: u6
             if !f.test(PG_WORKINGSET) && page >= start && page <= end {
                 mmap_miss += 1;
             }
-            vma.map(page - vma.pgoff);
+            k.ptes[vma.pte].map(page - vma.pgoff);
         }
     }
     if found && k.events_on() {
@@ -179,7 +253,8 @@ fn do_async_mmap_readahead(k: &mut Kernel, of: &mut OpenFile, vma: &Vma, page: u
 
 /// A read access to file page `page` through `vma` (do_read_fault). Returns false for SIGBUS (beyond EOF).
 pub fn handle_read_access(k: &mut Kernel, of: &mut OpenFile, vma: &mut Vma, page: u64) -> bool {
-    if vma.is_mapped(page - vma.pgoff) {
+    if k.ptes[vma.pte].is_mapped(page - vma.pgoff) {
+        k.ptes[vma.pte].touch(page - vma.pgoff);
         return true;
     }
     k.vm.pgfault += 1;
@@ -187,7 +262,7 @@ pub fn handle_read_access(k: &mut Kernel, of: &mut OpenFile, vma: &mut Vma, page
     loop {
         let (from, to) = fault_around_window(vma, page);
         filemap_map_pages(k, of, vma, from, to);
-        if vma.is_mapped(page - vma.pgoff) {
+        if k.ptes[vma.pte].is_mapped(page - vma.pgoff) {
             return true;
         }
         // filemap_fault.
@@ -240,7 +315,7 @@ pub fn handle_read_access(k: &mut Kernel, of: &mut OpenFile, vma: &mut Vma, page
             continue;
         }
         // finish_fault: map the faulting page.
-        vma.map(page - vma.pgoff);
+        k.ptes[vma.pte].map(page - vma.pgoff);
         return true;
     }
 }
@@ -251,12 +326,13 @@ mod tests {
 
     #[test]
     fn fault_around_window_is_aligned_and_clamped() {
-        let v = Vma::new(0, 0, 100);
+        let mut k = Kernel::new(Vec::new(), Vec::new(), Vec::new(), false);
+        let v = Vma::new(&mut k, 0, 0, 0, 100);
         assert_eq!(fault_around_window(&v, 0), (0, 15));
         assert_eq!(fault_around_window(&v, 24), (16, 31));
         assert_eq!(fault_around_window(&v, 97), (96, 99));
         // A mapping that starts at file page 10: its page-table offset starts at 0.
-        let w = Vma::new(0, 10, 100);
+        let w = Vma::new(&mut k, 0, 0, 10, 100);
         assert_eq!(fault_around_window(&w, 12), (10, 25));
     }
 }

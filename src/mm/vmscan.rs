@@ -8,11 +8,12 @@
 //!
 //! Simplifications (DIVERGENCE): one memory domain, the workload's memory cgroup (the machine's memory is not
 //! reclaimed: runs that would need it are refused); the cgroup's other charges (the worker's stack, buffers, page
-//! tables, slab) are a constant `MEMCG_OTHER_PAGES` measured on this host; mapped folios are treated as unmapped
-//! (no young-PTE check, so an mmap'd hot set is not protected as on the kernel); reclaim scans only the file lists,
+//! tables, slab) are a constant `MEMCG_OTHER_PAGES` measured on this host; VM_EXEC mappings are not modelled;
+//! reclaim scans only the file lists,
 //! stopping as soon as the target is met; per-CPU LRU batches are not modelled; lruvec statistics read by reclaim
 //! are those of the last memcg stats flush (`workingset::FLUSH_TIME_NS`).
 
+use super::fault::{folio_referenced, try_to_unmap};
 use super::folio::{FolioId, PG_ACTIVE, PG_REFERENCED, PG_WORKINGSET};
 use super::swap::LruList;
 use crate::sim::kernel::Kernel;
@@ -150,8 +151,11 @@ fn shrink_active_list(k: &mut Kernel, nr_to_scan: u64) {
     let mut scanned = 0;
     while scanned < nr_to_scan {
         let Some(id) = k.lru.tail(LruList::ActiveFile) else { break };
-        let nr = k.folios.get(id).nr_pages();
+        let f = *k.folios.get(id);
+        let nr = f.nr_pages();
         scanned += nr;
+        // folio_referenced clears the young bits; only VM_EXEC file folios stay active (not modelled: none).
+        let _ = folio_referenced(k, f.file(), f.index(), nr);
         k.lru.del(&mut k.folios, id, LruList::ActiveFile);
         let f = k.folios.get_mut(id);
         f.flags = (f.flags & !PG_ACTIVE) | PG_WORKINGSET;
@@ -176,8 +180,27 @@ fn shrink_inactive_list(k: &mut Kernel, nr_to_scan: u64) -> u64 {
             kept.push(id);
             continue;
         }
-        // folio_check_references on an unmapped file folio: PG_referenced is cleared and the folio reclaimed.
+        // folio_check_references: young PTEs of a mapped folio spare it (activated when referenced before or
+        // young in more than one PTE, else marked and kept); PG_referenced alone never saves a clean folio.
+        let (mapped, young) = folio_referenced(k, f.file(), f.index(), f.nr_pages());
+        let referenced_folio = f.test(PG_REFERENCED);
         k.folios.get_mut(id).flags &= !PG_REFERENCED;
+        if young > 0 {
+            k.folios.get_mut(id).flags |= PG_REFERENCED;
+            k.lru.del(&mut k.folios, id, LruList::InactiveFile);
+            if referenced_folio || young > 1 {
+                k.folios.get_mut(id).flags |= PG_ACTIVE;
+                k.lru.add(&mut k.folios, id, LruList::ActiveFile);
+                k.vm.pgactivate += f.nr_pages();
+                k.ws.activation(f.nr_pages());
+            } else {
+                kept.push(id);
+            }
+            continue;
+        }
+        if mapped {
+            try_to_unmap(k, f.file(), f.index(), f.nr_pages());
+        }
         k.evict(id);
         reclaimed += f.nr_pages();
     }

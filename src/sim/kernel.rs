@@ -64,6 +64,8 @@ pub struct Kernel {
     pub memcg: Option<Memcg>,
     /// Shadow-entry clock and refault counters.
     pub ws: Workingset,
+    /// Page tables of every file mapping (the rmap's view: reclaim checks and clears them).
+    pub ptes: Vec<crate::mm::fault::Ptes>,
     rwbs_ra: Name,
     rwbs_r: Name,
     scratch_runs: Vec<(u64, u64, u64)>,
@@ -90,6 +92,7 @@ impl Kernel {
             lru: Lruvec::default(),
             memcg: None,
             ws: Workingset::default(),
+            ptes: Vec::new(),
             rwbs_ra: Arc::from("RA"),
             rwbs_r: Arc::from("R"),
             scratch_runs: Vec::new(),

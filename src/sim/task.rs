@@ -186,11 +186,18 @@ impl Task {
                 if self.maps.len() <= slot {
                     self.maps.resize_with(slot + 1, || None);
                 }
-                self.maps[slot] = Some(Vma::new(i, off >> 12, len.div_ceil(4096)));
+                if let Some(old) = self.maps[slot].take() {
+                    k.ptes[old.pte] = Default::default();
+                }
+                let file = self.files[i].of.file;
+                self.maps[slot] = Some(Vma::new(k, i, file, off >> 12, len.div_ceil(4096)));
                 0
             }
             Op::Munmap { map } => match self.maps.get_mut(map.0 as usize).and_then(|m| m.take()) {
-                Some(_) => 0,
+                Some(vma) => {
+                    k.ptes[vma.pte] = Default::default();
+                    0
+                }
                 None => -(libc::EINVAL as i64),
             },
             Op::Touch { map, off, len, write: false } => self.touch(k, map.0 as usize, *off, *len),
@@ -205,7 +212,7 @@ impl Task {
                     Madvice::Random => (vma.seq, vma.rand) = (false, true),
                     Madvice::HugePage => vma.huge = true,
                     Madvice::NoHugePage => vma.huge = false,
-                    Madvice::DontNeed => vma.zap(off >> 12, len.div_ceil(4096)),
+                    Madvice::DontNeed => k.ptes[vma.pte].zap(off >> 12, len.div_ceil(4096)),
                     Madvice::WillNeed => {
                         // madvise_willneed: vfs_fadvise(WILLNEED) over the file range behind the mapping.
                         let file_off = (vma.pgoff << 12) + off;
