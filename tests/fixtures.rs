@@ -4,10 +4,11 @@
 //! - every fixture log round-trips through the log reader and writer byte for byte;
 //! - every fixture was captured from a bundled scenario that still loads, with the scenario hash recorded.
 
+mod common;
+use common::{log_read_side, raw_read_side};
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-use pcsim::trace::event::{System, Value};
 use pcsim::trace::log::{open_maybe_gzip, read_log_file, write_log};
 
 fn fixture_runs() -> Vec<PathBuf> {
@@ -43,27 +44,6 @@ fn read_text(p: &Path) -> String {
     s
 }
 
-/// (event, page index) of readahead and filemap lines in ftrace text.
-fn raw_read_side(raw: &str) -> Vec<(String, u64)> {
-    let mut out = Vec::new();
-    for line in raw.lines() {
-        let Some(colon) = line.find(": ") else { continue };
-        let rest = &line[colon + 2..];
-        let Some((ev, body)) = rest.split_once(": ") else { continue };
-        if !(ev.starts_with("page_cache_") || ev.starts_with("mm_filemap_")) {
-            continue;
-        }
-        let index = if let Some(i) = body.split("index=").nth(1) {
-            i.split_whitespace().next().unwrap().parse().unwrap()
-        } else {
-            let ofs = body.split("ofs=").nth(1).unwrap().split(['-', ' ']).next().unwrap();
-            ofs.parse::<u64>().unwrap() / 4096
-        };
-        out.push((ev.to_string(), index));
-    }
-    out
-}
-
 #[test]
 fn fixtures_exist_for_the_read_side() {
     let runs = fixture_runs();
@@ -85,18 +65,7 @@ fn normalised_read_side_events_equal_ftrace_text() {
         checked += 1;
         let log = read_log_file(&find(&run, "events.log")).unwrap();
         let raw = read_text(&find(&run, "raw_trace.txt"));
-        let from_log: Vec<(String, u64)> = log
-            .events
-            .iter()
-            .filter(|e| matches!(e.kind.system(), System::Readahead | System::Filemap))
-            .map(|e| {
-                let idx = e.kind.fields().into_iter().find(|(k, _)| *k == "index").map(|(_, v)| match v {
-                    Value::U(u) => u,
-                    _ => unreachable!(),
-                });
-                (e.kind.name().to_string(), idx.unwrap())
-            })
-            .collect();
+        let from_log = log_read_side(&log);
         let from_raw = raw_read_side(&raw);
         assert!(!from_log.is_empty(), "{}: no read-side events", run.display());
         assert_eq!(from_log.len(), from_raw.len(), "{}: event counts differ", run.display());

@@ -3,6 +3,8 @@
 //! run, a failed run and a run interrupted with SIGINT. They need root, tracefs and loop devices (CI has them) and
 //! say why when they skip.
 
+mod common;
+use common::{log_read_side, raw_read_side};
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
@@ -114,53 +116,6 @@ fn write_scenario(dir: &Path, name: &str, text: &str) -> PathBuf {
     let p = dir.join(name);
     std::fs::write(&p, text).unwrap();
     p
-}
-
-/// Readahead and filemap events read straight from ftrace's text, as (event, index) in order, by a parser that
-/// shares no code with the probe's normaliser.
-fn raw_read_side(raw: &str) -> Vec<(String, u64)> {
-    let mut out = Vec::new();
-    for line in raw.lines() {
-        for ev in [
-            "page_cache_sync_ra",
-            "page_cache_async_ra",
-            "page_cache_ra_order",
-            "page_cache_ra_unbounded",
-            "mm_filemap_add_to_page_cache",
-            "mm_filemap_delete_from_page_cache",
-            "mm_filemap_fault",
-            "mm_filemap_get_pages",
-            "mm_filemap_map_pages",
-        ] {
-            let tag = format!(" {ev}: ");
-            if let Some(pos) = line.find(&tag) {
-                let body = &line[pos + tag.len()..];
-                let index = if let Some(i) = body.split("index=").nth(1) {
-                    i.split_whitespace().next().unwrap().parse().unwrap()
-                } else {
-                    let ofs = body.split("ofs=").nth(1).unwrap().split(['-', ' ']).next().unwrap();
-                    ofs.parse::<u64>().unwrap() / 4096
-                };
-                out.push((ev.to_string(), index));
-            }
-        }
-    }
-    out
-}
-
-fn log_read_side(log: &pcsim::trace::log::Log) -> Vec<(String, u64)> {
-    use pcsim::trace::event::{System, Value};
-    log.events
-        .iter()
-        .filter(|e| matches!(e.kind.system(), System::Readahead | System::Filemap))
-        .map(|e| {
-            let idx = e.kind.fields().into_iter().find(|(k, _)| *k == "index").map(|(_, v)| match v {
-                Value::U(u) => u,
-                _ => panic!("index is unsigned"),
-            });
-            (e.kind.name().to_string(), idx.unwrap())
-        })
-        .collect()
 }
 
 #[test]
