@@ -2,6 +2,7 @@
 //!
 //! - `hit_path`: 4 KiB `pread()`s that all hit a fully cached 64 MiB file; goal ≥ 20M ops/s on one core.
 //! - `cold_sequential`: 4 KiB `read()`s over a cold 4 GiB file with readahead (read_ahead_kb 128 and 2048);
+//! - `pressure_stream`: the same through a 64 MiB memory cgroup (reclaim evicts as the read goes);
 //!   goal ≥ 5M ops/s.
 //!
 //! Each iteration is one whole `simulate` of N = 1M reads; the scenarios come from `pcsim::bench`, whose unit tests
@@ -37,5 +38,15 @@ fn cold_sequential(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, hit_path, cold_sequential);
+fn pressure_stream(c: &mut Criterion) {
+    let mut g = c.benchmark_group("pressure_stream");
+    g.sample_size(10).sampling_mode(SamplingMode::Flat).warm_up_time(Duration::from_secs(1));
+    g.measurement_time(Duration::from_secs(4));
+    g.throughput(Throughput::Elements(N));
+    let sc = bench::pressure_stream(N);
+    g.bench_function(BenchmarkId::new("read_4k_4GiB", "memcg64m"), |b| b.iter(|| bench::run(&sc)));
+    g.finish();
+}
+
+criterion_group!(benches, hit_path, cold_sequential, pressure_stream);
 criterion_main!(benches);

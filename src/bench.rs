@@ -62,6 +62,26 @@ pub fn cold_sequential(ops: u64, read_ahead_kb: u32) -> Scenario {
     Scenario::parse(&text, "bench::cold_sequential").expect("invariant: the cold-read scenario is valid")
 }
 
+/// `ops` 4 KiB `read()`s of a cold file through a 64 MiB memory cgroup: the streaming read under memory pressure
+/// (memcg reclaim evicting as it goes).
+pub fn pressure_stream(ops: u64) -> Scenario {
+    let size = ops * 4096;
+    let text = format!(
+        r#"Scenario(
+    name: "bench_pressure_stream",
+    machine: (memory: "{MEMORY}", cpus: 1, memcg_limit: "64m"),
+    devices: [(name: "disk0", read_ahead_kb: 128)],
+    files: [(name: "data", size: {size}, state: Cold)],
+    tasks: [(name: "reader", ops: [
+        Open(file: "data"),
+        Repeat(count: {ops}, ops: [Read(fd: "data", len: "4k")]),
+        Close(fd: "data"),
+    ])],
+)"#
+    );
+    Scenario::parse(&text, "bench::pressure_stream").expect("invariant: the pressure scenario is valid")
+}
+
 /// A file of `pages` pages cached at the start (order-0 folios, as the model sets up `state: Cached`) and a task
 /// that only opens and closes it: what a run holds per cached order-0 folio.
 pub fn cached_file(pages: u64) -> Scenario {
@@ -220,6 +240,15 @@ mod tests {
         assert_eq!(r.vm.nr_added, 0);
         assert_eq!(r.devices[0].requests, 0);
         assert_eq!(r.files[0].nr_cache, 16);
+    }
+
+    #[test]
+    fn pressure_stream_stays_within_the_cgroup() {
+        let ops = 32768; // 128 MiB through a 64 MiB cgroup
+        let r = run(&pressure_stream(ops));
+        assert_eq!(r.tasks[0].read_ops, ops);
+        assert!(r.files[0].nr_cache < 16384, "{} pages cached under 64 MiB", r.files[0].nr_cache);
+        assert_eq!(r.vm.nr_added - r.vm.nr_deleted, r.files[0].nr_cache);
     }
 
     #[test]
