@@ -45,11 +45,22 @@ pub fn hit_path(ops: u64, file_bytes: u64) -> Scenario {
 /// A cold sequential scan: one task `read()`s a cold file of `ops` x 4 KiB from start to end, 4 KiB per call, on a
 /// device with `read_ahead_kb` (128 is the kernel default; 2048 lets readahead grow to order-9 folios).
 pub fn cold_sequential(ops: u64, read_ahead_kb: u32) -> Scenario {
+    sequential_read("bench_cold_seq", ops, read_ahead_kb, "")
+}
+
+/// `ops` 4 KiB `read()`s of a cold file through a 64 MiB memory cgroup: the streaming read under memory pressure
+/// (memcg reclaim evicting as it goes).
+pub fn pressure_stream(ops: u64) -> Scenario {
+    sequential_read("bench_pressure_stream", ops, 128, ", memcg_limit: \"64m\"")
+}
+
+/// The sequential-read scenario both builders share; `machine_extra` is appended to the machine section.
+fn sequential_read(name: &str, ops: u64, read_ahead_kb: u32, machine_extra: &str) -> Scenario {
     let size = ops * 4096;
     let text = format!(
         r#"Scenario(
-    name: "bench_cold_seq",
-    machine: (memory: "{MEMORY}", cpus: 1),
+    name: "{name}",
+    machine: (memory: "{MEMORY}", cpus: 1{machine_extra}),
     devices: [(name: "disk0", read_ahead_kb: {read_ahead_kb})],
     files: [(name: "data", size: {size}, state: Cold)],
     tasks: [(name: "reader", ops: [
@@ -59,27 +70,7 @@ pub fn cold_sequential(ops: u64, read_ahead_kb: u32) -> Scenario {
     ])],
 )"#
     );
-    Scenario::parse(&text, "bench::cold_sequential").expect("invariant: the cold-read scenario is valid")
-}
-
-/// `ops` 4 KiB `read()`s of a cold file through a 64 MiB memory cgroup: the streaming read under memory pressure
-/// (memcg reclaim evicting as it goes).
-pub fn pressure_stream(ops: u64) -> Scenario {
-    let size = ops * 4096;
-    let text = format!(
-        r#"Scenario(
-    name: "bench_pressure_stream",
-    machine: (memory: "{MEMORY}", cpus: 1, memcg_limit: "64m"),
-    devices: [(name: "disk0", read_ahead_kb: 128)],
-    files: [(name: "data", size: {size}, state: Cold)],
-    tasks: [(name: "reader", ops: [
-        Open(file: "data"),
-        Repeat(count: {ops}, ops: [Read(fd: "data", len: "4k")]),
-        Close(fd: "data"),
-    ])],
-)"#
-    );
-    Scenario::parse(&text, "bench::pressure_stream").expect("invariant: the pressure scenario is valid")
+    Scenario::parse(&text, name).expect("invariant: the sequential-read scenario is valid")
 }
 
 /// A file of `pages` pages cached at the start (order-0 folios, as the model sets up `state: Cached`) and a task

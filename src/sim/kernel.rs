@@ -274,13 +274,16 @@ impl Kernel {
     pub fn submit_folio_reads(&mut self, file: u32, batch: &[FolioId], readahead: bool) {
         let dev = self.inodes[file as usize].device;
         self.scratch_runs.clear();
+        // Each folio's physical runs, computed once: runs[ends[i-1]..ends[i]] belong to batch[i].
         let mut runs = Vec::new();
+        let mut ends = Vec::with_capacity(batch.len());
         for &id in batch {
             let f = *self.folios.get(id);
             let seg = (f.nr_pages() * 8).min(MAX_SEGMENT_SECTORS);
-            runs.clear();
+            let from = runs.len();
             self.runs_of(file, f.index(), f.next_index(), &mut runs);
-            for &(sector, sectors) in &runs {
+            ends.push(runs.len());
+            for &(sector, sectors) in &runs[from..] {
                 match self.scratch_runs.last_mut() {
                     Some(r) if r.0 + r.1 == sector && r.2 == seg => r.1 += sectors,
                     _ => self.scratch_runs.push((sector, sectors, seg)),
@@ -297,10 +300,7 @@ impl Kernel {
             let dev_name = self.devices[dev].name.clone();
             let mut bios: Vec<(u64, u64)> = Vec::new();
             let mut vecs = 0u64;
-            for &id in batch {
-                let f = *self.folios.get(id);
-                runs.clear();
-                self.runs_of(file, f.index(), f.next_index(), &mut runs);
+            {
                 for &(sector, sectors) in &runs {
                     match bios.last_mut() {
                         Some(b) if b.0 + b.1 == sector && vecs < 256 => {
@@ -328,14 +328,12 @@ impl Kernel {
             }
         }
         let done_at = self.issue_requests(dev, &rwbs, false);
-        for &id in batch {
-            let f = *self.folios.get(id);
+        for (i, &id) in batch.iter().enumerate() {
             // Uptodate when the last request holding any of its pages completes.
-            runs.clear();
-            self.runs_of(file, f.index(), f.next_index(), &mut runs);
+            let mine = &runs[if i == 0 { 0 } else { ends[i - 1] }..ends[i]];
             let ready = done_at
                 .iter()
-                .filter(|(s, e, _)| runs.iter().any(|&(rs, rn)| *s < rs + rn && rs < *e))
+                .filter(|(s, e, _)| mine.iter().any(|&(rs, rn)| *s < rs + rn && rs < *e))
                 .map(|x| x.2)
                 .max()
                 .unwrap_or(self.now);

@@ -35,6 +35,11 @@ pub enum SimError {
     TooMuchCached { cached: u64, memory: u64 },
 }
 
+/// The bytes of an iovec array (rw_copy_check_uvector); `None` on overflow (EINVAL).
+fn iov_total(lens: &[u64]) -> Option<u64> {
+    lens.iter().try_fold(0u64, |a, &l| a.checked_add(l))
+}
+
 /// An open file description with its position.
 #[derive(Clone, Debug)]
 struct Fdesc {
@@ -251,9 +256,7 @@ impl Task {
             }
             Op::Readv { fd, lens } => {
                 let Some(d) = self.fd(*fd) else { return Ok(ebadf) };
-                let Some(total) = lens.iter().try_fold(0u64, |a, &l| a.checked_add(l)) else {
-                    return Ok(-(libc::EINVAL as i64));
-                };
+                let Some(total) = iov_total(lens) else { return Ok(-(libc::EINVAL as i64)) };
                 let r = Self::read(k, d, d.pos, total, ReadFlags::default());
                 if r > 0 {
                     d.pos += r as u64;
@@ -262,9 +265,7 @@ impl Task {
             }
             Op::Preadv { fd, off, lens, flags } => {
                 let Some(d) = self.fd(*fd) else { return Ok(ebadf) };
-                let Some(total) = lens.iter().try_fold(0u64, |a, &l| a.checked_add(l)) else {
-                    return Ok(-(libc::EINVAL as i64));
-                };
+                let Some(total) = iov_total(lens) else { return Ok(-(libc::EINVAL as i64)) };
                 Self::read(k, d, *off, total, ReadFlags { nowait: flags.nowait })
             }
             Op::Sendfile { fd, off, len } => {
