@@ -137,6 +137,7 @@ pub fn filemap_read(k: &mut Kernel, of: &mut OpenFile, pos: u64, count: u64, fla
     r
 }
 
+/// The body of filemap_read: get_pages, mark accessed, copy, until the request or the file ends.
 fn read_loop(
     k: &mut Kernel,
     of: &mut OpenFile,

@@ -58,10 +58,12 @@ impl Ractl {
     }
 }
 
+/// roundup_pow_of_two (include/linux/log2.h).
 fn roundup_pow_of_two(n: u64) -> u64 {
     n.max(1).next_power_of_two()
 }
 
+/// ilog2 (include/linux/log2.h).
 fn ilog2(n: u64) -> u32 {
     63 - n.max(1).leading_zeros()
 }
@@ -98,6 +100,7 @@ pub fn ractl_max_pages(ra: &FileRaState, io_pages: u64, req_size: u64) -> u64 {
     max_pages
 }
 
+/// trace_page_cache_sync_ra / trace_page_cache_async_ra: the ra state at entry.
 fn emit_ra(k: &mut Kernel, file: u32, index: u64, ra: &FileRaState, req_count: u64, sync: bool) {
     if !k.events_on() {
         return;
