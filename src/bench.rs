@@ -207,7 +207,7 @@ pub fn structure_bytes(n: u64, order: u8) -> StructureBytes {
     let mut space = AddressSpace::default();
     for i in 0..n {
         let id = slab.alloc(Folio::new(i << order, order, 0, 0));
-        space.insert(&slab, id);
+        space.insert(&slab, id, 0, &mut crate::mm::workingset::ShadowNodes::default());
     }
     let total = live_bytes() - before;
     assert_eq!(space.nrpages, n << order);

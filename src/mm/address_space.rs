@@ -1,10 +1,12 @@
 //! `struct address_space` (include/linux/fs.h): a file's page cache, page index -> folio, with the range walks of
 //! mm/filemap.c (`page_cache_next_miss`, `page_cache_prev_miss`) the readahead code uses.
 //!
-//! Pages are found through `xarray::PageIndex` (O(1) lookups, ordered walks). Shadow entries (issue 4) are not kept
-//! yet, so a miss is simply an absent index.
+//! Pages are found through `xarray::PageIndex` (O(1) lookups, ordered walks). Shadow entries of evicted folios are
+//! kept beside it, by their first page; the xarray nodes' slot occupancy (`node->count`, `node->nr_values`) is kept
+//! per node so that nodes holding only shadows can be listed for the shadow-node shrinker (workingset.c).
 
 use super::folio::{FolioId, FolioSlab};
+use super::workingset::{Shadow, ShadowNodes};
 use super::xarray::PageIndex;
 
 #[derive(Clone, Debug, Default)]
@@ -17,7 +19,33 @@ pub struct AddressSpace {
     /// without scanning.
     large: u64,
     /// Shadow entries of evicted folios, by their first page (looked up only, never iterated into output).
-    shadows: hashbrown::HashMap<u64, crate::mm::workingset::Shadow>,
+    shadows: hashbrown::HashMap<u64, Shadow>,
+    /// xarray nodes with any slot in use, by `node_key` (looked up only).
+    nodes: hashbrown::HashMap<u64, XaNode>,
+}
+
+/// The slot occupancy of one xarray node: which of its 64 slots hold anything (entries, siblings, child nodes:
+/// `node->count`) and which hold shadow values (`node->nr_values`), and its place on the shadow-node list.
+#[derive(Clone, Copy, Debug, Default)]
+struct XaNode {
+    occupied: u64,
+    values: u64,
+    /// Key on `ShadowNodes::list` while the node holds only shadows (0: not listed).
+    lru: u64,
+}
+
+/// Level-1 nodes (shift 6) are keyed apart from leaves.
+const LEVEL1: u64 = 1 << 62;
+
+/// The node holding a folio of `order` at `index` and the slots it occupies there (orders 0..=11).
+fn node_slots(index: u64, order: u8) -> (u64, u64) {
+    let (key, first, n) = if order < 6 {
+        (index >> 6, index & 63, 1u64 << order)
+    } else {
+        (LEVEL1 | (index >> 12), (index >> 6) & 63, 1u64 << (order - 6))
+    };
+    let mask = if n == 64 { u64::MAX } else { ((1u64 << n) - 1) << first };
+    (key, mask)
 }
 
 impl AddressSpace {
@@ -39,42 +67,205 @@ impl AddressSpace {
         self.folios.next_start(index, index.saturating_add(nr)).is_some()
     }
 
-    /// Inserts a folio known not to overlap any cached page.
-    pub fn insert(&mut self, slab: &FolioSlab, id: FolioId) {
-        let f = slab.get(id);
+    /// __filemap_add_folio's store: inserts a folio known not to overlap any cached page, replacing the shadow
+    /// entries in its range; returns the shadow the kernel passes to workingset_refault (the last conflicting
+    /// entry). A larger shadow around the folio is split (xas_split) and keeps its other parts.
+    pub fn insert(&mut self, slab: &FolioSlab, id: FolioId, file: u32, list: &mut ShadowNodes) -> Option<Shadow> {
+        let f = *slab.get(id);
         self.nrpages += f.nr_pages();
         self.large += (f.order >= 6) as u64;
         debug_assert!(self.folios.get(f.index()).is_none(), "invariant: one folio per index");
         self.folios.insert(f.index(), f.order, id);
+        let old = self.take_shadow(f.index(), f.order, file, list);
+        let (key, mask) = node_slots(f.index(), f.order);
+        self.update_slots(key, mask, true, false, file, list);
+        old
     }
 
-    /// Removes the folio starting at `index`.
-    pub fn remove(&mut self, slab: &FolioSlab, index: u64) -> Option<FolioId> {
+    /// page_cache_delete: removes the folio starting at `index`, leaving `shadow` in its slots if given (reclaim's
+    /// __remove_mapping), else emptying them.
+    pub fn remove(
+        &mut self,
+        slab: &FolioSlab,
+        index: u64,
+        shadow: Option<Shadow>,
+        file: u32,
+        list: &mut ShadowNodes,
+    ) -> Option<FolioId> {
         let id = self.folios.get(index).filter(|&id| slab.get(id).index() == index)?;
         let order = slab.get(id).order;
         self.folios.remove(index, order);
         self.nrpages -= slab.get(id).nr_pages();
         self.large -= (order >= 6) as u64;
+        let (key, mask) = node_slots(index, order);
+        if let Some(s) = shadow {
+            self.shadows.insert(index, Shadow { order, ..s });
+        }
+        self.update_slots(key, mask, shadow.is_some(), shadow.is_some(), file, list);
         Some(id)
     }
 
-    /// Leaves a shadow entry where an evicted folio was.
-    pub fn set_shadow(&mut self, index: u64, shadow: crate::mm::workingset::Shadow) {
-        self.shadows.insert(index, shadow);
+    /// Drops every shadow entry whose first page is in [from, to) (truncation's clearing of exceptional entries).
+    pub fn remove_shadows(&mut self, from: u64, to: u64, file: u32, list: &mut ShadowNodes) {
+        if self.shadows.is_empty() {
+            return;
+        }
+        let mut gone: Vec<(u64, u8)> = Vec::new();
+        if to - from <= self.shadows.len() as u64 * 4 {
+            gone.extend((from..to).filter_map(|i| self.shadows.get(&i).map(|s| (i, s.order))));
+        } else {
+            gone.extend(self.shadows.iter().filter(|(&i, _)| i >= from && i < to).map(|(&i, s)| (i, s.order)));
+            gone.sort_unstable();
+        }
+        for (i, order) in gone {
+            self.shadows.remove(&i);
+            let (key, mask) = node_slots(i, order);
+            self.update_slots(key, mask, false, false, file, list);
+        }
     }
 
-    /// Takes the shadow a new folio of `nr` pages at `index` replaces, if any (the last one in its range).
-    pub fn take_shadow(&mut self, index: u64, nr: u64) -> Option<crate::mm::workingset::Shadow> {
+    /// Shadow entries held (pages they cover are not counted).
+    pub fn nr_shadows(&self) -> usize {
+        self.shadows.len()
+    }
+
+    /// The shadow entry covering page `index`, if any.
+    pub fn shadow_at(&self, index: u64) -> Option<Shadow> {
+        (0..=11u8).find_map(|o| {
+            let start = index & !((1u64 << o) - 1);
+            self.shadows.get(&start).filter(|s| s.order == o).copied()
+        })
+    }
+
+    /// Removes the shadows a new folio of `order` at `index` overwrites; returns the last one.
+    fn take_shadow(&mut self, index: u64, order: u8, file: u32, list: &mut ShadowNodes) -> Option<Shadow> {
         if self.shadows.is_empty() {
             return None;
+        }
+        let nr = 1u64 << order;
+        // A larger shadow containing the range is split into entries of the new folio's order.
+        if let Some(big) = self.shadow_at(index).filter(|s| s.order > order) {
+            let start = index & !((1u64 << big.order) - 1);
+            self.shadows.remove(&start);
+            let (key, mask) = node_slots(start, big.order);
+            self.update_slots(key, mask, false, false, file, list);
+            for piece in (start..start + (1u64 << big.order)).step_by(nr as usize) {
+                if piece != index {
+                    self.shadows.insert(piece, Shadow { order, ..big });
+                    let (key, mask) = node_slots(piece, order);
+                    self.update_slots(key, mask, true, true, file, list);
+                }
+            }
+            return Some(big);
         }
         let mut found = None;
         for i in index..index + nr {
             if let Some(s) = self.shadows.remove(&i) {
+                let (key, mask) = node_slots(i, s.order);
+                self.update_slots(key, mask, false, false, file, list);
                 found = Some(s);
             }
         }
         found
+    }
+
+    /// xas_store's node accounting for slots `mask` of node `key`: `occupied` says whether they now hold anything,
+    /// `value` whether that is a shadow; then workingset_update_node lists or unlists the node, and a node that
+    /// became empty is deleted from its parent (xas_delete_node).
+    fn update_slots(&mut self, key: u64, mask: u64, occupied: bool, value: bool, file: u32, list: &mut ShadowNodes) {
+        let node = self.nodes.entry(key).or_default();
+        let was_empty = node.occupied == 0;
+        if occupied {
+            node.occupied |= mask;
+        } else {
+            node.occupied &= !mask;
+        }
+        if value {
+            node.values |= mask;
+        } else {
+            node.values &= !mask;
+        }
+        let now_empty = node.occupied == 0;
+        let shadow_only = !now_empty && node.occupied == node.values;
+        if shadow_only && node.lru == 0 {
+            node.lru = list.add(file, key);
+        } else if !shadow_only && node.lru != 0 {
+            list.del(node.lru);
+            node.lru = 0;
+        }
+        if now_empty {
+            self.nodes.remove(&key);
+        }
+        // A leaf's parent (the level-1 node) holds a pointer to it while it exists.
+        if key & LEVEL1 == 0 && was_empty != now_empty {
+            let parent = LEVEL1 | (key >> 6);
+            let bit = 1u64 << (key & 63);
+            self.update_slots(parent, bit, !now_empty, false, file, list);
+        }
+    }
+
+    /// Recounts the xarray nodes from the folios and shadows: the slot bitmaps must agree, no shadow may cover a
+    /// cached page, and exactly the shadow-only nodes are listed. Returns the number of listed nodes.
+    pub fn check_nodes(&self, slab: &FolioSlab) -> Result<u64, String> {
+        let mut want: std::collections::BTreeMap<u64, (u64, u64)> = std::collections::BTreeMap::new();
+        for id in self.iter() {
+            let f = slab.get(id);
+            let (key, mask) = node_slots(f.index(), f.order);
+            want.entry(key).or_default().0 |= mask;
+        }
+        let mut shadows: Vec<(u64, u8)> = self.shadows.iter().map(|(&i, s)| (i, s.order)).collect();
+        shadows.sort_unstable();
+        for (i, order) in shadows {
+            if self.any_in(slab, i, 1u64 << order) {
+                return Err(format!("invariant: a shadow at page {i} (order {order}) covers cached pages"));
+            }
+            let (key, mask) = node_slots(i, order);
+            let e = want.entry(key).or_default();
+            e.0 |= mask;
+            e.1 |= mask;
+        }
+        let leaves: Vec<u64> = want.keys().copied().filter(|k| k & LEVEL1 == 0).collect();
+        for leaf in leaves {
+            want.entry(LEVEL1 | (leaf >> 6)).or_default().0 |= 1u64 << (leaf & 63);
+        }
+        if want.len() != self.nodes.len() {
+            return Err(format!("invariant: {} xarray nodes expected, {} kept", want.len(), self.nodes.len()));
+        }
+        let mut listed = 0;
+        for (key, (occupied, values)) in want {
+            let n = self.nodes.get(&key).ok_or_else(|| format!("invariant: node {key:#x} missing"))?;
+            if (n.occupied, n.values) != (occupied, values) {
+                return Err(format!(
+                    "invariant: node {key:#x} slots {:#x}/{:#x}, expected {occupied:#x}/{values:#x}",
+                    n.occupied, n.values
+                ));
+            }
+            if (n.lru != 0) != (occupied == values) {
+                return Err(format!(
+                    "invariant: node {key:#x} listed {} but shadow-only {}",
+                    n.lru != 0,
+                    occupied == values
+                ));
+            }
+            listed += (n.lru != 0) as u64;
+        }
+        Ok(listed)
+    }
+
+    /// shadow_lru_isolate: frees a shadow-only node, dropping all its shadow entries; returns whether it was one.
+    pub fn free_shadow_node(&mut self, key: u64, file: u32, list: &mut ShadowNodes) -> bool {
+        let Some(node) = self.nodes.get(&key).copied() else { return false };
+        if node.occupied == 0 || node.occupied != node.values {
+            return false;
+        }
+        let (base, step) = if key & LEVEL1 == 0 { (key << 6, 1) } else { ((key & !LEVEL1) << 12, 64) };
+        for s in 0..64u64 {
+            if node.values & (1 << s) != 0 {
+                self.shadows.remove(&(base + s * step));
+            }
+        }
+        self.update_slots(key, u64::MAX, false, false, file, list);
+        true
     }
 
     /// Folios in index order.
@@ -310,9 +501,67 @@ mod tests {
         let mut a = AddressSpace::default();
         for &(index, order) in folios {
             let id = slab.alloc(Folio::new(index, order, 0, 0));
-            a.insert(&slab, id);
+            a.insert(&slab, id, 0, &mut ShadowNodes::default());
         }
         (a, slab)
+    }
+
+    fn shadow(order: u8) -> Shadow {
+        Shadow { eviction: 7, workingset: false, order }
+    }
+
+    #[test]
+    fn nodes_holding_only_shadows_are_listed_and_freed_whole() {
+        let mut slab = FolioSlab::default();
+        let mut a = AddressSpace::default();
+        let mut list = ShadowNodes::default();
+        // Pages 0..128: two leaf nodes under one level-1 node.
+        let ids: Vec<_> = (0..32u64)
+            .map(|i| {
+                let id = slab.alloc(Folio::new(i * 4, 2, 0, 0));
+                a.insert(&slab, id, 0, &mut list);
+                id
+            })
+            .collect();
+        assert!(list.is_empty());
+        // Evict the first node's 16 folios: it becomes shadow-only on the last one.
+        for i in 0..16u64 {
+            assert!(list.is_empty(), "node 0 still holds pages after {i} evictions");
+            a.remove(&slab, i * 4, Some(shadow(2)), 0, &mut list);
+        }
+        assert_eq!(list.len(), 1);
+        assert_eq!(list.first(), Some((0, 0)));
+        // A refault into the node takes it off the list; the shadow it replaced is returned.
+        let id = slab.alloc(Folio::new(8, 2, 0, 0));
+        assert_eq!(a.insert(&slab, id, 0, &mut list), Some(shadow(2)));
+        assert!(list.is_empty());
+        a.remove(&slab, 8, None, 0, &mut list);
+        assert_eq!(list.len(), 1, "an emptied slot does not count: the node holds shadows only again");
+        // The shrinker frees the node with its 15 shadows; the parent still points at node 1 and is not listed.
+        assert!(a.free_shadow_node(0, 0, &mut list));
+        assert!(list.is_empty());
+        assert_eq!(a.nr_shadows(), 0);
+        assert!(a.shadow_at(4).is_none());
+        let _ = ids;
+    }
+
+    #[test]
+    fn a_small_folio_inside_a_large_shadow_splits_it() {
+        let mut slab = FolioSlab::default();
+        let mut a = AddressSpace::default();
+        let mut list = ShadowNodes::default();
+        let id = slab.alloc(Folio::new(0, 3, 0, 0));
+        a.insert(&slab, id, 0, &mut list);
+        a.remove(&slab, 0, Some(shadow(3)), 0, &mut list);
+        assert_eq!(list.len(), 1);
+        let id = slab.alloc(Folio::new(2, 1, 0, 0));
+        assert_eq!(a.insert(&slab, id, 0, &mut list).map(|s| s.order), Some(3));
+        // xas_split: order-1 pieces at 0, 4 and 6 keep the old shadow's value.
+        assert_eq!(a.nr_shadows(), 3);
+        assert_eq!(a.shadow_at(1).map(|s| (s.order, s.eviction)), Some((1, 7)));
+        assert_eq!(a.shadow_at(7).map(|s| s.order), Some(1));
+        assert!(a.shadow_at(2).is_none());
+        assert!(list.is_empty());
     }
 
     #[test]

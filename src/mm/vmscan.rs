@@ -11,11 +11,13 @@
 //! tables, slab) are a constant `MEMCG_OTHER_PAGES` measured on this host; VM_EXEC mappings are not modelled;
 //! reclaim scans only the file lists,
 //! stopping as soon as the target is met; per-CPU LRU batches are not modelled; lruvec statistics read by reclaim
-//! are those of the last memcg stats flush (`workingset::FLUSH_TIME_NS`).
+//! are those of the last memcg stats flush (`workingset::FLUSH_TIME_NS`). After each priority round's LRU scan the
+//! cgroup's shadow-node shrinker runs (`shrink_slab`).
 
 use super::fault::{folio_referenced, try_to_unmap};
 use super::folio::{FolioId, PG_ACTIVE, PG_REFERENCED, PG_WORKINGSET};
 use super::swap::LruList;
+use super::workingset::{count_shadow_nodes, do_shrink_slab_budget};
 use crate::sim::kernel::Kernel;
 
 /// SWAP_CLUSTER_MAX: pages isolated per batch.
@@ -139,8 +141,13 @@ pub fn try_to_free_pages(k: &mut Kernel, nr_to_reclaim: u64) -> u64 {
                 }
             }
             if reclaimed >= target {
-                return reclaimed;
+                break;
             }
+        }
+        // shrink_node_memcgs: the cgroup's slab shrinkers run after its LRU at every priority.
+        shrink_slab(k, priority);
+        if reclaimed >= target {
+            return reclaimed;
         }
     }
     reclaimed
@@ -211,6 +218,27 @@ fn shrink_inactive_list(k: &mut Kernel, nr_to_scan: u64) -> u64 {
     m.pgscan_file += scanned;
     m.pgsteal_file += reclaimed;
     reclaimed
+}
+
+/// shrink_slab for the workload's memory cgroup at `priority`: the shadow-node shrinker (mm/shrinker.c
+/// do_shrink_slab with workingset.c's count_shadow_nodes / scan_shadow_nodes), which frees the oldest shadow-only
+/// xarray nodes beyond lru_pages / 8, the cgroup's LRU pages read as of its last stats flush.
+pub fn shrink_slab(k: &mut Kernel, priority: u32) {
+    let Some(m) = k.memcg.as_ref() else { return };
+    let lru_pages = m.flushed[0] + m.flushed[1];
+    let list = &mut k.ws.shadow_nodes;
+    let freeable = count_shadow_nodes(list.len(), lru_pages);
+    if freeable == 0 {
+        return;
+    }
+    let nr_to_scan = do_shrink_slab_budget(freeable, &mut list.nr_deferred, priority);
+    // list_lru_walk: each walked node is isolated and freed (shadow_lru_isolate).
+    for _ in 0..nr_to_scan {
+        let Some((file, key)) = k.ws.shadow_nodes.first() else { break };
+        let freed = k.inodes[file as usize].mapping.free_shadow_node(key, file, &mut k.ws.shadow_nodes);
+        debug_assert!(freed, "a listed node holds only shadows");
+        k.ws.shadow_nodes.nodereclaim += 1;
+    }
 }
 
 #[cfg(test)]

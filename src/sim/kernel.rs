@@ -9,7 +9,7 @@ use crate::mm::folio::{Folio, FolioId, FolioSlab};
 use crate::mm::folio::{PG_ACTIVE, PG_WORKINGSET};
 use crate::mm::swap::{folio_add_lru, folio_lru_list, folio_mark_accessed, Lruvec};
 use crate::mm::vmscan::{charge, flush_stats, uncharge, Memcg};
-use crate::mm::workingset::Workingset;
+use crate::mm::workingset::{Shadow, Workingset};
 use crate::trace::event::{Event, EventKind, Name};
 use crate::units::Nanos;
 
@@ -137,8 +137,8 @@ impl Kernel {
         let id = self.folios.alloc(f);
         // New folios are locked until their read completes (the caller submits it).
         self.folios.set_ready_at(id, Nanos(u64::MAX));
-        self.inodes[f.file() as usize].mapping.insert(&self.folios, id);
-        if let Some(shadow) = self.inodes[f.file() as usize].mapping.take_shadow(f.index(), nr) {
+        let mapping = &mut self.inodes[f.file() as usize].mapping;
+        if let Some(shadow) = mapping.insert(&self.folios, id, f.file(), &mut self.ws.shadow_nodes) {
             // workingset_refault: activate when the refault distance fits the (flushed) active list.
             let (activate, restore) = self.ws.refault(shadow, nr);
             let fl = &mut self.folios.get_mut(id).flags;
@@ -204,17 +204,22 @@ impl Kernel {
     pub fn evict(&mut self, id: FolioId) {
         let f = *self.folios.get(id);
         let shadow = self.ws.eviction(f.nr_pages(), f.test(PG_WORKINGSET));
-        self.inodes[f.file() as usize].mapping.set_shadow(f.index(), shadow);
-        self.delete_from_page_cache(id);
+        self.remove_folio(id, Some(shadow));
     }
 
     /// filemap_remove_folio: takes a folio out of its file's page cache and the LRU, uncharges and frees it.
     pub fn delete_from_page_cache(&mut self, id: FolioId) {
+        self.remove_folio(id, None);
+    }
+
+    /// __filemap_remove_folio with an optional shadow entry left in the folio's slots.
+    fn remove_folio(&mut self, id: FolioId, shadow: Option<Shadow>) {
         let f = *self.folios.get(id);
         uncharge(self, f.nr_pages());
         let list = folio_lru_list(&self.folios, id);
         self.lru.del(&mut self.folios, id, list);
-        self.inodes[f.file() as usize].mapping.remove(&self.folios, f.index());
+        let mapping = &mut self.inodes[f.file() as usize].mapping;
+        mapping.remove(&self.folios, f.index(), shadow, f.file(), &mut self.ws.shadow_nodes);
         self.folios.free(id);
         self.vm.nr_deleted += f.nr_pages();
         if self.sink.enabled {
@@ -243,6 +248,13 @@ impl Kernel {
         }
         if self.vm.nr_added + self.initial_pages - self.vm.nr_deleted != cached {
             return Err("invariant: pages added - deleted != pages cached".into());
+        }
+        let mut listed = 0;
+        for ino in &self.inodes {
+            listed += ino.mapping.check_nodes(&self.folios).map_err(|e| format!("{}: {e}", ino.name))?;
+        }
+        if listed != self.ws.shadow_nodes.len() {
+            return Err(format!("invariant: {listed} shadow-only nodes, {} listed", self.ws.shadow_nodes.len()));
         }
         Ok(())
     }

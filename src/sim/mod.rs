@@ -161,7 +161,7 @@ pub fn simulate(sc: &Scenario, opts: &SimOptions) -> Result<SimResult, SimError>
                 // Read once through the probe's FADV_RANDOM descriptor: referenced, inactive.
                 let folio = Folio::new(index, 0, i as u32, crate::mm::folio::PG_REFERENCED);
                 let id = k.folios.alloc(folio);
-                k.inodes[i].mapping.insert(&k.folios, id);
+                k.inodes[i].mapping.insert(&k.folios, id, i as u32, &mut k.ws.shadow_nodes);
                 crate::mm::swap::folio_add_lru(&mut k.lru, &mut k.folios, id);
                 k.initial_pages += 1;
             }
@@ -258,6 +258,8 @@ pub fn simulate(sc: &Scenario, opts: &SimOptions) -> Result<SimResult, SimError>
                 ("workingset_refault_file", k.ws.workingset_refault_file),
                 ("workingset_activate_file", k.ws.workingset_activate_file),
                 ("workingset_restore_file", k.ws.workingset_restore_file),
+                ("workingset_nodes", k.ws.shadow_nodes.len()),
+                ("workingset_nodereclaim", k.ws.shadow_nodes.nodereclaim),
                 ("pgmajfault", k.vm.pgmajfault),
                 ("pgpgin", k.vm.pgpgin),
             ]
