@@ -126,6 +126,38 @@ fn validate_against_captured_fixtures_without_root() {
 }
 
 #[test]
+fn validate_pressure_scenarios_with_the_issue_bounds() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = pcsim()
+        .args(["validate", &repo("scenarios/pressure/seq_loop_scan.ron")])
+        .args(["--probe-dir", &repo("traces/pressure/seq_loop_scan"), "--out", tmp.path().to_str().unwrap()])
+        .output()
+        .unwrap();
+    let s = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{s}{}", String::from_utf8_lossy(&out.stderr));
+    // A memory-cgroup scenario is judged on the median run, with residency and the pressure counters.
+    assert!(s.contains("median over 3 runs"), "{s}");
+    for c in ["workingset_refault_file", "workingset_activate_file", "workingset_nodereclaim", "read_kib"] {
+        assert!(s.lines().any(|l| l.starts_with(&format!("counter {c}")) && l.ends_with(" ok")), "{c}: {s}");
+    }
+    assert!(s.contains("threshold residency (jaccard) >= 0.9500"), "{s}");
+    assert!(s.contains("eviction order"), "{s}");
+    // The same scan in a 100 MiB cgroup keeps fewer than 256 shadow nodes, so the shrinker never runs and every
+    // re-read refaults: against the 64 MiB captures the counters (and residency) fail with exit 1.
+    let text = std::fs::read_to_string(repo("scenarios/pressure/seq_loop_scan.ron")).unwrap();
+    let sc = tmp.path().join("seq_loop_scan_100m.ron");
+    std::fs::write(&sc, text.replace("memcg_limit: \"64m\"", "memcg_limit: \"100m\"")).unwrap();
+    let out = pcsim()
+        .args(["validate", sc.to_str().unwrap()])
+        .args(["--probe-dir", &repo("traces/pressure/seq_loop_scan"), "--out", tmp.path().to_str().unwrap()])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("workingset_refault_file model 65536 outside"), "{err}");
+}
+
+#[test]
 fn seed_override_changes_random_streams_and_is_echoed() {
     let run = |seed: &str| {
         let out = pcsim()

@@ -98,9 +98,19 @@ pub enum Cmd {
         /// Minimum residency Jaccard index over files (0..1).
         #[arg(long, value_name = "J", value_parser = fraction)]
         min_residency: Option<f64>,
+        /// Check the memory-pressure counters (workingset refaults, activations, shadow nodes reclaimed, KiB read
+        /// from the scenario's devices) against the kernel's runs: inside their range widened by PCT of the median.
+        #[arg(long, value_name = "PCT", value_parser = percent)]
+        counters: Option<f64>,
+        /// Check the median probe run instead of the least agreeing one [memory-cgroup scenarios in validate: on].
+        #[arg(long)]
+        median: bool,
     },
     /// Simulate a scenario, run it on this kernel with the probe (or use captured probe runs), and compare: exit 1
-    /// when agreement is below the thresholds (readahead and pages default to 100%).
+    /// when agreement is below the thresholds (readahead and pages default to 100%). For a scenario with a memory
+    /// cgroup limit the median run is checked, readahead needs the kernel runs' agreement among themselves, page
+    /// events and the eviction order are reported only (they vary run to run), residency needs Jaccard 0.95 and
+    /// the pressure counters must be within 10%.
     Validate {
         /// Scenario file (RON).
         scenario: PathBuf,
@@ -119,18 +129,24 @@ pub enum Cmd {
         /// Also write the comparison as JSON to FILE (`-`: stdout).
         #[arg(long, value_name = "FILE|-")]
         json: Option<PathBuf>,
-        /// Minimum in-order agreement of readahead events, percent.
-        #[arg(long, value_name = "PCT", value_parser = percent, default_value_t = 100.0)]
-        min_readahead: f64,
-        /// Minimum in-order agreement of page-cache events, percent.
-        #[arg(long, value_name = "PCT", value_parser = percent, default_value_t = 100.0)]
-        min_pages: f64,
+        /// Minimum in-order agreement of readahead events, percent [default: 100].
+        #[arg(long, value_name = "PCT", value_parser = percent)]
+        min_readahead: Option<f64>,
+        /// Minimum in-order agreement of page-cache events, percent [default: 100; memory-cgroup scenarios: none].
+        #[arg(long, value_name = "PCT", value_parser = percent)]
+        min_pages: Option<f64>,
         /// Minimum multiset agreement of block events, percent.
         #[arg(long, value_name = "PCT", value_parser = percent)]
         min_block: Option<f64>,
-        /// Minimum residency Jaccard index (0..1).
+        /// Minimum residency Jaccard index (0..1) [memory-cgroup scenarios: 0.95].
         #[arg(long, value_name = "J", value_parser = fraction)]
         min_residency: Option<f64>,
+        /// Pressure counters within PCT of the kernel's median, around its runs' range [memory-cgroup scenarios: 10].
+        #[arg(long, value_name = "PCT", value_parser = percent)]
+        counters: Option<f64>,
+        /// Check the median probe run instead of the least agreeing one [memory-cgroup scenarios in validate: on].
+        #[arg(long)]
+        median: bool,
     },
     /// Validate a scenario and print what it describes.
     Check {
@@ -252,6 +268,10 @@ fn compare_cmd(
             }
         })
         .collect();
+    let failed: Vec<String> = failed
+        .into_iter()
+        .chain(c.counter_failures().map(|ch| format!("{} model {} outside {}..={}", ch.name, ch.model, ch.lo, ch.hi)))
+        .collect();
     if failed.is_empty() {
         Ok(())
     } else {
@@ -292,12 +312,15 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         Cmd::Run { scenario, seed, events, json, out, extents } => {
             run_cmd::run(&scenario, seed, events, json, out, extents)
         }
-        Cmd::Compare { sim, probe, json, min_readahead, min_pages, min_block, min_residency } => {
+        Cmd::Compare { sim, probe, json, min_readahead, min_pages, min_block, min_residency, counters, median } => {
             let thresholds = compare::output::Thresholds {
                 readahead_pct: min_readahead,
                 pages_pct: min_pages,
                 block_pct: min_block,
                 residency_jaccard: min_residency,
+                counters_tolerance: counters.map(|p| p / 100.0),
+                median,
+                relative_to_kernel: false,
             };
             compare_cmd(&sim, &probe, json.as_deref(), thresholds)
         }
@@ -312,12 +335,18 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             min_pages,
             min_block,
             min_residency,
+            counters,
+            median,
         } => {
+            let pressure = load(&scenario)?.machine.memcg_limit.is_some();
             let thresholds = compare::output::Thresholds {
-                readahead_pct: Some(min_readahead),
-                pages_pct: Some(min_pages),
+                readahead_pct: Some(min_readahead.unwrap_or(100.0)),
+                pages_pct: min_pages.or(if pressure { None } else { Some(100.0) }),
                 block_pct: min_block,
-                residency_jaccard: min_residency,
+                residency_jaccard: min_residency.or(if pressure { Some(0.95) } else { None }),
+                counters_tolerance: counters.or(if pressure { Some(10.0) } else { None }).map(|p| p / 100.0),
+                median: median || pressure,
+                relative_to_kernel: pressure,
             };
             validate(&scenario, runs, probe_dir, out, allow_sysctl, json.as_deref(), thresholds)
         }

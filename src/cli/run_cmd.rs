@@ -169,5 +169,7 @@ pub fn simulate_into(
     let p = dir.join("events.log");
     write_events(&res, open_out(&p)?, &p)?;
     std::fs::write(dir.join("residency.txt"), res.residency_text())
-        .map_err(|e| fail(format!("writing {}: {e}", dir.join("residency.txt").display())))
+        .map_err(|e| fail(format!("writing {}: {e}", dir.join("residency.txt").display())))?;
+    std::fs::write(dir.join("vmstat.txt"), res.vmstat_text())
+        .map_err(|e| fail(format!("writing {}: {e}", dir.join("vmstat.txt").display())))
 }

@@ -8,6 +8,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
+use super::counters::{check_counters, eviction_order, CounterCheck, EvictionOrder, PRESSURE_COUNTERS};
 use super::input::Input;
 use super::residency::{self, ResidencyReport};
 use super::{compare_with_limit, Group, Report, SCHEMA_VERSION};
@@ -19,6 +20,15 @@ pub struct Thresholds {
     pub pages_pct: Option<f64>,
     pub block_pct: Option<f64>,
     pub residency_jaccard: Option<f64>,
+    /// Check the memory-pressure counters (`counters::PRESSURE_COUNTERS`) with this tolerance (fraction of the
+    /// kernel's median, e.g. 0.10).
+    pub counters_tolerance: Option<f64>,
+    /// Check the median run's agreement instead of the least agreeing run's (for workloads where the kernel's own
+    /// runs differ, e.g. under memory pressure).
+    pub median: bool,
+    /// Lower the readahead and pages thresholds to the kernel's own agreement: the least in-order agreement between
+    /// two of its runs (where the kernel repeats itself exactly this stays 100%).
+    pub relative_to_kernel: bool,
 }
 
 /// One probe run compared with the simulated run.
@@ -77,6 +87,12 @@ pub struct Comparison {
     pub minimum: Vec<Minimum>,
     pub thresholds: Thresholds,
     pub checks: Vec<Check>,
+    /// Counter checks (with `counters_tolerance`).
+    pub counters: Vec<CounterCheck>,
+    /// How the order of evictions agrees, when there were any.
+    pub eviction_order: Option<EvictionOrder>,
+    /// With `relative_to_kernel`: the least in-order agreement between two kernel runs, per group.
+    pub kernel_agreement: Vec<Minimum>,
     pub passed: bool,
 }
 
@@ -84,6 +100,11 @@ impl Comparison {
     /// The checks that failed.
     pub fn failures(&self) -> impl Iterator<Item = &Check> {
         self.checks.iter().filter(|c| !c.passed)
+    }
+
+    /// The counter checks that failed.
+    pub fn counter_failures(&self) -> impl Iterator<Item = &CounterCheck> {
+        self.counters.iter().filter(|c| !c.passed)
     }
 }
 
@@ -110,12 +131,14 @@ pub fn compare_runs(sim: &Input, probes: &[Input], thresholds: Thresholds, work_
             },
         })
         .collect();
+    // The run that agrees least, or with `median` the median run (the lower one of an even count).
     let worst = |f: &dyn Fn(&RunReport) -> Option<f64>| -> Option<(f64, String)> {
-        runs.iter().filter_map(|r| f(r).map(|v| (v, r.probe.clone()))).fold(None, |acc, (v, run)| match acc {
-            Some((a, _)) if a <= v => acc,
-            _ => Some((v, run)),
-        })
+        let mut v: Vec<(f64, String)> = runs.iter().filter_map(|r| f(r).map(|v| (v, r.probe.clone()))).collect();
+        v.sort_by(|a, b| a.0.total_cmp(&b.0));
+        let at = if thresholds.median { (v.len().max(1) - 1) / 2 } else { 0 };
+        v.into_iter().nth(at)
     };
+    let mut kernel_agreement = Vec::new();
     let mut minimum = Vec::new();
     for g in SCORED {
         if let Some((value, run)) = worst(&|r| Some(r.score(g))) {
@@ -133,7 +156,20 @@ pub fn compare_runs(sim: &Input, probes: &[Input], thresholds: Thresholds, work_
         }
     }
     let mut checks = Vec::new();
-    let pcts = [thresholds.readahead_pct, thresholds.pages_pct, thresholds.block_pct];
+    let mut pcts = [thresholds.readahead_pct, thresholds.pages_pct, thresholds.block_pct];
+    if thresholds.relative_to_kernel && probes.len() > 1 {
+        let mut pairs = Vec::new();
+        for i in 0..probes.len() {
+            for j in i + 1..probes.len() {
+                pairs.push(compare_with_limit(&probes[i].log, &probes[j].log, work_limit));
+            }
+        }
+        for (g, req) in SCORED.into_iter().zip(pcts.iter_mut()).take(2) {
+            let kernel = pairs.iter().map(|r| r.group(g).map_or(1.0, |x| x.in_order)).fold(1.0, f64::min) * 100.0;
+            *req = req.map(|r| r.min(kernel));
+            kernel_agreement.push(Minimum { name: g.name().to_string(), value: kernel / 100.0, run: "kernel".into() });
+        }
+    }
     for (g, req) in SCORED.into_iter().zip(pcts) {
         if let (Some(required), Some((v, run))) = (req, worst(&|r| Some(r.score(g)))) {
             let actual = v * 100.0;
@@ -141,7 +177,14 @@ pub fn compare_runs(sim: &Input, probes: &[Input], thresholds: Thresholds, work_
             checks.push(Check { name: g.name().into(), measure, required, actual, run, passed: actual >= required });
         }
     }
-    if let (Some(required), Some((actual, run))) = (thresholds.residency_jaccard, worst(&|r| r.min_jaccard())) {
+    // Residency: per file over the runs, then the least agreeing file.
+    let residency = files
+        .iter()
+        .filter_map(|file| {
+            worst(&|r: &RunReport| r.residency.as_ref()?.iter().find(|f| &f.file == file).map(|f| f.jaccard))
+        })
+        .min_by(|a, b| a.0.total_cmp(&b.0));
+    if let (Some(required), Some((actual, run))) = (thresholds.residency_jaccard, residency) {
         checks.push(Check {
             name: "residency".into(),
             measure: "jaccard",
@@ -151,7 +194,12 @@ pub fn compare_runs(sim: &Input, probes: &[Input], thresholds: Thresholds, work_
             passed: actual >= required,
         });
     }
-    let passed = checks.iter().all(|c| c.passed);
+    let counters = match thresholds.counters_tolerance {
+        Some(tol) => check_counters(sim, probes, &PRESSURE_COUNTERS, tol),
+        None => Vec::new(),
+    };
+    let eviction_order = eviction_order(sim, probes, work_limit);
+    let passed = checks.iter().all(|c| c.passed) && counters.iter().all(|c| c.passed);
     Comparison {
         schema_version: SCHEMA_VERSION,
         sim: sim.path.display().to_string(),
@@ -160,6 +208,9 @@ pub fn compare_runs(sim: &Input, probes: &[Input], thresholds: Thresholds, work_
         minimum,
         thresholds,
         checks,
+        counters,
+        eviction_order,
+        kernel_agreement,
         passed,
     }
 }
@@ -269,11 +320,36 @@ pub fn render_text(c: &Comparison) -> String {
         }
     }
     if c.runs.len() > 1 {
-        let _ = writeln!(o, "\nminimum over {} runs:", c.runs.len());
+        let over = if c.thresholds.median { "median" } else { "minimum" };
+        let _ = writeln!(o, "\n{over} over {} runs:", c.runs.len());
         for m in &c.minimum {
             let v = if m.name.starts_with("residency") { format!("{:.4}", m.value) } else { pct(m.value) };
             let _ = writeln!(o, "  {:<32} {v:>9}  ({})", m.name, m.run);
         }
+    }
+    for k in &c.kernel_agreement {
+        let _ = writeln!(o, "kernel runs among themselves: {} in order >= {}", k.name, pct(k.value));
+    }
+    if let Some(e) = &c.eviction_order {
+        let model: Vec<String> = e.model.iter().map(|&v| pct(v)).collect();
+        let _ = writeln!(
+            o,
+            "eviction order (deletes in order): model vs kernel runs {}; kernel runs among themselves >= {} ({}); \
+             deletes model {} kernel {:?}",
+            model.join(" "),
+            pct(e.kernel_min),
+            if e.kernel_deterministic() { "deterministic" } else { "not deterministic" },
+            e.deletes_model,
+            e.deletes_kernel
+        );
+    }
+    for ch in &c.counters {
+        let verdict = if ch.passed { "ok" } else { "OUTSIDE" };
+        let _ = writeln!(
+            o,
+            "counter {:<26} model {:>10}  kernel {:?}  accepted {}..={} {verdict}",
+            ch.name, ch.model, ch.kernel, ch.lo, ch.hi
+        );
     }
     for ch in &c.checks {
         let (req, act) = if ch.measure == "jaccard" {
