@@ -79,8 +79,16 @@ pub fn summary(res: &SimResult) -> String {
     }
     let _ = writeln!(
         s,
-        "pgpgin {} KiB, pages added {}, pages deleted {}, nr_inactive_file {}, nr_active_file {}, pgactivate {}",
-        res.vm.pgpgin, res.vm.nr_added, res.vm.nr_deleted, res.nr_inactive_file, res.nr_active_file, res.vm.pgactivate
+        "pgpgin {} KiB, pages added {}, pages deleted {}, nr_inactive_file {}, nr_active_file {}, pgactivate {}, \
+         nr_dirty {}, nr_dirtied {}",
+        res.vm.pgpgin,
+        res.vm.nr_added,
+        res.vm.nr_deleted,
+        res.nr_inactive_file,
+        res.nr_active_file,
+        res.vm.pgactivate,
+        res.vm.nr_dirty,
+        res.vm.nr_dirtied
     );
     s
 }

@@ -121,6 +121,12 @@ impl FolioSlab {
         self.io.insert(id.0, at);
     }
 
+    /// A new folio that needs no read (write_begin over a hole or a full overwrite): unlocked and uptodate now.
+    pub fn set_uptodate_now(&mut self, id: FolioId) {
+        self.get_mut(id).flags &= !(PG_LOCKED | PCSIM_READ_IN);
+        self.io.remove(&id.0);
+    }
+
     /// Forgets completed reads (clearing PG_locked) once the table has doubled since the last sweep.
     pub fn reap(&mut self, now: Nanos) {
         if self.io.len() < 4096 || self.io.len() < 2 * self.swept {

@@ -4,6 +4,7 @@ pub mod address_space;
 pub mod fadvise;
 pub mod fault;
 pub mod filemap;
+pub mod filemap_write;
 pub mod folio;
 pub mod readahead;
 pub mod swap;

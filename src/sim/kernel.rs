@@ -22,6 +22,10 @@ pub struct Inode {
     pub size: u64,
     pub mapping: AddressSpace,
     pub extents: ExtentMap,
+    /// Bytes from 0 that are allocated on disk (the initial size in whole blocks; grows with writeback).
+    pub allocated: u64,
+    /// inode->dirtied_when while the inode is dirty (on its bdi's b_dirty list).
+    pub dirtied_when: Option<Nanos>,
 }
 
 /// vm counters the read side maintains (names as in /proc/vmstat).
@@ -38,6 +42,9 @@ pub struct VmStat {
     pub sync_misses: u64,
     /// Folios activated by a second access (PGACTIVATE counts pages).
     pub pgactivate: u64,
+    /// NR_FILE_DIRTY (a gauge) and NR_DIRTIED (pages dirtied so far).
+    pub nr_dirty: u64,
+    pub nr_dirtied: u64,
 }
 
 /// Where events go. Off means no event is built at all.
@@ -76,6 +83,14 @@ pub struct Kernel {
     pub initial_pages: u64,
     /// The most pages cached at once (without reclaim, a run past the machine's memory is refused).
     pub peak_cached_pages: u64,
+    /// Per device: the filesystem's block size.
+    pub fs_block: Vec<u64>,
+    /// Dirty limits and the per-task dirtying state (mm/page-writeback.c).
+    pub dirty: crate::mm::filemap_write::DirtyState,
+    /// Index of the running task (for per-task state such as current->nr_dirtied).
+    pub cur_task: usize,
+    /// Set by model code that met something the model cannot run yet; the op fails with SimError::Unsupported.
+    pub unsupported: Option<&'static str>,
 }
 
 impl Kernel {
@@ -100,6 +115,10 @@ impl Kernel {
             read_batch: Vec::with_capacity(crate::mm::filemap::FOLIO_BATCH),
             initial_pages: 0,
             peak_cached_pages: 0,
+            fs_block: Vec::new(),
+            dirty: Default::default(),
+            cur_task: 0,
+            unsupported: None,
         }
     }
 
@@ -121,6 +140,32 @@ impl Kernel {
 
     pub fn file_name(&self, file: u32) -> Name {
         self.inodes[file as usize].name.clone()
+    }
+
+    /// The block size of the filesystem holding `file` (4096 unless set per device).
+    pub fn fs_block_size(&self, file: u32) -> u64 {
+        self.fs_block.get(self.inodes[file as usize].device).copied().unwrap_or(4096)
+    }
+
+    /// Reads the filesystem blocks at byte offsets `blocks` of `file` (`bs` bytes each), one bio and request per
+    /// block as submit_bh issues them (bh_read_nowait, no plug); returns when the last completes.
+    pub fn read_blocks(&mut self, file: u32, blocks: &[u64], bs: u64) -> Nanos {
+        let dev = self.inodes[file as usize].device;
+        let mut done = self.now;
+        for &b in blocks {
+            let (sector, _) = self.inodes[file as usize].extents.map(b >> 12);
+            self.scratch_reqs.clear();
+            self.scratch_reqs.push(crate::block::Request {
+                sector: sector + (b & 4095) / 512,
+                nr_sectors: bs / 512,
+                segments: 1,
+            });
+            let rwbs = self.rwbs_r.clone();
+            for d in self.issue_requests(dev, &rwbs, true) {
+                done = done.max(d.2);
+            }
+        }
+        done
     }
 
     /// bdi->io_pages of the file's device.

@@ -47,6 +47,10 @@ struct Fdesc {
     pos: u64,
     direct: bool,
     readable: bool,
+    writable: bool,
+    append: bool,
+    /// O_SYNC or O_DSYNC.
+    sync: bool,
 }
 
 /// Per-task results.
@@ -96,6 +100,9 @@ impl Task {
         k.now = Nanos(k.now.0 + SYSCALL_NS);
         let misses_before = k.vm.sync_misses;
         let r = self.exec(k, &op, ra_pages)?;
+        if let Some(what) = k.unsupported.take() {
+            return Err(SimError::Unsupported { task: self.name.to_string(), op: what });
+        }
         self.stats.ops += 1;
         if r < 0 {
             self.stats.failed_ops += 1;
@@ -151,6 +158,34 @@ impl Task {
         filemap_read(k, &mut d.of, pos, len, flags)
     }
 
+    /// vfs_write on a regular file: the buffered write path (generic_perform_write) at `pos`, or at the end of the
+    /// file for O_APPEND / a write at the file position (`None`: the caller advances it). O_DIRECT and O_SYNC
+    /// writes need writeback, which is not modelled yet.
+    fn write(k: &mut Kernel, d: &mut Fdesc, pos: Option<u64>, len: u64) -> Result<i64, SimError> {
+        if !d.writable {
+            return Ok(-(libc::EBADF as i64));
+        }
+        let unsupported = if d.direct {
+            Some("O_DIRECT write")
+        } else if d.sync {
+            Some("O_SYNC/O_DSYNC write")
+        } else {
+            None
+        };
+        if let Some(op) = unsupported {
+            return Err(SimError::Unsupported { task: k.task.to_string(), op });
+        }
+        let at = match pos {
+            Some(p) => p,
+            None if d.append => {
+                d.pos = k.inodes[d.of.file as usize].size;
+                d.pos
+            }
+            None => d.pos,
+        };
+        Ok(crate::mm::filemap_write::generic_perform_write(k, d.of.file, at, len))
+    }
+
     /// iomap_dio_rw for a read (fs/iomap/direct-io.c): 512-byte alignment or EINVAL; straight to the device.
     fn direct_read(k: &mut Kernel, d: &mut Fdesc, pos: u64, len: u64) -> i64 {
         if pos % 512 != 0 || len % 512 != 0 {
@@ -175,7 +210,18 @@ impl Task {
                 if self.fds.len() <= slot {
                     self.fds.resize_with(slot + 1, || None);
                 }
-                self.files.push(Fdesc { of, pos: 0, direct: flags.direct, readable: flags.can_read() });
+                if flags.trunc {
+                    return Err(SimError::Unsupported { task: self.name.to_string(), op: "open with O_TRUNC" });
+                }
+                self.files.push(Fdesc {
+                    of,
+                    pos: 0,
+                    direct: flags.direct,
+                    readable: flags.can_read(),
+                    writable: flags.access != crate::trace::op::Access::ReadOnly,
+                    append: flags.append,
+                    sync: flags.sync || flags.dsync,
+                });
                 self.fds[slot] = Some(self.files.len() - 1);
                 0
             }
@@ -267,6 +313,35 @@ impl Task {
                 let Some(d) = self.fd(*fd) else { return Ok(ebadf) };
                 let Some(total) = iov_total(lens) else { return Ok(-(libc::EINVAL as i64)) };
                 Self::read(k, d, *off, total, ReadFlags { nowait: flags.nowait })
+            }
+            Op::Write { fd, len } => {
+                let Some(d) = self.fd(*fd) else { return Ok(ebadf) };
+                let r = Self::write(k, d, None, *len)?;
+                if r > 0 {
+                    d.pos += r as u64;
+                }
+                r
+            }
+            Op::Pwrite { fd, off, len } => {
+                let Some(d) = self.fd(*fd) else { return Ok(ebadf) };
+                Self::write(k, d, Some(*off), *len)?
+            }
+            Op::Writev { fd, lens } => {
+                let Some(d) = self.fd(*fd) else { return Ok(ebadf) };
+                let Some(total) = iov_total(lens) else { return Ok(-(libc::EINVAL as i64)) };
+                let r = Self::write(k, d, None, total)?;
+                if r > 0 {
+                    d.pos += r as u64;
+                }
+                r
+            }
+            Op::Pwritev { fd, off, lens, flags } => {
+                if flags.dsync || flags.sync || flags.nowait {
+                    return Err(SimError::Unsupported { task: self.name.to_string(), op: "pwritev2 with RWF flags" });
+                }
+                let Some(d) = self.fd(*fd) else { return Ok(ebadf) };
+                let Some(total) = iov_total(lens) else { return Ok(-(libc::EINVAL as i64)) };
+                Self::write(k, d, Some(*off), total)?
             }
             Op::Sendfile { fd, off, len } => {
                 let Some(d) = self.fd(*fd) else { return Ok(ebadf) };

@@ -15,7 +15,8 @@ for sc in "${scenarios[@]}"; do
   name=$(basename "$sc" .ron)
   out=traces/kernel/$name
   rm -rf "$out"
-  ./target/release/pcsim probe "$sc" --out "$out" --runs "$runs"
+  # --allow-sysctl applies the scenario's own vm sysctls (write-side scenarios set dirty_bytes); others set none.
+  ./target/release/pcsim probe "$sc" --out "$out" --runs "$runs" --allow-sysctl
   # Keep the raw ftrace text of run 1 only (tests check the normaliser against it); per-op timings are not kept.
   rm -rf "$out"/run-*/ops
   for f in "$out"/run-*/raw_trace.txt; do
