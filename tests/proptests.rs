@@ -166,3 +166,56 @@ proptest! {
         prop_assert_eq!(again.events, r.events, "same scenario, same events");
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    /// Buffered writes mixed with reads and DONTNEED: i_size ends at the furthest write, every dirty page is
+    /// cached and counted once, invalidation never drops a dirty folio, partially written folios are not reported
+    /// resident, and the run is deterministic.
+    #[test]
+    fn write_side_invariants(
+        pages in 0u64..600,
+        dev_mb in prop::sample::select(vec![256u64, 1024]),
+        ops in proptest::collection::vec((any::<u8>(), any::<u64>(), any::<u64>()), 1..50),
+    ) {
+        let size = pages * 4096;
+        let mut furthest = size;
+        let body: Vec<String> = ops
+            .iter()
+            .map(|&(k, a, b)| {
+                let off = a % ((pages + 64) * 4096);
+                let len = 1 + b % (300 * 1024);
+                match k % 4 {
+                    0 | 1 => {
+                        furthest = furthest.max(off + len);
+                        format!("Pwrite(fd: \"f\", off: {off}, len: {len})")
+                    }
+                    2 => format!("Pread(fd: \"f\", off: {off}, len: {len})"),
+                    _ => format!("Fadvise(fd: \"f\", off: {}, len: {len}, advice: DontNeed)", off & !4095),
+                }
+            })
+            .collect();
+        let text = format!(
+            "Scenario(name: \"w\", machine: (memory: \"4g\"), devices: [(name: \"d\", size: \"{dev_mb}m\")],
+              files: [(name: \"f\", size: {size})],
+              tasks: [(name: \"t\", ops: [Open(file: \"f\", flags: [RDWR]), {}])])",
+            body.join(", ")
+        );
+        let sc = pcsim::scenario::Scenario::parse(&text, "prop.ron").unwrap();
+        let opts = pcsim::sim::SimOptions { events: true, ..Default::default() };
+        let r = pcsim::sim::simulate(&sc, &opts).unwrap();
+        let f = &r.files[0];
+        prop_assert_eq!(f.size_pages, furthest.div_ceil(4096), "i_size ends at the furthest write");
+        prop_assert_eq!(r.vm.nr_dirty, f.nr_dirty, "NR_FILE_DIRTY equals the dirty pages of the file");
+        prop_assert!(f.nr_dirty <= f.nr_cache);
+        let resident: u64 = f.ranges.iter().map(|(a, b)| b - a + 1).sum();
+        prop_assert!(resident <= f.nr_cache, "resident {} > cached {}", resident, f.nr_cache);
+        let dirtied = r.events.iter().filter(|e| matches!(e.kind, EventKind::WritebackDirtyFolio { .. })).count();
+        let deleted_dirty = r.vm.nr_dirtied - r.vm.nr_dirty;
+        prop_assert_eq!(deleted_dirty, 0, "nothing cleans or drops dirty pages yet");
+        prop_assert!(dirtied as u64 <= r.vm.nr_dirtied);
+        let again = pcsim::sim::simulate(&sc, &opts).unwrap();
+        prop_assert_eq!(again.events, r.events, "same scenario, same events");
+    }
+}

@@ -97,6 +97,14 @@ fn get_pages(
             let mut ractl = Ractl::new(of.file, f.index(), of.random);
             page_cache_async_ra(k, &mut ractl, &mut of.ra, last, last_index - f.index());
         }
+        if k.folios.partial_blocks(last).is_some() && k.folios.ready_at(last) <= k.now {
+            if flags.nowait {
+                return Err(-(libc::EAGAIN as i64));
+            }
+            // filemap_update_page -> filemap_read_folio: the folio is locked here, read and waited for.
+            k.vm.sync_misses += 1;
+            super::filemap_write::block_read_full_folio(k, of.file, last);
+        }
         if !k.folios.uptodate(last, k.now) {
             if !flags.nowait {
                 // folio_put_wait_locked: sleep until the read completes, then AOP_TRUNCATED_PAGE.

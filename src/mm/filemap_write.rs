@@ -12,8 +12,10 @@
 //! dirty emits writeback_dirty_folio; the first dirtying of a clean inode (the mtime update before the copy)
 //! emits writeback_dirty_inode_enqueue with state I_DIRTY_SYNC.
 //!
-//! Simplifications (DIVERGENCE): a folio whose write left blocks neither written nor read is treated as uptodate
-//! (the kernel leaves it !uptodate and reads the missing blocks on a later read); on-disk allocation is known
+//! A folio whose write left blocks neither written nor read stays !uptodate (mincore does not count it) until a
+//! read fills the missing blocks (block_read_full_folio) or writes cover them.
+//!
+//! Simplifications (DIVERGENCE): on-disk allocation is known
 //! as "below the highest byte ever allocated" (initial size, then written-back ranges), so holes punched inside
 //! that range are read as if allocated; mtime granularity is not modelled (only clean -> dirty enqueues).
 
@@ -68,12 +70,15 @@ pub fn generic_perform_write(k: &mut Kernel, file: u32, pos: u64, count: u64) ->
 
 /// ext4_da_write_begin: finds or creates the folio for [pos, pos + len) (__filemap_get_folio with FGP_WRITEBEGIN
 /// and fgf_set_order(len): the order falls to the index's alignment, then one step at a time while the range
-/// overlaps cached pages), waits for a read in flight, and reads the partially written blocks that are on disk.
+/// overlaps cached pages), waits for a read in flight, and prepares the blocks the write touches.
 fn write_begin(k: &mut Kernel, file: u32, pos: u64, len: u64) -> FolioId {
     let index = pos >> 12;
     if let Some(id) = k.inodes[file as usize].mapping.lookup(&k.folios, index) {
         // folio_lock: wait for a read in flight.
         k.now = k.now.max(k.folios.ready_at(id));
+        if let Some(valid) = k.folios.partial_blocks(id).cloned() {
+            block_write_begin(k, file, id, pos, len, valid);
+        }
         return id;
     }
     let mut order = fgf_order(len);
@@ -84,33 +89,60 @@ fn write_begin(k: &mut Kernel, file: u32, pos: u64, len: u64) -> FolioId {
         order -= 1;
     }
     let id = k.add_to_page_cache(Folio::new(index, order, file, 0));
-    // The new folio is locked but has no read in flight: it becomes uptodate at write_end.
+    // The new folio has no read in flight: its blocks are prepared below and it is uptodate once all are valid.
     k.folios.set_uptodate_now(id);
-    read_partial_blocks(k, file, id, pos, len);
+    let nr_blocks = (4096u64 << order) / k.fs_block_size(file);
+    block_write_begin(k, file, id, pos, len, vec![0; nr_blocks.div_ceil(64) as usize]);
     id
 }
 
-/// __block_write_begin_int on a new folio: the blocks the write covers only in part are read when they are
-/// allocated on disk, one request each, and the task waits for them.
-fn read_partial_blocks(k: &mut Kernel, file: u32, id: FolioId, pos: u64, len: u64) {
+/// __block_write_begin_int: of the blocks [pos, pos + len) touches, those it covers only in part and that are
+/// not valid yet are read when they are allocated on disk (one request each, bh_read_nowait, and the task waits)
+/// or zeroed otherwise; then every touched block is valid. The folio is uptodate when all its blocks are.
+fn block_write_begin(k: &mut Kernel, file: u32, id: FolioId, pos: u64, len: u64, mut valid: Vec<u64>) {
     let f = *k.folios.get(id);
     let start = f.index() * 4096;
     let end = start + f.nr_pages() * 4096;
-    let (from, to) = (pos, (pos + len).min(end));
+    let (from, to) = (pos.max(start), (pos + len).min(end));
     let bs = k.fs_block_size(file);
     let allocated = k.inodes[file as usize].allocated;
-    let mut blocks = Vec::new();
-    for edge in [from, to] {
-        let b = edge / bs * bs;
-        let partial = edge % bs != 0;
-        if partial && b < allocated && b >= start && b < end && !blocks.contains(&b) {
-            blocks.push(b);
+    let mut reads = Vec::new();
+    let mut b = from / bs * bs;
+    while b < to {
+        let n = ((b - start) / bs) as usize;
+        let is_valid = valid[n / 64] & (1 << (n % 64)) != 0;
+        if !is_valid && (b < from || b + bs > to) && b < allocated {
+            reads.push(b);
         }
+        valid[n / 64] |= 1 << (n % 64);
+        b += bs;
     }
-    if !blocks.is_empty() {
-        let done = k.read_blocks(file, &blocks, bs);
+    if !reads.is_empty() {
+        let done = k.read_blocks(file, &reads, bs);
         k.now = k.now.max(done);
     }
+    k.folios.set_partial(id, valid, (end - start) / bs);
+}
+
+/// block_read_full_folio (ext4_read_folio on a folio with buffers): a partially uptodate folio met by a read gets
+/// its missing blocks read when they are allocated (one request each) or zeroed; the reader waits.
+pub fn block_read_full_folio(k: &mut Kernel, file: u32, id: FolioId) {
+    let Some(valid) = k.folios.partial_blocks(id).cloned() else { return };
+    let f = *k.folios.get(id);
+    let start = f.index() * 4096;
+    let bs = k.fs_block_size(file);
+    let nr_blocks = f.nr_pages() * 4096 / bs;
+    let allocated = k.inodes[file as usize].allocated;
+    let reads: Vec<u64> = (0..nr_blocks)
+        .filter(|&n| valid[(n / 64) as usize] & (1 << (n % 64)) == 0)
+        .map(|n| start + n * bs)
+        .filter(|&b| b < allocated)
+        .collect();
+    if !reads.is_empty() {
+        let done = k.read_blocks(file, &reads, bs);
+        k.now = k.now.max(done);
+    }
+    k.folios.set_partial(id, vec![u64::MAX; nr_blocks.div_ceil(64) as usize], nr_blocks);
 }
 
 /// ext4_da_write_end / block_write_end: the folio is marked dirty and i_size grows to cover the write.

@@ -79,6 +79,9 @@ pub struct FolioSlab {
     io: hashbrown::HashMap<u32, Nanos>,
     /// Table size after the last sweep.
     swept: usize,
+    /// Folios that are neither locked nor uptodate: a write filled some of their filesystem blocks only
+    /// (buffer heads without BH_Uptodate). One bit per block, set when the block holds valid data.
+    partial: hashbrown::HashMap<u32, Vec<u64>>,
 }
 
 impl FolioSlab {
@@ -96,7 +99,29 @@ impl FolioSlab {
     pub fn free(&mut self, id: FolioId) {
         self.live -= 1;
         self.io.remove(&id.0);
+        if !self.partial.is_empty() {
+            self.partial.remove(&id.0);
+        }
         self.free.push(id.0);
+    }
+
+    /// The valid-block bitmap of a partially uptodate folio.
+    pub fn partial_blocks(&self, id: FolioId) -> Option<&Vec<u64>> {
+        if self.partial.is_empty() {
+            None
+        } else {
+            self.partial.get(&id.0)
+        }
+    }
+
+    /// Records which of the folio's `nr_blocks` blocks are valid; all valid makes it uptodate.
+    pub fn set_partial(&mut self, id: FolioId, valid: Vec<u64>, nr_blocks: u64) {
+        let all = (0..nr_blocks).all(|b| valid[(b / 64) as usize] & (1 << (b % 64)) != 0);
+        if all {
+            self.partial.remove(&id.0);
+        } else {
+            self.partial.insert(id.0, valid);
+        }
     }
 
     /// When the folio's read completes (0 when no read is pending).
@@ -112,7 +137,7 @@ impl FolioSlab {
     /// PG_uptodate at `now`.
     #[inline]
     pub fn uptodate(&self, id: FolioId, now: Nanos) -> bool {
-        self.ready_at(id) <= now
+        self.ready_at(id) <= now && (self.partial.is_empty() || !self.partial.contains_key(&id.0))
     }
 
     /// Puts the folio under read I/O completing at `at`.

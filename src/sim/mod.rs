@@ -233,6 +233,10 @@ pub fn simulate(sc: &Scenario, opts: &SimOptions) -> Result<SimResult, SimError>
                 if fo.test(crate::mm::folio::PG_DIRTY) {
                     nr_dirty += fo.nr_pages();
                 }
+                if k.folios.partial_blocks(id).is_some() {
+                    // Not uptodate: mincore does not report it.
+                    continue;
+                }
                 let (a, b) = (fo.index(), fo.next_index() - 1);
                 match ranges.last_mut() {
                     Some(r) if r.1 + 1 == a => r.1 = b,
