@@ -5,6 +5,8 @@ pub mod fadvise;
 pub mod fault;
 pub mod filemap;
 pub mod folio;
+pub mod kswapd;
+pub mod memcontrol;
 pub mod page_alloc;
 pub mod readahead;
 pub mod swap;

@@ -1,12 +1,38 @@
-//! mm/page_alloc.c (Linux 6.18; 6.12 source read, host zoneinfo checked): the zone watermarks
-//! (`__setup_per_zone_wmarks`, `calculate_min_free_kbytes`, khugepaged's `set_recommended_min_free_kbytes`) and the
-//! watermark test (`__zone_watermark_ok`) the page allocator applies to them.
+//! mm/page_alloc.c (Linux 6.18; 6.12 source read, host zoneinfo checked): the zone watermarks and the page
+//! allocator's decisions for a page-cache folio (`get_page_from_freelist` at the low watermark, then
+//! `__alloc_pages_slowpath`: wake kswapd, retry at the min watermark, direct reclaim, retry or fail).
 //!
-//! Simplifications (each a DIVERGENCE): one zone, ZONE_NORMAL, holding all of `machine.memory`. Its managed pages
-//! are the machine's pages minus the struct page array (64 bytes per 4 KiB page, 1/64): the host's MemTotal is 1.9%
-//! below its RAM, the model's 1.6% (kernel text, firmware and crash reservations are not modelled). No
-//! fragmentation: the watermark test is `__zone_watermark_ok`'s order-0 test with the 2^order - 1 pages it
-//! discounts (no free-area check, no highatomic or CMA reserves).
+//! ```text
+//!  free pages
+//!   ^ managed - used
+//!   |                     kswapd sleeps above high
+//!   +-- high ------------ kswapd reclaims until free > high (balance_pgdat)
+//!   +-- low  ------------ an allocation that would leave free <= low wakes kswapd
+//!   +-- min  ------------ below: the allocating task reclaims itself (direct reclaim), or NORETRY fails
+//!   0
+//! ```
+//!
+//! Simplifications (each a DIVERGENCE):
+//! - One zone, ZONE_NORMAL, holding all of `machine.memory`. Its managed pages are the machine's pages minus the
+//!   struct page array (64 bytes per 4 KiB page, 1/64): the host's MemTotal is 1.9% below its RAM, the model's
+//!   1.6% (kernel text, firmware and crash reservations are not modelled).
+//! - Free pages = managed - `machine.used` (memory outside the page cache, held constant) - file pages. No
+//!   anonymous memory, slab, per-CPU page lists or vmstat counter drift.
+//! - No fragmentation: a folio of 2^order pages can be allocated whenever the free count allows it
+//!   (`__zone_watermark_ok`'s order-0 test, with the 2^order - 1 pages it discounts); no migratetypes, no
+//!   highatomic or CMA reserves, no compaction. The one compaction outcome that matters without fragmentation is
+//!   kept: a costly (order > 3) `__GFP_NORETRY` allocation below the min watermark fails at once, because
+//!   compaction is skipped (`__compaction_suitable`) and NORETRY forbids reclaim for it.
+//! - No watermark boost: `boost_watermark` is raised only by fragmentation fallbacks, which the model has none of.
+//! - Two allocation contexts: the mapping's (GFP_HIGHUSER_MOVABLE without __GFP_FS) and readahead's
+//!   (`readahead_gfp_mask`: | __GFP_NORETRY | __GFP_NOWARN).
+//! - An ordinary allocation that still cannot be met after MAX_RECLAIM_RETRIES reclaim passes without progress
+//!   would, on the kernel, stall in reclaim throttling and end in the OOM killer; the model allocates anyway and
+//!   counts it in `Zone::overcommitted` (checked by the tests).
+
+use super::kswapd::wakeup_kswapd;
+use super::vmscan::{try_to_free_pages, MAX_RECLAIM_RETRIES};
+use crate::sim::kernel::Kernel;
 
 /// PAGE_SHIFT.
 pub const PAGE_SHIFT: u32 = 12;
@@ -14,6 +40,8 @@ pub const PAGE_SHIFT: u32 = 12;
 pub const PAGEBLOCK_NR_PAGES: u64 = 512;
 /// MIGRATE_PCPTYPES: unmovable, movable, reclaimable.
 pub const MIGRATE_PCPTYPES: u64 = 3;
+/// PAGE_ALLOC_COSTLY_ORDER.
+pub const PAGE_ALLOC_COSTLY_ORDER: u32 = 3;
 
 /// The zone's managed pages for a machine of `memory` bytes (see the module doc).
 pub fn managed_pages(memory: u64) -> u64 {
@@ -83,10 +111,99 @@ pub fn setup_per_zone_wmarks(min_free_kbytes: u64, watermark_scale_factor: u64, 
         .collect()
 }
 
+/// The allocation context of a page-cache folio.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Gfp {
+    /// mapping_gfp_mask (GFP_HIGHUSER_MOVABLE, __GFP_FS cleared by the read path's memalloc_nofs): retries.
+    Mapping,
+    /// readahead_gfp_mask: | __GFP_NORETRY | __GFP_NOWARN: one reclaim attempt, then failure.
+    NoRetry,
+}
+
+/// struct zone, for the machine's one zone: sizes, watermarks and what the run saw of them.
+#[derive(Clone, Debug, Default)]
+pub struct Zone {
+    /// zone_managed_pages.
+    pub managed: u64,
+    /// Pages in use outside the page cache (`machine.used`), constant over the run.
+    pub used: u64,
+    pub wmark: Watermarks,
+    /// The fewest free pages seen right after an allocation.
+    pub free_lowest: u64,
+    /// Allocations made although reclaim could not bring free pages above min (the kernel would OOM-kill).
+    pub overcommitted: u64,
+    /// __GFP_NORETRY allocations that failed.
+    pub noretry_failed: u64,
+}
+
+impl Zone {
+    /// The zone of a machine with `memory` bytes of which `used` bytes are outside the page cache.
+    pub fn new(memory: u64, used: u64, min_free_kbytes: u64, watermark_scale_factor: u64) -> Zone {
+        let managed = managed_pages(memory);
+        let wmark = setup_per_zone_wmarks(min_free_kbytes, watermark_scale_factor, &[managed])[0];
+        let used = (used >> PAGE_SHIFT).min(managed);
+        Zone { managed, used, wmark, free_lowest: managed - used, overcommitted: 0, noretry_failed: 0 }
+    }
+}
+
+/// zone_page_state(zone, NR_FREE_PAGES): managed pages not used outside the cache and not holding file pages.
+pub fn nr_free_pages(k: &Kernel) -> u64 {
+    let file = k.lru.nr_pages[0] + k.lru.nr_pages[1];
+    k.zone.managed.saturating_sub(k.zone.used + file)
+}
+
 /// __zone_watermark_ok without reserves or fragmentation: an order-`order` request leaves the zone above `mark`
 /// (the 2^order - 1 pages beyond the first are counted as unusable, then free must exceed the mark).
 pub fn zone_watermark_ok(free: u64, order: u32, mark: u64) -> bool {
     free as i128 - ((1i128 << order) - 1) > mark as i128
+}
+
+/// __alloc_pages for a page-cache folio of 2^order pages: the fast path at the low watermark, else the slow path.
+/// Returns whether the folio can be allocated; the caller then adds it to the page cache.
+pub fn alloc_folio(k: &mut Kernel, order: u32, gfp: Gfp) -> bool {
+    let ok = zone_watermark_ok(nr_free_pages(k), order, k.zone.wmark.low) || alloc_pages_slowpath(k, order, gfp);
+    if ok {
+        let free = nr_free_pages(k).saturating_sub(1 << order);
+        k.zone.free_lowest = k.zone.free_lowest.min(free);
+    }
+    ok
+}
+
+/// __alloc_pages_slowpath: wake kswapd, try at the min watermark, reclaim directly (try_to_free_pages) and try
+/// again; __GFP_NORETRY gives up after one reclaim (a costly order before it: compaction is skipped below the
+/// watermarks), others retry while reclaim makes progress (should_reclaim_retry).
+fn alloc_pages_slowpath(k: &mut Kernel, order: u32, gfp: Gfp) -> bool {
+    let mut no_progress_loops = 0;
+    loop {
+        wakeup_kswapd(k, order);
+        if zone_watermark_ok(nr_free_pages(k), order, k.zone.wmark.min) {
+            return true;
+        }
+        if gfp == Gfp::NoRetry && order > PAGE_ALLOC_COSTLY_ORDER {
+            // __alloc_pages_direct_compact returns COMPACT_SKIPPED below the watermarks: goto nopage.
+            k.zone.noretry_failed += 1;
+            return false;
+        }
+        // __alloc_pages_direct_reclaim.
+        let progress = try_to_free_pages(k);
+        if zone_watermark_ok(nr_free_pages(k), order, k.zone.wmark.min) {
+            return true;
+        }
+        if gfp == Gfp::NoRetry {
+            k.zone.noretry_failed += 1;
+            return false;
+        }
+        // should_reclaim_retry.
+        if progress > 0 && order <= PAGE_ALLOC_COSTLY_ORDER {
+            no_progress_loops = 0;
+        } else {
+            no_progress_loops += 1;
+        }
+        if no_progress_loops > MAX_RECLAIM_RETRIES {
+            k.zone.overcommitted += 1;
+            return true;
+        }
+    }
 }
 
 #[cfg(test)]
