@@ -24,6 +24,11 @@ const KNOWN: &[(&str, &str, &str)] = &[
         "young PTEs of mapped folios are not checked at reclaim: the mapped hot set is evicted",
     ),
     (
+        "machine_stream",
+        "all",
+        "machine reclaim on a 256 MiB machine: no kernel capture (the host has 24 GiB; tests/model_kswapd.rs instead)",
+    ),
+    (
         "seq_loop_scan",
         "refaults",
         "no shadow-node shrinker: the kernel dropped every shadow (0 refaults), the model refaults",
