@@ -18,7 +18,11 @@ fn root() -> PathBuf {
 }
 
 /// What the model does not reproduce yet, and why (open items of issue 4): (scenario, check skipped, reason).
-const KNOWN: &[(&str, &str, &str)] = &[];
+const KNOWN: &[(&str, &str, &str)] = &[(
+    "machine_stream",
+    "all",
+    "machine reclaim on a 256 MiB machine: no kernel capture (the host has 24 GiB; tests/model_kswapd.rs instead)",
+)];
 
 fn skipped(name: &str, check: &str) -> bool {
     KNOWN.iter().any(|(n, c, _)| *n == name && (*c == "all" || *c == check))

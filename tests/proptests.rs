@@ -126,18 +126,20 @@ proptest! {
     #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
 
     /// Model invariants over random op sequences: the page cache never holds a page past the end of the file,
-    /// its accounting adds up, readahead windows stay within the limits, and the result is deterministic.
+    /// its accounting adds up, readahead windows stay within the limits, the machine's free pages stay above the
+    /// min watermark (a small machine puts it under pressure), and the result is deterministic.
     #[test]
     fn read_side_invariants(
         pages in 1u64..6000,
         ra_kb in prop::sample::select(vec![0u32, 16, 128, 512, 2048]),
         memcg in prop::sample::select(vec!["", ", memcg_limit: \"16m\""]),
+        machine in prop::sample::select(vec!["memory: \"4g\"", "memory: \"64m\", used: \"52m\""]),
         ops in proptest::collection::vec((any::<u8>(), any::<u64>(), any::<u64>()), 1..60),
     ) {
         let size = pages * 4096 - (ops.len() as u64 % 4096);
         let body: Vec<String> = ops.iter().map(|&(k, a, b)| op_text(k, a, b, pages, size)).collect();
         let text = format!(
-            "Scenario(name: \"p\", machine: (memory: \"4g\"{memcg}), devices: [(name: \"d\", read_ahead_kb: {ra_kb})],
+            "Scenario(name: \"p\", machine: ({machine}{memcg}), devices: [(name: \"d\", read_ahead_kb: {ra_kb})],
               files: [(name: \"f\", size: {size})],
               tasks: [(name: \"t\", ops: [Open(file: \"f\"), Mmap(fd: \"f\", map: \"m\"), {}])])",
             body.join(", ")
@@ -151,6 +153,11 @@ proptest! {
         prop_assert_eq!(resident, f.nr_cache, "nrpages equals the pages of the folios");
         prop_assert_eq!(r.vm.nr_added - r.vm.nr_deleted, f.nr_cache, "added - deleted = cached");
         prop_assert!(f.ranges.last().is_none_or(|&(_, b)| b < file_pages), "no page past EOF: {:?}", f.ranges.last());
+        // The machine's memory: free pages never below the min watermark unless reclaim could not make room (the
+        // kernel would OOM-kill; counted), and the cache never beyond the managed pages less `used`.
+        let z = &r.zone;
+        prop_assert!(z.overcommitted > 0 || z.free_lowest >= z.min, "free {} below min {}", z.free_lowest, z.min);
+        prop_assert!(z.overcommitted > 0 || z.peak_cached + z.managed - z.free_start <= z.managed);
         let max_window = (ra_kb as u64 / 4).max(1280 / 4) * 2; // FADV_SEQUENTIAL doubles, io_pages may raise it
         for e in &r.events {
             if let EventKind::PageCacheRaOrder { size, order, .. } = &e.kind {

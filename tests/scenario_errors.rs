@@ -250,6 +250,12 @@ fn sysctls_are_checked() {
 fn absurd_sizes() {
     refused(&edit(3, r#"    machine: (memory: "32m"),"#), 3, 23, &["machine memory 32m is outside 64m..=64t"]);
     refused(&edit(3, r#"    machine: (memory: "65t"),"#), 3, 23, &["outside 64m..=64t"]);
+    refused(
+        &edit(3, r#"    machine: (memory: "1g", used: "1016m"),"#),
+        3,
+        35,
+        &["used 1016m leaves less than 8m of the machine's 1g"],
+    );
     refused(&edit(5, r#"    files: [(name: "data", size: "17t")],"#), 5, 34, &["above the 16t limit"]);
     refused(
         &edit(4, r#"    devices: [(name: "disk0", size: "1g")],"#).replace(r#"size: "64m""#, r#"size: "2g""#),

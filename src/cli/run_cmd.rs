@@ -111,6 +111,12 @@ fn json(res: &SimResult) -> serde_json::Value {
         "files": res.files.iter().map(|f| serde_json::json!({
             "name": f.name, "size_pages": f.size_pages, "nr_cache": f.nr_cache, "ra_never_used": f.ra_unused,
         })).collect::<Vec<_>>(),
+        "zone": {
+            "managed": res.zone.managed, "min": res.zone.min, "low": res.zone.low, "high": res.zone.high,
+            "free_start": res.zone.free_start, "free_end": res.zone.free_end, "free_lowest": res.zone.free_lowest,
+            "peak_cached": res.zone.peak_cached, "overcommitted": res.zone.overcommitted,
+            "noretry_failed": res.zone.noretry_failed,
+        },
         "vmstat": res.counters.iter().map(|(k, v)| (k.to_string(), serde_json::json!(v)))
             .chain([("pages_added".to_string(), serde_json::json!(res.vm.nr_added)),
                     ("pages_deleted".to_string(), serde_json::json!(res.vm.nr_deleted))])

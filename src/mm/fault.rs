@@ -279,7 +279,10 @@ pub fn handle_read_access(k: &mut Kernel, of: &mut OpenFile, vma: &mut Vma, page
         let id = match k.inodes[file as usize].mapping.lookup(&k.folios, page) {
             Some(id) => {
                 if first_try {
+                    // filemap_get_folio's reference keeps the folio through readahead's allocations.
+                    k.pinned.push(id);
                     fpin |= do_async_mmap_readahead(k, of, vma, page, first_try);
+                    k.pinned.clear();
                 }
                 id
             }

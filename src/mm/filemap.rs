@@ -94,8 +94,11 @@ fn get_pages(
         let last = *batch.last().unwrap();
         let f = *k.folios.get(last);
         if f.test(PG_READAHEAD) {
+            // The batch holds references to its folios while readahead allocates: reclaim must keep them.
+            k.pinned.extend_from_slice(batch);
             let mut ractl = Ractl::new(of.file, f.index(), of.random);
             page_cache_async_ra(k, &mut ractl, &mut of.ra, last, last_index - f.index());
+            k.pinned.clear();
         }
         if k.folios.partial_blocks(last).is_some() && k.folios.ready_at(last) <= k.now {
             if flags.nowait {

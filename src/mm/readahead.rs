@@ -11,10 +11,16 @@
 //! end is trimmed to a multiple of 2^min(order, ffs(max)-1); the tracepoints fire at function entry; the fallback
 //! after a failed large-folio allocation reads only the remainder of the window.
 //!
-//! Simplifications: no memory allocation failure (issue 4 adds NORETRY behaviour), no blk-cgroup congestion, no
-//! read errors (`shrink_readahead_size_eio`), minimum folio order 0 (ext4, xfs with 4 KiB blocks).
+//! Folios are allocated with `readahead_gfp_mask` (__GFP_NORETRY): when the page allocator fails one
+//! (page_alloc.rs), `page_cache_ra_unbounded` stops the window there and `page_cache_ra_order` falls back to it for
+//! the rest, so a window under memory pressure ends short instead of failing.
+//!
+//! Simplifications: no blk-cgroup congestion, no read errors (`shrink_readahead_size_eio`), minimum folio order 0
+//! (ext4, xfs with 4 KiB blocks); the cached-page test comes before the allocation in `page_cache_ra_order` too
+//! (the kernel allocates first, then finds -EEXIST).
 
 use super::folio::{Folio, FolioId, PG_READAHEAD};
+use super::page_alloc::Gfp;
 use crate::sim::kernel::Kernel;
 use crate::trace::event::EventKind;
 
@@ -138,18 +144,28 @@ fn read_pages(k: &mut Kernel, ractl: &mut Ractl) {
     ractl.index += n;
 }
 
-/// filemap_add_folio for a new folio of `order` at `index`; `None` if any page of it is cached (-EEXIST).
-fn add_folio(k: &mut Kernel, file: u32, index: u64, order: u32, readahead: bool) -> Option<FolioId> {
+/// Why a readahead folio was not added.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum AddError {
+    /// -EEXIST: a page of it is cached.
+    Exists,
+    /// -ENOMEM: the __GFP_NORETRY allocation failed.
+    NoMem,
+}
+
+/// ra_alloc_folio: filemap_alloc_folio(readahead_gfp_mask) + filemap_add_folio for a new folio of `order` at
+/// `index`.
+fn add_folio(k: &mut Kernel, file: u32, index: u64, order: u32, readahead: bool) -> Result<FolioId, AddError> {
     if k.inodes[file as usize].mapping.any_in(&k.folios, index, 1 << order) {
-        return None;
+        return Err(AddError::Exists);
     }
     let flags = if readahead { PG_READAHEAD } else { 0 };
     let f = Folio::new(index, order as u8, file, flags);
-    Some(k.add_to_page_cache(f))
+    k.filemap_add_folio(f, Gfp::NoRetry).ok_or(AddError::NoMem)
 }
 
 /// page_cache_ra_unbounded: reads `nr_to_read` pages from the ractl's index whatever the file size, skipping
-/// cached pages, marking the page `nr_to_read - lookahead_size` from the start.
+/// cached pages, marking the page `nr_to_read - lookahead_size` from the start, stopping at a failed allocation.
 pub fn page_cache_ra_unbounded(k: &mut Kernel, ractl: &mut Ractl, nr_to_read: u64, lookahead_size: u64) {
     let index = ractl.index;
     if k.events_on() {
@@ -162,11 +178,13 @@ pub fn page_cache_ra_unbounded(k: &mut Kernel, ractl: &mut Ractl, nr_to_read: u6
     while i < nr_to_read {
         let at = index + i;
         match add_folio(k, ractl.file, at, 0, i == mark) {
-            Some(id) => {
+            Ok(id) => {
                 ractl.batch.push(id);
                 i += 1;
             }
-            None => {
+            // Out of memory: read what was allocated and stop.
+            Err(AddError::NoMem) => break,
+            Err(AddError::Exists) => {
                 // Already cached: submit what we have and continue after it.
                 read_pages(k, ractl);
                 ractl.index += 1;
@@ -210,7 +228,8 @@ pub fn force_page_cache_ra(k: &mut Kernel, ractl: &mut Ractl, ra: &FileRaState, 
 }
 
 /// page_cache_ra_order: allocates the window [ra.start, ra.start + ra.size) as folios of up to `ra.order`, marking
-/// the folio at start + size - async_size; on a cached page, reads the rest with `do_page_cache_ra`.
+/// the folio at start + size - async_size; on a cached page or a failed allocation, reads the rest with
+/// `do_page_cache_ra`.
 pub fn page_cache_ra_order(k: &mut Kernel, ractl: &mut Ractl, ra: &mut FileRaState) {
     let start = ractl.index;
     let mut index = start;
@@ -240,11 +259,11 @@ pub fn page_cache_ra_order(k: &mut Kernel, ractl: &mut Ractl, ra: &mut FileRaSta
             }
             let m = mark & !((1u64 << order) - 1);
             match add_folio(k, ractl.file, index, order, index == m) {
-                Some(id) => {
+                Ok(id) => {
                     ractl.batch.push(id);
                     index += 1 << order;
                 }
-                None => {
+                Err(_) => {
                     failed = true;
                     break;
                 }

@@ -1,186 +1,230 @@
-//! mm/vmscan.c and mm/memcontrol.c, classic LRU, file pages only: the memory cgroup charge of a new folio and the
-//! direct reclaim it triggers at the limit (`try_charge_memcg` -> `try_to_free_mem_cgroup_pages` ->
-//! `shrink_lruvec` -> `shrink_active_list` / `shrink_inactive_list` -> `shrink_folio_list`).
+//! mm/vmscan.c, classic LRU, file pages only: the reclaim policy every reclaimer shares, behind one entry point,
+//! `shrink_node` (-> `prepare_scan_control`, `shrink_lruvec` -> `shrink_active_list` / `shrink_inactive_list` ->
+//! `shrink_folio_list`), and the two direct reclaimers built on it, `try_to_free_pages` (the machine's memory, from
+//! the page allocator) and `try_to_free_mem_cgroup_pages` (the workload's memory cgroup, from its charge). kswapd
+//! (`balance_pgdat`) is in kswapd.rs and calls `shrink_node` too.
 //!
-//! What the host showed (traces/pressure, docs/PRESSURE_FIXTURES.md): in a 64 MiB memory cgroup the workload's own
-//! thread does all the evicting (kswapd and the direct-reclaim counters stay at 0), about 16192 file pages fit, large
-//! folios are evicted whole, and deactivation and refault activation wait for the first memcg stats flush.
+//! Who reclaims decides only the counters (pgscan/pgsteal_kswapd or _direct; memcg reclaim counts neither, as
+//! `cgroup_reclaim()` makes the kernel do), the scan's stopping rule (global direct reclaim at DEF_PRIORITY scans
+//! its whole target, `proportional_reclaim`) and whose clock pays the CPU time.
 //!
-//! Simplifications (DIVERGENCE): one memory domain, the workload's memory cgroup (the machine's memory is not
-//! reclaimed: runs that would need it are refused); the cgroup's other charges (the worker's stack, buffers, page
-//! tables, slab) are a constant `MEMCG_OTHER_PAGES` measured on this host; VM_EXEC mappings are not modelled;
-//! reclaim scans only the file lists,
-//! stopping as soon as the target is met; per-CPU LRU batches are not modelled; lruvec statistics read by reclaim
-//! are those of the last memcg stats flush (`workingset::FLUSH_TIME_NS`). After each priority round's LRU scan the
-//! cgroup's shadow-node shrinker runs (`shrink_slab`).
+//! Simplifications (DIVERGENCE): one lruvec (the workload's memory cgroup when there is one, else the root) serves
+//! every reclaimer; VM_EXEC mappings are not modelled; only the file lists are scanned (no swap); per-CPU LRU batches
+//! are not modelled; lruvec statistics read by reclaim are those of the last memcg stats flush
+//! (`workingset::FLUSH_TIME_NS`; a new cgroup reads zeros until its first, the root's are current from the start);
+//! folios are kept, not reclaimed, while under read I/O (locked) or held by a read batch (`Kernel::pinned`, the
+//! extra reference that makes `__remove_mapping` fail); reclaim costs `RECLAIM_FOLIO_NS` of CPU per folio scanned,
+//! a constant; no writeback from reclaim (a dirty folio met by reclaim makes the run refused). After each
+//! priority round's LRU scan the shadow-node shrinker runs (`shrink_slab`, memory cgroups only).
 
 use super::fault::{folio_referenced, try_to_unmap};
 use super::folio::{FolioId, PG_ACTIVE, PG_REFERENCED, PG_WORKINGSET};
 use super::swap::LruList;
 use super::workingset::{count_shadow_nodes, do_shrink_slab_budget};
 use crate::sim::kernel::Kernel;
+use crate::units::Nanos;
 
 /// SWAP_CLUSTER_MAX: pages isolated per batch.
 pub const SWAP_CLUSTER_MAX: u64 = 32;
-/// MEMCG_CHARGE_BATCH: pages a charge takes from the counter at once (the rest goes to the per-CPU stock).
-pub const MEMCG_CHARGE_BATCH: u64 = 64;
 /// DEF_PRIORITY: reclaim scans lru_size >> priority per round, priority 12 down to 0.
 pub const DEF_PRIORITY: u32 = 12;
 /// MAX_RECLAIM_RETRIES.
 pub const MAX_RECLAIM_RETRIES: u32 = 16;
-/// The workload cgroup's charges other than file pages on this host: 64 MiB held 16192 file pages
-/// (traces/pressure/seq_loop_scan, all 3 runs), i.e. 192 pages of other memory.
-pub const MEMCG_OTHER_PAGES: u64 = 192;
+/// CPU time of scanning one folio (isolation, the reference check, unmapping the page cache entry, freeing).
+/// DIVERGENCE: a constant, like the syscall and copy costs, not measured on the host.
+pub const RECLAIM_FOLIO_NS: u64 = 500;
 
-/// The workload's memory cgroup: limit, usage (page_counter) and the per-CPU charge stock, in pages.
-#[derive(Clone, Debug, Default)]
-pub struct Memcg {
-    pub limit: u64,
-    pub usage: u64,
-    pub stock: u64,
-    /// WORKINGSET_ACTIVATE_FILE at the last reclaim (lruvec->refaults), for prepare_scan_control.
-    pub last_refaults: u64,
-    /// The lruvec statistics as of the last flush: inactive and active file pages, activate_file.
-    pub flushed: [u64; 3],
-    pub pgscan_file: u64,
-    pub pgsteal_file: u64,
-    pub pgdeactivate: u64,
-    /// Charges that could not be met after MAX_RECLAIM_RETRIES (the kernel would OOM-kill).
-    pub failed_charges: u64,
+/// Who is reclaiming (current_is_kswapd(), cgroup_reclaim()).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reclaimer {
+    Kswapd,
+    /// Direct reclaim of the machine's memory by an allocating task.
+    Direct,
+    /// Direct reclaim of the memory cgroup by a charging task.
+    Memcg,
 }
 
-impl Memcg {
-    pub fn new(limit_bytes: u64) -> Self {
-        Memcg { limit: limit_bytes / 4096, usage: MEMCG_OTHER_PAGES, ..Default::default() }
+/// struct scan_control, the fields the model uses.
+#[derive(Clone, Debug)]
+pub struct ScanControl {
+    pub reclaimer: Reclaimer,
+    pub nr_to_reclaim: u64,
+    pub priority: u32,
+    /// Pages of the inactive list examined (sc->nr_scanned, reset by the caller).
+    pub nr_scanned: u64,
+    /// Pages reclaimed since the scan control was set up.
+    pub nr_reclaimed: u64,
+    /// DEACTIVATE_FILE, from prepare_scan_control.
+    may_deactivate: bool,
+}
+
+impl ScanControl {
+    pub fn new(reclaimer: Reclaimer, nr_to_reclaim: u64) -> Self {
+        ScanControl {
+            reclaimer,
+            nr_to_reclaim,
+            priority: DEF_PRIORITY,
+            nr_scanned: 0,
+            nr_reclaimed: 0,
+            may_deactivate: false,
+        }
     }
 }
 
-/// The periodic stats flush (flush_memcg_stats_dwork): snapshot of what reclaim and refaults read.
+/// The target lruvec's statistics as reclaim reads them: inactive and active file pages and
+/// WORKINGSET_ACTIVATE_FILE as of the last stats flush, and the activations at the last reclaim
+/// (lruvec->refaults[WORKINGSET_FILE], snapshot_refaults).
+#[derive(Clone, Debug, Default)]
+pub struct LruvecStats {
+    pub flushed: [u64; 3],
+    pub refaults: u64,
+}
+
+/// The periodic stats flush (flush_memcg_stats_dwork): snapshot of what reclaim and refaults read. A new memory
+/// cgroup reads zeros until its first periodic flush; the root's statistics were flushed before the run.
 pub fn flush_stats(k: &mut Kernel) {
     let now = k.now.0;
-    let active = k.lru.nr_pages[1];
     if now >= k.ws.next_flush_ns {
-        let first = k.ws.next_flush_ns == 0;
-        k.ws.flush_stats(now, active);
-        if let Some(m) = k.memcg.as_mut() {
-            if !first {
-                m.flushed = [k.lru.nr_pages[0], active, k.ws.workingset_activate_file];
-            }
+        let record = k.ws.next_flush_ns != 0 || k.memcg.is_none();
+        let active = k.lru.nr_pages[1];
+        k.ws.flush_stats(now, active, record);
+        if record {
+            k.lru_stats.flushed = [k.lru.nr_pages[0], active, k.ws.workingset_activate_file];
         }
-    }
-}
-
-/// try_charge_memcg for a new folio of `nr` pages: from the stock, else a batch from the counter, reclaiming at
-/// the limit.
-pub fn charge(k: &mut Kernel, nr: u64) {
-    let Some(m) = k.memcg.as_mut() else { return };
-    if m.stock >= nr {
-        m.stock -= nr;
-        return;
-    }
-    let batch = nr.max(MEMCG_CHARGE_BATCH);
-    for _ in 0..MAX_RECLAIM_RETRIES {
-        let m = k.memcg.as_mut().unwrap();
-        if m.usage + batch <= m.limit {
-            m.usage += batch;
-            m.stock += batch - nr;
-            return;
-        }
-        let target = batch;
-        if try_to_free_pages(k, target) == 0 {
-            break;
-        }
-    }
-    // Could not make room: charge anyway and count it (the kernel would invoke the OOM killer).
-    let m = k.memcg.as_mut().unwrap();
-    m.usage += nr;
-    m.failed_charges += 1;
-}
-
-/// The page_counter uncharge of an evicted or invalidated folio.
-pub fn uncharge(k: &mut Kernel, nr: u64) {
-    if let Some(m) = k.memcg.as_mut() {
-        m.usage = m.usage.saturating_sub(nr);
     }
 }
 
 /// inactive_is_low (on the flushed statistics): inactive * int_sqrt(10 * GiB) < active.
 fn inactive_is_low(inactive: u64, active: u64) -> bool {
     let gb = (inactive + active) >> 18;
-    let ratio = if gb > 0 { ((10 * gb) as f64).sqrt() as u64 } else { 1 };
+    let ratio = if gb > 0 { (10 * gb).isqrt() } else { 1 };
     inactive * ratio < active
 }
 
-/// try_to_free_mem_cgroup_pages: reclaims at least `nr_to_reclaim` pages (max with SWAP_CLUSTER_MAX) if it can;
-/// returns the pages reclaimed.
-pub fn try_to_free_pages(k: &mut Kernel, nr_to_reclaim: u64) -> u64 {
+/// prepare_scan_control: deactivate file pages when refaults were activated since the last reclaim or the
+/// inactive list is low.
+fn prepare_scan_control(k: &mut Kernel, sc: &mut ScanControl) {
     flush_stats(k);
-    let target = nr_to_reclaim.max(SWAP_CLUSTER_MAX);
-    let (flushed, refaults) = {
-        let m = k.memcg.as_ref().unwrap();
-        (m.flushed, m.last_refaults)
-    };
-    // prepare_scan_control: deactivate file pages when refaults were activated since the last reclaim or the
-    // inactive list is low.
-    let may_deactivate = flushed[2] != refaults || inactive_is_low(flushed[0], flushed[1]);
-    k.memcg.as_mut().unwrap().last_refaults = flushed[2];
-    let mut reclaimed = 0;
-    for priority in (0..=DEF_PRIORITY).rev() {
-        let mut nr = [k.lru.nr_pages[0] >> priority, k.lru.nr_pages[1] >> priority];
-        while nr[0] > 0 || nr[1] > 0 {
-            if nr[0] > 0 {
-                let n = nr[0].min(SWAP_CLUSTER_MAX);
-                nr[0] -= n;
-                reclaimed += shrink_inactive_list(k, n);
-            }
-            if nr[1] > 0 {
-                let n = nr[1].min(SWAP_CLUSTER_MAX);
-                nr[1] -= n;
-                if may_deactivate {
-                    shrink_active_list(k, n);
-                }
-            }
-            if reclaimed >= target {
-                break;
+    let s = &k.lru_stats;
+    sc.may_deactivate = s.flushed[2] != s.refaults || inactive_is_low(s.flushed[0], s.flushed[1]);
+}
+
+/// snapshot_refaults: remembers the activations this reclaim has seen.
+pub fn snapshot_refaults(k: &mut Kernel) {
+    k.lru_stats.refaults = k.lru_stats.flushed[2];
+}
+
+/// shrink_node: one pass over the lruvec at `sc.priority`; reclaim progress revives a hopeless kswapd.
+pub fn shrink_node(k: &mut Kernel, sc: &mut ScanControl) {
+    let before = sc.nr_reclaimed;
+    prepare_scan_control(k, sc);
+    shrink_lruvec(k, sc);
+    // shrink_node_memcgs: the slab shrinkers run after the LRU at every priority.
+    shrink_slab(k, sc.priority);
+    if sc.nr_reclaimed > before {
+        k.kswapd.failures = 0;
+    }
+}
+
+/// shrink_lruvec with get_scan_count's file-only answer (lru_size >> priority per list): 32-page batches of the
+/// inactive then the active list, until this pass reclaimed `nr_to_reclaim` (except global direct reclaim at
+/// DEF_PRIORITY, which scans its whole target).
+fn shrink_lruvec(k: &mut Kernel, sc: &mut ScanControl) {
+    let mut nr = [k.lru.nr_pages[0] >> sc.priority, k.lru.nr_pages[1] >> sc.priority];
+    let proportional_reclaim = sc.reclaimer == Reclaimer::Direct && sc.priority == DEF_PRIORITY;
+    let mut nr_reclaimed = 0;
+    while nr[0] > 0 || nr[1] > 0 {
+        if nr[0] > 0 {
+            let n = nr[0].min(SWAP_CLUSTER_MAX);
+            nr[0] -= n;
+            nr_reclaimed += shrink_inactive_list(k, sc, n);
+        }
+        if nr[1] > 0 {
+            let n = nr[1].min(SWAP_CLUSTER_MAX);
+            nr[1] -= n;
+            if sc.may_deactivate {
+                shrink_active_list(k, sc, n);
             }
         }
-        // shrink_node_memcgs: the cgroup's slab shrinkers run after its LRU at every priority.
-        shrink_slab(k, priority);
-        if reclaimed >= target {
-            return reclaimed;
+        // No anon lists: once the goal is met there is no proportion to keep, so stop.
+        if nr_reclaimed >= sc.nr_to_reclaim && !proportional_reclaim {
+            break;
         }
     }
-    reclaimed
+    sc.nr_reclaimed += nr_reclaimed;
+}
+
+/// do_try_to_free_pages: shrink_node at falling priority until `nr_to_reclaim` pages are reclaimed; returns them.
+fn do_try_to_free_pages(k: &mut Kernel, sc: &mut ScanControl) -> u64 {
+    loop {
+        sc.nr_scanned = 0;
+        shrink_node(k, sc);
+        if sc.nr_reclaimed >= sc.nr_to_reclaim || sc.priority == 0 {
+            break;
+        }
+        sc.priority -= 1;
+    }
+    snapshot_refaults(k);
+    sc.nr_reclaimed
+}
+
+/// try_to_free_pages: the allocating task's direct reclaim of SWAP_CLUSTER_MAX pages (ALLOCSTALL_MOVABLE: page
+/// cache folios are movable allocations). Returns the pages reclaimed.
+pub fn try_to_free_pages(k: &mut Kernel) -> u64 {
+    k.vm.allocstall_movable += 1;
+    let mut sc = ScanControl::new(Reclaimer::Direct, SWAP_CLUSTER_MAX);
+    do_try_to_free_pages(k, &mut sc)
+}
+
+/// try_to_free_mem_cgroup_pages: reclaims at least `nr_pages` (max with SWAP_CLUSTER_MAX) from the memory cgroup
+/// if it can; returns the pages reclaimed.
+pub fn try_to_free_mem_cgroup_pages(k: &mut Kernel, nr_pages: u64) -> u64 {
+    let mut sc = ScanControl::new(Reclaimer::Memcg, nr_pages.max(SWAP_CLUSTER_MAX));
+    do_try_to_free_pages(k, &mut sc)
+}
+
+/// The reclaimer's CPU time for `folios` folios scanned: the allocating task's clock advances (the stall is part of
+/// its op's latency); kswapd's step is charged when it ends (its next step is that much later), so all of a step's
+/// events carry the time it started and keep their order against the other tasks' ops.
+fn charge_cpu(k: &mut Kernel, sc: &ScanControl, folios: u64) {
+    let ns = folios * RECLAIM_FOLIO_NS;
+    if sc.reclaimer == Reclaimer::Kswapd {
+        k.kswapd.cpu_ns += ns;
+    } else {
+        k.now = Nanos(k.now.0 + ns);
+    }
 }
 
 /// shrink_active_list: moves up to `nr_to_scan` pages from the active tail to the inactive head, PG_workingset set.
-fn shrink_active_list(k: &mut Kernel, nr_to_scan: u64) {
-    let mut scanned = 0;
+fn shrink_active_list(k: &mut Kernel, sc: &ScanControl, nr_to_scan: u64) {
+    let (mut scanned, mut folios) = (0, 0);
     while scanned < nr_to_scan {
         let Some(id) = k.lru.tail(LruList::ActiveFile) else { break };
         let f = *k.folios.get(id);
         let nr = f.nr_pages();
         scanned += nr;
+        folios += 1;
         // folio_referenced clears the young bits; only VM_EXEC file folios stay active (not modelled: none).
         let _ = folio_referenced(k, f.file(), f.index(), nr);
         k.lru.del(&mut k.folios, id, LruList::ActiveFile);
         let f = k.folios.get_mut(id);
         f.flags = (f.flags & !PG_ACTIVE) | PG_WORKINGSET;
         k.lru.add(&mut k.folios, id, LruList::InactiveFile);
-        k.memcg.as_mut().unwrap().pgdeactivate += nr;
+        k.vm.pgdeactivate += nr;
     }
+    charge_cpu(k, sc, folios);
 }
 
 /// shrink_inactive_list + shrink_folio_list: evicts up to `nr_to_scan` pages from the inactive tail; folios under
-/// read I/O (locked) go back to the head. Returns the pages reclaimed.
-fn shrink_inactive_list(k: &mut Kernel, nr_to_scan: u64) -> u64 {
-    let mut scanned = 0;
-    let mut reclaimed = 0;
+/// read I/O (locked) or pinned by a reader go back to the head. Returns the pages reclaimed.
+fn shrink_inactive_list(k: &mut Kernel, sc: &mut ScanControl, nr_to_scan: u64) -> u64 {
+    let (mut scanned, mut reclaimed, mut folios) = (0, 0, 0);
     let mut kept: Vec<FolioId> = Vec::new();
     while scanned < nr_to_scan {
         let Some(id) = k.lru.tail(LruList::InactiveFile) else { break };
         let f = *k.folios.get(id);
         scanned += f.nr_pages();
+        folios += 1;
         if f.test(super::folio::PG_DIRTY) {
             // Dirty folios wait for writeback (PG_reclaim, flusher wake-up), which is not modelled yet.
             k.unsupported = Some("reclaim of dirty folios (writeback under memory pressure is not modelled yet)");
@@ -191,6 +235,7 @@ fn shrink_inactive_list(k: &mut Kernel, nr_to_scan: u64) -> u64 {
             kept.push(id);
             continue;
         }
+        sc.nr_scanned += f.nr_pages();
         // folio_check_references: young PTEs of a mapped folio spare it (activated when referenced before or
         // young in more than one PTE, else marked and kept); PG_referenced alone never saves a clean folio.
         let (mapped, young) = folio_referenced(k, f.file(), f.index(), f.nr_pages());
@@ -209,6 +254,12 @@ fn shrink_inactive_list(k: &mut Kernel, nr_to_scan: u64) -> u64 {
             }
             continue;
         }
+        if k.pinned.contains(&id) {
+            // __remove_mapping: the reader's reference makes folio_ref_freeze fail: keep.
+            k.lru.del(&mut k.folios, id, LruList::InactiveFile);
+            kept.push(id);
+            continue;
+        }
         if mapped {
             try_to_unmap(k, f.file(), f.index(), f.nr_pages());
         }
@@ -218,9 +269,21 @@ fn shrink_inactive_list(k: &mut Kernel, nr_to_scan: u64) -> u64 {
     for id in kept {
         k.lru.add(&mut k.folios, id, LruList::InactiveFile);
     }
-    let m = k.memcg.as_mut().unwrap();
-    m.pgscan_file += scanned;
-    m.pgsteal_file += reclaimed;
+    let vm = &mut k.vm;
+    vm.pgscan_file += scanned;
+    vm.pgsteal_file += reclaimed;
+    match sc.reclaimer {
+        Reclaimer::Kswapd => {
+            vm.pgscan_kswapd += scanned;
+            vm.pgsteal_kswapd += reclaimed;
+        }
+        Reclaimer::Direct => {
+            vm.pgscan_direct += scanned;
+            vm.pgsteal_direct += reclaimed;
+        }
+        Reclaimer::Memcg => {}
+    }
+    charge_cpu(k, sc, folios);
     reclaimed
 }
 
@@ -228,8 +291,11 @@ fn shrink_inactive_list(k: &mut Kernel, nr_to_scan: u64) -> u64 {
 /// do_shrink_slab with workingset.c's count_shadow_nodes / scan_shadow_nodes), which frees the oldest shadow-only
 /// xarray nodes beyond lru_pages / 8, the cgroup's LRU pages read as of its last stats flush.
 pub fn shrink_slab(k: &mut Kernel, priority: u32) {
-    let Some(m) = k.memcg.as_ref() else { return };
-    let lru_pages = m.flushed[0] + m.flushed[1];
+    if k.memcg.is_none() {
+        // The root's count_shadow_nodes allows node_present_pages / 8 nodes: never reached by these workloads.
+        return;
+    }
+    let lru_pages = k.lru_stats.flushed[0] + k.lru_stats.flushed[1];
     let list = &mut k.ws.shadow_nodes;
     let freeable = count_shadow_nodes(list.len(), lru_pages);
     if freeable == 0 {

@@ -8,7 +8,7 @@
 //! refaulted (traces/pressure/seq_loop_scan: 0 refaults in 3 runs).
 //!
 //! Simplifications: DIVERGENCE: shadows are kept per evicted folio's first page and found by a new folio starting at
-//! or covering that page; one memory domain; the slab pages count_shadow_nodes adds to the LRU pages are left out
+//! or covering that page; one memory domain (the memory cgroup when there is one, else the machine); the slab pages count_shadow_nodes adds to the LRU pages are left out
 //! (a few hundred pages beside the LRU's thousands); a file's single page at index 0 lives in a node here, not in
 //! the xarray's head.
 
@@ -126,10 +126,11 @@ impl Workingset {
         self.nonresident_age += nr;
     }
 
-    /// The periodic memcg stats flush: records NR_ACTIVE_FILE when a flush is due at `now_ns`.
-    pub fn flush_stats(&mut self, now_ns: u64, active: u64) {
+    /// The periodic memcg stats flush: records NR_ACTIVE_FILE when a flush is due at `now_ns` (unless `record` is
+    /// false: a new cgroup's first flush is not due before FLUSH_TIME).
+    pub fn flush_stats(&mut self, now_ns: u64, active: u64, record: bool) {
         if now_ns >= self.next_flush_ns {
-            if self.next_flush_ns > 0 {
+            if record {
                 self.flushed_active = active;
             }
             self.next_flush_ns = (now_ns / FLUSH_TIME_NS + 1) * FLUSH_TIME_NS;
@@ -159,11 +160,11 @@ mod tests {
     #[test]
     fn refaults_activate_within_the_active_size_after_a_flush() {
         let mut w = Workingset::default();
-        w.flush_stats(0, 100);
+        w.flush_stats(0, 100, false);
         let s = w.eviction(1, false);
         w.nonresident_age += 50;
         assert_eq!(w.refault(s, 1), (false, false), "before the first flush the cgroup reads 0 active pages");
-        w.flush_stats(FLUSH_TIME_NS, 100);
+        w.flush_stats(FLUSH_TIME_NS, 100, true);
         let s = w.eviction(1, true);
         w.nonresident_age += 50;
         assert_eq!(w.refault(s, 1), (true, true));

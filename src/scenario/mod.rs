@@ -58,6 +58,8 @@ pub struct Machine {
     pub cpus: u32,
     /// A memory cgroup limit (memory.max) on the tasks, in bytes.
     pub memcg_limit: Option<u64>,
+    /// Memory in use outside the page cache (processes, slab, page tables), in bytes: the model holds it constant.
+    pub used: u64,
 }
 
 /// The filesystem on a device.

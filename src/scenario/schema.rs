@@ -32,6 +32,8 @@ pub(crate) struct MachineDoc {
     pub cpus: Option<u32>,
     #[serde(default)]
     pub memcg_limit: Option<Size>,
+    #[serde(default)]
+    pub used: Option<Size>,
 }
 
 #[derive(Debug, Deserialize, Clone, Copy)]

@@ -1,11 +1,11 @@
 //! The vm sysctls a scenario may set, with the kernel's defaults and ranges (Linux 6.x, `mm/page-writeback.c`,
 //! `mm/page_alloc.c`, `mm/vmscan.c`, `mm/swap.c`, `fs/dcache.c`).
 //!
-//! Knobs are named in full as in `/proc/sys` (`vm.dirty_ratio`). `vm.min_free_kbytes` defaults to the kernel's
-//! `calculate_min_free_kbytes()`: `int_sqrt(lowmem_kbytes * 16)` clamped to `[128, 262144]`.
-//! DIVERGENCE: the kernel's `lowmem_kbytes` is `nr_free_buffer_pages()` (managed low-zone pages above the high
-//! watermark), a little below total RAM; we use the scenario's `machine.memory`, which overstates it by a few
-//! percent and so `min_free_kbytes` by about half that.
+//! Knobs are named in full as in `/proc/sys` (`vm.dirty_ratio`). `vm.min_free_kbytes` defaults to what the host
+//! kernel (THP "madvise") sets at boot for the scenario's `machine.memory`: `calculate_min_free_kbytes()`
+//! (`int_sqrt(lowmem_kbytes * 16)` clamped to `[128, 262144]`), raised by khugepaged's
+//! `set_recommended_min_free_kbytes()` (two zones, or three above 4 GiB, at most 5% of lowmem); see
+//! `crate::mm::page_alloc::default_min_free_kbytes` for the arithmetic and its simplifications.
 
 use std::collections::BTreeMap;
 
@@ -37,10 +37,9 @@ const KNOBS: &[Knob] = &[
     Knob { name: "vm.page-cluster", default: Some(3), min: 0, max: 31 },
 ];
 
-/// The kernel's `calculate_min_free_kbytes()` for a machine of `memory` bytes (see the module doc).
+/// The boot-time `vm.min_free_kbytes` for a machine of `memory` bytes (see the module doc).
 pub fn default_min_free_kbytes(memory: u64) -> u64 {
-    let lowmem_kbytes = memory / 1024;
-    lowmem_kbytes.saturating_mul(16).isqrt().clamp(128, 262_144)
+    crate::mm::page_alloc::default_min_free_kbytes(memory)
 }
 
 /// Every vm knob the model reads, with the scenario's settings applied over the kernel defaults.
@@ -214,10 +213,12 @@ mod tests {
 
     #[test]
     fn min_free_kbytes_follows_the_kernel_formula() {
-        // 16 GiB: sqrt(16 Mi KiB * 16) = 16384 KiB.
-        assert_eq!(default_min_free_kbytes(16 << 30), 16384);
-        assert_eq!(default_min_free_kbytes(64 << 20), 1024);
-        assert_eq!(default_min_free_kbytes(1 << 20), 128);
+        // 16 GiB: three zones, THP's 16896 pages (the host's 67584 KiB) beat int_sqrt(~16 Mi KiB * 16) ~ 16k.
+        assert_eq!(default_min_free_kbytes(16 << 30), 67584);
+        // 64 MiB: 16128 managed pages, int_sqrt(64512 * 16) = 1015 KiB, then 5% of lowmem above the high
+        // watermark (16128 - 379 = 15749 pages) caps THP's recommendation at 787 pages = 3148 KiB.
+        assert_eq!(default_min_free_kbytes(64 << 20), 3148);
+        // 64 TiB: the square root's cap, 262144 KiB, is above THP's recommendation.
         assert_eq!(default_min_free_kbytes(64 << 40), 262_144);
     }
 
@@ -231,7 +232,7 @@ mod tests {
         assert_eq!(s.get("vm.page-cluster"), Some(3));
         assert_eq!(s.explicit().len(), 1);
         assert_eq!(s.all().len(), KNOBS.len());
-        assert_eq!(Sysctls::defaults(1 << 30).get("vm.min_free_kbytes"), Some(4096));
+        assert_eq!(Sysctls::defaults(1 << 30).get("vm.min_free_kbytes"), Some(45056));
     }
 
     #[test]

@@ -153,7 +153,20 @@ pub(crate) fn build(doc: ScenarioDoc, root: &Node, origin: &str) -> Result<Scena
             ));
         }
     }
-    let machine = Machine { memory, cpus, memcg_limit };
+    let used = doc.machine.used.map_or(0, |s| s.0);
+    let managed = crate::mm::page_alloc::managed_pages(memory) << 12;
+    if used > managed.saturating_sub(8 * MIB) {
+        return Err(err(
+            m.field("used"),
+            format!(
+                "used {} leaves less than 8m of the machine's {} (less its struct pages, 1/64) for the page cache",
+                fmt_size(used),
+                fmt_size(memory)
+            ),
+            Some("used is the memory held outside the page cache; the model keeps it constant".into()),
+        ));
+    }
+    let machine = Machine { memory, cpus, memcg_limit, used };
 
     // Devices (sizes are settled once the files are known).
     let dl = r.field("devices");

@@ -7,8 +7,11 @@ use crate::block::{build_requests, request_events, BlockDevice, ExtentMap, MAX_S
 use crate::mm::address_space::AddressSpace;
 use crate::mm::folio::{Folio, FolioId, FolioSlab};
 use crate::mm::folio::{PG_ACTIVE, PG_WORKINGSET};
+use crate::mm::kswapd::Kswapd;
+use crate::mm::memcontrol::{charge, uncharge, Memcg};
+use crate::mm::page_alloc::{alloc_folio, Gfp, Zone};
 use crate::mm::swap::{folio_add_lru, folio_lru_list, folio_mark_accessed, Lruvec};
-use crate::mm::vmscan::{charge, flush_stats, uncharge, Memcg};
+use crate::mm::vmscan::{flush_stats, LruvecStats};
 use crate::mm::workingset::{Shadow, Workingset};
 use crate::trace::event::{Event, EventKind, Name};
 use crate::units::Nanos;
@@ -45,6 +48,21 @@ pub struct VmStat {
     /// NR_FILE_DIRTY (a gauge) and NR_DIRTIED (pages dirtied so far).
     pub nr_dirty: u64,
     pub nr_dirtied: u64,
+    /// Reclaim, by every reclaimer: pages deactivated, file pages scanned and reclaimed.
+    pub pgdeactivate: u64,
+    pub pgscan_file: u64,
+    pub pgsteal_file: u64,
+    /// Reclaim of the machine's memory by kswapd and by allocating tasks (memory cgroup reclaim counts in neither).
+    pub pgscan_kswapd: u64,
+    pub pgsteal_kswapd: u64,
+    pub pgscan_direct: u64,
+    pub pgsteal_direct: u64,
+    /// Direct reclaim entries of movable (page cache) allocations.
+    pub allocstall_movable: u64,
+    /// balance_pgdat runs, and kswapd's sleeps cut short below the low (woken) or high (not balanced) watermark.
+    pub pageoutrun: u64,
+    pub kswapd_low_wmark_hit_quickly: u64,
+    pub kswapd_high_wmark_hit_quickly: u64,
 }
 
 /// Where events go. Off means no event is built at all.
@@ -71,6 +89,14 @@ pub struct Kernel {
     pub memcg: Option<Memcg>,
     /// Shadow-entry clock and refault counters.
     pub ws: Workingset,
+    /// The statistics reclaim reads of the lruvec (as of the last flush).
+    pub lru_stats: LruvecStats,
+    /// The machine's one zone: sizes, watermarks.
+    pub zone: Zone,
+    /// The node's kswapd thread.
+    pub kswapd: Kswapd,
+    /// Folios a reader holds a reference to while it may allocate (reclaim keeps them).
+    pub pinned: Vec<FolioId>,
     /// Page tables of every file mapping (the rmap's view: reclaim checks and clears them).
     pub ptes: Vec<crate::mm::fault::Ptes>,
     rwbs_ra: Name,
@@ -81,7 +107,7 @@ pub struct Kernel {
     pub read_batch: Vec<FolioId>,
     /// Pages cached before the run (the scenario's initial state).
     pub initial_pages: u64,
-    /// The most pages cached at once (without reclaim, a run past the machine's memory is refused).
+    /// The most pages cached at once.
     pub peak_cached_pages: u64,
     /// Per device: the filesystem's block size.
     pub fs_block: Vec<u64>,
@@ -107,6 +133,10 @@ impl Kernel {
             lru: Lruvec::default(),
             memcg: None,
             ws: Workingset::default(),
+            lru_stats: LruvecStats::default(),
+            zone: Zone::default(),
+            kswapd: Kswapd::default(),
+            pinned: Vec::new(),
             ptes: Vec::new(),
             rwbs_ra: Arc::from("RA"),
             rwbs_r: Arc::from("R"),
@@ -173,8 +203,17 @@ impl Kernel {
         self.io_pages[self.inodes[file as usize].device]
     }
 
-    /// filemap_add_folio: inserts a new folio (the caller checked the range is free) and puts it on the LRU.
+    /// filemap_alloc_folio + filemap_add_folio with the mapping's gfp, which retries until it succeeds.
     pub fn add_to_page_cache(&mut self, f: Folio) -> FolioId {
+        self.filemap_add_folio(f, Gfp::Mapping).expect("invariant: a retrying allocation succeeds")
+    }
+
+    /// filemap_alloc_folio + filemap_add_folio: allocates the folio's pages (`None` when a __GFP_NORETRY allocation
+    /// fails), then inserts it (the caller checked the range is free) and puts it on the LRU.
+    pub fn filemap_add_folio(&mut self, f: Folio, gfp: Gfp) -> Option<FolioId> {
+        if !alloc_folio(self, f.order as u32, gfp) {
+            return None;
+        }
         let nr = f.nr_pages();
         flush_stats(self);
         // mem_cgroup_charge first: reclaim may run before the new folio is in the cache.
@@ -201,7 +240,7 @@ impl Kernel {
             let file = self.file_name(f.file());
             self.emit(EventKind::MmFilemapAddToPageCache { file, index: f.index(), order: f.order as u64 });
         }
-        id
+        Some(id)
     }
 
     /// Serves the requests in `scratch_reqs` on device `dev` (blk_mq_submit_bio -> the driver -> blk_mq_end_request):
@@ -300,6 +339,12 @@ impl Kernel {
         }
         if listed != self.ws.shadow_nodes.len() {
             return Err(format!("invariant: {listed} shadow-only nodes, {} listed", self.ws.shadow_nodes.len()));
+        }
+        if self.zone.overcommitted == 0 && cached + self.zone.used > self.zone.managed {
+            return Err(format!(
+                "invariant: {cached} pages cached beyond the zone's {} managed pages",
+                self.zone.managed
+            ));
         }
         Ok(())
     }

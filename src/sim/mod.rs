@@ -4,7 +4,8 @@
 //! Tasks run in virtual-time order (queue key (time, seq)); each op runs to completion at its start time, its
 //! task's clock advancing through CPU costs and I/O waits. DIVERGENCE: an op is atomic with respect to other tasks
 //! (another task's op that would start during this op's I/O wait runs after it), which is exact for one task and
-//! an approximation for several.
+//! an approximation for several. The kernel thread kswapd0 (mm/kswapd.rs) is queued like a task when an allocation
+//! wakes it, at the waker's clock, and runs one balance round per step; its steps are atomic in the same way.
 
 pub mod kernel;
 pub mod queue;
@@ -24,6 +25,13 @@ use crate::trace::event::Event;
 use crate::units::Nanos;
 use kernel::{Inode, Kernel, VmStat};
 use task::{SimError, Task, TaskStats};
+
+/// What the event queue runs: a task's next op, or a step of kswapd0 (of the given schedule generation).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Runnable {
+    Task(usize),
+    Kswapd(u64),
+}
 
 /// Run settings.
 #[derive(Clone, Debug, Default)]
@@ -74,7 +82,27 @@ pub struct SimResult {
     pub nr_active_file: u64,
     /// Reclaim and workingset counters, named as in /proc/vmstat.
     pub counters: Vec<(&'static str, u64)>,
+    /// The machine's zone: free pages at the start and the end (nr_free_pages), the fewest seen.
+    pub zone: ZoneStats,
     pub end: Nanos,
+}
+
+/// The machine's one zone over the run (pages).
+#[derive(Clone, Debug, Default)]
+pub struct ZoneStats {
+    pub managed: u64,
+    pub min: u64,
+    pub low: u64,
+    pub high: u64,
+    pub free_start: u64,
+    pub free_end: u64,
+    /// The fewest free pages right after an allocation.
+    pub free_lowest: u64,
+    /// The most file pages cached at once.
+    pub peak_cached: u64,
+    /// Allocations reclaim could not make room for (the kernel would OOM-kill), and __GFP_NORETRY failures.
+    pub overcommitted: u64,
+    pub noretry_failed: u64,
 }
 
 /// The extent map of each file when none is given (default_layout: the model's stand-in for the filesystem's
@@ -114,7 +142,7 @@ pub fn simulate(sc: &Scenario, opts: &SimOptions) -> Result<SimResult, SimError>
             "the extent map names `{name}`, which is not a file of the scenario"
         )));
     }
-    // Without reclaim (memory pressure comes next), initially cached data must fit in memory.
+    // Initially cached data must fit in the memory left by `machine.used`.
     let cached: u64 = sc
         .files
         .iter()
@@ -124,8 +152,9 @@ pub fn simulate(sc: &Scenario, opts: &SimOptions) -> Result<SimResult, SimError>
             _ => 0,
         })
         .sum();
-    if cached > sc.machine.memory {
-        return Err(SimError::TooMuchCached { cached, memory: sc.machine.memory });
+    let room = (crate::mm::page_alloc::managed_pages(sc.machine.memory) * 4096).saturating_sub(sc.machine.used);
+    if cached > room {
+        return Err(SimError::TooMuchCached { cached, memory: room });
     }
     let layout = default_layout(sc);
     let inodes: Vec<Inode> = sc
@@ -158,7 +187,13 @@ pub fn simulate(sc: &Scenario, opts: &SimOptions) -> Result<SimResult, SimError>
     let io_pages: Vec<u64> = sc.devices.iter().map(|d| d.max_sectors_kb as u64 / 4).collect();
     let ra_pages: Vec<u64> = sc.devices.iter().map(|d| d.read_ahead_kb as u64 / 4).collect();
     let mut k = Kernel::new(inodes, devices, io_pages, opts.events);
-    k.memcg = sc.machine.memcg_limit.map(crate::mm::vmscan::Memcg::new);
+    k.memcg = sc.machine.memcg_limit.map(crate::mm::memcontrol::Memcg::new);
+    k.zone = crate::mm::page_alloc::Zone::new(
+        sc.machine.memory,
+        sc.machine.used,
+        sc.sysctls.min_free_kbytes,
+        sc.sysctls.watermark_scale_factor,
+    );
     k.fs_block = sc.devices.iter().map(fs_block_size).collect();
     k.dirty = crate::mm::filemap_write::DirtyState::new(&sc.sysctls, sc.machine.memory, sc.tasks.len());
 
@@ -184,30 +219,49 @@ pub fn simulate(sc: &Scenario, opts: &SimOptions) -> Result<SimResult, SimError>
         }
     }
 
+    let free_start = crate::mm::page_alloc::nr_free_pages(&k);
+    k.zone.free_lowest = free_start;
+
     let mut tasks: Vec<Task> = (0..sc.tasks.len()).map(|t| Task::new(&sc.tasks[t].name, sc.ops(t))).collect();
+    let kswapd_name: crate::trace::event::Name = Arc::from("kswapd0");
     let mut q = EventQueue::new();
     for (t, spec) in sc.tasks.iter().enumerate() {
-        q.push(spec.start, t);
+        q.push(spec.start, Runnable::Task(t));
     }
+    let mut live = tasks.len();
     let mut end = Nanos(0);
-    while let Some((time, t)) = q.pop() {
-        // No task is earlier than `time`: reads done by then are done for everyone.
+    // kswapd's work left when the last task ends is not run.
+    while live > 0 {
+        let Some((time, item)) = q.pop() else { break };
+        // Nothing runs earlier than `time`: reads done by then are done for everyone.
         k.folios.reap(time);
         k.now = time;
-        if !Arc::ptr_eq(&k.task, &tasks[t].name) {
-            k.task = tasks[t].name.clone();
+        match item {
+            Runnable::Task(t) => {
+                if !Arc::ptr_eq(&k.task, &tasks[t].name) {
+                    k.task = tasks[t].name.clone();
+                }
+                k.cur_task = t;
+                if tasks[t].step(&mut k, &ra_pages)? {
+                    q.push(k.now, Runnable::Task(t));
+                } else {
+                    end = end.max(time);
+                    live -= 1;
+                }
+            }
+            Runnable::Kswapd(generation) => {
+                if !k.kswapd.is_current(generation) {
+                    continue;
+                }
+                k.task = kswapd_name.clone();
+                crate::mm::kswapd::kswapd_run(&mut k);
+            }
         }
-        k.cur_task = t;
-        if tasks[t].step(&mut k, &ra_pages)? {
-            q.push(k.now, t);
-        } else {
-            end = end.max(time);
+        if let Some((at, generation)) = k.kswapd.take_schedule() {
+            q.push(at, Runnable::Kswapd(generation));
         }
     }
 
-    if k.memcg.is_none() && k.peak_cached_pages * 4096 > sc.machine.memory {
-        return Err(SimError::OutOfMemory { cached: k.peak_cached_pages * 4096, memory: sc.machine.memory });
-    }
     if cfg!(debug_assertions) {
         if let Err(e) = k.check_invariants() {
             panic!("{e}");
@@ -273,14 +327,23 @@ pub fn simulate(sc: &Scenario, opts: &SimOptions) -> Result<SimResult, SimError>
         nr_inactive_file: k.lru.nr_pages[0],
         nr_active_file: k.lru.nr_pages[1],
         counters: {
-            let m = k.memcg.clone().unwrap_or_default();
+            let vm = &k.vm;
             vec![
+                ("nr_free_pages", crate::mm::page_alloc::nr_free_pages(&k)),
                 ("nr_inactive_file", k.lru.nr_pages[0]),
                 ("nr_active_file", k.lru.nr_pages[1]),
-                ("pgactivate", k.vm.pgactivate),
-                ("pgdeactivate", m.pgdeactivate),
-                ("pgscan_file", m.pgscan_file),
-                ("pgsteal_file", m.pgsteal_file),
+                ("pgactivate", vm.pgactivate),
+                ("pgdeactivate", vm.pgdeactivate),
+                ("pgscan_file", vm.pgscan_file),
+                ("pgsteal_file", vm.pgsteal_file),
+                ("pgscan_kswapd", vm.pgscan_kswapd),
+                ("pgsteal_kswapd", vm.pgsteal_kswapd),
+                ("pgscan_direct", vm.pgscan_direct),
+                ("pgsteal_direct", vm.pgsteal_direct),
+                ("allocstall_movable", vm.allocstall_movable),
+                ("pageoutrun", vm.pageoutrun),
+                ("kswapd_low_wmark_hit_quickly", vm.kswapd_low_wmark_hit_quickly),
+                ("kswapd_high_wmark_hit_quickly", vm.kswapd_high_wmark_hit_quickly),
                 ("workingset_refault_file", k.ws.workingset_refault_file),
                 ("workingset_activate_file", k.ws.workingset_activate_file),
                 ("workingset_restore_file", k.ws.workingset_restore_file),
@@ -291,6 +354,18 @@ pub fn simulate(sc: &Scenario, opts: &SimOptions) -> Result<SimResult, SimError>
                 ("nr_dirtied", k.vm.nr_dirtied),
             ]
         },
+        zone: ZoneStats {
+            managed: k.zone.managed,
+            min: k.zone.wmark.min,
+            low: k.zone.wmark.low,
+            high: k.zone.wmark.high,
+            free_start,
+            free_end: crate::mm::page_alloc::nr_free_pages(&k),
+            free_lowest: k.zone.free_lowest,
+            peak_cached: k.peak_cached_pages,
+            overcommitted: k.zone.overcommitted,
+            noretry_failed: k.zone.noretry_failed,
+        },
         end,
     })
 }
@@ -299,9 +374,13 @@ impl SimResult {
     /// vmstat.txt in the probe's format (`name value`), with the model's counters.
     pub fn vmstat_text(&self) -> String {
         let mut s = String::from(
-            "# the model's event counters over the run (names as in /proc/vmstat; pgpgin in KiB read from the devices)\n",
+            "# the model's event counters over the run (names as in /proc/vmstat; pgpgin in KiB read from the devices; \
+             nr_free_pages is the change over the run)\n",
         );
-        // Gauges (nr_*) are left out: the probe's vmstat.txt holds deltas, which are not comparable for them.
+        // Gauges (nr_*) are left out: the probe's vmstat.txt holds deltas, which are not comparable for them, except
+        // free pages, whose change over the run the model knows.
+        let free_delta = self.zone.free_end as i64 - self.zone.free_start as i64;
+        s.push_str(&format!("nr_free_pages {free_delta}\n"));
         for (k, v) in self.counters.iter().filter(|(k, _)| !k.starts_with("nr_")) {
             s.push_str(&format!("{k} {v}\n"));
         }

@@ -29,9 +29,7 @@ pub enum SimError {
     BadExtents(String),
     #[error("machine.memcg_limit with files cached before the run: the probe charges those to another cgroup, which the model does not represent yet; start the files cold")]
     MemcgUnsupported,
-    #[error("the workload cached {cached} bytes but the machine has {memory} bytes of memory: only memory-cgroup reclaim is modelled (set machine.memcg_limit), so this run's results would be wrong")]
-    OutOfMemory { cached: u64, memory: u64 },
-    #[error("the files start with {cached} bytes cached but the machine has {memory} bytes of memory; the model has no reclaim yet, so initially cached data must fit")]
+    #[error("the files start with {cached} bytes cached but the machine has {memory} bytes of memory for the page cache (its managed memory less machine.used)")]
     TooMuchCached { cached: u64, memory: u64 },
 }
 

@@ -16,6 +16,11 @@ if [ ${#scenarios[@]} -eq 0 ]; then
 fi
 for sc in "${scenarios[@]}"; do
   name=$(basename "$sc" .ron)
+  # Machine-reclaim scenarios (no memcg_limit) need a machine of their size: the probe cannot shrink this host.
+  if ! grep -q memcg_limit "$sc"; then
+    echo "skipping $sc: no machine.memcg_limit, and the probe does not shrink the machine" >&2
+    continue
+  fi
   out=traces/pressure/$name
   rm -rf "$out"
   "$target"/release/pcsim probe "$sc" --out "$out" --runs "$runs"

@@ -1,0 +1,189 @@
+//! mm/vmscan.c, kswapd's half (6.12 source; the host's 6.18 runs the same classic-LRU code): `wakeup_kswapd`, the
+//! `kswapd` thread's loop with `kswapd_try_to_sleep`, and `balance_pgdat` -> `kswapd_shrink_node` -> `shrink_node`
+//! (vmscan.rs, the policy every reclaimer shares).
+//!
+//! ```text
+//!   allocation finds free <= low ──wake──> Running: one balance_pgdat round (one kswapd_shrink_node at the
+//!        ^                                  current priority) per step, until free > high or priority 1 is done
+//!        |                                        │ balanced (or hopeless)          │ not balanced
+//!        |                                        v                                 v
+//!   Asleep <──nap over, balanced── Napping (HZ/10 = 100 ms) ──wake: LOW_WMARK_HIT_QUICKLY──> Running
+//!                                          └──nap over, not balanced: HIGH_WMARK_HIT_QUICKLY──> Running
+//! ```
+//!
+//! kswapd0 is a task of the simulation (src/sim/mod.rs queues it): a wake-up schedules it at the waker's clock, each
+//! step's reclaim CPU time (`vmscan::RECLAIM_FOLIO_NS`) delays its next step, and its evictions are events of task
+//! `kswapd0` (all of a step's at the step's start, which keeps them in order against the other tasks' ops). Like a task's op, a step is atomic with respect to the other tasks (see sim/mod.rs):
+//! kswapd reclaims between the reader's ops, so a reader that allocates more than low - min pages in one op, or
+//! faster than kswapd frees them, reclaims directly.
+//!
+//! Simplifications (DIVERGENCE): one node with one zone; no watermark boost (page_alloc.rs); the allocation order
+//! only raises the balance test by the folio's tail pages (no fragmentation, no kcompactd); no writeback or
+//! throttling from reclaim (no dirty pages yet); kswapd stops with the last task (its remaining work is not run).
+
+use super::page_alloc::{nr_free_pages, zone_watermark_ok};
+use super::vmscan::SWAP_CLUSTER_MAX;
+use super::vmscan::{shrink_node, snapshot_refaults, Reclaimer, ScanControl, DEF_PRIORITY, MAX_RECLAIM_RETRIES};
+use crate::sim::kernel::Kernel;
+use crate::units::Nanos;
+
+/// kswapd_try_to_sleep's first, short sleep: schedule_timeout(HZ/10), HZ = 250 on the host.
+pub const KSWAPD_NAP_NS: u64 = 100_000_000;
+
+/// Where the kswapd thread is.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum KswapdState {
+    /// Fully asleep on pgdat->kswapd_wait: a wake-up starts it.
+    #[default]
+    Asleep,
+    /// In kswapd_try_to_sleep's HZ/10 sleep: a wake-up cuts it short.
+    Napping,
+    /// Balancing the node (not on the wait queue: wake-ups do nothing).
+    Running,
+}
+
+/// The scan control of a balance_pgdat in progress (one step per priority round).
+#[derive(Clone, Copy, Debug)]
+struct Balance {
+    priority: u32,
+    order: u32,
+    nr_reclaimed: u64,
+}
+
+/// The node's kswapd: its state, pgdat->kswapd_failures and kswapd_order, and its next run.
+#[derive(Clone, Debug, Default)]
+pub struct Kswapd {
+    pub state: KswapdState,
+    /// pgdat->kswapd_failures: balance_pgdat runs in a row that reclaimed nothing.
+    pub failures: u32,
+    /// pgdat->kswapd_order: the largest order a waker asked for.
+    order: u32,
+    balance: Option<Balance>,
+    /// Generation of the latest schedule; queue entries of older generations are stale.
+    generation: u64,
+    /// A run to queue: (time, generation), taken by the simulation loop.
+    pending: Option<(Nanos, u64)>,
+    /// CPU time of the current step's reclaim, charged when the step ends.
+    pub cpu_ns: u64,
+}
+
+impl Kswapd {
+    /// The run to queue, if one was scheduled since the last call.
+    pub fn take_schedule(&mut self) -> Option<(Nanos, u64)> {
+        self.pending.take()
+    }
+
+    /// Whether a queue entry of `generation` is still the thread's next run.
+    pub fn is_current(&self, generation: u64) -> bool {
+        generation == self.generation && self.state != KswapdState::Asleep
+    }
+
+    /// Schedules the thread's next run at `at` plus the CPU time of the step that ends.
+    fn schedule(&mut self, at: Nanos) {
+        self.generation += 1;
+        self.pending = Some((Nanos(at.0 + std::mem::take(&mut self.cpu_ns)), self.generation));
+    }
+}
+
+/// pgdat_balanced: free pages above the high watermark for an order-`order` request.
+pub fn pgdat_balanced(k: &Kernel, order: u32) -> bool {
+    zone_watermark_ok(nr_free_pages(k), order, k.zone.wmark.high)
+}
+
+/// prepare_kswapd_sleep: hopeless (MAX_RECLAIM_RETRIES failed runs) or balanced.
+fn prepare_kswapd_sleep(k: &Kernel) -> bool {
+    k.kswapd.failures >= MAX_RECLAIM_RETRIES || pgdat_balanced(k, 0)
+}
+
+/// wakeup_kswapd: an allocation of `order` found the zone below its low watermark; kswapd runs at the waker's clock
+/// unless it is already running, hopeless, or the zone is balanced.
+pub fn wakeup_kswapd(k: &mut Kernel, order: u32) {
+    k.kswapd.order = k.kswapd.order.max(order);
+    if k.kswapd.state == KswapdState::Running {
+        return;
+    }
+    if k.kswapd.failures >= MAX_RECLAIM_RETRIES || pgdat_balanced(k, order) {
+        return;
+    }
+    if k.kswapd.state == KswapdState::Napping {
+        k.vm.kswapd_low_wmark_hit_quickly += 1;
+    }
+    k.kswapd.state = KswapdState::Running;
+    let now = k.now;
+    k.kswapd.schedule(now);
+}
+
+/// The kswapd thread's next step at `k.now` (the caller made kswapd0 the running task): the end of a nap, or one
+/// round of balance_pgdat.
+pub fn kswapd_run(k: &mut Kernel) {
+    match k.kswapd.state {
+        KswapdState::Asleep => return,
+        KswapdState::Napping => {
+            // The nap ended without a wake-up: sleep for good if still balanced, else balance again at once.
+            if prepare_kswapd_sleep(k) {
+                k.kswapd.state = KswapdState::Asleep;
+                return;
+            }
+            k.vm.kswapd_high_wmark_hit_quickly += 1;
+            k.kswapd.state = KswapdState::Running;
+        }
+        KswapdState::Running => {}
+    }
+    balance_pgdat_round(k);
+}
+
+/// One iteration of balance_pgdat's priority loop: stop if balanced, else kswapd_shrink_node at the current
+/// priority, raising it (lowering the number) when the round scanned less than its goal or reclaimed nothing.
+fn balance_pgdat_round(k: &mut Kernel) {
+    let mut b = match k.kswapd.balance {
+        Some(b) => b,
+        None => {
+            k.vm.pageoutrun += 1;
+            let order = std::mem::take(&mut k.kswapd.order);
+            Balance { priority: DEF_PRIORITY, order, nr_reclaimed: 0 }
+        }
+    };
+    if pgdat_balanced(k, b.order) {
+        return balance_pgdat_done(k);
+    }
+    // kswapd_shrink_node: reclaim the high watermark's worth, or at least a batch.
+    let mut sc = ScanControl::new(Reclaimer::Kswapd, k.zone.wmark.high.max(SWAP_CLUSTER_MAX));
+    sc.priority = b.priority;
+    sc.nr_reclaimed = b.nr_reclaimed;
+    shrink_node(k, &mut sc);
+    let nr_reclaimed = sc.nr_reclaimed - b.nr_reclaimed;
+    if b.order > 0 && sc.nr_reclaimed >= 2 << b.order {
+        // compact_gap reached: recheck the watermarks at order 0.
+        b.order = 0;
+    }
+    let raise_priority = sc.nr_scanned.max(nr_reclaimed) < sc.nr_to_reclaim;
+    b.nr_reclaimed = sc.nr_reclaimed;
+    if raise_priority || nr_reclaimed == 0 {
+        b.priority -= 1;
+    }
+    if b.priority < 1 {
+        if b.nr_reclaimed == 0 {
+            k.kswapd.failures += 1;
+        }
+        k.kswapd.balance = Some(b);
+        return balance_pgdat_done(k);
+    }
+    k.kswapd.balance = Some(b);
+    let now = k.now;
+    k.kswapd.schedule(now);
+}
+
+/// The end of balance_pgdat (snapshot_refaults), then kswapd_try_to_sleep: nap if the node may sleep, else
+/// (KSWAPD_HIGH_WMARK_HIT_QUICKLY) balance again.
+fn balance_pgdat_done(k: &mut Kernel) {
+    k.kswapd.balance = None;
+    snapshot_refaults(k);
+    let now = k.now;
+    if prepare_kswapd_sleep(k) {
+        k.kswapd.state = KswapdState::Napping;
+        k.kswapd.schedule(Nanos(now.0 + KSWAPD_NAP_NS));
+    } else {
+        k.vm.kswapd_high_wmark_hit_quickly += 1;
+        k.kswapd.schedule(now);
+    }
+}

@@ -1,0 +1,67 @@
+//! mm/memcontrol.c: the charge of a new folio to the workload's memory cgroup and the direct reclaim it triggers
+//! at the limit (`try_charge_memcg` -> `try_to_free_mem_cgroup_pages`, whose policy is vmscan.rs's).
+//!
+//! What the host showed (traces/pressure, docs/PRESSURE_FIXTURES.md): in a 64 MiB memory cgroup the workload's own
+//! thread does all the evicting (kswapd and the direct-reclaim counters stay at 0), about 16192 file pages fit.
+//!
+//! Simplifications (DIVERGENCE): one memory cgroup, the workload's; its other charges (the worker's stack,
+//! buffers, page tables, slab) are a constant `MEMCG_OTHER_PAGES` measured on this host; a charge that reclaim
+//! cannot make room for is made anyway and counted (the kernel would OOM-kill), also under __GFP_NORETRY.
+
+use super::vmscan::{try_to_free_mem_cgroup_pages, MAX_RECLAIM_RETRIES};
+use crate::sim::kernel::Kernel;
+
+/// MEMCG_CHARGE_BATCH: pages a charge takes from the counter at once (the rest goes to the per-CPU stock).
+pub const MEMCG_CHARGE_BATCH: u64 = 64;
+/// The workload cgroup's charges other than file pages on this host: 64 MiB held 16192 file pages
+/// (traces/pressure/seq_loop_scan, all 3 runs), i.e. 192 pages of other memory.
+pub const MEMCG_OTHER_PAGES: u64 = 192;
+
+/// The workload's memory cgroup: limit, usage (page_counter) and the per-CPU charge stock, in pages.
+#[derive(Clone, Debug, Default)]
+pub struct Memcg {
+    pub limit: u64,
+    pub usage: u64,
+    pub stock: u64,
+    /// Charges that could not be met after MAX_RECLAIM_RETRIES (the kernel would OOM-kill).
+    pub failed_charges: u64,
+}
+
+impl Memcg {
+    pub fn new(limit_bytes: u64) -> Self {
+        Memcg { limit: limit_bytes / 4096, usage: MEMCG_OTHER_PAGES, ..Default::default() }
+    }
+}
+
+/// try_charge_memcg for a new folio of `nr` pages: from the stock, else a batch from the counter, reclaiming at
+/// the limit.
+pub fn charge(k: &mut Kernel, nr: u64) {
+    let Some(m) = k.memcg.as_mut() else { return };
+    if m.stock >= nr {
+        m.stock -= nr;
+        return;
+    }
+    let batch = nr.max(MEMCG_CHARGE_BATCH);
+    for _ in 0..MAX_RECLAIM_RETRIES {
+        let m = k.memcg.as_mut().unwrap();
+        if m.usage + batch <= m.limit {
+            m.usage += batch;
+            m.stock += batch - nr;
+            return;
+        }
+        if try_to_free_mem_cgroup_pages(k, batch) == 0 {
+            break;
+        }
+    }
+    // Could not make room: charge anyway and count it (the kernel would invoke the OOM killer).
+    let m = k.memcg.as_mut().unwrap();
+    m.usage += nr;
+    m.failed_charges += 1;
+}
+
+/// The page_counter uncharge of an evicted or invalidated folio.
+pub fn uncharge(k: &mut Kernel, nr: u64) {
+    if let Some(m) = k.memcg.as_mut() {
+        m.usage = m.usage.saturating_sub(nr);
+    }
+}
