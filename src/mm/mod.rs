@@ -5,6 +5,7 @@ pub mod fadvise;
 pub mod fault;
 pub mod filemap;
 pub mod folio;
+pub mod page_writeback;
 pub mod readahead;
 pub mod swap;
 pub mod vmscan;
