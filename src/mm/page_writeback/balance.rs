@@ -16,8 +16,8 @@ use super::limits::{
 use super::ratelimit::{__wb_update_bandwidth, wb_position_ratio, BdiWriteback};
 use super::trace::{BalanceDirtyPagesTrace, BdiDirtyRatelimitTrace, GlobalDirtyStateTrace};
 use super::{
-    ilog2, roundup_pow_of_two, time_after, DirtyThrottleControl, BANDWIDTH_INTERVAL, DIRTY_POLL_THRESH, HZ,
-    MAX_PAUSE, PAGE_SHIFT, RATELIMIT_CALC_SHIFT,
+    ilog2, roundup_pow_of_two, time_after, DirtyThrottleControl, BANDWIDTH_INTERVAL, DIRTY_POLL_THRESH, HZ, MAX_PAUSE,
+    PAGE_SHIFT, RATELIMIT_CALC_SHIFT,
 };
 
 /// The dirty-throttling fields of struct task_struct.
@@ -51,11 +51,7 @@ pub struct BdpRatelimits {
 
 impl BdpRatelimits {
     pub fn new(nr_cpus: usize, ratelimit_pages: u64) -> Self {
-        BdpRatelimits {
-            ratelimit_pages,
-            bdp_ratelimits: vec![0; nr_cpus],
-            dirty_throttle_leaks: vec![0; nr_cpus],
-        }
+        BdpRatelimits { ratelimit_pages, bdp_ratelimits: vec![0; nr_cpus], dirty_throttle_leaks: vec![0; nr_cpus] }
     }
 }
 
@@ -283,10 +279,8 @@ pub fn balance_dirty_pages(
             task,
         )
     };
-    let (period, pause) = if task_ratelimit == 0 {
-        (max_pause, max_pause as i64)
-    } else {
-        let period = HZ * a.pages_dirtied / task_ratelimit;
+    // task_ratelimit 0: sleep max_pause (and loop).
+    let (period, pause) = if let Some(period) = (HZ * a.pages_dirtied).checked_div(task_ratelimit) {
         let mut pause = period as i64;
         if task.dirty_paused_when != 0 {
             pause -= now.wrapping_sub(task.dirty_paused_when) as i64;
@@ -313,6 +307,8 @@ pub fn balance_dirty_pages(
             pause = max_pause as i64;
         }
         (period, pause)
+    } else {
+        (max_pause, max_pause as i64)
     };
     pass.balance_dirty_pages = Some(trace(period, pause, task));
     task.dirty_paused_when = now.wrapping_add(pause as u64);
@@ -451,7 +447,7 @@ mod tests {
         let ev = p.bdi_dirty_ratelimit.expect("1000 jiffies since the stamp: the ratelimit is updated");
         assert_eq!(ev.avg_write_bw, kbps(INIT_BW));
         let tr = p.balance_dirty_pages.expect("throttled passes are traced");
-        let task_rl = wb.bw.dirty_ratelimit * g.pos_ratio >> 10;
+        let task_rl = (wb.bw.dirty_ratelimit * g.pos_ratio) >> 10;
         assert_eq!(tr.task_ratelimit, kbps(task_rl));
         assert_eq!(tr.period, HZ * 256 / task_rl * 1000 / HZ);
         assert_eq!(tr.think, 1000 / HZ as i64);

@@ -151,7 +151,8 @@ pub fn global_dirty_limits(
     vm_highmem_is_dirtyable: bool,
     dom: &WbDomain,
 ) -> (u64, u64) {
-    let mut dtc = DirtyThrottleControl { avail: global_dirtyable_memory(m, vm_highmem_is_dirtyable), ..Default::default() };
+    let mut dtc =
+        DirtyThrottleControl { avail: global_dirtyable_memory(m, vm_highmem_is_dirtyable), ..Default::default() };
     domain_dirty_limits(&mut dtc, vm, false, dom.dirty_limit);
     (dtc.bg_thresh, dtc.thresh)
 }
@@ -310,7 +311,7 @@ pub fn wb_dirty_limits(
     wb_writeback: u64,
 ) {
     dtc.wb_thresh = wb_calc_thresh(dtc, dtc.thresh, dom, completions, bdi, avg_write_bandwidth);
-    dtc.wb_bg_thresh = if dtc.thresh != 0 { dtc.wb_thresh * dtc.bg_thresh / dtc.thresh } else { 0 };
+    dtc.wb_bg_thresh = (dtc.wb_thresh * dtc.bg_thresh).checked_div(dtc.thresh).unwrap_or(0);
     dtc.wb_dirty = wb_reclaimable + wb_writeback;
 }
 
@@ -391,7 +392,12 @@ mod tests {
             __wb_calc_thresh(&dtc, 16_384, (3, 4), min10, (min10, 100 * BDI_RATIO_SCALE), false),
             16_384 * 90 / 100 * 3 / 4 + 16_384 / 10
         );
-        let bdi = BackingDevInfo { min_ratio: min10, max_ratio: 50 * BDI_RATIO_SCALE, tot_write_bandwidth: 400, ..Default::default() };
+        let bdi = BackingDevInfo {
+            min_ratio: min10,
+            max_ratio: 50 * BDI_RATIO_SCALE,
+            tot_write_bandwidth: 400,
+            ..Default::default()
+        };
         assert_eq!(wb_min_max_ratio(&bdi, 100), (min10 / 4, 50 * BDI_RATIO_SCALE / 4));
         assert_eq!(wb_min_max_ratio(&bdi, 400), (min10, 50 * BDI_RATIO_SCALE));
     }

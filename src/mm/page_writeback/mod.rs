@@ -43,16 +43,15 @@ mod ratelimit;
 mod trace;
 
 pub use balance::{
-    account_page_dirtied, balance_dirty_pages, balance_dirty_pages_ratelimited, dirty_poll_interval,
-    domain_poll_intv, task_dirty_exit, wb_max_pause, wb_min_pause, BdpAction, BdpArgs, BdpPass, BdpRatelimits,
-    DirtyCounters, TaskDirty,
+    account_page_dirtied, balance_dirty_pages, balance_dirty_pages_ratelimited, dirty_poll_interval, domain_poll_intv,
+    task_dirty_exit, wb_max_pause, wb_min_pause, BdpAction, BdpArgs, BdpPass, BdpRatelimits, DirtyCounters, TaskDirty,
 };
 pub use fprop::{FpropGlobal, FpropLocal, FPROP_FRAC_BASE};
 pub use limits::{
-    dirty_freerun_ceiling, domain_dirty_limits, domain_update_dirty_limit, global_dirty_limits,
+    __wb_calc_thresh, dirty_freerun_ceiling, domain_dirty_limits, domain_update_dirty_limit, global_dirty_limits,
     global_dirtyable_memory, hard_dirty_limit, update_dirty_limit, wb_calc_thresh, wb_dirty_limits,
     wb_domain_writeout_add, wb_min_max_ratio, writeback_set_ratelimit, writeout_period, BackingDevInfo,
-    DirtyableMemory, VmDirtySysctls, WbDomain, __wb_calc_thresh,
+    DirtyableMemory, VmDirtySysctls, WbDomain,
 };
 pub use ratelimit::{
     __wb_update_bandwidth, pos_ratio_polynom, wb_bandwidth_estimate_start, wb_position_ratio, wb_update_bandwidth,

@@ -5,7 +5,9 @@
 use super::fprop::FpropLocal;
 use super::limits::{dirty_freerun_ceiling, domain_update_dirty_limit, hard_dirty_limit, WbDomain};
 use super::trace::BdiDirtyRatelimitTrace;
-use super::{ilog2, roundup_pow_of_two, DirtyThrottleControl, HZ, INIT_BW, RATELIMIT_CALC_SHIFT, WB_BANDWIDTH_IDLE_JIF};
+use super::{
+    ilog2, roundup_pow_of_two, DirtyThrottleControl, HZ, INIT_BW, RATELIMIT_CALC_SHIFT, WB_BANDWIDTH_IDLE_JIF,
+};
 
 /// The bandwidth and ratelimit fields of struct bdi_writeback (include/linux/backing-dev-defs.h): pages, pages/s,
 /// jiffies.
@@ -210,6 +212,7 @@ pub fn wb_update_dirty_ratelimit(
 /// dirty_limit and the wb's dirty_ratelimit (when `update_ratelimit`, from balance_dirty_pages with `gdtc`), then its
 /// write bandwidth, and restamps. Returns the bdi_dirty_ratelimit event when the ratelimit was updated, and the change
 /// of avg_write_bandwidth (for bdi.tot_write_bandwidth).
+#[allow(clippy::too_many_arguments)]
 pub fn __wb_update_bandwidth(
     gdtc: &DirtyThrottleControl,
     dom: &mut WbDomain,
@@ -262,7 +265,7 @@ mod tests {
     fn polynom_is_two_at_freerun_one_at_setpoint_zero_at_limit() {
         // freerun 12288, limit 16384, setpoint 14336 (dirty_bytes 64 MiB, background 32 MiB). The divisor is
         // (limit - setpoint) | 1 = 2049, so x = ±1023 rather than ±1024 at the ends: 2045 and 2, not 2.0 and 0.
-        assert_eq!(pos_ratio_polynom(14_336, 12_288, 16_384), 1024 + ((1023 * 1023 >> 10) * 1023 >> 10));
+        assert_eq!(pos_ratio_polynom(14_336, 12_288, 16_384), 1024 + ((((1023 * 1023) >> 10) * 1023) >> 10));
         assert_eq!(pos_ratio_polynom(14_336, 12_288, 16_384), 2045);
         assert_eq!(pos_ratio_polynom(14_336, 14_336, 16_384), 1024);
         assert_eq!(pos_ratio_polynom(14_336, 16_384, 16_384), 2);
@@ -270,7 +273,7 @@ mod tests {
         assert_eq!(pos_ratio_polynom(14_336, 30_000, 16_384), 0, "clamped at 0");
         // Negative x: arithmetic shifts round toward minus infinity, as gcc does.
         let x = ((14_336i64 - 15_000) << 10) / (2048 | 1);
-        assert_eq!(pos_ratio_polynom(14_336, 15_000, 16_384), 1024 + (((x * x) >> 10) * x >> 10));
+        assert_eq!(pos_ratio_polynom(14_336, 15_000, 16_384), 1024 + ((((x * x) >> 10) * x) >> 10));
     }
 
     #[test]
@@ -289,8 +292,8 @@ mod tests {
         assert_eq!(dtc.limit, 16_384);
         // At both setpoints: 1.0, up to the 16-bit rounding of x.
         let x = (16_384u64 << 16) / (16_384 | 1);
-        let wb_setpoint = 14_336 * x >> 16;
-        let span = (8 * 1000) * x >> 16;
+        let wb_setpoint = (14_336 * x) >> 16;
+        let span = ((8 * 1000) * x) >> 16;
         let xi = wb_setpoint + span;
         assert_eq!(dtc.pos_ratio, 1024 * (xi - 14_336) / ((xi - wb_setpoint) | 1));
         // Far over the wb line: a quarter.
@@ -358,7 +361,7 @@ mod tests {
         let mut wb = WbBandwidth { avg_write_bandwidth: 10_000, ..WbBandwidth::new(0) };
         // Dirtied 25600 × 50 / HZ pages in 50 jiffies: dirty_rate = 25600.
         let ev = wb_update_dirty_ratelimit(&dtc, &dom, &mut wb, 5120, 50, false);
-        let task = (INIT_BW * 512 >> 10) + 1;
+        let task = ((INIT_BW * 512) >> 10) + 1;
         let balanced = task * 10_000 / (25_600 | 1);
         assert_eq!(ev.dirty_rate, kbps(25_600));
         assert_eq!(ev.task_ratelimit, kbps(task));
