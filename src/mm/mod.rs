@@ -9,6 +9,7 @@ pub mod folio;
 pub mod kswapd;
 pub mod memcontrol;
 pub mod page_alloc;
+pub mod page_writeback;
 pub mod readahead;
 pub mod swap;
 pub mod vmscan;
