@@ -5,6 +5,7 @@ pub mod bench;
 pub mod block;
 pub mod cli;
 pub mod compare;
+pub mod fs;
 pub mod mm;
 pub mod probe;
 pub mod scenario;

@@ -81,7 +81,11 @@ pub struct BlockDevice {
     pub busy_ns: u64,
     busy_until: Nanos,
     pub sectors_read: u64,
+    pub sectors_written: u64,
     pub requests: u64,
+    /// Write service: bandwidth (bytes/s, already limited by a blk-throttle `write_bps`) and per-request latency.
+    pub write_bw: u64,
+    pub write_latency: Nanos,
 }
 
 impl BlockDevice {
@@ -95,8 +99,29 @@ impl BlockDevice {
             busy_ns: 0,
             busy_until: Nanos(0),
             sectors_read: 0,
+            sectors_written: 0,
             requests: 0,
+            write_bw: read_bw.max(1),
+            write_latency: read_latency,
         }
+    }
+
+    /// Serves one write request submitted at `now`: it waits for a free tag (queue_depth requests in flight),
+    /// so the issue time is when the submitter could go on; returns (issue time, completion time).
+    pub fn serve_write(&mut self, now: Nanos, nr_sectors: u64) -> (Nanos, Nanos) {
+        let (slot, free) = self.slots.iter().enumerate().min_by_key(|(i, t)| (**t, *i)).map(|(i, t)| (i, *t)).unwrap();
+        let start = now.max(free);
+        let bytes = nr_sectors * SECTOR;
+        // The device writes requests one after another at write_bw: a request starts when the previous is done.
+        let begin = start.max(self.busy_until);
+        let service = (bytes as u128 * 1_000_000_000 / self.write_bw as u128) as u64;
+        let done = Nanos(begin.0 + service + self.write_latency.0);
+        self.slots[slot] = done;
+        self.busy_ns += done.0 - begin.0;
+        self.busy_until = Nanos(begin.0 + service);
+        self.sectors_written += nr_sectors;
+        self.requests += 1;
+        (start, done)
     }
 
     /// Serves one read request submitted at `now`; returns (issue time, completion time).

@@ -20,10 +20,8 @@
 //! that range are read as if allocated; mtime granularity is not modelled (only clean -> dirty enqueues).
 
 use super::folio::{Folio, FolioId, PG_DIRTY};
-use crate::scenario::Sysctls;
 use crate::sim::kernel::Kernel;
 use crate::trace::event::EventKind;
-use crate::units::Nanos;
 
 /// MAX_PAGECACHE_ORDER on x86-64 (PMD order): the largest folio, and generic_perform_write's chunk.
 pub const MAX_PAGECACHE_ORDER: u8 = 9;
@@ -40,7 +38,10 @@ pub fn fgf_order(len: u64) -> u8 {
 
 /// generic_perform_write (after file_update_time): copies `count` bytes at `pos` into the page cache chunk by
 /// chunk, dirtying folios and growing i_size. Returns the bytes written.
-pub fn generic_perform_write(k: &mut Kernel, file: u32, pos: u64, count: u64) -> i64 {
+///
+/// `checked`: the caller already ran balance_dirty_pages_ratelimited for the first chunk (the task yields for
+/// its pauses there); later chunks check inline.
+pub fn generic_perform_write(k: &mut Kernel, file: u32, pos: u64, count: u64, checked: bool) -> i64 {
     if pos > i64::MAX as u64 || pos.checked_add(count).is_none_or(|e| e > i64::MAX as u64) {
         return -(libc::EINVAL as i64);
     }
@@ -53,10 +54,14 @@ pub fn generic_perform_write(k: &mut Kernel, file: u32, pos: u64, count: u64) ->
     let chunk = 4096u64 << MAX_PAGECACHE_ORDER;
     let mut pos = pos;
     let mut left = count;
+    let mut first = true;
     while left > 0 {
         let offset = pos & (chunk - 1);
         let mut bytes = (chunk - offset).min(left);
-        balance_dirty_pages_ratelimited(k, file);
+        if !(first && checked) {
+            crate::mm::balance_dirty::balance_dirty_pages_inline(k, file);
+        }
+        first = false;
         let id = write_begin(k, file, pos, bytes);
         let f = *k.folios.get(id);
         let in_folio = pos - f.index() * 4096;
@@ -165,8 +170,14 @@ pub fn folio_mark_dirty(k: &mut Kernel, file: u32, id: FolioId) {
     let (index, nr) = (f.index(), f.nr_pages());
     k.vm.nr_dirty += nr;
     k.vm.nr_dirtied += nr;
-    k.dirty.tasks[k.cur_task].nr_dirtied += nr;
-    k.dirty.bdp_ratelimits += nr;
+    let dev = k.inodes[file as usize].device;
+    k.inodes[file as usize].nr_dirty += nr;
+    let w = &mut k.wb.wbs[dev];
+    w.wb_dirtied += nr;
+    w.wb_reclaimable += nr;
+    let cpu = crate::mm::balance_dirty::task_cpu(k);
+    let t = k.cur_task;
+    crate::mm::page_writeback::account_page_dirtied(&mut k.wb.tasks[t], &mut k.wb.rl, cpu, nr);
     if k.events_on() {
         let device = k.devices[k.inodes[file as usize].device].name.clone();
         let name = k.file_name(file);
@@ -175,149 +186,7 @@ pub fn folio_mark_dirty(k: &mut Kernel, file: u32, id: FolioId) {
     mark_inode_dirty(k, file, "I_DIRTY_PAGES");
 }
 
-/// __mark_inode_dirty: a clean inode goes onto its bdi's b_dirty list with dirtied_when = now
-/// (writeback_dirty_inode_enqueue); an inode already dirty only gains the new state bits.
-pub fn mark_inode_dirty(k: &mut Kernel, file: u32, state: &'static str) {
-    if k.inodes[file as usize].dirtied_when.is_some() {
-        return;
-    }
-    k.inodes[file as usize].dirtied_when = Some(k.now);
-    if k.events_on() {
-        let device = k.devices[k.inodes[file as usize].device].name.clone();
-        let name = k.file_name(file);
-        let dirtied_when = jiffies(k.now);
-        k.emit(EventKind::WritebackDirtyInodeEnqueue {
-            device,
-            file: name,
-            dirtied_when,
-            state: std::sync::Arc::from(state),
-        });
-    }
-}
-
-/// HZ on this host (CONFIG_HZ=1000): the unit of dirtied_when and the writeback timers.
-pub const HZ: u64 = 1000;
-/// INITIAL_JIFFIES on 64-bit: jiffies start 5 minutes before wrapping 32 bits.
-pub const INITIAL_JIFFIES: u64 = (-300i64 * HZ as i64) as u32 as u64;
-
-/// The model's jiffies at virtual time `now`.
-pub fn jiffies(now: Nanos) -> u64 {
-    INITIAL_JIFFIES + now.0 / (1_000_000_000 / HZ)
-}
-
-/// Per task: current->nr_dirtied and current->nr_dirtied_pause.
-#[derive(Clone, Copy, Debug)]
-pub struct TaskDirty {
-    pub nr_dirtied: u64,
-    pub nr_dirtied_pause: u64,
-}
-
-/// The global dirty-throttling state the write path needs: the sysctls' limits and the per-task counters.
-#[derive(Clone, Debug, Default)]
-pub struct DirtyState {
-    pub dirty_ratio: u64,
-    pub dirty_background_ratio: u64,
-    pub dirty_bytes: u64,
-    pub dirty_background_bytes: u64,
-    /// global_dirtyable_memory: free + file LRU pages, here the machine's memory in pages.
-    pub dirtyable: u64,
-    pub tasks: Vec<TaskDirty>,
-    /// bdp_ratelimits (one counter: DIVERGENCE, the kernel keeps one per CPU).
-    pub bdp_ratelimits: u64,
-    /// NR_WRITTEN.
-    pub nr_written: u64,
-}
-
-impl DirtyState {
-    pub fn new(s: &Sysctls, memory: u64, tasks: usize) -> Self {
-        DirtyState {
-            dirty_ratio: s.dirty_ratio,
-            dirty_background_ratio: s.dirty_background_ratio,
-            dirty_bytes: s.dirty_bytes,
-            dirty_background_bytes: s.dirty_background_bytes,
-            dirtyable: memory / 4096,
-            // The initial nr_dirtied_pause: 128 KiB (32 pages).
-            tasks: vec![TaskDirty { nr_dirtied: 0, nr_dirtied_pause: 32 }; tasks],
-            bdp_ratelimits: 0,
-            nr_written: 0,
-        }
-    }
-
-    /// domain_dirty_limits for the global domain: (bg_thresh, thresh) in pages.
-    pub fn limits(&self) -> (u64, u64) {
-        let avail = self.dirtyable;
-        let thresh = if self.dirty_bytes > 0 {
-            self.dirty_bytes.div_ceil(4096)
-        } else {
-            self.dirty_ratio * 4096 / 100 * avail / 4096
-        };
-        let mut bg = if self.dirty_background_bytes > 0 {
-            self.dirty_background_bytes.div_ceil(4096)
-        } else {
-            self.dirty_background_ratio * 4096 / 100 * avail / 4096
-        };
-        let thresh = thresh.min(u32::MAX as u64);
-        if bg >= thresh {
-            bg = thresh / 2;
-        }
-        (bg, thresh)
-    }
-
-    /// writeback_set_ratelimit: ratelimit_pages = thresh / (cpus * 32), at least 16.
-    pub fn ratelimit_pages(&self, cpus: u64) -> u64 {
-        (self.limits().1 / (cpus.max(1) * 32)).max(16)
-    }
-}
-
-/// dirty_poll_interval: pages a task may dirty before checking again, sqrt of the distance to the limit.
-pub fn dirty_poll_interval(dirty: u64, thresh: u64) -> u64 {
-    if thresh > dirty {
-        1 << ((63 - (thresh - dirty).leading_zeros()) >> 1)
-    } else {
-        1
-    }
-}
-
-/// balance_dirty_pages_ratelimited: the task checks the dirty limits once it has dirtied nr_dirtied_pause pages
-/// (or the CPU's ratelimit_pages). Below the freerun ceiling the check only resets the task's counters and its
-/// next poll interval, as the kernel does. Above the background threshold the flusher would start and above the
-/// freerun ceiling the task would be throttled: neither is modelled yet, so the run is refused there.
-pub fn balance_dirty_pages_ratelimited(k: &mut Kernel, file: u32) {
-    let _ = file;
-    let t = k.cur_task;
-    let cpus = 2;
-    let mut ratelimit = k.dirty.tasks[t].nr_dirtied_pause;
-    if k.dirty.tasks[t].nr_dirtied >= ratelimit {
-        k.dirty.bdp_ratelimits = 0;
-    } else if k.dirty.bdp_ratelimits >= k.dirty.ratelimit_pages(cpus) {
-        k.dirty.bdp_ratelimits = 0;
-        ratelimit = 0;
-    }
-    if k.dirty.tasks[t].nr_dirtied < ratelimit {
-        return;
-    }
-    // balance_dirty_pages, first pass: domain_dirty_limits (tracepoint global_dirty_state), then freerun.
-    let (bg, thresh) = k.dirty.limits();
-    let dirty = k.vm.nr_dirty;
-    if k.events_on() {
-        k.emit(EventKind::GlobalDirtyState {
-            nr_dirty: dirty,
-            nr_writeback: 0,
-            bg_thresh: bg,
-            thresh,
-            limit: thresh,
-            nr_dirtied: k.vm.nr_dirtied,
-            nr_written: k.dirty.nr_written,
-        });
-    }
-    if dirty > bg {
-        k.unsupported = Some("dirty pages above the background threshold (the flusher is not modelled yet)");
-        return;
-    }
-    let td = &mut k.dirty.tasks[t];
-    td.nr_dirtied = 0;
-    td.nr_dirtied_pause = dirty_poll_interval(dirty, thresh);
-}
+pub use crate::fs::fs_writeback::mark_inode_dirty;
 
 #[cfg(test)]
 mod tests {
@@ -334,14 +203,5 @@ mod tests {
         assert_eq!(fgf_order(5000), 0);
         assert_eq!(fgf_order(10000), 1);
         assert_eq!(fgf_order(64 << 20), MAX_PAGECACHE_ORDER);
-    }
-
-    #[test]
-    fn dirty_limits_and_poll_interval() {
-        let s = DirtyState { dirty_bytes: 64 << 20, dirty_background_bytes: 32 << 20, ..Default::default() };
-        assert_eq!(s.limits(), (8192, 16384));
-        // The host's first check in a probe run: thresh 1172470, dirty 81273 -> 1 << (ilog2(1091197) / 2) = 1024.
-        assert_eq!(dirty_poll_interval(81273, 1172470), 1024);
-        assert_eq!(dirty_poll_interval(5, 5), 1);
     }
 }

@@ -1,6 +1,7 @@
 //! Memory management: folios, the page cache of each file, readahead and the read path (mirroring mm/).
 
 pub mod address_space;
+pub mod balance_dirty;
 pub mod fadvise;
 pub mod fault;
 pub mod filemap;

@@ -29,6 +29,10 @@ pub struct Inode {
     pub allocated: u64,
     /// inode->dirtied_when while the inode is dirty (on its bdi's b_dirty list).
     pub dirtied_when: Option<Nanos>,
+    /// Dirty pages of the file (the DIRTY tag of its mapping).
+    pub nr_dirty: u64,
+    /// mapping->writeback_index: where cyclic writeback resumes.
+    pub writeback_index: u64,
 }
 
 /// vm counters the read side maintains (names as in /proc/vmstat).
@@ -101,6 +105,7 @@ pub struct Kernel {
     pub ptes: Vec<crate::mm::fault::Ptes>,
     rwbs_ra: Name,
     rwbs_r: Name,
+    pub(crate) rwbs_w: Name,
     scratch_runs: Vec<(u64, u64, u64)>,
     scratch_reqs: Vec<crate::block::Request>,
     /// The read path's folio batch, reused across calls.
@@ -111,8 +116,8 @@ pub struct Kernel {
     pub peak_cached_pages: u64,
     /// Per device: the filesystem's block size.
     pub fs_block: Vec<u64>,
-    /// Dirty limits and the per-task dirtying state (mm/page-writeback.c).
-    pub dirty: crate::mm::filemap_write::DirtyState,
+    /// Dirty throttling and writeback: the wb_domain, per-task state, one flusher per device, I/O in flight.
+    pub wb: crate::fs::fs_writeback::Writeback,
     /// Index of the running task (for per-task state such as current->nr_dirtied).
     pub cur_task: usize,
     /// Set by model code that met something the model cannot run yet; the op fails with SimError::Unsupported.
@@ -140,13 +145,14 @@ impl Kernel {
             ptes: Vec::new(),
             rwbs_ra: Arc::from("RA"),
             rwbs_r: Arc::from("R"),
+            rwbs_w: Arc::from("W"),
             scratch_runs: Vec::new(),
             scratch_reqs: Vec::new(),
             read_batch: Vec::with_capacity(crate::mm::filemap::FOLIO_BATCH),
             initial_pages: 0,
             peak_cached_pages: 0,
             fs_block: Vec::new(),
-            dirty: Default::default(),
+            wb: Default::default(),
             cur_task: 0,
             unsupported: None,
         }

@@ -31,6 +31,8 @@ use task::{SimError, Task, TaskStats};
 enum Runnable {
     Task(usize),
     Kswapd(u64),
+    /// The flusher of a device, with the generation of its schedule.
+    Flusher(usize, u64),
 }
 
 /// Run settings.
@@ -169,6 +171,8 @@ pub fn simulate(sc: &Scenario, opts: &SimOptions) -> Result<SimResult, SimError>
             extents: opts.extents.get(&f.name).map(|e| ExtentMap { extents: e.clone() }).unwrap_or(default),
             allocated: f.size.div_ceil(fs_block_size(&sc.devices[f.device])) * fs_block_size(&sc.devices[f.device]),
             dirtied_when: None,
+            nr_dirty: 0,
+            writeback_index: 0,
         })
         .collect();
     let devices: Vec<BlockDevice> = sc
@@ -195,7 +199,13 @@ pub fn simulate(sc: &Scenario, opts: &SimOptions) -> Result<SimResult, SimError>
         sc.sysctls.watermark_scale_factor,
     );
     k.fs_block = sc.devices.iter().map(fs_block_size).collect();
-    k.dirty = crate::mm::filemap_write::DirtyState::new(&sc.sysctls, sc.machine.memory, sc.tasks.len());
+    k.wb = crate::fs::fs_writeback::Writeback::new(
+        &sc.sysctls,
+        sc.devices.len(),
+        sc.tasks.len(),
+        sc.machine.cpus.max(1) as u64,
+        &crate::mm::balance_dirty::dirtyable_memory(&k),
+    );
 
     // Initial state: cached ranges as order-0 folios (the probe reads them through FADV_RANDOM, which adds
     // order-0 folios), uptodate from the start and not marked.
@@ -224,6 +234,7 @@ pub fn simulate(sc: &Scenario, opts: &SimOptions) -> Result<SimResult, SimError>
 
     let mut tasks: Vec<Task> = (0..sc.tasks.len()).map(|t| Task::new(&sc.tasks[t].name, sc.ops(t))).collect();
     let kswapd_name: crate::trace::event::Name = Arc::from("kswapd0");
+    let kworker_name: crate::trace::event::Name = Arc::from("kworker");
     let mut q = EventQueue::new();
     for (t, spec) in sc.tasks.iter().enumerate() {
         q.push(spec.start, Runnable::Task(t));
@@ -256,6 +267,19 @@ pub fn simulate(sc: &Scenario, opts: &SimOptions) -> Result<SimResult, SimError>
                 k.task = kswapd_name.clone();
                 crate::mm::kswapd::kswapd_run(&mut k);
             }
+            Runnable::Flusher(dev, generation) => {
+                if !k.wb.is_current(dev, generation) {
+                    continue;
+                }
+                k.task = kworker_name.clone();
+                crate::fs::fs_writeback::wb_workfn_step(&mut k, dev);
+            }
+        }
+        for (at, dev, generation) in k.wb.take_schedules() {
+            q.push(at, Runnable::Flusher(dev, generation));
+        }
+        if let Some(what) = k.unsupported.take() {
+            return Err(SimError::Unsupported { task: k.task.to_string(), op: what });
         }
         if let Some((at, generation)) = k.kswapd.take_schedule() {
             q.push(at, Runnable::Kswapd(generation));

@@ -74,6 +74,9 @@ pub struct Task {
     fds: Vec<Option<usize>>,
     maps: Vec<Option<Vma>>,
     pub stats: TaskStats,
+    /// A buffered write sleeping in balance_dirty_pages before its first chunk: the op, when it started, when
+    /// balance_dirty_pages was entered (jiffies) and whether another pass follows the sleep.
+    pending: Option<(Op, Nanos, u64, bool)>,
 }
 
 impl Task {
@@ -85,17 +88,50 @@ impl Task {
             fds: Vec::new(),
             maps: Vec::new(),
             stats: TaskStats { name: name.to_string(), ..Default::default() },
+            pending: None,
         }
+    }
+
+    /// The file of a buffered write op on a writable descriptor (the ops that call balance_dirty_pages_ratelimited).
+    fn buffered_write_file(&self, op: &Op) -> Option<u32> {
+        let fd = match op {
+            Op::Write { fd, .. } | Op::Pwrite { fd, .. } | Op::Writev { fd, .. } | Op::Pwritev { fd, .. } => fd,
+            _ => return None,
+        };
+        let d = &self.files[(*self.fds.get(fd.0 as usize)?)?];
+        (d.writable && !d.direct && !d.sync).then_some(d.of.file)
     }
 
     /// Runs the next op at `k.now`; `Ok(false)` when the stream is done.
     pub fn step(&mut self, k: &mut Kernel, ra_pages: &[u64]) -> Result<bool, SimError> {
-        let Some(op) = self.ops.next() else {
-            self.stats.end = k.now;
-            return Ok(false);
+        crate::fs::writepages::complete_writeback(k, k.now);
+        let (op, start, resumed) = match self.pending.take() {
+            Some((op, start, bdp_start, again)) => (op, start, Some((bdp_start, again))),
+            None => {
+                let Some(op) = self.ops.next() else {
+                    self.stats.end = k.now;
+                    return Ok(false);
+                };
+                let start = k.now;
+                k.now = Nanos(k.now.0 + SYSCALL_NS);
+                (op, start, None)
+            }
         };
-        let start = k.now;
-        k.now = Nanos(k.now.0 + SYSCALL_NS);
+        // generic_perform_write's first balance_dirty_pages_ratelimited: a pause ends the step, so other tasks and
+        // the flusher run while this task sleeps.
+        if let Some(file) = self.buffered_write_file(&op) {
+            if resumed.is_none_or(|(_, again)| again) {
+                let bdp_start = resumed.map(|(s, _)| s);
+                let entered = bdp_start.unwrap_or(crate::mm::page_writeback::jiffies_at(k.now.0));
+                if let Some((pause, again)) =
+                    crate::mm::balance_dirty::balance_dirty_pages_ratelimited(k, file, bdp_start)
+                {
+                    k.now = Nanos(k.now.0 + pause);
+                    self.pending = Some((op, start, entered, again));
+                    return Ok(true);
+                }
+            }
+        }
         let misses_before = k.vm.sync_misses;
         let r = self.exec(k, &op, ra_pages)?;
         if let Some(what) = k.unsupported.take() {
@@ -181,7 +217,7 @@ impl Task {
             }
             None => d.pos,
         };
-        Ok(crate::mm::filemap_write::generic_perform_write(k, d.of.file, at, len))
+        Ok(crate::mm::filemap_write::generic_perform_write(k, d.of.file, at, len, true))
     }
 
     /// iomap_dio_rw for a read (fs/iomap/direct-io.c): 512-byte alignment or EINVAL; straight to the device.

@@ -1,0 +1,497 @@
+//! fs/fs-writeback.c: the per-device flusher (`wb_workfn` -> `wb_do_writeback`), its work items, the periodic
+//! (kupdate) and background passes (`wb_check_old_data_flush`, `wb_check_background_flush`), `wb_writeback`'s
+//! loop, the inode lists b_dirty / b_io / b_more_io (`queue_io`, `move_expired_inodes`, `requeue_inode`,
+//! `redirty_tail`), `writeback_sb_inodes` with `writeback_chunk_size` and its 100 ms slice, and
+//! `__mark_inode_dirty`'s enqueue and delayed wake-up.
+//!
+//! The flusher is a simulated kernel thread ("kworker") per device, run from the event queue: each step executes
+//! one iteration of wb_writeback's loop (writeback_start .. writeback_written), then yields at its own clock.
+//!
+//! Simplifications (DIVERGENCE): one wb per device (no cgroup writeback, as on this cgroup-v1 host); inodes are
+//! never I_SYNC-contended (one flusher per device, syncs write through their own path); no b_dirty_time list and
+//! no write_inode (metadata) I/O; the work is split into steps of one loop iteration, atomic w.r.t. other tasks.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use crate::fs::writepages::{complete_writeback, do_writepages, Wbc};
+use crate::mm::folio::FolioId;
+use crate::mm::page_writeback::BdiWriteback;
+use crate::mm::page_writeback::{jiffies_at, HZ};
+use crate::mm::page_writeback::{BackingDevInfo, DirtyableMemory, VmDirtySysctls, WbDomain};
+use crate::mm::page_writeback::{BdpRatelimits, TaskDirty};
+use crate::sim::kernel::Kernel;
+use crate::trace::event::EventKind;
+use crate::units::Nanos;
+
+/// MIN_WRITEBACK_PAGES: writeback_chunk_size rounds to 4 MiB.
+pub const MIN_WRITEBACK_PAGES: i64 = 4096 >> 2;
+/// DIRTY_SCOPE: a chunk is at most dirty_limit / 8.
+pub const DIRTY_SCOPE: u64 = 8;
+
+/// struct wb_writeback_work.
+#[derive(Clone, Debug)]
+pub struct WbWork {
+    pub nr_pages: i64,
+    pub sync_all: bool,
+    pub for_kupdate: bool,
+    pub for_background: bool,
+    pub range_cyclic: bool,
+    pub reason: &'static str,
+}
+
+impl WbWork {
+    fn event(&self, device: crate::trace::event::Name) -> [(crate::trace::event::Name, i64, u64, u64, u64, u64); 1] {
+        [(
+            device,
+            self.nr_pages,
+            self.sync_all as u64,
+            self.for_kupdate as u64,
+            self.range_cyclic as u64,
+            self.for_background as u64,
+        )]
+    }
+}
+
+/// struct bdi_writeback: the lists and work of one device's flusher, its bandwidth state (page_writeback's
+/// BdiWriteback) and its counters (WB_RECLAIMABLE, WB_WRITEBACK, WB_DIRTIED, WB_WRITTEN, in pages).
+#[derive(Clone, Debug)]
+pub struct Wb {
+    /// Newest at the front; move_expired_inodes takes from the back (oldest).
+    pub b_dirty: VecDeque<u32>,
+    /// The next inode to write is at the back.
+    pub b_io: VecDeque<u32>,
+    pub b_more_io: VecDeque<u32>,
+    pub work_list: VecDeque<WbWork>,
+    /// The work wb_writeback is executing across steps.
+    pub cur: Option<WbWork>,
+    /// wb->last_old_flush (jiffies).
+    pub last_old_flush: u64,
+    pub pg: BdiWriteback,
+    pub bdi: BackingDevInfo,
+    pub wb_reclaimable: u64,
+    pub wb_writeback: u64,
+    pub wb_dirtied: u64,
+    pub wb_written: u64,
+    /// The flusher's next run (a delayed work or a wake-up), with a generation to drop stale queue entries.
+    pub next_run: Option<Nanos>,
+    pub generation: u64,
+    pending: Option<(Nanos, u64)>,
+    /// WB_writeback_running: a work item is being executed.
+    pub running: bool,
+}
+
+impl Wb {
+    fn new(now_jiffies: u64) -> Self {
+        Wb {
+            b_dirty: VecDeque::new(),
+            b_io: VecDeque::new(),
+            b_more_io: VecDeque::new(),
+            work_list: VecDeque::new(),
+            cur: None,
+            last_old_flush: now_jiffies,
+            pg: BdiWriteback::new(now_jiffies),
+            bdi: BackingDevInfo::default(),
+            wb_reclaimable: 0,
+            wb_writeback: 0,
+            wb_dirtied: 0,
+            wb_written: 0,
+            next_run: None,
+            generation: 0,
+            pending: None,
+            running: false,
+        }
+    }
+
+    /// wb_has_dirty_io: inodes on any of the lists.
+    pub fn has_dirty_io(&self) -> bool {
+        !(self.b_dirty.is_empty() && self.b_io.is_empty() && self.b_more_io.is_empty())
+    }
+
+    /// Schedules the flusher at `at` unless it already runs sooner (mod_delayed_work with `sooner`) or later.
+    fn wake_at(&mut self, at: Nanos, sooner_only: bool) {
+        if let Some(t) = self.next_run {
+            if sooner_only && t <= at {
+                return;
+            }
+        }
+        self.generation += 1;
+        self.next_run = Some(at);
+        self.pending = Some((at, self.generation));
+    }
+}
+
+/// The writeback side of the kernel: the global wb_domain, the vm.dirty_* settings, per-task and per-CPU
+/// ratelimit state, one Wb per device, NR_WRITEBACK / NR_WRITTEN and the writeback completions in flight.
+#[derive(Clone, Debug, Default)]
+pub struct Writeback {
+    pub dom: WbDomain,
+    pub vm: VmDirtySysctls,
+    pub rl: BdpRatelimits,
+    pub tasks: Vec<TaskDirty>,
+    pub wbs: Vec<Wb>,
+    pub nr_writeback: u64,
+    pub nr_written: u64,
+    /// dirty_expire_interval and dirty_writeback_interval, centiseconds.
+    pub expire_cs: u64,
+    pub interval_cs: u64,
+    completions: BTreeMap<(Nanos, u64), (usize, u32, Vec<FolioId>)>,
+    seq: u64,
+}
+
+impl Default for BdpRatelimits {
+    fn default() -> Self {
+        BdpRatelimits::new(1, 32)
+    }
+}
+
+impl Writeback {
+    /// Boot-time state for `devices` devices and `tasks` tasks (writeback_set_ratelimit sets ratelimit_pages and
+    /// the domain's dirty_limit from the initial dirtyable memory).
+    pub fn new(s: &crate::scenario::Sysctls, devices: usize, tasks: usize, cpus: u64, mem: &DirtyableMemory) -> Self {
+        let now = jiffies_at(0);
+        let vm = VmDirtySysctls {
+            dirty_ratio: s.dirty_ratio,
+            dirty_bytes: s.dirty_bytes,
+            dirty_background_ratio: s.dirty_background_ratio,
+            dirty_background_bytes: s.dirty_background_bytes,
+        };
+        let mut dom = WbDomain::new(now);
+        let ratelimit = crate::mm::page_writeback::writeback_set_ratelimit(&mut dom, mem, &vm, false, cpus);
+        Writeback {
+            dom,
+            vm,
+            rl: BdpRatelimits::new(cpus as usize, ratelimit),
+            tasks: vec![TaskDirty::default(); tasks],
+            wbs: (0..devices).map(|_| Wb::new(now)).collect(),
+            nr_writeback: 0,
+            nr_written: 0,
+            expire_cs: s.dirty_expire_centisecs,
+            interval_cs: s.dirty_writeback_centisecs,
+            completions: BTreeMap::new(),
+            seq: 0,
+        }
+    }
+
+    /// Registers folios of `file` on device `dev` whose writeback ends at `at`.
+    pub fn add_completion(&mut self, at: Nanos, dev: usize, file: u32, ids: Vec<FolioId>) {
+        self.seq += 1;
+        self.completions.insert((at, self.seq), (dev, file, ids));
+    }
+
+    /// The earliest completion due by `upto`.
+    pub fn pop_completion(&mut self, upto: Nanos) -> Option<(Nanos, usize, u32, Vec<FolioId>)> {
+        let (&(at, seq), _) = self.completions.first_key_value()?;
+        if at > upto {
+            return None;
+        }
+        let (dev, file, ids) = self.completions.remove(&(at, seq)).unwrap();
+        Some((at, dev, file, ids))
+    }
+
+    /// The flusher runs to queue: (time, device, generation).
+    pub fn take_schedules(&mut self) -> Vec<(Nanos, usize, u64)> {
+        self.wbs.iter_mut().enumerate().filter_map(|(d, w)| w.pending.take().map(|(t, g)| (t, d, g))).collect()
+    }
+
+    /// Whether a queue entry is still the flusher's next run.
+    pub fn is_current(&self, dev: usize, generation: u64) -> bool {
+        self.wbs[dev].generation == generation
+    }
+
+    fn interval_ns(&self) -> u64 {
+        self.interval_cs * 10_000_000
+    }
+}
+
+/// __mark_inode_dirty: a clean inode goes to the front of b_dirty with dirtied_when = now
+/// (writeback_dirty_inode_enqueue); the first dirty inode of an idle wb arms the periodic flush
+/// (wb_wakeup_delayed, dirty_writeback_interval later).
+pub fn mark_inode_dirty(k: &mut Kernel, file: u32, state: &'static str) {
+    if k.inodes[file as usize].dirtied_when.is_some() {
+        return;
+    }
+    let dev = k.inodes[file as usize].device;
+    let idle = !k.wb.wbs[dev].has_dirty_io();
+    k.inodes[file as usize].dirtied_when = Some(k.now);
+    k.wb.wbs[dev].b_dirty.push_front(file);
+    if idle && k.wb.interval_cs > 0 {
+        let at = Nanos(k.now.0 + k.wb.interval_ns());
+        k.wb.wbs[dev].wake_at(at, true);
+    }
+    if k.events_on() {
+        let device = k.devices[dev].name.clone();
+        let name = k.file_name(file);
+        let dirtied_when = jiffies_at(k.now.0);
+        k.emit(EventKind::WritebackDirtyInodeEnqueue {
+            device,
+            file: name,
+            dirtied_when,
+            state: std::sync::Arc::from(state),
+        });
+    }
+}
+
+/// wb_start_background_writeback -> wb_wakeup: the flusher runs now (writeback_wake_background).
+pub fn wb_start_background_writeback(k: &mut Kernel, dev: usize) {
+    if k.events_on() {
+        let device = k.devices[dev].name.clone();
+        k.emit(EventKind::WritebackWakeBackground { device });
+    }
+    let now = k.now;
+    k.wb.wbs[dev].wake_at(now, true);
+}
+
+/// wb_over_bg_thresh: the global dirty pages over the background threshold, or the wb's reclaimable pages over
+/// its share of it.
+pub fn wb_over_bg_thresh(k: &mut Kernel, dev: usize) -> bool {
+    let mem = crate::mm::balance_dirty::dirtyable_memory(k);
+    let (bg, _) = crate::mm::page_writeback::global_dirty_limits(&mem, &k.wb.vm, false, &k.wb.dom);
+    if k.vm.nr_dirty > bg {
+        return true;
+    }
+    let (_, thresh) = crate::mm::page_writeback::global_dirty_limits(&mem, &k.wb.vm, false, &k.wb.dom);
+    let dtc = crate::mm::page_writeback::DirtyThrottleControl {
+        avail: crate::mm::page_writeback::global_dirtyable_memory(&mem, false),
+        dirty: k.vm.nr_dirty,
+        thresh,
+        bg_thresh: bg,
+        ..Default::default()
+    };
+    let wb = &mut k.wb;
+    let w = &mut wb.wbs[dev];
+    let wb_bg = crate::mm::page_writeback::wb_calc_thresh(
+        &dtc,
+        bg,
+        &wb.dom,
+        &mut w.pg.completions,
+        &w.bdi,
+        w.pg.bw.avg_write_bandwidth,
+    );
+    w.wb_reclaimable > wb_bg
+}
+
+/// One step of the flusher of device `dev` (wb_workfn): finish due completions, pick the work (queued works,
+/// then the periodic kupdate pass, then the background pass), run one iteration of wb_writeback, and yield.
+pub fn wb_workfn_step(k: &mut Kernel, dev: usize) {
+    k.wb.wbs[dev].next_run = None;
+    complete_writeback(k, k.now);
+    if k.wb.wbs[dev].cur.is_none() {
+        let work = next_work(k, dev);
+        match work {
+            Some(w) => {
+                k.wb.wbs[dev].cur = Some(w);
+                k.wb.wbs[dev].running = true;
+            }
+            None => {
+                k.wb.wbs[dev].running = false;
+                // Nothing to do: re-arm the periodic flush while dirty inodes remain.
+                if k.wb.wbs[dev].has_dirty_io() && k.wb.interval_cs > 0 {
+                    let at = Nanos(k.now.0 + k.wb.interval_ns());
+                    k.wb.wbs[dev].wake_at(at, false);
+                }
+                return;
+            }
+        }
+    }
+    let more = wb_writeback_iteration(k, dev);
+    if !more {
+        let w = k.wb.wbs[dev].cur.take().unwrap();
+        if k.events_on() {
+            let _ = w;
+        }
+    }
+    // Yield: run again at this step's end (a new work, or the next iteration).
+    let at = k.now;
+    k.wb.wbs[dev].wake_at(at, false);
+}
+
+/// get_next_work_item, wb_check_start_all, wb_check_old_data_flush, wb_check_background_flush.
+fn next_work(k: &mut Kernel, dev: usize) -> Option<WbWork> {
+    if let Some(w) = k.wb.wbs[dev].work_list.pop_front() {
+        return Some(w);
+    }
+    let now = jiffies_at(k.now.0);
+    let interval = k.wb.interval_cs * HZ / 100;
+    if interval > 0 && now.wrapping_sub(k.wb.wbs[dev].last_old_flush) >= interval {
+        k.wb.wbs[dev].last_old_flush = now;
+        // get_nr_dirty_pages: NR_FILE_DIRTY + dirty inodes.
+        let nr = k.vm.nr_dirty + k.inodes.iter().filter(|i| i.dirtied_when.is_some()).count() as u64;
+        if nr > 0 {
+            return Some(WbWork {
+                nr_pages: nr as i64,
+                sync_all: false,
+                for_kupdate: true,
+                for_background: false,
+                range_cyclic: true,
+                reason: "periodic",
+            });
+        }
+    }
+    if wb_over_bg_thresh(k, dev) {
+        return Some(WbWork {
+            nr_pages: i64::MAX,
+            sync_all: false,
+            for_kupdate: false,
+            for_background: true,
+            range_cyclic: true,
+            reason: "background",
+        });
+    }
+    None
+}
+
+fn emit_work(k: &mut Kernel, dev: usize, w: &WbWork, start: bool) {
+    if !k.events_on() {
+        return;
+    }
+    let device = k.devices[dev].name.clone();
+    let [(device, nr_pages, sync_mode, kupdate, range_cyclic, background)] = w.event(device);
+    let reason = std::sync::Arc::from(w.reason);
+    let e = if start {
+        EventKind::WritebackStart { device, nr_pages, sync_mode, kupdate, range_cyclic, background, reason }
+    } else {
+        EventKind::WritebackWritten { device, nr_pages, sync_mode, kupdate, range_cyclic, background, reason }
+    };
+    k.emit(e);
+}
+
+/// One iteration of wb_writeback's loop for the current work; returns whether the work goes on.
+fn wb_writeback_iteration(k: &mut Kernel, dev: usize) -> bool {
+    let w = k.wb.wbs[dev].cur.clone().unwrap();
+    if w.nr_pages <= 0 {
+        return false;
+    }
+    if (w.for_background || w.for_kupdate) && !k.wb.wbs[dev].work_list.is_empty() {
+        return false;
+    }
+    if w.for_background && !wb_over_bg_thresh(k, dev) {
+        return false;
+    }
+    emit_work(k, dev, &w, true);
+    let mut queued = false;
+    if k.wb.wbs[dev].b_io.is_empty() {
+        let now = k.now.0;
+        let dirtied_before =
+            if w.for_kupdate { Some(Nanos(now.saturating_sub(k.wb.expire_cs * 10_000_000))) } else { Some(Nanos(now)) };
+        queue_io(k, dev, &w, dirtied_before);
+        queued = true;
+    }
+    let progress = writeback_sb_inodes(k, dev);
+    let w = k.wb.wbs[dev].cur.clone().unwrap();
+    emit_work(k, dev, &w, false);
+    if progress > 0 || !queued {
+        return true;
+    }
+    // Nothing written and nothing busy to wait on (no I_SYNC contention in the model): done.
+    false
+}
+
+/// queue_io: b_more_io goes to b_io, then the inodes of b_dirty dirtied before `dirtied_before` (oldest first);
+/// traces writeback_queue_io.
+fn queue_io(k: &mut Kernel, dev: usize, w: &WbWork, dirtied_before: Option<Nanos>) {
+    let wb = &mut k.wb.wbs[dev];
+    let mut moved = 0u64;
+    while let Some(f) = wb.b_more_io.pop_back() {
+        wb.b_io.push_front(f);
+        moved += 1;
+    }
+    let older = dirtied_before.unwrap_or(k.now);
+    let mut expired = Vec::new();
+    while let Some(&f) = wb.b_dirty.back() {
+        let when = k.inodes[f as usize].dirtied_when.unwrap_or(Nanos(0));
+        if when > older {
+            break;
+        }
+        wb.b_dirty.pop_back();
+        expired.push(f);
+    }
+    // move_expired_inodes: the oldest ends at the back of b_io (written first).
+    for f in expired.iter().rev() {
+        wb.b_io.push_front(*f);
+    }
+    let enqueue = moved + expired.len() as u64;
+    if k.events_on() {
+        let device = k.devices[dev].name.clone();
+        let age = ((k.now.0 - older.0) / 1_000_000) as i64;
+        k.emit(EventKind::WritebackQueueIo {
+            device,
+            older: jiffies_at(older.0),
+            age,
+            enqueue,
+            reason: std::sync::Arc::from(w.reason),
+        });
+    }
+}
+
+/// writeback_chunk_size: WB_SYNC_ALL writes everything; otherwise min(avg bandwidth / 2, dirty_limit / 8,
+/// nr_pages) rounded up to a multiple of 1024 pages (round_down(x + 1024, 1024)).
+pub fn writeback_chunk_size(avg_write_bandwidth: u64, dirty_limit: u64, w: &WbWork) -> i64 {
+    if w.sync_all {
+        return i64::MAX;
+    }
+    let pages = ((avg_write_bandwidth / 2).min(dirty_limit / DIRTY_SCOPE) as i64).min(w.nr_pages);
+    (pages + MIN_WRITEBACK_PAGES) / MIN_WRITEBACK_PAGES * MIN_WRITEBACK_PAGES
+}
+
+/// writeback_sb_inodes: writes the inodes at the back of b_io, a chunk each, until b_io is empty, the work's
+/// pages are done or 100 ms have passed; requeue_inode decides where each goes. Returns the pages written (plus
+/// one per inode left clean).
+fn writeback_sb_inodes(k: &mut Kernel, dev: usize) -> i64 {
+    let start = k.now;
+    let mut total: i64 = 0;
+    while let Some(file) = k.wb.wbs[dev].b_io.pop_back() {
+        let w = k.wb.wbs[dev].cur.clone().unwrap();
+        let chunk = writeback_chunk_size(k.wb.wbs[dev].pg.bw.avg_write_bandwidth, k.wb.dom.dirty_limit, &w);
+        let mut wbc =
+            Wbc { sync_all: w.sync_all, nr_to_write: chunk, range_cyclic: true, range_start: 0, range_end: 0 };
+        let index = k.inodes[file as usize].writeback_index;
+        let dirtied = k.inodes[file as usize].dirtied_when.unwrap_or(k.now);
+        let (wrote, _) = do_writepages(k, file, &mut wbc);
+        let wrote = wrote as i64;
+        k.wb.wbs[dev].cur.as_mut().unwrap().nr_pages -= chunk - wbc.nr_to_write;
+        total += wrote;
+        let still_dirty = has_dirty_folios(k, file);
+        if k.events_on() {
+            let device = k.devices[dev].name.clone();
+            let name = k.file_name(file);
+            let state = if still_dirty { "I_DIRTY_PAGES|I_SYNC" } else { "I_SYNC" };
+            k.emit(EventKind::WritebackSingleInode {
+                device,
+                file: name,
+                state: std::sync::Arc::from(state),
+                dirtied_when: jiffies_at(dirtied.0),
+                index,
+                to_write: chunk,
+                wrote: wrote as u64,
+            });
+            k.emit(EventKind::WritebackPagesWritten { pages: wrote });
+        }
+        // requeue_inode.
+        if still_dirty {
+            if wbc.nr_to_write <= 0 {
+                // Used its whole slice: requeue_io, after the other inodes of b_io.
+                k.wb.wbs[dev].b_more_io.push_front(file);
+            } else {
+                // redirty_tail: back on b_dirty as the newest, dirtied now.
+                k.inodes[file as usize].dirtied_when = Some(k.now);
+                k.wb.wbs[dev].b_dirty.push_front(file);
+            }
+        } else {
+            k.inodes[file as usize].dirtied_when = None;
+            total += 1;
+        }
+        if total > 0 {
+            if k.now.0 >= start.0 + 1_000_000_000 / 10 {
+                break;
+            }
+            if k.wb.wbs[dev].cur.as_ref().unwrap().nr_pages <= 0 {
+                break;
+            }
+        }
+    }
+    total
+}
+
+fn has_dirty_folios(k: &Kernel, file: u32) -> bool {
+    k.inodes[file as usize].nr_dirty > 0
+}

@@ -1,0 +1,159 @@
+//! Writing dirty folios out: ext4's `ext4_writepages` through `write_cache_pages`-style iteration (the cyclic
+//! `writeback_index`, DIRTY and TOWRITE tags), folio writeback start and end (mm/page-writeback.c
+//! `__folio_start_writeback`, `__folio_end_writeback` with `wb_writeout_inc`), and the write requests the block
+//! layer builds from them (bios of physically contiguous folios, merged by the plug, split at max_sectors_kb).
+//!
+//! Simplifications (DIVERGENCE): ext4's delayed allocation places blocks where the extent map (the probe's final
+//! FIEMAP, or the default layout) says, with no metadata writes and no journal; a folio is written whole (ext4
+//! writes only its dirty blocks' pages: the same thing for folios dirtied whole); requests are served in submission
+//! order; the submitter waits for a free tag when the device's queue_depth requests are in flight.
+
+use crate::mm::folio::{FolioId, PG_DIRTY, PG_WRITEBACK};
+use crate::mm::page_writeback::{jiffies_at, wb_domain_writeout_add, writeout_period};
+use crate::sim::kernel::Kernel;
+use crate::trace::event::EventKind;
+use crate::units::Nanos;
+
+/// writeback_control: what one writepages call may do.
+#[derive(Clone, Copy, Debug)]
+pub struct Wbc {
+    /// WB_SYNC_ALL (data integrity: tagged, waits) or WB_SYNC_NONE.
+    pub sync_all: bool,
+    pub nr_to_write: i64,
+    pub range_cyclic: bool,
+    /// Byte range for non-cyclic writeback (fsync, sync_file_range).
+    pub range_start: u64,
+    pub range_end: u64,
+}
+
+/// do_writepages -> ext4_writepages for `file`: starts writeback on its dirty folios in index order (from
+/// mapping->writeback_index when cyclic, wrapping once), at most `nr_to_write` pages (folio granularity, all of them
+/// with WB_SYNC_ALL), and submits the requests. Returns the pages written and the last completion time.
+pub fn do_writepages(k: &mut Kernel, file: u32, wbc: &mut Wbc) -> (u64, Nanos) {
+    let (first, last) = if wbc.range_cyclic {
+        (k.inodes[file as usize].writeback_index, u64::MAX)
+    } else {
+        (wbc.range_start >> 12, wbc.range_end >> 12)
+    };
+    let mut folios: Vec<FolioId> = Vec::new();
+    let mut written = 0u64;
+    let mut next_index = first;
+    let mut scan = |k: &mut Kernel, from: u64, to: u64, folios: &mut Vec<FolioId>, wbc: &mut Wbc| -> bool {
+        let ids: Vec<FolioId> = k.inodes[file as usize].mapping.range(from, to.saturating_add(1)).collect();
+        for id in ids {
+            let f = *k.folios.get(id);
+            if !f.test(PG_DIRTY) || f.test(PG_WRITEBACK) {
+                continue;
+            }
+            folios.push(id);
+            written += f.nr_pages();
+            next_index = f.next_index();
+            wbc.nr_to_write -= f.nr_pages() as i64;
+            if wbc.nr_to_write <= 0 && !wbc.sync_all {
+                return true;
+            }
+        }
+        false
+    };
+    let done = scan(k, first, last, &mut folios, wbc);
+    if !done && wbc.range_cyclic && first > 0 {
+        scan(k, 0, first - 1, &mut folios, wbc);
+    }
+    if wbc.range_cyclic {
+        k.inodes[file as usize].writeback_index = if folios.is_empty() { 0 } else { next_index };
+    }
+    let last_done = submit_write(k, file, &folios);
+    (written, last_done)
+}
+
+/// __folio_start_writeback for each folio, then the write requests: physically contiguous folios form one run,
+/// requests are cut at max_sectors and 128 segments. Registers the completions; returns the last completion time.
+fn submit_write(k: &mut Kernel, file: u32, folios: &[FolioId]) -> Nanos {
+    if folios.is_empty() {
+        return k.now;
+    }
+    let dev = k.inodes[file as usize].device;
+    let mut runs: Vec<(u64, u64, u64)> = Vec::new();
+    let mut owners: Vec<(u64, FolioId)> = Vec::new();
+    for &id in folios {
+        let f = *k.folios.get(id);
+        let nr = f.nr_pages();
+        // __folio_start_writeback: PG_writeback set, dirty cleared (folio_clear_dirty_for_io), accounted.
+        k.folios.get_mut(id).flags = (f.flags & !PG_DIRTY) | PG_WRITEBACK;
+        k.vm.nr_dirty -= nr;
+        k.inodes[file as usize].nr_dirty -= nr;
+        k.wb.nr_writeback += nr;
+        let w = &mut k.wb.wbs[dev];
+        w.wb_reclaimable -= nr;
+        w.wb_writeback += nr;
+        let seg = (nr * 8).min(crate::block::MAX_SEGMENT_SECTORS);
+        let mut index = f.index();
+        while index < f.next_index() {
+            let (sector, left) = k.inodes[file as usize].extents.map(index);
+            let n = left.min(f.next_index() - index);
+            match runs.last_mut() {
+                Some(r) if r.0 + r.1 == sector && r.2 == seg => r.1 += n * 8,
+                _ => runs.push((sector, n * 8, seg)),
+            }
+            index += n;
+        }
+        owners.push((k.inodes[file as usize].extents.map(f.index()).0, id));
+    }
+    let mut reqs = Vec::new();
+    crate::block::build_requests(&runs, k.devices[dev].max_sectors, &mut reqs);
+    let rwbs = k.rwbs_w.clone();
+    let dev_name = k.devices[dev].name.clone();
+    let mut last = k.now;
+    for r in &reqs {
+        // blk_mq_get_tag: with every tag in use the submitter sleeps until one frees.
+        let (issue, done) = k.devices[dev].serve_write(k.now, r.nr_sectors);
+        if issue > k.now {
+            k.now = issue;
+        }
+        if k.events_on() {
+            for e in crate::block::request_events(&dev_name, &rwbs, r) {
+                k.emit(e);
+            }
+            let c = EventKind::BlockRqComplete {
+                device: dev_name.clone(),
+                rwbs: rwbs.clone(),
+                sector: r.sector,
+                nr_sector: r.nr_sectors,
+                error: 0,
+            };
+            k.emit_at(done, c);
+        }
+        // The folios whose first sector lies in this request end writeback at its completion.
+        let ids: Vec<FolioId> =
+            owners.iter().filter(|(s, _)| *s >= r.sector && *s < r.sector + r.nr_sectors).map(|(_, id)| *id).collect();
+        k.wb.add_completion(done, dev, file, ids);
+        last = last.max(done);
+    }
+    last
+}
+
+/// Runs every writeback completion due by `upto` (blk_mq_end_request -> ext4_end_bio -> folio_end_writeback):
+/// PG_writeback cleared, NR_WRITEBACK down, NR_WRITTEN and the wb's WB_WRITTEN up, the writeout fractions
+/// (wb_domain_writeout_add), and the blocks count as allocated on disk.
+pub fn complete_writeback(k: &mut Kernel, upto: Nanos) {
+    while let Some((at, dev, file, ids)) = k.wb.pop_completion(upto) {
+        let now = jiffies_at(at.0);
+        if k.wb.dom.period_time != 0 && crate::mm::page_writeback::time_after_eq(now, k.wb.dom.period_time) {
+            writeout_period(&mut k.wb.dom, now);
+        }
+        for id in ids {
+            let f = *k.folios.get(id);
+            let nr = f.nr_pages();
+            k.folios.get_mut(id).flags &= !PG_WRITEBACK;
+            k.wb.nr_writeback -= nr;
+            k.wb.nr_written += nr;
+            let w = &mut k.wb.wbs[dev];
+            w.wb_writeback -= nr;
+            w.wb_written += nr;
+            let max_prop_frac = w.bdi.max_prop_frac;
+            wb_domain_writeout_add(&mut k.wb.dom, &mut k.wb.wbs[dev].pg.completions, max_prop_frac, nr as i64, now);
+            let ino = &mut k.inodes[file as usize];
+            ino.allocated = ino.allocated.max(f.next_index() * 4096);
+        }
+    }
+}
