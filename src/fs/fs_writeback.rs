@@ -188,6 +188,11 @@ impl Writeback {
         Some((at, dev, file, ids))
     }
 
+    /// Writeback in flight: (completion time, file, folios).
+    pub fn in_flight(&self) -> impl Iterator<Item = (Nanos, u32, &Vec<FolioId>)> + '_ {
+        self.completions.iter().map(|(&(at, _), (_, f, ids))| (at, *f, ids))
+    }
+
     /// The flusher runs to queue: (time, device, generation).
     pub fn take_schedules(&mut self) -> Vec<(Nanos, usize, u64)> {
         self.wbs.iter_mut().enumerate().filter_map(|(d, w)| w.pending.take().map(|(t, g)| (t, d, g))).collect()
@@ -494,4 +499,18 @@ fn writeback_sb_inodes(k: &mut Kernel, dev: usize) -> i64 {
 
 fn has_dirty_folios(k: &Kernel, file: u32) -> bool {
     k.inodes[file as usize].nr_dirty > 0
+}
+
+/// After a data-integrity sync: an inode with no dirty page left leaves the writeback lists (its dirty state was
+/// written); the flusher finds nothing for it.
+pub fn inode_maybe_clean(k: &mut Kernel, file: u32) {
+    if k.inodes[file as usize].nr_dirty > 0 || k.inodes[file as usize].dirtied_when.is_none() {
+        return;
+    }
+    k.inodes[file as usize].dirtied_when = None;
+    let dev = k.inodes[file as usize].device;
+    let w = &mut k.wb.wbs[dev];
+    for list in [&mut w.b_dirty, &mut w.b_io, &mut w.b_more_io] {
+        list.retain(|&f| f != file);
+    }
 }

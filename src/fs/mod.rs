@@ -2,4 +2,5 @@
 //! writing a file's dirty folios to its device (`writepages`: ext4_writepages and folio writeback state).
 
 pub mod fs_writeback;
+pub mod sync;
 pub mod writepages;

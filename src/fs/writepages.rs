@@ -62,13 +62,13 @@ pub fn do_writepages(k: &mut Kernel, file: u32, wbc: &mut Wbc) -> (u64, Nanos) {
     if wbc.range_cyclic {
         k.inodes[file as usize].writeback_index = if folios.is_empty() { 0 } else { next_index };
     }
-    let last_done = submit_write(k, file, &folios);
+    let last_done = submit_write(k, file, &folios, wbc.sync_all);
     (written, last_done)
 }
 
 /// __folio_start_writeback for each folio, then the write requests: physically contiguous folios form one run,
 /// requests are cut at max_sectors and 128 segments. Registers the completions; returns the last completion time.
-fn submit_write(k: &mut Kernel, file: u32, folios: &[FolioId]) -> Nanos {
+fn submit_write(k: &mut Kernel, file: u32, folios: &[FolioId], sync: bool) -> Nanos {
     if folios.is_empty() {
         return k.now;
     }
@@ -101,7 +101,8 @@ fn submit_write(k: &mut Kernel, file: u32, folios: &[FolioId]) -> Nanos {
     }
     let mut reqs = Vec::new();
     crate::block::build_requests(&runs, k.devices[dev].max_sectors, &mut reqs);
-    let rwbs = k.rwbs_w.clone();
+    // REQ_SYNC for data-integrity writeback (wbc_to_write_flags).
+    let rwbs = if sync { k.rwbs_ws.clone() } else { k.rwbs_w.clone() };
     let dev_name = k.devices[dev].name.clone();
     let mut last = k.now;
     for r in &reqs {
@@ -130,6 +131,21 @@ fn submit_write(k: &mut Kernel, file: u32, folios: &[FolioId]) -> Nanos {
         last = last.max(done);
     }
     last
+}
+
+/// The time the last writeback in flight of `file`'s pages [first, last] completes (filemap_fdatawait_range
+/// waits for it), if any.
+pub fn writeback_done_at(k: &Kernel, file: u32, first: u64, last: u64) -> Option<Nanos> {
+    k.wb.in_flight()
+        .filter(|(_, f, ids)| {
+            *f == file
+                && ids.iter().any(|&id| {
+                    let fo = k.folios.get(id);
+                    fo.index() <= last && fo.next_index() > first
+                })
+        })
+        .map(|(at, _, _)| at)
+        .max()
 }
 
 /// Runs every writeback completion due by `upto` (blk_mq_end_request -> ext4_end_bio -> folio_end_writeback):

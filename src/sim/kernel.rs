@@ -106,6 +106,7 @@ pub struct Kernel {
     rwbs_ra: Name,
     rwbs_r: Name,
     pub(crate) rwbs_w: Name,
+    pub(crate) rwbs_ws: Name,
     scratch_runs: Vec<(u64, u64, u64)>,
     scratch_reqs: Vec<crate::block::Request>,
     /// The read path's folio batch, reused across calls.
@@ -146,6 +147,7 @@ impl Kernel {
             rwbs_ra: Arc::from("RA"),
             rwbs_r: Arc::from("R"),
             rwbs_w: Arc::from("W"),
+            rwbs_ws: Arc::from("WS"),
             scratch_runs: Vec::new(),
             scratch_reqs: Vec::new(),
             read_batch: Vec::with_capacity(crate::mm::filemap::FOLIO_BATCH),

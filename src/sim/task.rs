@@ -99,7 +99,7 @@ impl Task {
             _ => return None,
         };
         let d = &self.files[(*self.fds.get(fd.0 as usize)?)?];
-        (d.writable && !d.direct && !d.sync).then_some(d.of.file)
+        (d.writable && !d.direct).then_some(d.of.file)
     }
 
     /// Runs the next op at `k.now`; `Ok(false)` when the stream is done.
@@ -193,21 +193,14 @@ impl Task {
     }
 
     /// vfs_write on a regular file: the buffered write path (generic_perform_write) at `pos`, or at the end of the
-    /// file for O_APPEND / a write at the file position (`None`: the caller advances it). O_DIRECT and O_SYNC
-    /// writes need writeback, which is not modelled yet.
+    /// file for O_APPEND / a write at the file position (`None`: the caller advances it), then for O_SYNC/O_DSYNC
+    /// the range's fsync. O_DIRECT writes are not modelled yet.
     fn write(k: &mut Kernel, d: &mut Fdesc, pos: Option<u64>, len: u64) -> Result<i64, SimError> {
         if !d.writable {
             return Ok(-(libc::EBADF as i64));
         }
-        let unsupported = if d.direct {
-            Some("O_DIRECT write")
-        } else if d.sync {
-            Some("O_SYNC/O_DSYNC write")
-        } else {
-            None
-        };
-        if let Some(op) = unsupported {
-            return Err(SimError::Unsupported { task: k.task.to_string(), op });
+        if d.direct {
+            return Err(SimError::Unsupported { task: k.task.to_string(), op: "O_DIRECT write" });
         }
         let at = match pos {
             Some(p) => p,
@@ -217,7 +210,12 @@ impl Task {
             }
             None => d.pos,
         };
-        Ok(crate::mm::filemap_write::generic_perform_write(k, d.of.file, at, len, true))
+        let r = crate::mm::filemap_write::generic_perform_write(k, d.of.file, at, len, true);
+        if r > 0 && d.sync {
+            // O_SYNC / O_DSYNC: generic_write_sync -> vfs_fsync_range on the written range.
+            crate::fs::sync::vfs_fsync_range(k, d.of.file, at, at + r as u64 - 1);
+        }
+        Ok(r)
     }
 
     /// iomap_dio_rw for a read (fs/iomap/direct-io.c): 512-byte alignment or EINVAL; straight to the device.
@@ -370,12 +368,33 @@ impl Task {
                 r
             }
             Op::Pwritev { fd, off, lens, flags } => {
-                if flags.dsync || flags.sync || flags.nowait {
-                    return Err(SimError::Unsupported { task: self.name.to_string(), op: "pwritev2 with RWF flags" });
+                if flags.nowait {
+                    return Err(SimError::Unsupported { task: self.name.to_string(), op: "pwritev2 with RWF_NOWAIT" });
                 }
                 let Some(d) = self.fd(*fd) else { return Ok(ebadf) };
                 let Some(total) = iov_total(lens) else { return Ok(-(libc::EINVAL as i64)) };
-                Self::write(k, d, Some(*off), total)?
+                let r = Self::write(k, d, Some(*off), total)?;
+                if r > 0 && (flags.dsync || flags.sync) && !d.sync {
+                    // RWF_DSYNC / RWF_SYNC: generic_write_sync on the written range.
+                    crate::fs::sync::vfs_fsync_range(k, d.of.file, *off, *off + r as u64 - 1);
+                }
+                r
+            }
+            Op::Fsync { fd } | Op::Fdatasync { fd } => {
+                let Some(d) = self.fd(*fd) else { return Ok(ebadf) };
+                let file = d.of.file;
+                crate::fs::sync::vfs_fsync_range(k, file, 0, u64::MAX >> 1);
+                0
+            }
+            Op::SyncFileRange { fd, off, len, flags } => {
+                let Some(d) = self.fd(*fd) else { return Ok(ebadf) };
+                let file = d.of.file;
+                crate::fs::sync::sync_file_range(k, file, *off, *len, *flags);
+                0
+            }
+            Op::Sync => {
+                crate::fs::sync::ksys_sync(k);
+                0
             }
             Op::Sendfile { fd, off, len } => {
                 let Some(d) = self.fd(*fd) else { return Ok(ebadf) };
