@@ -42,8 +42,18 @@ pub fn do_writepages(k: &mut Kernel, file: u32, wbc: &mut Wbc) -> (u64, Nanos) {
         let ids: Vec<FolioId> = k.inodes[file as usize].mapping.range(from, to.saturating_add(1)).collect();
         for id in ids {
             let f = *k.folios.get(id);
-            if !f.test(PG_DIRTY) || f.test(PG_WRITEBACK) {
+            if !f.test(PG_DIRTY) {
                 continue;
+            }
+            if f.test(PG_WRITEBACK) {
+                if !wbc.sync_all {
+                    continue;
+                }
+                // Data integrity: folio_wait_writeback, then write it again.
+                if let Some(done) = writeback_done_at(k, file, f.index(), f.index()) {
+                    k.now = k.now.max(done);
+                }
+                complete_writeback(k, k.now);
             }
             folios.push(id);
             written += f.nr_pages();

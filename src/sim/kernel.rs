@@ -52,6 +52,9 @@ pub struct VmStat {
     /// NR_FILE_DIRTY (a gauge) and NR_DIRTIED (pages dirtied so far).
     pub nr_dirty: u64,
     pub nr_dirtied: u64,
+    /// NR_WRITEBACK (a gauge) and NR_WRITTEN, copied from the writeback state at the end of a run.
+    pub nr_writeback: u64,
+    pub nr_written: u64,
     /// Reclaim, by every reclaimer: pages deactivated, file pages scanned and reclaimed.
     pub pgdeactivate: u64,
     pub pgscan_file: u64,
@@ -259,8 +262,12 @@ impl Kernel {
         let reqs = std::mem::take(&mut self.scratch_reqs);
         let mut done_at = Vec::with_capacity(reqs.len());
         for r in &reqs {
-            let (issue, done) = self.devices[dev].serve_read(self.now, r.nr_sectors);
-            self.vm.pgpgin += r.nr_sectors / 2;
+            let (issue, done) = if rwbs.starts_with('W') {
+                self.devices[dev].serve_write(self.now, r.nr_sectors)
+            } else {
+                self.vm.pgpgin += r.nr_sectors / 2;
+                self.devices[dev].serve_read(self.now, r.nr_sectors)
+            };
             if self.sink.enabled {
                 for e in request_events(&dev_name, rwbs, r).into_iter().skip(if with_queue { 0 } else { 1 }) {
                     let t = if matches!(e, EventKind::BlockRqIssue { .. }) { issue } else { self.now };
@@ -360,6 +367,19 @@ impl Kernel {
     /// An O_DIRECT read of `len` bytes at `pos` (iomap_dio_bio_iter: bios straight from the extent map, REQ_OP_READ);
     /// the task waits for them.
     pub fn direct_read(&mut self, file: u32, pos: u64, len: u64) {
+        let rwbs = self.rwbs_r.clone();
+        self.direct_io(file, pos, len, &rwbs);
+    }
+
+    /// An O_DIRECT write of `len` bytes at `pos` (iomap_dio_bio_iter, REQ_OP_WRITE | REQ_SYNC | REQ_IDLE: rwbs WS);
+    /// the task waits for the bios.
+    pub fn direct_write(&mut self, file: u32, pos: u64, len: u64) {
+        let rwbs = self.rwbs_ws.clone();
+        self.direct_io(file, pos, len, &rwbs);
+    }
+
+    /// The bios of an O_DIRECT read or write, straight from the extent map; the task waits for them.
+    fn direct_io(&mut self, file: u32, pos: u64, len: u64, rwbs: &Name) {
         let dev = self.inodes[file as usize].device;
         self.scratch_runs.clear();
         let mut at = pos;
@@ -373,8 +393,7 @@ impl Kernel {
         let max_sectors = self.devices[dev].max_sectors;
         self.scratch_reqs.clear();
         build_requests(&self.scratch_runs, max_sectors, &mut self.scratch_reqs);
-        let rwbs = self.rwbs_r.clone();
-        let done_at = self.issue_requests(dev, &rwbs, true);
+        let done_at = self.issue_requests(dev, rwbs, true);
         self.vm.sync_misses += 1;
         self.now = done_at.iter().map(|d| d.2).max().unwrap_or(self.now).max(self.now);
     }

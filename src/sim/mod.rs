@@ -291,6 +291,8 @@ pub fn simulate(sc: &Scenario, opts: &SimOptions) -> Result<SimResult, SimError>
             panic!("{e}");
         }
     }
+    k.vm.nr_writeback = k.wb.nr_writeback;
+    k.vm.nr_written = k.wb.nr_written;
     let mut events = std::mem::take(&mut k.sink.events);
     events.sort_by_key(|e| e.time);
     let files = sc
@@ -376,6 +378,7 @@ pub fn simulate(sc: &Scenario, opts: &SimOptions) -> Result<SimResult, SimError>
                 ("pgmajfault", k.vm.pgmajfault),
                 ("pgpgin", k.vm.pgpgin),
                 ("nr_dirtied", k.vm.nr_dirtied),
+                ("nr_written", k.wb.nr_written),
             ]
         },
         zone: ZoneStats {

@@ -194,13 +194,22 @@ impl Task {
 
     /// vfs_write on a regular file: the buffered write path (generic_perform_write) at `pos`, or at the end of the
     /// file for O_APPEND / a write at the file position (`None`: the caller advances it), then for O_SYNC/O_DSYNC
-    /// the range's fsync. O_DIRECT writes are not modelled yet.
+    /// the range's fsync; O_DIRECT writes go to the device (fs/direct_io.rs).
     fn write(k: &mut Kernel, d: &mut Fdesc, pos: Option<u64>, len: u64) -> Result<i64, SimError> {
         if !d.writable {
             return Ok(-(libc::EBADF as i64));
         }
         if d.direct {
-            return Err(SimError::Unsupported { task: k.task.to_string(), op: "O_DIRECT write" });
+            let at = match pos {
+                Some(p) => p,
+                None if d.append => k.inodes[d.of.file as usize].size,
+                None => d.pos,
+            };
+            let r = crate::fs::direct_io::direct_write(k, d.of.file, at, len);
+            if r > 0 && pos.is_none() && d.append {
+                d.pos = at;
+            }
+            return Ok(r);
         }
         let at = match pos {
             Some(p) => p,
