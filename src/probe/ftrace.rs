@@ -104,6 +104,9 @@ pub fn normalise_comm(comm: &str) -> String {
 /// workload's (reading debugfs bdi stats fires global_dirty_state; writing raw_trace.txt dirties host pages).
 pub const PROBE_THREADS: &[&str] = &["pcsim-sampler", "pcsim-trace"];
 
+/// What ftrace prints for a pid whose comm it no longer has.
+pub const UNKNOWN_COMM: &str = "<...>";
+
 /// How soon after a flusher thread's `writeback_written` its `writeback_pages_written` must come to be attributed
 /// to that pass's device (wb_workfn fires it right after wb_do_writeback returns: microseconds in practice).
 pub const PAGES_WRITTEN_US: u64 = 100_000;
@@ -119,6 +122,8 @@ pub struct Normaliser {
     /// Per thread id, the scenario device and time (µs) of its last `writeback_written` not yet followed by
     /// `writeback_pages_written` (which names no device; wb_workfn fires it right after its passes over one bdi).
     flusher_device: HashMap<u32, (Name, u64)>,
+    /// Thread names by pid, learnt from the trace itself, for lines whose comm ftrace printed as `<...>`.
+    comms: HashMap<u32, String>,
 }
 
 /// Why a known event's body could not be normalised.
@@ -179,9 +184,24 @@ impl Normaliser {
         n
     }
 
-    /// Normalises one trace line. `Ok(None)`: not an event pcsim models, or on a device outside the scenario.
+    /// Remembers `raw`'s thread name for its pid (see [`Normaliser::event`]); placeholders are ignored.
+    pub fn learn_comm(&mut self, raw: &RawLine<'_>) {
+        if raw.comm != UNKNOWN_COMM && !self.comms.contains_key(&raw.pid) {
+            self.comms.insert(raw.pid, raw.comm.to_string());
+        }
+    }
+
+    /// Normalises one trace line. `Ok(None)`: not an event pcsim models, on a device outside the scenario, or fired
+    /// by one of the probe's own threads. A comm that ftrace printed as `<...>` (its pid fell out of the saved
+    /// cmdlines cache, which a busy host churns) is replaced by the name learnt for the pid ([`learn_comm`]).
+    ///
+    /// [`learn_comm`]: Normaliser::learn_comm
     pub fn event(&mut self, raw: &RawLine<'_>) -> Result<Option<Event>, NormaliseError> {
-        if PROBE_THREADS.contains(&raw.comm) {
+        let comm = match self.comms.get(&raw.pid) {
+            Some(c) if raw.comm == UNKNOWN_COMM => c.clone(),
+            _ => raw.comm.to_string(),
+        };
+        if PROBE_THREADS.contains(&comm.as_str()) {
             return Ok(None);
         }
         let kind = if raw.event == "writeback_pages_written" {
@@ -201,7 +221,7 @@ impl Normaliser {
             kind
         };
         let time = Nanos(raw.ts_us.saturating_mul(1000).saturating_sub(self.t0_ns));
-        Ok(Some(Event { time, task: self.task(raw.comm), kind }))
+        Ok(Some(Event { time, task: self.task(&comm), kind }))
     }
 
     fn kind(&self, event: &str, body: &str) -> Result<Option<EventKind>, NormaliseError> {
@@ -473,5 +493,18 @@ mod tests {
         assert!(feed(pass).is_some());
         assert_eq!(feed("kworker/u8:1-17 [000] ..... 6289.300010: writeback_pages_written: 5"), None);
         assert_eq!(feed("kworker/u8:4-16 [000] ..... 6289.500001: writeback_pages_written: 5"), None);
+    }
+
+    #[test]
+    fn placeholder_comms_take_the_name_learnt_for_the_pid() {
+        let mut n = norm();
+        let named = "writer-77 [000] ..... 6289.300000: writeback_dirty_folio: bdi 7:0: ino=12 index=0";
+        let anon = "<...>-77 [000] ..... 6289.300001: writeback_dirty_folio: bdi 7:0: ino=12 index=32";
+        n.learn_comm(&split_line(anon).unwrap());
+        n.learn_comm(&split_line(named).unwrap());
+        let e = n.event(&split_line(anon).unwrap()).unwrap().unwrap();
+        assert_eq!(&*e.task, "writer");
+        let other = "<...>-78 [000] ..... 6289.300001: writeback_dirty_folio: bdi 7:0: ino=12 index=64";
+        assert_eq!(&*n.event(&split_line(other).unwrap()).unwrap().unwrap().task, "<...>");
     }
 }

@@ -412,6 +412,14 @@ pub fn normalise_file(
     norm: &mut ftrace::Normaliser,
     header: &std::collections::BTreeMap<String, String>,
 ) -> Result<NormaliseStats, ProbeError> {
+    // First pass: thread names by pid, for the lines ftrace printed with `<...>`.
+    let r = BufReader::new(File::open(raw).map_err(|e| ProbeError::Host(format!("{}: {e}", raw.display())))?);
+    for line in r.lines() {
+        let line = line.map_err(|e| ProbeError::Host(format!("{}: {e}", raw.display())))?;
+        if let Some(rawl) = ftrace::split_line(&line) {
+            norm.learn_comm(&rawl);
+        }
+    }
     let r = BufReader::new(File::open(raw).map_err(|e| ProbeError::Host(format!("{}: {e}", raw.display())))?);
     let f = File::create(out).map_err(|e| ProbeError::Host(format!("{}: {e}", out.display())))?;
     let werr = |e: std::io::Error| ProbeError::Host(format!("writing {}: {e}", out.display()));

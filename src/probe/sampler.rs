@@ -3,8 +3,9 @@
 //! workload runs, written as `vmstat_series.txt` (format in `trace::series`).
 //!
 //! Samples are taken on CLOCK_MONOTONIC (the trace clock), on a fixed schedule from the first sample (a late wake-up
-//! does not shift the following ones), plus one final sample when the workload ends. The first sample is taken just
-//! before the tasks start and is shown at time 0. debugfs is mounted for the run if it is not (and unmounted at the
+//! does not shift the following ones), plus one final sample when the workload ends. The sampler starts just before
+//! the tasks and takes its first sample as they start (within a millisecond of time 0; a sample taken before the
+//! start would show as 0). debugfs is mounted for the run if it is not (and unmounted at the
 //! end); without it the series has the /proc/vmstat columns only.
 
 use std::path::{Path, PathBuf};
