@@ -11,16 +11,20 @@
 //!   span from its first to its last such event, in MiB/s (2^20 bytes per second).
 //! - **steady state**: the middle half (25 %..75 %) of the span from the first to the last `writeback_dirty_folio`
 //!   on a scenario file; the steady `nr_dirty` is the median (lower middle) of the host-wide `/proc/vmstat`
-//!   nr_dirty samples in it, the steady device dirty the median of the scenario devices' `DEV.reclaimable_kb`
+//!   nr_dirty samples in it (likewise nr_writeback), the steady device dirty the median of the scenario devices' `DEV.reclaimable_kb`
 //!   summed, in pages.
 //! - **pauses**: `balance_dirty_pages` events with `pause > 0` (the kernel traces `min(pause, 0)` when it does not
 //!   sleep, and the pause it sleeps otherwise, in ms); p50/p90 are nearest-rank percentiles of those pauses.
-//! - **first background pass**: the first `writeback_start` with `reason=background`; **expiry pass**: the first
-//!   `writeback_start` with `reason=periodic` whose pass (up to that device's `writeback_written`) wrote pages of a
-//!   scenario file (`writeback_single_inode` with `wrote > 0`).
+//! - **first background pass**: the first `writeback_start` with `reason=background`; **first write pass**: the
+//!   first `writeback_start` (any reason) whose pass (up to that device's `writeback_written`) wrote pages of a
+//!   scenario file (`writeback_single_inode` with `wrote > 0`), with its reason; **expiry pass**: the same among
+//!   `reason=periodic` passes (the kupdate pass; note that a periodic pass also writes inodes a background pass
+//!   left on b_more_io, expired or not, since queue_io splices b_more_io before moving expired inodes).
 //! - **write request size**: the median (lower middle) `bytes` of `block_rq_issue` events whose rwbs has `W` and
 //!   whose size is not 0 (flushes are `FF` with no data), with the count.
-//! - **thresholds**: the distinct `(bg_thresh, thresh)` pairs of `global_dirty_state` (pages).
+//! - **thresholds**: the distinct `(bg_thresh, thresh)` pairs of `global_dirty_state` (pages) fired by the tasks
+//!   that wrote and by the flusher (`kworker`); other tasks' are kept apart in `foreign_thresholds`
+//!   (global_dirty_state is host-wide, and a real-time task sees boosted limits: `x + x/4 + dirty_limit/32`).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -61,6 +65,8 @@ pub struct WriteFigures {
     pub steady_window: Option<(u64, u64)>,
     /// Median host-wide nr_dirty (pages) in the window; `None` without samples there.
     pub steady_nr_dirty: Option<u64>,
+    /// Median host-wide nr_writeback (pages) in the window.
+    pub steady_nr_writeback: Option<u64>,
     /// Median dirty pages of the scenario devices (debugfs BdiReclaimable) in the window.
     pub steady_device_dirty: Option<u64>,
     /// balance_dirty_pages events, and those that slept.
@@ -69,14 +75,18 @@ pub struct WriteFigures {
     pub pause_ms_p50: Option<i64>,
     pub pause_ms_p90: Option<i64>,
     pub first_background_ns: Option<u64>,
+    /// Start time and reason of the first pass that wrote a scenario file.
+    pub first_write_pass: Option<(u64, String)>,
     pub first_expiry_pass_ns: Option<u64>,
     /// Passes started, by reason.
     pub passes: BTreeMap<String, u64>,
     /// block_rq_issue writes with data: count and median size.
     pub write_requests: u64,
     pub write_request_bytes_median: Option<u64>,
-    /// Distinct (bg_thresh, thresh) of global_dirty_state.
+    /// Distinct (bg_thresh, thresh) of global_dirty_state fired by the writing tasks and the flusher.
     pub thresholds: BTreeSet<(u64, u64)>,
+    /// The same fired by other tasks of the host.
+    pub foreign_thresholds: BTreeSet<(u64, u64)>,
 }
 
 /// Nearest-rank percentile (`p` in 1..=100) of a sorted slice.
@@ -108,6 +118,7 @@ pub fn figures(log: &Log, series: &Series, devices: &[&str]) -> WriteFigures {
     let mut rq_bytes = Vec::new();
     // Per device: the reason and start time of the pass in progress, and whether it wrote a scenario file.
     let mut pass: BTreeMap<&str, (&str, u64)> = BTreeMap::new();
+    let mut thresholds: BTreeMap<&str, BTreeSet<(u64, u64)>> = BTreeMap::new();
     for e in &log.events {
         let t = e.time.0;
         match &e.kind {
@@ -163,18 +174,21 @@ pub fn figures(log: &Log, series: &Series, devices: &[&str]) -> WriteFigures {
             EventKind::WritebackWritten { device, .. } => {
                 pass.remove(&**device);
             }
-            EventKind::WritebackSingleInode { device, file, wrote, .. }
-                if *wrote > 0 && is_scenario_file(file) && fig.first_expiry_pass_ns.is_none() =>
-            {
-                if let Some((_, start)) = pass.get(&**device).filter(|(r, _)| *r == "periodic") {
-                    fig.first_expiry_pass_ns = Some(*start);
+            EventKind::WritebackSingleInode { device, file, wrote, .. } if *wrote > 0 && is_scenario_file(file) => {
+                if let Some((reason, start)) = pass.get(&**device) {
+                    if fig.first_write_pass.is_none() {
+                        fig.first_write_pass = Some((*start, reason.to_string()));
+                    }
+                    if *reason == "periodic" && fig.first_expiry_pass_ns.is_none() {
+                        fig.first_expiry_pass_ns = Some(*start);
+                    }
                 }
             }
             EventKind::BlockRqIssue { rwbs, bytes, .. } if rwbs.contains('W') && *bytes > 0 => {
                 rq_bytes.push(*bytes);
             }
             EventKind::GlobalDirtyState { bg_thresh, thresh, .. } => {
-                fig.thresholds.insert((*bg_thresh, *thresh));
+                thresholds.entry(&e.task).or_default().insert((*bg_thresh, *thresh));
             }
             _ => {}
         }
@@ -188,6 +202,13 @@ pub fn figures(log: &Log, series: &Series, devices: &[&str]) -> WriteFigures {
             t
         })
         .collect();
+    for (task, set) in thresholds {
+        if task == "kworker" || fig.tasks.iter().any(|t| t.task == task) {
+            fig.thresholds.extend(set);
+        } else {
+            fig.foreign_thresholds.extend(set);
+        }
+    }
     pauses.sort_unstable();
     fig.pauses = pauses.len() as u64;
     fig.pause_ms_p50 = percentile(&pauses, 50);
@@ -200,10 +221,14 @@ pub fn figures(log: &Log, series: &Series, devices: &[&str]) -> WriteFigures {
         fig.steady_window = Some((lo, hi));
         let inside = series.samples.iter().filter(|s| (lo..=hi).contains(&s.time.0));
         let mut nr: Vec<u64> = Vec::new();
+        let mut wb: Vec<u64> = Vec::new();
         let mut dev: Vec<u64> = Vec::new();
         for s in inside {
             if let Some(v) = s.get("nr_dirty") {
                 nr.push(v);
+            }
+            if let Some(v) = s.get("nr_writeback") {
+                wb.push(v);
             }
             let per: Option<Vec<u64>> = devices.iter().map(|d| s.get(&format!("{d}.reclaimable_kb"))).collect();
             if let Some(per) = per.filter(|p| !p.is_empty()) {
@@ -211,6 +236,7 @@ pub fn figures(log: &Log, series: &Series, devices: &[&str]) -> WriteFigures {
             }
         }
         fig.steady_nr_dirty = median(&mut nr);
+        fig.steady_nr_writeback = median(&mut wb);
         fig.steady_device_dirty = median(&mut dev);
     }
     fig
@@ -242,15 +268,17 @@ impl WriteFigures {
         }
         let _ = write!(
             s,
-            "steady nr_dirty={} device_dirty={} bdp={} pauses={} p50={} p90={} ms first_background={} ms \
-             expiry_pass={} ms write_rq={} median={} B thresholds={:?}",
+            "steady nr_dirty={} nr_writeback={} device_dirty={} bdp={} pauses={} p50={} p90={} ms first_background={} ms \
+             first_write_pass={} expiry_pass={} ms write_rq={} median={} B thresholds={:?}",
             opt(self.steady_nr_dirty),
+            opt(self.steady_nr_writeback),
             opt(self.steady_device_dirty),
             self.bdp_events,
             self.pauses,
             self.pause_ms_p50.map_or("-".into(), |v| v.to_string()),
             self.pause_ms_p90.map_or("-".into(), |v| v.to_string()),
             ms(self.first_background_ns),
+            self.first_write_pass.as_ref().map_or("-".into(), |(t, r)| format!("{:.1}ms/{r}", *t as f64 / 1e6)),
             ms(self.first_expiry_pass_ns),
             self.write_requests,
             opt(self.write_request_bytes_median),
@@ -270,6 +298,7 @@ mod tests {
 100 w mm_filemap_add_to_page_cache file=f index=0 order=5
 110 w writeback_dirty_folio device=d file=f index=0
 120 w global_dirty_state nr_dirty=1 nr_writeback=0 bg_thresh=8192 thresh=16384 limit=16384 nr_dirtied=1 nr_written=0
+125 rtapp global_dirty_state nr_dirty=1 nr_writeback=0 bg_thresh=10752 thresh=20992 limit=16384 nr_dirtied=1 nr_written=0
 130 kworker writeback_dirty_folio device=d file=ino:7 index=3
 200 w mm_filemap_add_to_page_cache file=f index=32 order=5
 1000000100 w writeback_dirty_folio device=d file=f index=32
@@ -296,8 +325,8 @@ mod tests {
     const SERIES: &str = "# pcsim vmstat series v1
 0 nr_dirty=5 d.reclaimable_kb=0
 250000000 nr_dirty=7 d.reclaimable_kb=400
-500000000 nr_dirty=9 d.reclaimable_kb=800
-750000000 nr_dirty=3 d.reclaimable_kb=1200
+500000000 nr_dirty=9 d.reclaimable_kb=800 nr_writeback=40
+750000000 nr_dirty=3 d.reclaimable_kb=1200 nr_writeback=60
 900000000 nr_dirty=100 d.reclaimable_kb=4
 ";
 
@@ -315,6 +344,7 @@ mod tests {
         // Window [250000107, 750000103]: the samples at 0.5 s and 0.75 s; the one at 0.25 s is just before it.
         assert_eq!(f.steady_window, Some((250_000_107, 750_000_103)));
         assert_eq!(f.steady_nr_dirty, Some(3));
+        assert_eq!(f.steady_nr_writeback, Some(40));
         assert_eq!(f.steady_device_dirty, Some(200));
         let dio = f.tasks.iter().find(|t| t.task == "dio").unwrap();
         assert_eq!((dio.dirtied_bytes, dio.direct_bytes), (0, 2048 * 512));
@@ -331,6 +361,8 @@ mod tests {
         assert_eq!(f.passes.get("periodic"), Some(&2));
         assert_eq!((f.write_requests, f.write_request_bytes_median), (2, Some(524288)));
         assert_eq!(f.thresholds.iter().copied().collect::<Vec<_>>(), vec![(8192, 16384)]);
+        assert_eq!(f.foreign_thresholds.iter().copied().collect::<Vec<_>>(), vec![(10752, 20992)]);
+        assert_eq!(f.first_write_pass, Some((1_000_000_500, "background".to_string())));
         assert!(f.summary().contains("pauses=2 p50=8 p90=12"), "{}", f.summary());
     }
 

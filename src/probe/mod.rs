@@ -192,15 +192,17 @@ fn host_lock() -> Result<File, ProbeError> {
     }
 }
 
-/// Fails when a scenario sysctl or a write throttle is no longer what the run set: another process changed the
-/// host under the run, whose figures are then not the scenario's.
+/// Fails when a scenario sysctl or a write throttle is not what the run set, at the end or at any sample during the
+/// run (`seen_during`): another process changed the host under the run, whose figures are then not the scenario's.
 fn check_host_unchanged(
     sc: &Scenario,
     scratches: &[scratch::Scratch],
     throttles: &[Option<u64>],
+    seen_during: &[String],
 ) -> Result<(), ProbeError> {
+    let mut what: Vec<String> = seen_during.to_vec();
     let drift = sysctl::differences(sc.sysctls.explicit())?;
-    let mut what: Vec<String> = drift.iter().map(|(n, (now, want))| format!("{n} is {now}, not {want}")).collect();
+    what.extend(drift.iter().map(|(n, (now, want))| format!("{n} is {now}, not {want}")));
     for (s, t) in scratches.iter().zip(throttles) {
         if let Some(bps) = t {
             let file = throttle::write_bps_file()?;
@@ -289,20 +291,21 @@ fn run_inner(
     let started_wall = std::time::SystemTime::now();
     let reader = inst.start(raw)?;
     let named: Vec<(String, u32, u32)> = scratches.iter().map(|s| (s.device.clone(), s.major, s.minor)).collect();
-    let sampler = sampler::Sampler::start(&named, bdi_dir.as_deref())?;
+    let watch: Vec<(String, u64)> = sc.sysctls.explicit().iter().map(|(k, v)| (k.clone(), *v)).collect();
+    let sampler = sampler::Sampler::start(&named, bdi_dir.as_deref(), watch)?;
     eprintln!("pcsim: running workload ({} tasks)", sc.tasks.len());
     let run_result = match &memcg {
         Some(m) => worker::run(sc, &paths, &ops_dir, &m.procs_file()),
         None => runner::run_all(sc, &paths, &ops_dir, None),
     };
     let end = runner::mono_ns();
-    let series = sampler.finish(run_result.as_ref().map(|(t0, _)| *t0).unwrap_or(end));
+    let (series, sysctls_changed) = sampler.finish(run_result.as_ref().map(|(t0, _)| *t0).unwrap_or(end));
     inst.stop()?;
     reader.finish()?;
     let vm_after = collect::vmstat();
     let (t0, outcomes) = run_result?;
     guard::check()?;
-    check_host_unchanged(sc, &scratches, &throttles)?;
+    check_host_unchanged(sc, &scratches, &throttles, &sysctls_changed)?;
     let lost = inst.lost_events();
 
     // Residency and extents.

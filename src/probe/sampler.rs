@@ -56,8 +56,8 @@ pub fn bdi_debugfs(undo: &mut Undo) -> Option<PathBuf> {
     bdi.is_dir().then(|| bdi.to_path_buf())
 }
 
-/// Raw samples: CLOCK_MONOTONIC ns and values.
-type Raw = Vec<(u64, Vec<(String, u64)>)>;
+/// Raw samples: CLOCK_MONOTONIC ns and values; and the watched sysctls seen with another value (time, name, value).
+type Raw = (Vec<(u64, Vec<(String, u64)>)>, Vec<(u64, String, u64)>);
 
 /// The running sampler.
 pub struct Sampler {
@@ -97,8 +97,14 @@ fn sample(devices: &[(String, PathBuf)]) -> Vec<(String, u64)> {
 }
 
 impl Sampler {
-    /// Starts sampling now. `devices`: (scenario device name, MAJ, MIN); `bdi_dir`: debugfs `bdi`, if available.
-    pub fn start(devices: &[(String, u32, u32)], bdi_dir: Option<&Path>) -> Result<Sampler, super::ProbeError> {
+    /// Starts sampling now. `devices`: (scenario device name, MAJ, MIN); `bdi_dir`: debugfs `bdi`, if available;
+    /// `watch`: sysctls (dotted names) that must keep the given values, read at every sample (another process
+    /// that changes one during the run, even for a moment, voids the run: see [`Sampler::finish`]).
+    pub fn start(
+        devices: &[(String, u32, u32)],
+        bdi_dir: Option<&Path>,
+        watch: Vec<(String, u64)>,
+    ) -> Result<Sampler, super::ProbeError> {
         let files: Vec<(String, PathBuf)> = match bdi_dir {
             Some(d) => {
                 devices.iter().map(|(n, ma, mi)| (n.clone(), d.join(format!("{ma}:{mi}")).join("stats"))).collect()
@@ -110,11 +116,19 @@ impl Sampler {
         let handle = std::thread::Builder::new()
             .name("pcsim-sampler".into())
             .spawn(move || {
-                let mut raw: Raw = Vec::new();
+                let mut raw: Raw = (Vec::new(), Vec::new());
                 let first = mono_ns();
                 let mut k = 0u64;
                 loop {
-                    raw.push((mono_ns(), sample(&files)));
+                    let now = mono_ns();
+                    raw.0.push((now, sample(&files)));
+                    for (name, want) in &watch {
+                        if let Ok(v) = super::sysctl::read(name) {
+                            if v != *want && raw.1.len() < 16 {
+                                raw.1.push((now, name.clone(), v));
+                            }
+                        }
+                    }
                     if s.load(Ordering::SeqCst) {
                         return raw;
                     }
@@ -138,17 +152,22 @@ impl Sampler {
         Ok(Sampler { stop, handle: Some(handle), devices: devices.iter().map(|d| d.0.clone()).collect() })
     }
 
-    /// Takes the final sample and returns the series, times relative to `t0` (CLOCK_MONOTONIC ns).
-    pub fn finish(mut self, t0: u64) -> Series {
+    /// Takes the final sample and returns the series, times relative to `t0` (CLOCK_MONOTONIC ns), and the
+    /// watched sysctls that were seen with another value (`name=value at T ms`).
+    pub fn finish(mut self, t0: u64) -> (Series, Vec<String>) {
         self.stop.store(true, Ordering::SeqCst);
-        let raw = self.handle.take().and_then(|h| h.join().ok()).unwrap_or_default();
+        let (raw, changed) = self.handle.take().and_then(|h| h.join().ok()).unwrap_or_default();
+        let changed = changed
+            .into_iter()
+            .map(|(t, n, v)| format!("{n} was {v} at {} ms", t.saturating_sub(t0) / 1_000_000))
+            .collect();
         let mut series = Series::default();
         series.header.insert("interval_ns".into(), INTERVAL_NS.to_string());
         series.header.insert("devices".into(), self.devices.join(","));
         for (t, values) in raw {
             series.samples.push(Sample { time: Nanos(t.saturating_sub(t0)), values: values.into_iter().collect() });
         }
-        series
+        (series, changed)
     }
 }
 
