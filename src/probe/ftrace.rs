@@ -114,7 +114,11 @@ pub const PAGES_WRITTEN_US: u64 = 100_000;
 /// Maps host identities (inode numbers, device numbers) to scenario names.
 #[derive(Clone, Debug, Default)]
 pub struct Normaliser {
-    inodes: HashMap<u64, Name>,
+    /// Scenario files by (device major, minor, inode): each scratch filesystem numbers its inodes from the same
+    /// start, so two devices' files usually share inode numbers.
+    inodes: HashMap<(u32, u32, u64), Name>,
+    /// Files added without a device (`add_inode`): matched on any device.
+    any_device_inodes: HashMap<u64, Name>,
     devices: HashMap<(u32, u32), Name>,
     /// Trace-clock time of the run's start, in ns.
     pub t0_ns: u64,
@@ -159,16 +163,26 @@ impl Normaliser {
         Normaliser { t0_ns, ..Default::default() }
     }
 
+    /// A scenario file on one device.
+    pub fn add_inode_on(&mut self, major: u32, minor: u32, ino: u64, file: &str) {
+        self.inodes.insert((major, minor, ino), Arc::from(file));
+    }
+
+    /// A scenario file on whichever device (single-device uses and tests).
     pub fn add_inode(&mut self, ino: u64, file: &str) {
-        self.inodes.insert(ino, Arc::from(file));
+        self.any_device_inodes.insert(ino, Arc::from(file));
     }
 
     pub fn add_device(&mut self, major: u32, minor: u32, name: &str) {
         self.devices.insert((major, minor), Arc::from(name));
     }
 
-    fn file(&self, ino: u64) -> Name {
-        self.inodes.get(&ino).cloned().unwrap_or_else(|| Arc::from(format!("ino:{ino}")))
+    fn file(&self, dev: (u32, u32), ino: u64) -> Name {
+        self.inodes
+            .get(&(dev.0, dev.1, ino))
+            .or_else(|| self.any_device_inodes.get(&ino))
+            .cloned()
+            .unwrap_or_else(|| Arc::from(format!("ino:{ino}")))
     }
 
     fn device(&self, dev: (u32, u32)) -> Option<Name> {
@@ -239,7 +253,7 @@ impl Normaliser {
                 for (k, v) in kv(body) {
                     match k {
                         "dev" => {}
-                        "ino" => pairs.push(("file", self.file(hex_ino(v)?).to_string())),
+                        "ino" => pairs.push(("file", self.file(dev, hex_ino(v)?).to_string())),
                         _ => pairs.push((k, v.to_string())),
                     }
                 }
@@ -254,7 +268,7 @@ impl Normaliser {
                 if self.device(dev).is_none() {
                     return Ok(None);
                 }
-                pairs.push(("file", self.file(hex_ino(toks[3])?).to_string()));
+                pairs.push(("file", self.file(dev, hex_ino(toks[3])?).to_string()));
                 let ofs: u64 = get(body, "ofs").and_then(|v| v.parse().ok()).ok_or_else(|| e("no ofs="))?;
                 pairs.push(("index", (ofs >> 12).to_string()));
                 pairs.push(("order", get(body, "order").ok_or_else(|| e("no order="))?.to_string()));
@@ -265,7 +279,7 @@ impl Normaliser {
                     return Ok(None);
                 }
                 let ino = hex_ino(get(body, "ino").ok_or_else(|| e("no ino="))?)?;
-                pairs.push(("file", self.file(ino).to_string()));
+                pairs.push(("file", self.file(dev, ino).to_string()));
                 let ofs = get(body, "ofs").ok_or_else(|| e("no ofs="))?;
                 if event == "mm_filemap_fault" {
                     let o: u64 = ofs.parse().map_err(|_| e("bad ofs"))?;
@@ -297,7 +311,7 @@ impl Normaliser {
                 let dev = at("dev").and_then(parse_dev).ok_or_else(|| e("no dev"))?;
                 let Some(device) = self.device(dev) else { return Ok(None) };
                 pairs.push(("device", device.to_string()));
-                pairs.push(("file", self.file(dec_ino(at("ino").ok_or_else(|| e("no ino"))?)?).to_string()));
+                pairs.push(("file", self.file(dev, dec_ino(at("ino").ok_or_else(|| e("no ino"))?)?).to_string()));
                 pairs.push(("dirtied_when", at("dirtied").ok_or_else(|| e("no dirtied"))?.to_string()));
                 let state = at("state").filter(|s| *s != "mode").unwrap_or("none");
                 pairs.push(("state", state.to_string()));
@@ -308,12 +322,13 @@ impl Normaliser {
                 // "bdi 7:0: k=v ..." (writeback_start & co. also carry "sb_dev 7:0").
                 let rest = body.strip_prefix("bdi ").ok_or_else(|| e("expected `bdi NAME: ...`"))?;
                 let (bdi, kvs) = rest.split_once(": ").unwrap_or((rest.trim_end_matches(':'), ""));
-                let Some(device) = parse_dev(bdi).and_then(|d| self.device(d)) else { return Ok(None) };
+                let Some(dev) = parse_dev(bdi) else { return Ok(None) };
+                let Some(device) = self.device(dev) else { return Ok(None) };
                 pairs.push(("device", device.to_string()));
                 for (k, v) in kv(kvs) {
                     match k {
                         "cgroup_ino" | "sb_dev" => {}
-                        "ino" => pairs.push(("file", self.file(dec_ino(v)?).to_string())),
+                        "ino" => pairs.push(("file", self.file(dev, dec_ino(v)?).to_string())),
                         "awrite_bw" => pairs.push(("avg_write_bw", v.to_string())),
                         // age = (jiffies - dirtied_when) / HZ: host time, like dirtied_when.
                         "age" if ev != "writeback_queue_io" => {}
@@ -506,5 +521,25 @@ mod tests {
         assert_eq!(&*e.task, "writer");
         let other = "<...>-78 [000] ..... 6289.300001: writeback_dirty_folio: bdi 7:0: ino=12 index=64";
         assert_eq!(&*n.event(&split_line(other).unwrap()).unwrap().unwrap().task, "<...>");
+    }
+
+    #[test]
+    fn files_of_two_devices_with_the_same_inode_keep_their_names() {
+        let mut n = Normaliser::new(6_289_208_000_000);
+        n.add_device(7, 0, "disk0");
+        n.add_device(7, 1, "disk1");
+        n.add_inode_on(7, 0, 12, "out0");
+        n.add_inode_on(7, 1, 12, "out1");
+        let mut one = |line: &str| n.event(&split_line(line).unwrap()).unwrap().unwrap().to_string();
+        assert!(one("w-1 [000] ..... 6289.300000: mm_filemap_add_to_page_cache: dev 7:1 ino c pfn=0x1 ofs=0 order=5")
+            .contains("file=out1"));
+        assert!(
+            one("w-1 [000] ..... 6289.300000: writeback_dirty_folio: bdi 7:0: ino=12 index=0").contains("file=out0")
+        );
+        assert!(one("w-1 [000] ..... 6289.300000: writeback_dirty_folio: bdi 7:1: ino=12 index=0")
+            .contains("device=disk1 file=out1"));
+        assert!(
+            one("w-1 [000] ..... 6289.300000: writeback_dirty_folio: bdi 7:1: ino=13 index=0").contains("file=ino:13")
+        );
     }
 }

@@ -350,7 +350,7 @@ fn run_inner(
     for s in &scratches {
         norm.add_device(s.major, s.minor, &s.device);
         for (name, _, ino, _) in &s.files {
-            norm.add_inode(*ino, name);
+            norm.add_inode_on(s.major, s.minor, *ino, name);
         }
     }
     let (release, version) = host::uname();
