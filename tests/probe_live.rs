@@ -66,6 +66,8 @@ struct HostState {
     loops: Vec<String>,
     instances: Vec<String>,
     leftovers: Vec<String>,
+    /// The root blkio write throttle rules (cgroup v1), as text.
+    throttles: String,
 }
 
 fn host_state() -> HostState {
@@ -105,7 +107,8 @@ fn host_state() -> HostState {
             }
         }
     }
-    HostState { vm, mounts, loops, instances, leftovers }
+    let throttles = std::fs::read_to_string("/sys/fs/cgroup/blkio/blkio.throttle.write_bps_device").unwrap_or_default();
+    HostState { vm, mounts, loops, instances, leftovers, throttles }
 }
 
 fn repo(p: &str) -> PathBuf {
@@ -349,4 +352,58 @@ fn touching_past_the_end_of_a_mapped_file_is_efault_not_sigbus() {
     let touch = ops.lines().find(|l| l.contains("touch_read")).unwrap();
     assert!(touch.ends_with(&format!(" -{}", libc::EFAULT)), "{touch}");
     assert_eq!(host_state(), before);
+}
+
+#[test]
+fn small_writer_on_a_throttled_device_records_the_write_side_and_restores_host() {
+    live!();
+    if !Path::new("/sys/fs/cgroup/blkio/blkio.throttle.write_bps_device").exists() {
+        eprintln!("skipped: no cgroup v1 blkio controller for write_bps");
+        return;
+    }
+    let before = host_state();
+    let tmp = tempfile::tempdir().unwrap();
+    // 24 MiB of 128 KiB writes under dirty_bytes 8 MiB / dirty_background_bytes 4 MiB on a device throttled to
+    // 16 MiB/s: background writeback and balance_dirty_pages both happen within about two seconds.
+    let sc = write_scenario(
+        tmp.path(),
+        "w.ron",
+        r#"Scenario(
+    name: "small_writer",
+    machine: (memory: "2g"),
+    devices: [(name: "disk0", write_bps: "16m")],
+    sysctls: { "vm.dirty_bytes": 8388608, "vm.dirty_background_bytes": 4194304, "vm.dirty_expire_centisecs": 1500 },
+    files: [(name: "out", size: 0)],
+    tasks: [(name: "writer", ops: [
+        Open(file: "out", flags: [WRONLY]),
+        Generate(fd: "out", syscall: Read, read_pct: 0, block: "128k", range: (off: 0, len: "24m")),
+        Close(fd: "out"),
+    ])],
+)"#,
+    );
+    let out = tmp.path().join("out");
+    let st = Command::new(pcsim())
+        .args(["probe", sc.to_str().unwrap(), "--out", out.to_str().unwrap(), "--allow-sysctl"])
+        .output()
+        .unwrap();
+    assert!(st.status.success(), "{}", String::from_utf8_lossy(&st.stderr));
+    let log = pcsim::trace::log::read_log_file(&out.join("events.log")).unwrap();
+    let series = pcsim::trace::series::read_series_file(&out.join("vmstat_series.txt")).unwrap();
+    assert!(series.samples.len() >= 2, "{series:?}");
+    assert!(!series.column("nr_dirty").is_empty());
+    let fig = pcsim::compare::curves::figures(&log, &series, &["disk0"]);
+    // The kernel's thresholds are the scenario's byte limits in pages.
+    assert!(fig.thresholds.contains(&(1024, 2048)), "{}", fig.summary());
+    let w = fig.tasks.iter().find(|t| t.task == "writer").expect("the writer dirtied pages");
+    assert_eq!(w.dirtied_bytes, 24 << 20, "{}", fig.summary());
+    assert!(fig.first_background_ns.is_some(), "{}", fig.summary());
+    assert!(fig.pauses > 0, "the writer outruns a 16 MiB/s device: {}", fig.summary());
+    // Writeback events name the scenario's device, never the host's bdi "7:N".
+    for e in log.events.iter().filter(|e| e.kind.name().starts_with("writeback_")) {
+        let dev = e.kind.fields().into_iter().find(|(k, _)| *k == "device").map(|(_, v)| v.to_string());
+        assert_eq!(dev.as_deref(), Some("disk0"), "{e}");
+    }
+    let manifest = std::fs::read_to_string(out.join("manifest.ron")).unwrap();
+    assert!(manifest.contains("write_bps: Some(16777216)") && manifest.contains("sync_after_ns"), "{manifest}");
+    assert_eq!(host_state(), before, "host state changed by a write-side probe run");
 }

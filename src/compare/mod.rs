@@ -17,6 +17,7 @@
 
 pub mod align;
 pub mod counters;
+pub mod curves;
 pub mod input;
 pub mod output;
 pub mod residency;
@@ -81,7 +82,12 @@ impl Group {
 /// Fields left out of the canonical tuple because they only describe the host (jiffies, host-wide counters).
 pub fn ignored_fields(kind: &EventKind) -> &'static [&'static str] {
     match kind {
-        EventKind::WritebackDirtyInodeEnqueue { .. } | EventKind::WritebackSingleInode { .. } => &["dirtied_when"],
+        EventKind::WritebackDirtyInodeEnqueue { .. }
+        | EventKind::WritebackSingleInode { .. }
+        | EventKind::WritebackSingleInodeStart { .. }
+        | EventKind::WritebackSbInodesRequeue { .. }
+        | EventKind::SbMarkInodeWriteback { .. }
+        | EventKind::SbClearInodeWriteback { .. } => &["dirtied_when"],
         EventKind::WritebackQueueIo { .. } => &["older", "age"],
         EventKind::GlobalDirtyState { .. } => {
             &["nr_dirty", "nr_writeback", "bg_thresh", "thresh", "limit", "nr_dirtied", "nr_written"]

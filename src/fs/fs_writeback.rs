@@ -37,6 +37,8 @@ pub struct WbWork {
     pub for_background: bool,
     pub range_cyclic: bool,
     pub reason: &'static str,
+    /// Pages written so far (traced as writeback_pages_written when the work is done).
+    pub written: i64,
 }
 
 impl WbWork {
@@ -300,9 +302,11 @@ pub fn wb_workfn_step(k: &mut Kernel, dev: usize) {
     }
     let more = wb_writeback_iteration(k, dev);
     if !more {
+        // wb_do_writeback: the work's pages (trace_writeback_pages_written).
         let w = k.wb.wbs[dev].cur.take().unwrap();
         if k.events_on() {
-            let _ = w;
+            let device = k.devices[dev].name.clone();
+            k.emit(EventKind::WritebackPagesWritten { device, pages: w.written });
         }
     }
     // Yield: run again at this step's end (a new work, or the next iteration).
@@ -329,6 +333,7 @@ fn next_work(k: &mut Kernel, dev: usize) -> Option<WbWork> {
                 for_background: false,
                 range_cyclic: true,
                 reason: "periodic",
+                written: 0,
             });
         }
     }
@@ -340,6 +345,7 @@ fn next_work(k: &mut Kernel, dev: usize) -> Option<WbWork> {
             for_background: true,
             range_cyclic: true,
             reason: "background",
+            written: 0,
         });
     }
     None
@@ -469,8 +475,8 @@ fn writeback_sb_inodes(k: &mut Kernel, dev: usize) -> i64 {
                 to_write: chunk,
                 wrote: wrote as u64,
             });
-            k.emit(EventKind::WritebackPagesWritten { pages: wrote });
         }
+        k.wb.wbs[dev].cur.as_mut().unwrap().written += wrote;
         // requeue_inode.
         if still_dirty {
             if wbc.nr_to_write <= 0 {

@@ -100,14 +100,34 @@ pub fn normalise_comm(comm: &str) -> String {
     }
 }
 
+/// The probe's own helper threads (vmstat sampler, trace reader): their events are the probe's footprint, not the
+/// workload's (reading debugfs bdi stats fires global_dirty_state; writing raw_trace.txt dirties host pages).
+pub const PROBE_THREADS: &[&str] = &["pcsim-sampler", "pcsim-trace"];
+
+/// What ftrace prints for a pid whose comm it no longer has.
+pub const UNKNOWN_COMM: &str = "<...>";
+
+/// How soon after a flusher thread's `writeback_written` its `writeback_pages_written` must come to be attributed
+/// to that pass's device (wb_workfn fires it right after wb_do_writeback returns: microseconds in practice).
+pub const PAGES_WRITTEN_US: u64 = 100_000;
+
 /// Maps host identities (inode numbers, device numbers) to scenario names.
 #[derive(Clone, Debug, Default)]
 pub struct Normaliser {
-    inodes: HashMap<u64, Name>,
+    /// Scenario files by (device major, minor, inode): each scratch filesystem numbers its inodes from the same
+    /// start, so two devices' files usually share inode numbers.
+    inodes: HashMap<(u32, u32, u64), Name>,
+    /// Files added without a device (`add_inode`): matched on any device.
+    any_device_inodes: HashMap<u64, Name>,
     devices: HashMap<(u32, u32), Name>,
     /// Trace-clock time of the run's start, in ns.
     pub t0_ns: u64,
     tasks: HashMap<String, Name>,
+    /// Per thread id, the scenario device and time (µs) of its last `writeback_written` not yet followed by
+    /// `writeback_pages_written` (which names no device; wb_workfn fires it right after its passes over one bdi).
+    flusher_device: HashMap<u32, (Name, u64)>,
+    /// Thread names by pid, learnt from the trace itself, for lines whose comm ftrace printed as `<...>`.
+    comms: HashMap<u32, String>,
 }
 
 /// Why a known event's body could not be normalised.
@@ -143,16 +163,26 @@ impl Normaliser {
         Normaliser { t0_ns, ..Default::default() }
     }
 
+    /// A scenario file on one device.
+    pub fn add_inode_on(&mut self, major: u32, minor: u32, ino: u64, file: &str) {
+        self.inodes.insert((major, minor, ino), Arc::from(file));
+    }
+
+    /// A scenario file on whichever device (single-device uses and tests).
     pub fn add_inode(&mut self, ino: u64, file: &str) {
-        self.inodes.insert(ino, Arc::from(file));
+        self.any_device_inodes.insert(ino, Arc::from(file));
     }
 
     pub fn add_device(&mut self, major: u32, minor: u32, name: &str) {
         self.devices.insert((major, minor), Arc::from(name));
     }
 
-    fn file(&self, ino: u64) -> Name {
-        self.inodes.get(&ino).cloned().unwrap_or_else(|| Arc::from(format!("ino:{ino}")))
+    fn file(&self, dev: (u32, u32), ino: u64) -> Name {
+        self.inodes
+            .get(&(dev.0, dev.1, ino))
+            .or_else(|| self.any_device_inodes.get(&ino))
+            .cloned()
+            .unwrap_or_else(|| Arc::from(format!("ino:{ino}")))
     }
 
     fn device(&self, dev: (u32, u32)) -> Option<Name> {
@@ -168,11 +198,44 @@ impl Normaliser {
         n
     }
 
-    /// Normalises one trace line. `Ok(None)`: not an event pcsim models, or on a device outside the scenario.
+    /// Remembers `raw`'s thread name for its pid (see [`Normaliser::event`]); placeholders are ignored.
+    pub fn learn_comm(&mut self, raw: &RawLine<'_>) {
+        if raw.comm != UNKNOWN_COMM && !self.comms.contains_key(&raw.pid) {
+            self.comms.insert(raw.pid, raw.comm.to_string());
+        }
+    }
+
+    /// Normalises one trace line. `Ok(None)`: not an event pcsim models, on a device outside the scenario, or fired
+    /// by one of the probe's own threads. A comm that ftrace printed as `<...>` (its pid fell out of the saved
+    /// cmdlines cache, which a busy host churns) is replaced by the name learnt for the pid ([`learn_comm`]).
+    ///
+    /// [`learn_comm`]: Normaliser::learn_comm
     pub fn event(&mut self, raw: &RawLine<'_>) -> Result<Option<Event>, NormaliseError> {
-        let Some(kind) = self.kind(raw.event, raw.body)? else { return Ok(None) };
+        let comm = match self.comms.get(&raw.pid) {
+            Some(c) if raw.comm == UNKNOWN_COMM => c.clone(),
+            _ => raw.comm.to_string(),
+        };
+        if PROBE_THREADS.contains(&comm.as_str()) {
+            return Ok(None);
+        }
+        let kind = if raw.event == "writeback_pages_written" {
+            // The tracepoint cannot be filtered by device and every bdi's flusher fires it: keep it only when the
+            // same thread ended a pass (writeback_written) on a scenario device within the last PAGES_WRITTEN_US.
+            let Some((device, at)) = self.flusher_device.remove(&raw.pid) else { return Ok(None) };
+            if raw.ts_us.saturating_sub(at) > PAGES_WRITTEN_US {
+                return Ok(None);
+            }
+            let pages = raw.body.trim();
+            EventKind::from_fields(raw.event, &[("device", &device), ("pages", pages)])?
+        } else {
+            let Some(kind) = self.kind(raw.event, raw.body)? else { return Ok(None) };
+            if let EventKind::WritebackWritten { device, .. } = &kind {
+                self.flusher_device.insert(raw.pid, (device.clone(), raw.ts_us));
+            }
+            kind
+        };
         let time = Nanos(raw.ts_us.saturating_mul(1000).saturating_sub(self.t0_ns));
-        Ok(Some(Event { time, task: self.task(raw.comm), kind }))
+        Ok(Some(Event { time, task: self.task(&comm), kind }))
     }
 
     fn kind(&self, event: &str, body: &str) -> Result<Option<EventKind>, NormaliseError> {
@@ -190,7 +253,7 @@ impl Normaliser {
                 for (k, v) in kv(body) {
                     match k {
                         "dev" => {}
-                        "ino" => pairs.push(("file", self.file(hex_ino(v)?).to_string())),
+                        "ino" => pairs.push(("file", self.file(dev, hex_ino(v)?).to_string())),
                         _ => pairs.push((k, v.to_string())),
                     }
                 }
@@ -205,7 +268,7 @@ impl Normaliser {
                 if self.device(dev).is_none() {
                     return Ok(None);
                 }
-                pairs.push(("file", self.file(hex_ino(toks[3])?).to_string()));
+                pairs.push(("file", self.file(dev, hex_ino(toks[3])?).to_string()));
                 let ofs: u64 = get(body, "ofs").and_then(|v| v.parse().ok()).ok_or_else(|| e("no ofs="))?;
                 pairs.push(("index", (ofs >> 12).to_string()));
                 pairs.push(("order", get(body, "order").ok_or_else(|| e("no order="))?.to_string()));
@@ -216,7 +279,7 @@ impl Normaliser {
                     return Ok(None);
                 }
                 let ino = hex_ino(get(body, "ino").ok_or_else(|| e("no ino="))?)?;
-                pairs.push(("file", self.file(ino).to_string()));
+                pairs.push(("file", self.file(dev, ino).to_string()));
                 let ofs = get(body, "ofs").ok_or_else(|| e("no ofs="))?;
                 if event == "mm_filemap_fault" {
                     let o: u64 = ofs.parse().map_err(|_| e("bad ofs"))?;
@@ -241,35 +304,51 @@ impl Normaliser {
                     pairs.push((k, v.to_string()));
                 }
             }
-            "writeback_pages_written" => pairs.push(("pages", body.trim().to_string())),
-            "writeback_dirty_inode_enqueue" => {
+            "writeback_dirty_inode_enqueue" | "sb_mark_inode_writeback" | "sb_clear_inode_writeback" => {
                 // "dev 7,0 ino 12 dirtied 4295 state I_DIRTY_PAGES mode 0100644"
                 let toks: Vec<&str> = body.split_ascii_whitespace().collect();
                 let at = |key: &str| toks.iter().position(|t| *t == key).and_then(|i| toks.get(i + 1).copied());
                 let dev = at("dev").and_then(parse_dev).ok_or_else(|| e("no dev"))?;
                 let Some(device) = self.device(dev) else { return Ok(None) };
                 pairs.push(("device", device.to_string()));
-                pairs.push(("file", self.file(dec_ino(at("ino").ok_or_else(|| e("no ino"))?)?).to_string()));
+                pairs.push(("file", self.file(dev, dec_ino(at("ino").ok_or_else(|| e("no ino"))?)?).to_string()));
                 pairs.push(("dirtied_when", at("dirtied").ok_or_else(|| e("no dirtied"))?.to_string()));
                 let state = at("state").filter(|s| *s != "mode").unwrap_or("none");
                 pairs.push(("state", state.to_string()));
             }
-            ev if ev.starts_with("writeback_") || ev == "balance_dirty_pages" || ev == "bdi_dirty_ratelimit" => {
+            ev if ev.starts_with("writeback_")
+                || matches!(ev, "balance_dirty_pages" | "bdi_dirty_ratelimit" | "folio_wait_writeback") =>
+            {
                 // "bdi 7:0: k=v ..." (writeback_start & co. also carry "sb_dev 7:0").
                 let rest = body.strip_prefix("bdi ").ok_or_else(|| e("expected `bdi NAME: ...`"))?;
                 let (bdi, kvs) = rest.split_once(": ").unwrap_or((rest.trim_end_matches(':'), ""));
-                let Some(device) = parse_dev(bdi).and_then(|d| self.device(d)) else { return Ok(None) };
+                let Some(dev) = parse_dev(bdi) else { return Ok(None) };
+                let Some(device) = self.device(dev) else { return Ok(None) };
                 pairs.push(("device", device.to_string()));
                 for (k, v) in kv(kvs) {
                     match k {
                         "cgroup_ino" | "sb_dev" => {}
-                        "ino" => pairs.push(("file", self.file(dec_ino(v)?).to_string())),
+                        "ino" => pairs.push(("file", self.file(dev, dec_ino(v)?).to_string())),
                         "awrite_bw" => pairs.push(("avg_write_bw", v.to_string())),
-                        "age" if ev == "writeback_single_inode" => {}
-                        "state" => pairs.push(("state", if v.is_empty() { "none".into() } else { v.to_string() })),
+                        // age = (jiffies - dirtied_when) / HZ: host time, like dirtied_when.
+                        "age" if ev != "writeback_queue_io" => {}
+                        "state" | "flags" => pairs.push((k, if v.is_empty() { "none".into() } else { v.to_string() })),
                         _ => pairs.push((k, v.to_string())),
                     }
                 }
+            }
+            "block_split" => {
+                // "7,0 W 2048 / 4608 [kworker/u8:1]"
+                let toks: Vec<&str> = body.split_ascii_whitespace().collect();
+                if toks.len() < 5 || toks[3] != "/" {
+                    return Err(e("expected `DEV RWBS SECTOR / NEW_SECTOR`"));
+                }
+                let dev = parse_dev(toks[0]).ok_or_else(|| e("bad device"))?;
+                let Some(device) = self.device(dev) else { return Ok(None) };
+                pairs.push(("device", device.to_string()));
+                pairs.push(("rwbs", toks[1].to_string()));
+                pairs.push(("sector", toks[2].to_string()));
+                pairs.push(("new_sector", toks[4].to_string()));
             }
             ev if ev.starts_with("block_") => {
                 // "7,0 RA 16384 () 32770 + 32 be,0,4 [dd]" (issue/insert), "7,0 RA () 32770 + 32 be,0,4 [0]"
@@ -286,12 +365,15 @@ impl Normaliser {
                 if plus < 1 || plus + 1 >= toks.len() {
                     return Err(e("no `sector + nr`"));
                 }
-                if ev == "block_rq_issue" || ev == "block_rq_insert" {
+                if matches!(
+                    ev,
+                    "block_rq_issue" | "block_rq_insert" | "block_rq_merge" | "block_io_start" | "block_io_done"
+                ) {
                     pairs.push(("bytes", toks[2].to_string()));
                 }
                 pairs.push(("sector", toks[plus - 1].to_string()));
                 pairs.push(("nr_sector", toks[plus + 1].to_string()));
-                if ev == "block_rq_complete" {
+                if matches!(ev, "block_rq_complete" | "block_rq_error" | "block_bio_complete") {
                     let last = toks.last().unwrap().trim_start_matches('[').trim_end_matches(']');
                     pairs.push(("error", last.to_string()));
                 }
@@ -373,6 +455,91 @@ mod tests {
         assert_eq!(
             one("dd-1 [000] ..... 6289.300000: mm_filemap_fault: dev=7:0 ino=1f ofs=8192"),
             "92000000 dd mm_filemap_fault file=ino:31 index=2"
+        );
+    }
+
+    #[test]
+    fn normalises_write_side_lines() {
+        assert_eq!(
+            one("kworker/u8:4-16944 [000] d..2. 6289.300000: sb_clear_inode_writeback: dev 7,0 ino 12 dirtied 4298602398 state  mode 0100644"),
+            "92000000 kworker sb_clear_inode_writeback device=disk0 file=data dirtied_when=4298602398 state=none"
+        );
+        assert_eq!(
+            one("w-1 [000] ..... 6289.300000: writeback_dirty_inode_start: bdi 7:0: ino=12 state= flags=I_DIRTY_SYNC"),
+            "92000000 w writeback_dirty_inode_start device=disk0 file=data state=none flags=I_DIRTY_SYNC"
+        );
+        assert_eq!(
+            one("kworker/u8:0-9 [000] ..... 6289.300000: writeback_single_inode_start: bdi 7:0: ino=12 state=I_DIRTY_PAGES|I_SYNC dirtied_when=4298602398 age=3 index=0 to_write=3072 wrote=0 cgroup_ino=1"),
+            "92000000 kworker writeback_single_inode_start device=disk0 file=data state=I_DIRTY_PAGES|I_SYNC dirtied_when=4298602398 index=0 to_write=3072 wrote=0"
+        );
+        assert_eq!(
+            one("w-1 [000] ..... 6289.300000: folio_wait_writeback: bdi 7:0: ino=12 index=32"),
+            "92000000 w folio_wait_writeback device=disk0 file=data index=32"
+        );
+        assert_eq!(
+            one("kworker/u8:0-9 [000] ..... 6289.300000: block_split: 7,0 W 2048 / 4608 [kworker/u8:0]"),
+            "92000000 kworker block_split device=disk0 rwbs=W sector=2048 new_sector=4608"
+        );
+        assert_eq!(
+            one("w-1 [000] ..... 6289.300000: block_io_start: 7,0 W 65536 () 18050 + 128 be,0,4 [w]"),
+            "92000000 w block_io_start device=disk0 rwbs=W bytes=65536 sector=18050 nr_sector=128"
+        );
+        assert_eq!(
+            one("<idle>-0 [000] ..... 6289.300000: block_bio_complete: 7,0 W 18050 + 128 [0]"),
+            "92000000 idle block_bio_complete device=disk0 rwbs=W sector=18050 nr_sector=128 error=0"
+        );
+        // The probe's own threads are not the workload.
+        assert_eq!(one("pcsim-sampler-5 [000] ..... 6289.300000: global_dirty_state: dirty=1 writeback=0 bg_thresh=2 thresh=4 limit=4 dirtied=5 written=6"), "");
+    }
+
+    #[test]
+    fn pages_written_follows_its_flushers_pass() {
+        let mut n = norm();
+        let mut feed = |line: &str| n.event(&split_line(line).unwrap()).unwrap().map(|e| e.to_string());
+        let pass = "kworker/u8:4-16 [000] ..... 6289.300000: writeback_written: bdi 7:0: sb_dev 7:0 nr_pages=10 sync_mode=0 kupdate=1 range_cyclic=1 background=0 reason=periodic cgroup_ino=1";
+        assert!(feed(pass).is_some());
+        assert_eq!(
+            feed("kworker/u8:4-16 [000] ..... 6289.300010: writeback_pages_written: 16").as_deref(),
+            Some("92010000 kworker writeback_pages_written device=disk0 pages=16")
+        );
+        // Consumed: the same thread's next round (another bdi's, filtered out of the trace) is not ours.
+        assert_eq!(feed("kworker/u8:4-16 [000] ..... 6290.000000: writeback_pages_written: 23"), None);
+        // Another thread, or too late after the pass: not attributed either.
+        assert!(feed(pass).is_some());
+        assert_eq!(feed("kworker/u8:1-17 [000] ..... 6289.300010: writeback_pages_written: 5"), None);
+        assert_eq!(feed("kworker/u8:4-16 [000] ..... 6289.500001: writeback_pages_written: 5"), None);
+    }
+
+    #[test]
+    fn placeholder_comms_take_the_name_learnt_for_the_pid() {
+        let mut n = norm();
+        let named = "writer-77 [000] ..... 6289.300000: writeback_dirty_folio: bdi 7:0: ino=12 index=0";
+        let anon = "<...>-77 [000] ..... 6289.300001: writeback_dirty_folio: bdi 7:0: ino=12 index=32";
+        n.learn_comm(&split_line(anon).unwrap());
+        n.learn_comm(&split_line(named).unwrap());
+        let e = n.event(&split_line(anon).unwrap()).unwrap().unwrap();
+        assert_eq!(&*e.task, "writer");
+        let other = "<...>-78 [000] ..... 6289.300001: writeback_dirty_folio: bdi 7:0: ino=12 index=64";
+        assert_eq!(&*n.event(&split_line(other).unwrap()).unwrap().unwrap().task, "<...>");
+    }
+
+    #[test]
+    fn files_of_two_devices_with_the_same_inode_keep_their_names() {
+        let mut n = Normaliser::new(6_289_208_000_000);
+        n.add_device(7, 0, "disk0");
+        n.add_device(7, 1, "disk1");
+        n.add_inode_on(7, 0, 12, "out0");
+        n.add_inode_on(7, 1, 12, "out1");
+        let mut one = |line: &str| n.event(&split_line(line).unwrap()).unwrap().unwrap().to_string();
+        assert!(one("w-1 [000] ..... 6289.300000: mm_filemap_add_to_page_cache: dev 7:1 ino c pfn=0x1 ofs=0 order=5")
+            .contains("file=out1"));
+        assert!(
+            one("w-1 [000] ..... 6289.300000: writeback_dirty_folio: bdi 7:0: ino=12 index=0").contains("file=out0")
+        );
+        assert!(one("w-1 [000] ..... 6289.300000: writeback_dirty_folio: bdi 7:1: ino=12 index=0")
+            .contains("device=disk1 file=out1"));
+        assert!(
+            one("w-1 [000] ..... 6289.300000: writeback_dirty_folio: bdi 7:1: ino=13 index=0").contains("file=ino:13")
         );
     }
 }

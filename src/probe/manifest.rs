@@ -29,6 +29,10 @@ pub struct Manifest {
     pub started_unix_s: u64,
     pub duration_ns: u64,
     pub devices: Vec<DeviceRecord>,
+    /// vmstat_series.txt: samples written and whether they carry the per-device debugfs bdi columns.
+    pub series: SeriesRecord,
+    /// How long the syncfs(2) of the scratch filesystems after the workload took (the dirty data left behind).
+    pub sync_after_ns: u64,
     pub files: Vec<FileRecord>,
     pub sysctls_applied: Vec<String>,
     pub sysctls_in_force: BTreeMap<String, String>,
@@ -52,6 +56,15 @@ pub struct DeviceRecord {
     pub max_hw_sectors_kb: u64,
     pub nr_requests: u64,
     pub scheduler: String,
+    /// The blk-throttle write limit in force (bytes/s), read back from the blkio controller.
+    pub write_bps: Option<u64>,
+}
+
+#[derive(Serialize)]
+pub struct SeriesRecord {
+    pub interval_ns: u64,
+    pub samples: u64,
+    pub bdi_stats: bool,
 }
 
 #[derive(Serialize)]
@@ -100,6 +113,10 @@ pub struct Inputs<'a> {
     pub started_wall: std::time::SystemTime,
     pub duration_ns: u64,
     pub scratches: &'a [Scratch],
+    pub throttles: &'a [Option<u64>],
+    pub series_samples: u64,
+    pub series_bdi_stats: bool,
+    pub sync_after_ns: u64,
     pub sysctls_in_force: BTreeMap<String, String>,
     pub sysctls_applied: Vec<String>,
     pub memcg: Option<&'a Memcg>,
@@ -125,7 +142,8 @@ impl Manifest {
         let devices = i
             .scratches
             .iter()
-            .map(|s| DeviceRecord {
+            .enumerate()
+            .map(|(k, s)| DeviceRecord {
                 name: s.device.clone(),
                 loop_device: s.loop_dev.display().to_string(),
                 dev: format!("{}:{}", s.major, s.minor),
@@ -138,6 +156,7 @@ impl Manifest {
                 max_hw_sectors_kb: s.max_hw_sectors_kb,
                 nr_requests: s.nr_requests,
                 scheduler: s.scheduler.clone(),
+                write_bps: i.throttles.get(k).copied().flatten(),
             })
             .collect();
         let files = i
@@ -170,6 +189,12 @@ impl Manifest {
             started_unix_s: i.started_wall.duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
             duration_ns: i.duration_ns,
             devices,
+            series: SeriesRecord {
+                interval_ns: super::sampler::INTERVAL_NS,
+                samples: i.series_samples,
+                bdi_stats: i.series_bdi_stats,
+            },
+            sync_after_ns: i.sync_after_ns,
             files,
             sysctls_applied: i.sysctls_applied,
             sysctls_in_force: i.sysctls_in_force,

@@ -5,6 +5,8 @@
 //! - `events.log`: normalised events (`trace::log` format), `raw_trace.txt`: the kernel's own text, kept beside it;
 //! - `residency.txt`: per file, cachestat(2) counts and the resident page ranges (mincore) at the end;
 //! - `vmstat.txt`: /proc/vmstat deltas over the workload; `extents.txt`: FIEMAP of each file;
+//! - `vmstat_series.txt`: nr_dirty, nr_writeback, nr_dirtied, nr_written and per-device bdi stats every 100 ms
+//!   (`sampler`, format in `trace::series`);
 //! - `ops/<task>.ops`: per-op start, duration and result; `manifest.ron`: kernel, devices, sysctls, reclaimers...
 //!
 //! The directory appears only when the probe succeeds (it is written as `DIR.partial-PID` and renamed).
@@ -16,9 +18,11 @@ pub mod guard;
 pub mod host;
 pub mod manifest;
 pub mod runner;
+pub mod sampler;
 pub mod scratch;
 pub mod stability;
 pub mod sysctl;
+pub mod throttle;
 pub mod tracefs;
 pub mod worker;
 
@@ -110,6 +114,7 @@ pub fn probe(sc: &Scenario, opts: &ProbeOptions) -> Result<Vec<RunSummary>, Prob
         sysctl::refuse_differences(sc.sysctls.explicit())?;
     }
     guard::install_signal_handlers();
+    let _lock = host_lock()?;
     let pid = std::process::id();
     let partial = partial_path(&opts.out, pid);
     std::fs::create_dir_all(&partial).map_err(|e| ProbeError::Host(format!("creating {}: {e}", partial.display())))?;
@@ -152,6 +157,68 @@ pub fn probe(sc: &Scenario, opts: &ProbeOptions) -> Result<Vec<RunSummary>, Prob
     // Nothing left to remove.
     let _ = out_guard.run();
     Ok(summaries)
+}
+
+/// Where probes take their host-wide lock.
+pub const LOCK_FILE: &str = "/run/pcsim-probe.lock";
+
+/// One probe at a time on a host: vm sysctls, blkio throttle rules and the page cache are shared, and a second probe
+/// restoring its sysctls would change the first one's limits in the middle of its run. Waits (interruptibly) for
+/// an earlier probe to finish; the lock is released when the returned file is closed, or when the process dies.
+fn host_lock() -> Result<File, ProbeError> {
+    use std::os::unix::io::AsRawFd;
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(LOCK_FILE)
+        .map_err(|e| ProbeError::Host(format!("opening {LOCK_FILE}: {e}")))?;
+    let mut told = false;
+    loop {
+        // SAFETY: flock on our own descriptor.
+        if unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) } == 0 {
+            return Ok(f);
+        }
+        let e = host::errno();
+        if e.raw_os_error() != Some(libc::EWOULDBLOCK) {
+            return Err(ProbeError::Host(format!("locking {LOCK_FILE}: {e}")));
+        }
+        if !told {
+            eprintln!("pcsim: waiting for another pcsim probe on this host to finish ({LOCK_FILE})");
+            told = true;
+        }
+        guard::check()?;
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+/// Fails when a scenario sysctl or a write throttle is not what the run set, at the end or at any sample during the
+/// run (`seen_during`): another process changed the host under the run, whose figures are then not the scenario's.
+fn check_host_unchanged(
+    sc: &Scenario,
+    scratches: &[scratch::Scratch],
+    throttles: &[Option<u64>],
+    seen_during: &[String],
+) -> Result<(), ProbeError> {
+    let mut what: Vec<String> = seen_during.to_vec();
+    let drift = sysctl::differences(sc.sysctls.explicit())?;
+    what.extend(drift.iter().map(|(n, (now, want))| format!("{n} is {now}, not {want}")));
+    for (s, t) in scratches.iter().zip(throttles) {
+        if let Some(bps) = t {
+            let file = throttle::write_bps_file()?;
+            let now = throttle::rule_in(&host::read(&file)?, &format!("{}:{}", s.major, s.minor));
+            if now != *bps {
+                what.push(format!("the write throttle on {} is {now}, not {bps}", s.device));
+            }
+        }
+    }
+    if what.is_empty() {
+        return Ok(());
+    }
+    Err(ProbeError::Host(format!(
+        "the host changed during the run ({}): another process wrote it; the run is void, run the probe again",
+        what.join(", ")
+    )))
 }
 
 fn partial_path(out: &Path, pid: u32) -> PathBuf {
@@ -199,6 +266,14 @@ fn run_inner(
             paths[i] = path.clone();
         }
     }
+    // A slower device: blk-throttle write limits (after the files are written, so set-up is not throttled).
+    let mut throttles = vec![None; scratches.len()];
+    for (i, s) in scratches.iter().enumerate() {
+        if let Some(bps) = sc.devices[i].write_bps {
+            throttles[i] = Some(throttle::limit_writes(s.major, s.minor, bps, undo)?);
+        }
+    }
+    let bdi_dir = sampler::bdi_debugfs(undo);
     let memcg = match sc.machine.memcg_limit {
         Some(limit) => Some(cgroup::create(&format!("pcsim-probe-{pid}"), limit, undo)?),
         None => None,
@@ -215,17 +290,22 @@ fn run_inner(
     #[allow(clippy::disallowed_methods)] // the probe records when it ran; the model never reads the wall clock
     let started_wall = std::time::SystemTime::now();
     let reader = inst.start(raw)?;
+    let named: Vec<(String, u32, u32)> = scratches.iter().map(|s| (s.device.clone(), s.major, s.minor)).collect();
+    let watch: Vec<(String, u64)> = sc.sysctls.explicit().iter().map(|(k, v)| (k.clone(), *v)).collect();
+    let sampler = sampler::Sampler::start(&named, bdi_dir.as_deref(), watch)?;
     eprintln!("pcsim: running workload ({} tasks)", sc.tasks.len());
     let run_result = match &memcg {
         Some(m) => worker::run(sc, &paths, &ops_dir, &m.procs_file()),
         None => runner::run_all(sc, &paths, &ops_dir, None),
     };
     let end = runner::mono_ns();
+    let (series, sysctls_changed) = sampler.finish(run_result.as_ref().map(|(t0, _)| *t0).unwrap_or(end));
     inst.stop()?;
     reader.finish()?;
     let vm_after = collect::vmstat();
     let (t0, outcomes) = run_result?;
     guard::check()?;
+    check_host_unchanged(sc, &scratches, &throttles, &sysctls_changed)?;
     let lost = inst.lost_events();
 
     // Residency and extents.
@@ -254,13 +334,23 @@ fn run_inner(
         let _ = writeln!(vm, "{k} {v}");
     }
     write("vmstat.txt", &vm)?;
+    let mut series = series;
+    series.header.insert("source".into(), "probe".into());
+    series.header.insert("scenario".into(), sc.name.clone());
+    write(crate::trace::series::FILE_NAME, &crate::trace::series::write_series(&series))?;
+    // No dirty data may outlive the run: write back each scratch filesystem now (after residency and vmstat were
+    // read; unmounting would also write it back, but then inside the undo stack, with the sysctls restored).
+    let mut sync_ns = 0;
+    for s in &scratches {
+        sync_ns += sampler::syncfs(&s.mnt)?;
+    }
 
     // Normalise the raw trace.
     let mut norm = ftrace::Normaliser::new(t0);
     for s in &scratches {
         norm.add_device(s.major, s.minor, &s.device);
         for (name, _, ino, _) in &s.files {
-            norm.add_inode(*ino, name);
+            norm.add_inode_on(s.major, s.minor, *ino, name);
         }
     }
     let (release, version) = host::uname();
@@ -281,6 +371,10 @@ fn run_inner(
         started_wall,
         duration_ns: end.saturating_sub(t0),
         scratches: &scratches,
+        throttles: &throttles,
+        series_samples: series.samples.len() as u64,
+        series_bdi_stats: bdi_dir.is_some(),
+        sync_after_ns: sync_ns,
         sysctls_in_force,
         sysctls_applied: applied,
         memcg: memcg.as_ref(),
@@ -321,6 +415,14 @@ pub fn normalise_file(
     norm: &mut ftrace::Normaliser,
     header: &std::collections::BTreeMap<String, String>,
 ) -> Result<NormaliseStats, ProbeError> {
+    // First pass: thread names by pid, for the lines ftrace printed with `<...>`.
+    let r = BufReader::new(File::open(raw).map_err(|e| ProbeError::Host(format!("{}: {e}", raw.display())))?);
+    for line in r.lines() {
+        let line = line.map_err(|e| ProbeError::Host(format!("{}: {e}", raw.display())))?;
+        if let Some(rawl) = ftrace::split_line(&line) {
+            norm.learn_comm(&rawl);
+        }
+    }
     let r = BufReader::new(File::open(raw).map_err(|e| ProbeError::Host(format!("{}: {e}", raw.display())))?);
     let f = File::create(out).map_err(|e| ProbeError::Host(format!("{}: {e}", out.display())))?;
     let werr = |e: std::io::Error| ProbeError::Host(format!("writing {}: {e}", out.display()));

@@ -426,7 +426,9 @@ pub fn run_all(
         for t in 0..n {
             let g = gate.clone();
             let out = ops_dir.join(format!("{}.ops", sc.tasks[t].name));
-            let h = std::thread::Builder::new().name(format!("pcsim-task-{t}")).spawn_scoped(s, move || {
+            // Named after the task from its first instruction: ftrace's saved cmdlines may keep the first name a
+            // thread had when it fired an event, so a placeholder name could show up in the trace.
+            let h = std::thread::Builder::new().name(sc.tasks[t].name.clone()).spawn_scoped(s, move || {
                 let (lock, cv) = &*g;
                 let mut state = lock.lock().unwrap_or_else(|e| e.into_inner());
                 while *state == Gate::Closed {

@@ -108,6 +108,9 @@ pub struct Device {
     pub read_latency: Nanos,
     pub write_latency: Nanos,
     pub queue_depth: u32,
+    /// A blk-throttle limit on writes to the device, bytes per second (cgroup v1 root
+    /// `blkio.throttle.write_bps_device`, which also throttles the flusher's writeback). `None`: no limit.
+    pub write_bps: Option<u64>,
 }
 
 /// A file that exists before the tasks start.

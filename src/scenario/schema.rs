@@ -70,6 +70,8 @@ pub(crate) struct DeviceDoc {
     pub write_latency: Option<Nanos>,
     #[serde(default)]
     pub queue_depth: Option<u32>,
+    #[serde(default)]
+    pub write_bps: Option<Size>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -13,6 +13,8 @@ use ron::extensions::Extensions;
 const MIB: u64 = 1 << 20;
 const GIB: u64 = 1 << 30;
 const TIB: u64 = 1 << 40;
+/// The smallest `write_bps` throttle accepted: 64 KiB/s.
+const MIN_WRITE_BPS: u64 = 64 << 10;
 
 /// Bounds that catch typos (a `g` for an `m`) without getting in the way of real machines.
 pub(crate) const MEMORY_MIN: u64 = 64 * MIB;
@@ -199,7 +201,17 @@ pub(crate) fn build(doc: ScenarioDoc, root: &Node, origin: &str) -> Result<Scena
             read_latency: d.read_latency.unwrap_or(Nanos::from_us(100)),
             write_latency: d.write_latency.unwrap_or(Nanos::from_us(100)),
             queue_depth: d.queue_depth.unwrap_or(32),
+            write_bps: d.write_bps.map(|s| s.0),
         };
+        if let Some(bps) = dev.write_bps {
+            if bps < MIN_WRITE_BPS {
+                return Err(err(
+                    l.field("write_bps"),
+                    format!("device `{}`: write_bps = {bps} is below {MIN_WRITE_BPS} bytes/s", d.name),
+                    Some("a throttle that slow makes runs crawl; leave write_bps out for no limit".into()),
+                ));
+            }
+        }
         let range_checks: [(&str, u64, u64, u64); 6] = [
             ("read_ahead_kb", dev.read_ahead_kb.into(), 0, 1 << 20),
             ("max_sectors_kb", dev.max_sectors_kb.into(), 4, 1 << 20),

@@ -261,10 +261,39 @@ events! {
     WritebackSingleInode = Writeback / "writeback_single_inode" {
         device: Name, file: Name, state: Name, dirtied_when: u64, index: u64, to_write: i64, wrote: u64,
     }
-    /// writeback:writeback_pages_written: pages written by one work item.
-    WritebackPagesWritten = Writeback / "writeback_pages_written" { pages: i64 }
+    /// writeback:writeback_pages_written: pages written by one wb_do_writeback round of the flusher (the kernel's
+    /// event names no device: the probe attributes it to the device of the flusher thread's previous event).
+    WritebackPagesWritten = Writeback / "writeback_pages_written" { device: Name, pages: i64 }
     /// writeback:writeback_wake_background: background writeback kicked.
     WritebackWakeBackground = Writeback / "writeback_wake_background" { device: Name }
+    /// writeback:writeback_single_inode_start: writeback of one inode begins (dirtied_when in host jiffies).
+    WritebackSingleInodeStart = Writeback / "writeback_single_inode_start" {
+        device: Name, file: Name, state: Name, dirtied_when: u64, index: u64, to_write: i64, wrote: u64,
+    }
+    /// writeback:writeback_write_inode_start: ->write_inode (the inode's metadata) is about to be called.
+    WritebackWriteInodeStart = Writeback / "writeback_write_inode_start" { device: Name, file: Name, sync_mode: u64 }
+    /// writeback:writeback_write_inode: ->write_inode returned.
+    WritebackWriteInode = Writeback / "writeback_write_inode" { device: Name, file: Name, sync_mode: u64 }
+    /// writeback:writeback_sb_inodes_requeue: an inode put back on b_dirty during writeback_sb_inodes.
+    WritebackSbInodesRequeue = Writeback / "writeback_sb_inodes_requeue" {
+        device: Name, file: Name, state: Name, dirtied_when: u64,
+    }
+    /// writeback:writeback_dirty_inode_start: __mark_inode_dirty with inode (metadata) flags, before ->dirty_inode.
+    WritebackDirtyInodeStart = Writeback / "writeback_dirty_inode_start" {
+        device: Name, file: Name, state: Name, flags: Name,
+    }
+    /// writeback:writeback_dirty_inode: after ->dirty_inode.
+    WritebackDirtyInode = Writeback / "writeback_dirty_inode" { device: Name, file: Name, state: Name, flags: Name }
+    /// writeback:sb_mark_inode_writeback: the inode got its first folio under writeback (dirtied_when in jiffies).
+    SbMarkInodeWriteback = Writeback / "sb_mark_inode_writeback" {
+        device: Name, file: Name, dirtied_when: u64, state: Name,
+    }
+    /// writeback:sb_clear_inode_writeback: the inode's last folio under writeback completed.
+    SbClearInodeWriteback = Writeback / "sb_clear_inode_writeback" {
+        device: Name, file: Name, dirtied_when: u64, state: Name,
+    }
+    /// writeback:folio_wait_writeback: a task waits for a folio under writeback (fsync, sync_file_range, O_DIRECT).
+    FolioWaitWriteback = Writeback / "folio_wait_writeback" { device: Name, file: Name, index: u64 }
     /// block:block_bio_queue (blktrace Q).
     BlockBioQueue = Block / "block_bio_queue" { device: Name, rwbs: Name, sector: u64, nr_sector: u64 }
     /// block:block_getrq (blktrace G).
@@ -279,6 +308,20 @@ events! {
     BlockRqIssue = Block / "block_rq_issue" { device: Name, rwbs: Name, bytes: u64, sector: u64, nr_sector: u64 }
     /// block:block_rq_complete (blktrace C).
     BlockRqComplete = Block / "block_rq_complete" { device: Name, rwbs: Name, sector: u64, nr_sector: u64, error: i64 }
+    /// block:block_rq_merge: a request merged into another (blktrace M on requests).
+    BlockRqMerge = Block / "block_rq_merge" { device: Name, rwbs: Name, bytes: u64, sector: u64, nr_sector: u64 }
+    /// block:block_rq_requeue (blktrace R).
+    BlockRqRequeue = Block / "block_rq_requeue" { device: Name, rwbs: Name, sector: u64, nr_sector: u64 }
+    /// block:block_rq_error: a request completed with an error.
+    BlockRqError = Block / "block_rq_error" { device: Name, rwbs: Name, sector: u64, nr_sector: u64, error: i64 }
+    /// block:block_io_start: I/O accounting of a request starts.
+    BlockIoStart = Block / "block_io_start" { device: Name, rwbs: Name, bytes: u64, sector: u64, nr_sector: u64 }
+    /// block:block_io_done: I/O accounting of a request ends.
+    BlockIoDone = Block / "block_io_done" { device: Name, rwbs: Name, bytes: u64, sector: u64, nr_sector: u64 }
+    /// block:block_bio_complete: a bio completed.
+    BlockBioComplete = Block / "block_bio_complete" { device: Name, rwbs: Name, sector: u64, nr_sector: u64, error: i64 }
+    /// block:block_split (blktrace X): a bio split at new_sector.
+    BlockSplit = Block / "block_split" { device: Name, rwbs: Name, sector: u64, new_sector: u64 }
 }
 
 impl EventKind {
@@ -296,7 +339,16 @@ impl EventKind {
             | EventKind::MmFilemapMapPages { file, .. }
             | EventKind::WritebackDirtyFolio { file, .. }
             | EventKind::WritebackDirtyInodeEnqueue { file, .. }
-            | EventKind::WritebackSingleInode { file, .. } => Some(file),
+            | EventKind::WritebackSingleInode { file, .. }
+            | EventKind::WritebackSingleInodeStart { file, .. }
+            | EventKind::WritebackWriteInodeStart { file, .. }
+            | EventKind::WritebackWriteInode { file, .. }
+            | EventKind::WritebackSbInodesRequeue { file, .. }
+            | EventKind::WritebackDirtyInodeStart { file, .. }
+            | EventKind::WritebackDirtyInode { file, .. }
+            | EventKind::SbMarkInodeWriteback { file, .. }
+            | EventKind::SbClearInodeWriteback { file, .. }
+            | EventKind::FolioWaitWriteback { file, .. } => Some(file),
             _ => None,
         }
     }

@@ -3,6 +3,7 @@
 pub mod event;
 pub mod log;
 pub mod op;
+pub mod series;
 
 pub use event::{Event, EventKind, Name};
 pub use op::Op;
