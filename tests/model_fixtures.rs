@@ -142,13 +142,23 @@ fn writeback_side_ops_are_refused_clearly() {
 
 #[test]
 fn buffered_writes_dirty_the_kernels_folios() {
-    // traces/kernel/buffered_write_partial: write_begin's folio orders, the partial-block reads and the dirtying
-    // events are identical in the kernel's 3 runs (stability.txt); the model reproduces them in order.
+    // traces/kernel/buffered_write_partial: write_begin's folio orders, the partial-block reads, the dirtying
+    // events (folios; inodes on their mtime and relatime atime updates) and the read of a partly written folio's
+    // missing blocks are identical in the kernel's 3 runs (stability.txt); the model reproduces them in order.
     let name = "buffered_write_partial";
     let sim = simulate_fixture(name);
     for (k, probe) in runs(name).iter().enumerate() {
         let r = compare(&sim, probe);
-        for kind in ["mm_filemap_add_to_page_cache", "writeback_dirty_folio", "writeback_dirty_inode_enqueue"] {
+        for kind in [
+            "mm_filemap_add_to_page_cache",
+            "mm_filemap_get_pages",
+            "writeback_dirty_folio",
+            "writeback_dirty_inode_enqueue",
+            "writeback_dirty_inode_start",
+            "writeback_dirty_inode",
+            "block_io_start",
+            "block_io_done",
+        ] {
             let kr = r.kind(kind).unwrap_or_else(|| panic!("{kind} missing"));
             assert_eq!((kr.sim_count, kr.in_order), (kr.probe_count, 1.0), "run-{} {kind}: {kr:?}", k + 1);
         }

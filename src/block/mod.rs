@@ -171,11 +171,19 @@ pub fn build_requests(runs: &[(u64, u64, u64)], max_sectors: u64, out: &mut Vec<
     }
 }
 
-/// The events of one request, in the kernel's order (Q, G, D now; C at completion).
-pub fn request_events(dev: &Name, rwbs: &Name, r: &Request) -> [EventKind; 3] {
+/// The events of one request, in the kernel's order: Q, G, block_io_start (blk_account_io_start), D now;
+/// `completion_events` at completion.
+pub fn request_events(dev: &Name, rwbs: &Name, r: &Request) -> [EventKind; 4] {
     [
         EventKind::BlockBioQueue { device: dev.clone(), rwbs: rwbs.clone(), sector: r.sector, nr_sector: r.nr_sectors },
         EventKind::BlockGetrq { device: dev.clone(), rwbs: rwbs.clone(), sector: r.sector, nr_sector: r.nr_sectors },
+        EventKind::BlockIoStart {
+            device: dev.clone(),
+            rwbs: rwbs.clone(),
+            bytes: r.nr_sectors * SECTOR,
+            sector: r.sector,
+            nr_sector: r.nr_sectors,
+        },
         EventKind::BlockRqIssue {
             device: dev.clone(),
             rwbs: rwbs.clone(),
@@ -183,6 +191,21 @@ pub fn request_events(dev: &Name, rwbs: &Name, r: &Request) -> [EventKind; 3] {
             sector: r.sector,
             nr_sector: r.nr_sectors,
         },
+    ]
+}
+
+/// The completion events of a request: C (block_rq_complete), then block_io_done (blk_account_io_done, which
+/// sees the request after its bytes were completed: 0 bytes and sectors left).
+pub fn completion_events(dev: &Name, rwbs: &Name, r: &Request) -> [EventKind; 2] {
+    [
+        EventKind::BlockRqComplete {
+            device: dev.clone(),
+            rwbs: rwbs.clone(),
+            sector: r.sector,
+            nr_sector: r.nr_sectors,
+            error: 0,
+        },
+        EventKind::BlockIoDone { device: dev.clone(), rwbs: rwbs.clone(), bytes: 0, sector: r.sector, nr_sector: 0 },
     ]
 }
 

@@ -210,14 +210,47 @@ impl Writeback {
     }
 }
 
-/// __mark_inode_dirty: a clean inode goes to the front of b_dirty with dirtied_when = now
-/// (writeback_dirty_inode_enqueue); the first dirty inode of an idle wb arms the periodic flush
+/// The inode's I_DIRTY_* state as the kernel prints it (`show_inode_state`).
+pub fn inode_state(k: &Kernel, file: u32) -> &'static str {
+    let ino = &k.inodes[file as usize];
+    match (ino.dirty_sync, ino.dirty_pages) {
+        (false, false) => "none",
+        (true, false) => "I_DIRTY_SYNC",
+        (false, true) => "I_DIRTY_PAGES",
+        (true, true) => "I_DIRTY_SYNC|I_DIRTY_PAGES",
+    }
+}
+
+/// __mark_inode_dirty with I_DIRTY_SYNC (`sync`: an inode timestamp changed, traced by writeback_dirty_inode_start
+/// and writeback_dirty_inode around ->dirty_inode) or I_DIRTY_PAGES. A clean inode goes to the front of b_dirty with
+/// dirtied_when = now (writeback_dirty_inode_enqueue); the first dirty inode of an idle wb arms the periodic flush
 /// (wb_wakeup_delayed, dirty_writeback_interval later).
-pub fn mark_inode_dirty(k: &mut Kernel, file: u32, state: &'static str) {
-    if k.inodes[file as usize].dirtied_when.is_some() {
+pub fn mark_inode_dirty(k: &mut Kernel, file: u32, sync: bool) {
+    let dev = k.inodes[file as usize].device;
+    let flags = if sync { "I_DIRTY_SYNC" } else { "I_DIRTY_PAGES" };
+    if sync && k.events_on() {
+        let device = k.devices[dev].name.clone();
+        let name = k.file_name(file);
+        let state: crate::trace::event::Name = std::sync::Arc::from(inode_state(k, file));
+        let flags: crate::trace::event::Name = std::sync::Arc::from(flags);
+        k.emit(EventKind::WritebackDirtyInodeStart {
+            device: device.clone(),
+            file: name.clone(),
+            state: state.clone(),
+            flags: flags.clone(),
+        });
+        k.emit(EventKind::WritebackDirtyInode { device, file: name, state, flags });
+    }
+    let ino = &mut k.inodes[file as usize];
+    let had = (ino.dirty_sync, ino.dirty_pages);
+    if sync {
+        ino.dirty_sync = true;
+    } else {
+        ino.dirty_pages = true;
+    }
+    if (ino.dirty_sync, ino.dirty_pages) == had || ino.dirtied_when.is_some() {
         return;
     }
-    let dev = k.inodes[file as usize].device;
     let idle = !k.wb.wbs[dev].has_dirty_io();
     k.inodes[file as usize].dirtied_when = Some(k.now);
     k.wb.wbs[dev].b_dirty.push_front(file);
@@ -229,13 +262,33 @@ pub fn mark_inode_dirty(k: &mut Kernel, file: u32, state: &'static str) {
         let device = k.devices[dev].name.clone();
         let name = k.file_name(file);
         let dirtied_when = jiffies_at(k.now.0);
-        k.emit(EventKind::WritebackDirtyInodeEnqueue {
-            device,
-            file: name,
-            dirtied_when,
-            state: std::sync::Arc::from(state),
-        });
+        let state = std::sync::Arc::from(inode_state(k, file));
+        k.emit(EventKind::WritebackDirtyInodeEnqueue { device, file: name, dirtied_when, state });
     }
+}
+
+/// file_update_time (file_modified): mtime and ctime move to the coarse clock (one jiffy granularity: no
+/// multigrain query happens in these runs); when that changes them the inode is marked I_DIRTY_SYNC, and the
+/// next read will update atime (relatime: atime not after mtime).
+pub fn file_update_time(k: &mut Kernel, file: u32) {
+    let now = jiffies_at(k.now.0);
+    let ino = &mut k.inodes[file as usize];
+    if ino.mtime_tick == Some(now) {
+        return;
+    }
+    ino.mtime_tick = Some(now);
+    ino.atime_stale = true;
+    mark_inode_dirty(k, file, true);
+}
+
+/// file_accessed -> touch_atime with relatime: atime is updated (I_DIRTY_SYNC) when it is not after mtime
+/// (the probe writes each file after creating it, so the first read of a run updates it).
+pub fn touch_atime(k: &mut Kernel, file: u32) {
+    if !k.inodes[file as usize].atime_stale {
+        return;
+    }
+    k.inodes[file as usize].atime_stale = false;
+    mark_inode_dirty(k, file, true);
 }
 
 /// wb_start_background_writeback -> wb_wakeup: the flusher runs now (writeback_wake_background).
@@ -488,7 +541,9 @@ fn writeback_sb_inodes(k: &mut Kernel, dev: usize) -> i64 {
                 k.wb.wbs[dev].b_dirty.push_front(file);
             }
         } else {
-            k.inodes[file as usize].dirtied_when = None;
+            let ino = &mut k.inodes[file as usize];
+            ino.dirtied_when = None;
+            (ino.dirty_sync, ino.dirty_pages) = (false, false);
             total += 1;
         }
         if total > 0 {
@@ -513,7 +568,9 @@ pub fn inode_maybe_clean(k: &mut Kernel, file: u32) {
     if k.inodes[file as usize].nr_dirty > 0 || k.inodes[file as usize].dirtied_when.is_none() {
         return;
     }
-    k.inodes[file as usize].dirtied_when = None;
+    let ino = &mut k.inodes[file as usize];
+    ino.dirtied_when = None;
+    (ino.dirty_sync, ino.dirty_pages) = (false, false);
     let dev = k.inodes[file as usize].device;
     let w = &mut k.wb.wbs[dev];
     for list in [&mut w.b_dirty, &mut w.b_io, &mut w.b_more_io] {

@@ -123,16 +123,12 @@ fn submit_write(k: &mut Kernel, file: u32, folios: &[FolioId], sync: bool) -> Na
         }
         if k.events_on() {
             for e in crate::block::request_events(&dev_name, &rwbs, r) {
-                k.emit(e);
+                let t = if matches!(e, EventKind::BlockRqIssue { .. }) { issue } else { k.now };
+                k.emit_at(t, e);
             }
-            let c = EventKind::BlockRqComplete {
-                device: dev_name.clone(),
-                rwbs: rwbs.clone(),
-                sector: r.sector,
-                nr_sector: r.nr_sectors,
-                error: 0,
-            };
-            k.emit_at(done, c);
+            for c in crate::block::completion_events(&dev_name, &rwbs, r) {
+                k.emit_at(done, c);
+            }
         }
         // The folios whose first sector lies in this request end writeback at its completion.
         let ids: Vec<FolioId> =

@@ -145,6 +145,8 @@ pub fn filemap_read(k: &mut Kernel, of: &mut OpenFile, pos: u64, count: u64, fla
     let mut batch = std::mem::take(&mut k.read_batch);
     let r = read_loop(k, of, pos, count, flags, &mut batch);
     k.read_batch = batch;
+    // file_accessed: atime, with relatime.
+    crate::fs::fs_writeback::touch_atime(k, of.file);
     r
 }
 

@@ -49,8 +49,8 @@ pub fn generic_perform_write(k: &mut Kernel, file: u32, pos: u64, count: u64, ch
     if count == 0 {
         return 0;
     }
-    // file_modified -> inode_update_time -> __mark_inode_dirty(I_DIRTY_SYNC).
-    mark_inode_dirty(k, file, "I_DIRTY_SYNC");
+    // file_modified -> file_update_time -> __mark_inode_dirty(I_DIRTY_SYNC) when the coarse clock moved.
+    crate::fs::fs_writeback::file_update_time(k, file);
     let chunk = 4096u64 << MAX_PAGECACHE_ORDER;
     let mut pos = pos;
     let mut left = count;
@@ -183,7 +183,7 @@ pub fn folio_mark_dirty(k: &mut Kernel, file: u32, id: FolioId) {
         let name = k.file_name(file);
         k.emit(EventKind::WritebackDirtyFolio { device, file: name, index });
     }
-    mark_inode_dirty(k, file, "I_DIRTY_PAGES");
+    mark_inode_dirty(k, file, false);
 }
 
 pub use crate::fs::fs_writeback::mark_inode_dirty;

@@ -33,6 +33,13 @@ pub struct Inode {
     pub nr_dirty: u64,
     /// mapping->writeback_index: where cyclic writeback resumes.
     pub writeback_index: u64,
+    /// i_state's I_DIRTY_SYNC and I_DIRTY_PAGES.
+    pub dirty_sync: bool,
+    pub dirty_pages: bool,
+    /// The jiffy mtime was last set in during the run (None: before the run).
+    pub mtime_tick: Option<u64>,
+    /// atime is not after mtime: the next read updates it (relatime).
+    pub atime_stale: bool,
 }
 
 /// vm counters the read side maintains (names as in /proc/vmstat).
@@ -273,14 +280,9 @@ impl Kernel {
                     let t = if matches!(e, EventKind::BlockRqIssue { .. }) { issue } else { self.now };
                     self.emit_at(t, e);
                 }
-                let c = EventKind::BlockRqComplete {
-                    device: dev_name.clone(),
-                    rwbs: rwbs.clone(),
-                    sector: r.sector,
-                    nr_sector: r.nr_sectors,
-                    error: 0,
-                };
-                self.emit_at(done, c);
+                for c in crate::block::completion_events(&dev_name, rwbs, r) {
+                    self.emit_at(done, c);
+                }
             }
             done_at.push((r.sector, r.sector + r.nr_sectors, done));
         }

@@ -173,6 +173,11 @@ pub fn simulate(sc: &Scenario, opts: &SimOptions) -> Result<SimResult, SimError>
             dirtied_when: None,
             nr_dirty: 0,
             writeback_index: 0,
+            dirty_sync: false,
+            dirty_pages: false,
+            mtime_tick: None,
+            // The probe writes each file after creating it: atime is not after mtime.
+            atime_stale: true,
         })
         .collect();
     let devices: Vec<BlockDevice> = sc

@@ -283,6 +283,8 @@ impl Task {
                 }
                 let file = self.files[i].of.file;
                 self.maps[slot] = Some(Vma::new(k, i, file, off >> 12, len.div_ceil(4096)));
+                // generic_file_mmap -> file_accessed.
+                crate::fs::fs_writeback::touch_atime(k, file);
                 0
             }
             Op::Munmap { map } => match self.maps.get_mut(map.0 as usize).and_then(|m| m.take()) {
