@@ -105,6 +105,11 @@ pub enum Cmd {
         /// Check the median probe run instead of the least agreeing one [memory-cgroup scenarios in validate: on].
         #[arg(long)]
         median: bool,
+        /// Check the write-side figures (steady nr_dirty, writer throughput, balance_dirty_pages pauses and their
+        /// p50/p90, the expiry pass, the write request size) against the kernel's runs: inside their range widened
+        /// by PCT of the median [validate, scenarios that write: 10].
+        #[arg(long, value_name = "PCT", value_parser = percent)]
+        writes: Option<f64>,
     },
     /// Simulate a scenario, run it on this kernel with the probe (or use captured probe runs), and compare: exit 1
     /// when agreement is below the thresholds (readahead and pages default to 100%). For a scenario with a memory
@@ -147,6 +152,11 @@ pub enum Cmd {
         /// Check the median probe run instead of the least agreeing one [memory-cgroup scenarios in validate: on].
         #[arg(long)]
         median: bool,
+        /// Check the write-side figures (steady nr_dirty, writer throughput, balance_dirty_pages pauses and their
+        /// p50/p90, the expiry pass, the write request size) against the kernel's runs: inside their range widened
+        /// by PCT of the median [validate, scenarios that write: 10].
+        #[arg(long, value_name = "PCT", value_parser = percent)]
+        writes: Option<f64>,
     },
     /// Validate a scenario and print what it describes.
     Check {
@@ -271,6 +281,15 @@ fn compare_cmd(
     let failed: Vec<String> = failed
         .into_iter()
         .chain(c.counter_failures().map(|ch| format!("{} model {} outside {}..={}", ch.name, ch.model, ch.lo, ch.hi)))
+        .chain(c.write_failures().map(|ch| {
+            format!(
+                "{} model {} outside {:.1}..={:.1}",
+                ch.name,
+                ch.model.map_or("-".into(), |v| format!("{v:.1}")),
+                ch.lo,
+                ch.hi
+            )
+        }))
         .collect();
     if failed.is_empty() {
         Ok(())
@@ -312,7 +331,18 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         Cmd::Run { scenario, seed, events, json, out, extents } => {
             run_cmd::run(&scenario, seed, events, json, out, extents)
         }
-        Cmd::Compare { sim, probe, json, min_readahead, min_pages, min_block, min_residency, counters, median } => {
+        Cmd::Compare {
+            sim,
+            probe,
+            json,
+            min_readahead,
+            min_pages,
+            min_block,
+            min_residency,
+            counters,
+            median,
+            writes,
+        } => {
             let thresholds = compare::output::Thresholds {
                 readahead_pct: min_readahead,
                 pages_pct: min_pages,
@@ -321,6 +351,8 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
                 counters_tolerance: counters.map(|p| p / 100.0),
                 median,
                 relative_to_kernel: false,
+                write_tolerance: writes.map(|p| p / 100.0),
+                writeback_interval_ns: 5_000_000_000,
             };
             compare_cmd(&sim, &probe, json.as_deref(), thresholds)
         }
@@ -337,8 +369,12 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             min_residency,
             counters,
             median,
+            writes,
         } => {
-            let pressure = load(&scenario)?.machine.memcg_limit.is_some();
+            let sc_loaded = load(&scenario)?;
+            let pressure = sc_loaded.machine.memcg_limit.is_some();
+            // A scenario that writes (scenarios/write/) is judged on issue 5's write-side figures.
+            let writer = sc_loaded.writes();
             let thresholds = compare::output::Thresholds {
                 readahead_pct: Some(min_readahead.unwrap_or(100.0)),
                 pages_pct: min_pages.or(if pressure { None } else { Some(100.0) }),
@@ -347,6 +383,8 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
                 counters_tolerance: counters.or(if pressure { Some(10.0) } else { None }).map(|p| p / 100.0),
                 median: median || pressure,
                 relative_to_kernel: pressure,
+                write_tolerance: writes.or(if writer { Some(10.0) } else { None }).map(|p| p / 100.0),
+                writeback_interval_ns: sc_loaded.sysctls.dirty_writeback_centisecs * 10_000_000,
             };
             validate(&scenario, runs, probe_dir, out, allow_sysctl, json.as_deref(), thresholds)
         }

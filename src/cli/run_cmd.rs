@@ -147,6 +147,7 @@ pub fn run(
             .map_err(|e| fail(format!("writing {}: {e}", dir.join("residency.txt").display())))?;
         std::fs::write(dir.join("vmstat.txt"), res.vmstat_text())
             .map_err(|e| fail(format!("writing {}: {e}", dir.join("vmstat.txt").display())))?;
+        write_series(&res, dir)?;
     }
     if let Some(p) = &events {
         write_events(&res, open_out(p)?, p)?;
@@ -185,5 +186,14 @@ pub fn simulate_into(
     std::fs::write(dir.join("residency.txt"), res.residency_text())
         .map_err(|e| fail(format!("writing {}: {e}", dir.join("residency.txt").display())))?;
     std::fs::write(dir.join("vmstat.txt"), res.vmstat_text())
-        .map_err(|e| fail(format!("writing {}: {e}", dir.join("vmstat.txt").display())))
+        .map_err(|e| fail(format!("writing {}: {e}", dir.join("vmstat.txt").display())))?;
+    write_series(&res, dir)
+}
+
+/// vmstat_series.txt in the probe's format, when the run sampled one.
+fn write_series(res: &SimResult, dir: &Path) -> Result<(), Failure> {
+    let Some(series) = &res.series else { return Ok(()) };
+    let p = dir.join(crate::trace::series::FILE_NAME);
+    std::fs::write(&p, crate::trace::series::write_series(series))
+        .map_err(|e| fail(format!("writing {}: {e}", p.display())))
 }

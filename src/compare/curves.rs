@@ -20,8 +20,9 @@
 //!   scenario file (`writeback_single_inode` with `wrote > 0`), with its reason; **expiry pass**: the same among
 //!   `reason=periodic` passes (the kupdate pass; note that a periodic pass also writes inodes a background pass
 //!   left on b_more_io, expired or not, since queue_io splices b_more_io before moving expired inodes).
-//! - **write request size**: the median (lower middle) `bytes` of `block_rq_issue` events whose rwbs has `W` and
-//!   whose size is not 0 (flushes are `FF` with no data), with the count.
+//! - **write request size**: the median (lower middle) `bytes` of `block_rq_issue` data writes: rwbs with `W`
+//!   and without `M` (ext4's metadata and journal writes are `WM`/`WSM`), size not 0 (flushes are `FF`), with the
+//!   count.
 //! - **thresholds**: the distinct `(bg_thresh, thresh)` pairs of `global_dirty_state` (pages) fired by the tasks
 //!   that wrote and by the flusher (`kworker`); other tasks' are kept apart in `foreign_thresholds`
 //!   (global_dirty_state is host-wide, and a real-time task sees boosted limits: `x + x/4 + dirty_limit/32`).
@@ -184,7 +185,7 @@ pub fn figures(log: &Log, series: &Series, devices: &[&str]) -> WriteFigures {
                     }
                 }
             }
-            EventKind::BlockRqIssue { rwbs, bytes, .. } if rwbs.contains('W') && *bytes > 0 => {
+            EventKind::BlockRqIssue { rwbs, bytes, .. } if rwbs.contains('W') && !rwbs.contains('M') && *bytes > 0 => {
                 rq_bytes.push(*bytes);
             }
             EventKind::GlobalDirtyState { bg_thresh, thresh, .. } => {

@@ -19,6 +19,8 @@ pub struct Input {
     pub residency: Option<Vec<FileResidency>>,
     /// `vmstat.txt` (`name value` per line), when the input is a directory that has one.
     pub vmstat: Option<Vec<(String, i64)>>,
+    /// `vmstat_series.txt(.gz)`: the dirty-page time series, when the run has one.
+    pub series: Option<crate::trace::series::Series>,
 }
 
 /// Parses a vmstat.txt (probe: /proc/vmstat deltas; model: its counters); errors give the line.
@@ -51,6 +53,7 @@ pub fn load_run(path: &Path) -> Result<Input, String> {
             log_path: path.to_path_buf(),
             residency: None,
             vmstat: None,
+            series: None,
         });
     }
     if !path.is_dir() {
@@ -73,7 +76,13 @@ pub fn load_run(path: &Path) -> Result<Input, String> {
     } else {
         None
     };
-    Ok(Input { path: path.to_path_buf(), log, log_path, residency, vmstat })
+    let series = ["vmstat_series.txt", "vmstat_series.txt.gz"]
+        .iter()
+        .map(|n| path.join(n))
+        .find(|p| p.is_file())
+        .map(|p| crate::trace::series::read_series_file(&p))
+        .transpose()?;
+    Ok(Input { path: path.to_path_buf(), log, log_path, residency, vmstat, series })
 }
 
 /// The `run-K` subdirectories of a probe output directory, sorted by K (empty when there are none).

@@ -21,6 +21,7 @@ pub mod curves;
 pub mod input;
 pub mod output;
 pub mod residency;
+pub mod write_checks;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -204,6 +205,18 @@ fn kind_index(kind: &EventKind) -> usize {
     EventKind::NAMES.iter().position(|n| *n == kind.name()).expect("every kind is in NAMES")
 }
 
+/// Why an event is left out of the comparison: 0 for filesystem metadata (files named `ino:N`), 1 for an
+/// eviction by DAMON's kdamond.
+fn unscored_reason(e: &crate::trace::event::Event) -> Option<usize> {
+    if e.kind.file().is_some_and(|f| f.starts_with("ino:")) {
+        return Some(0);
+    }
+    if matches!(e.kind, EventKind::MmFilemapDeleteFromPageCache { .. }) && e.task.starts_with("kdamond") {
+        return Some(1);
+    }
+    None
+}
+
 /// Compares a simulated log with an observed one (see the module doc).
 pub fn compare(sim: &Log, probe: &Log) -> Report {
     compare_with_limit(sim, probe, align::DEFAULT_WORK_LIMIT)
@@ -213,8 +226,13 @@ pub fn compare(sim: &Log, probe: &Log) -> Report {
 pub fn compare_with_limit(sim: &Log, probe: &Log, work_limit: u64) -> Report {
     let logs = [sim, probe];
     let mut streams: Streams = BTreeMap::new();
+    let mut unscored = [[0usize; 2]; 2];
     for (side, log) in logs.iter().enumerate() {
         for (i, e) in log.events.iter().enumerate() {
+            if let Some(why) = unscored_reason(e) {
+                unscored[why][side] += 1;
+                continue;
+            }
             streams.entry((kind_index(&e.kind), scope(&e.kind))).or_default()[side].push(i);
         }
     }
@@ -279,6 +297,19 @@ pub fn compare_with_limit(sim: &Log, probe: &Log, work_limit: u64) -> Report {
         }
     }
     let mut notes = Vec::new();
+    if unscored[0] != [0, 0] {
+        notes.push(format!(
+            "{} sim / {} probe events on filesystem metadata (ino:N: the block device's and the journal's pages, \
+             which the model does not have) are not compared",
+            unscored[0][0], unscored[0][1]
+        ));
+    }
+    if unscored[1] != [0, 0] {
+        notes.push(format!(
+            "{} probe evictions by DAMON's kdamond (host behaviour the model does not predict) are not compared",
+            unscored[1][1]
+        ));
+    }
     let mut kinds: Vec<KindReport> = kinds.into_values().collect();
     for k in &mut kinds {
         k.in_order = align::ratio(k.matched_in_order, k.denominator);

@@ -11,6 +11,7 @@ use serde::Serialize;
 use super::counters::{check_counters, eviction_order, CounterCheck, EvictionOrder, PRESSURE_COUNTERS};
 use super::input::Input;
 use super::residency::{self, ResidencyReport};
+use super::write_checks::{check_writes, WriteCheck};
 use super::{compare_with_limit, Group, Report, SCHEMA_VERSION};
 
 /// Requested minimum agreements: percentages for the event groups, a Jaccard index for residency.
@@ -29,6 +30,10 @@ pub struct Thresholds {
     /// Lower the readahead and pages thresholds to the kernel's own agreement: the least in-order agreement between
     /// two of its runs (where the kernel repeats itself exactly this stays 100%).
     pub relative_to_kernel: bool,
+    /// Check the write-side figures (`write_checks`) with this tolerance (fraction of the kernel's median).
+    pub write_tolerance: Option<f64>,
+    /// dirty_writeback_centisecs of the scenario, in ns (the expiry pass's tolerance).
+    pub writeback_interval_ns: u64,
 }
 
 /// One probe run compared with the simulated run.
@@ -93,6 +98,8 @@ pub struct Comparison {
     pub eviction_order: Option<EvictionOrder>,
     /// With `relative_to_kernel`: the least in-order agreement between two kernel runs, per group.
     pub kernel_agreement: Vec<Minimum>,
+    /// Write-side figure checks (with `write_tolerance`).
+    pub writes: Vec<WriteCheck>,
     pub passed: bool,
 }
 
@@ -100,6 +107,11 @@ impl Comparison {
     /// The checks that failed.
     pub fn failures(&self) -> impl Iterator<Item = &Check> {
         self.checks.iter().filter(|c| !c.passed)
+    }
+
+    /// The write-side checks that failed.
+    pub fn write_failures(&self) -> impl Iterator<Item = &WriteCheck> {
+        self.writes.iter().filter(|c| !c.passed)
     }
 
     /// The counter checks that failed.
@@ -199,7 +211,12 @@ pub fn compare_runs(sim: &Input, probes: &[Input], thresholds: Thresholds, work_
         None => Vec::new(),
     };
     let eviction_order = eviction_order(sim, probes, work_limit);
-    let passed = checks.iter().all(|c| c.passed) && counters.iter().all(|c| c.passed);
+    let writes = match thresholds.write_tolerance {
+        Some(tol) => check_writes(sim, probes, tol, thresholds.writeback_interval_ns),
+        None => Vec::new(),
+    };
+    let passed =
+        checks.iter().all(|c| c.passed) && counters.iter().all(|c| c.passed) && writes.iter().all(|c| c.passed);
     Comparison {
         schema_version: SCHEMA_VERSION,
         sim: sim.path.display().to_string(),
@@ -211,6 +228,7 @@ pub fn compare_runs(sim: &Input, probes: &[Input], thresholds: Thresholds, work_
         counters,
         eviction_order,
         kernel_agreement,
+        writes,
         passed,
     }
 }
@@ -341,6 +359,20 @@ pub fn render_text(c: &Comparison) -> String {
             if e.kernel_deterministic() { "deterministic" } else { "not deterministic" },
             e.deletes_model,
             e.deletes_kernel
+        );
+    }
+    for ch in &c.writes {
+        let verdict = if ch.passed { "ok" } else { "OUTSIDE" };
+        let v = |x: Option<f64>| x.map_or("-".to_string(), |v| format!("{v:.1}"));
+        let kernel: Vec<String> = ch.kernel.iter().map(|&x| v(x)).collect();
+        let _ = writeln!(
+            o,
+            "write {:<36} model {:>10}  kernel [{}]  accepted {:.1}..={:.1} {verdict}",
+            ch.name,
+            v(ch.model),
+            kernel.join(", "),
+            ch.lo,
+            ch.hi
         );
     }
     for ch in &c.counters {

@@ -242,6 +242,22 @@ impl Scenario {
         OpStream::new(Arc::clone(&self.tasks[task].program))
     }
 
+    /// Whether a task writes (write, pwrite, writev, pwritev among the first 10000 ops of each task): such
+    /// scenarios are validated on the write-side figures.
+    pub fn writes(&self) -> bool {
+        (0..self.tasks.len()).any(|t| {
+            self.ops(t).take(10_000).any(|op| {
+                matches!(
+                    op,
+                    crate::trace::op::Op::Write { .. }
+                        | crate::trace::op::Op::Pwrite { .. }
+                        | crate::trace::op::Op::Writev { .. }
+                        | crate::trace::op::Op::Pwritev { .. }
+                )
+            })
+        })
+    }
+
     /// The id of the file named `name`.
     pub fn file_index(&self, name: &str) -> Option<FileId> {
         self.files.iter().position(|f| f.name == name).map(|i| FileId(i as u32))

@@ -380,8 +380,11 @@ impl Kernel {
         self.direct_io(file, pos, len, &rwbs);
     }
 
-    /// The bios of an O_DIRECT read or write, straight from the extent map; the task waits for them.
+    /// The bios of an O_DIRECT read or write, straight from the extent map; the task waits for them. A write's bio
+    /// holds the user buffer's pages, physically scattered: one 4 KiB segment each, so a request carries at most
+    /// 128 of them (512 KiB; traces/write/direct_over_cached: 1 MiB writes became 512 + 512 KiB requests).
     fn direct_io(&mut self, file: u32, pos: u64, len: u64, rwbs: &Name) {
+        let seg = if rwbs.starts_with('W') { 8 } else { MAX_SEGMENT_SECTORS };
         let dev = self.inodes[file as usize].device;
         self.scratch_runs.clear();
         let mut at = pos;
@@ -389,7 +392,7 @@ impl Kernel {
             let (sector, left) = self.inodes[file as usize].extents.map(at >> 12);
             let in_page = at & 4095;
             let n = (left.saturating_mul(4096) - in_page).min(pos + len - at);
-            self.scratch_runs.push((sector + in_page / 512, n / 512, MAX_SEGMENT_SECTORS));
+            self.scratch_runs.push((sector + in_page / 512, n / 512, seg));
             at += n;
         }
         let max_sectors = self.devices[dev].max_sectors;

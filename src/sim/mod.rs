@@ -87,6 +87,37 @@ pub struct SimResult {
     /// The machine's zone: free pages at the start and the end (nr_free_pages), the fewest seen.
     pub zone: ZoneStats,
     pub end: Nanos,
+    /// The dirty-page time series (vmstat_series.txt), sampled every 100 ms when events are on.
+    pub series: Option<crate::trace::series::Series>,
+}
+
+/// The series' sampling interval (the probe's).
+pub const SERIES_INTERVAL_NS: u64 = 100_000_000;
+
+/// One vmstat_series sample of the model's state, in the probe's keys and units.
+fn series_sample(k: &mut Kernel, sc: &Scenario, at: Nanos) -> crate::trace::series::Sample {
+    crate::fs::writepages::complete_writeback(k, at);
+    let mut values = std::collections::BTreeMap::new();
+    values.insert("nr_dirty".to_string(), k.vm.nr_dirty);
+    values.insert("nr_writeback".to_string(), k.wb.nr_writeback);
+    values.insert("nr_dirtied".to_string(), k.vm.nr_dirtied);
+    values.insert("nr_written".to_string(), k.wb.nr_written);
+    let mem = crate::mm::balance_dirty::dirtyable_memory(k);
+    let (bg, thresh) = crate::mm::page_writeback::global_dirty_limits(&mem, &k.wb.vm, false, &k.wb.dom);
+    values.insert("dirty_thresh_kb".to_string(), thresh * 4);
+    values.insert("background_thresh_kb".to_string(), bg * 4);
+    for (d, dev) in sc.devices.iter().enumerate() {
+        let w = &k.wb.wbs[d];
+        values.insert(format!("{}.reclaimable_kb", dev.name), w.wb_reclaimable * 4);
+        values.insert(format!("{}.writeback_kb", dev.name), w.wb_writeback * 4);
+        values.insert(format!("{}.dirtied_kb", dev.name), w.wb_dirtied * 4);
+        values.insert(format!("{}.written_kb", dev.name), w.wb_written * 4);
+        values.insert(
+            format!("{}.write_bw_kbps", dev.name),
+            crate::mm::page_writeback::kbps(w.pg.bw.avg_write_bandwidth),
+        );
+    }
+    crate::trace::series::Sample { time: at, values }
 }
 
 /// The machine's one zone over the run (pages).
@@ -184,13 +215,17 @@ pub fn simulate(sc: &Scenario, opts: &SimOptions) -> Result<SimResult, SimError>
         .devices
         .iter()
         .map(|d| {
-            BlockDevice::new(
+            let mut b = BlockDevice::new(
                 Arc::from(d.name.as_str()),
                 d.max_sectors_kb as u64,
                 d.read_bw,
                 d.read_latency,
                 d.queue_depth,
-            )
+            );
+            // A blk-throttle write_bps limit caps the write rate (the kernel dispatches bios at that rate).
+            b.write_bw = d.write_bw.min(d.write_bps.unwrap_or(u64::MAX)).max(1);
+            b.write_latency = d.write_latency;
+            b
         })
         .collect();
     let io_pages: Vec<u64> = sc.devices.iter().map(|d| d.max_sectors_kb as u64 / 4).collect();
@@ -246,9 +281,25 @@ pub fn simulate(sc: &Scenario, opts: &SimOptions) -> Result<SimResult, SimError>
     }
     let mut live = tasks.len();
     let mut end = Nanos(0);
+    let mut series = opts.events.then(|| {
+        let mut header = BTreeMap::new();
+        header.insert("devices".to_string(), sc.devices.iter().map(|d| d.name.as_str()).collect::<Vec<_>>().join(","));
+        header.insert("interval_ns".to_string(), SERIES_INTERVAL_NS.to_string());
+        header.insert("scenario".to_string(), sc.name.clone());
+        header.insert("source".to_string(), "pcsim".to_string());
+        crate::trace::series::Series { header, samples: Vec::new() }
+    });
+    let mut next_sample = Nanos(0);
     // kswapd's work left when the last task ends is not run.
     while live > 0 {
         let Some((time, item)) = q.pop() else { break };
+        if let Some(series) = series.as_mut() {
+            while next_sample <= time {
+                let sample = series_sample(&mut k, sc, next_sample);
+                series.samples.push(sample);
+                next_sample = Nanos(next_sample.0 + SERIES_INTERVAL_NS);
+            }
+        }
         // Nothing runs earlier than `time`: reads done by then are done for everyone.
         k.folios.reap(time);
         k.now = time;
@@ -399,6 +450,7 @@ pub fn simulate(sc: &Scenario, opts: &SimOptions) -> Result<SimResult, SimError>
             noretry_failed: k.zone.noretry_failed,
         },
         end,
+        series,
     })
 }
 

@@ -1,0 +1,139 @@
+//! Issue 5's write-side checks of a simulated run against probe runs, from `curves::figures` on both sides: the
+//! steady dirty pages (of the scenario's devices when the probe recorded them, else host-wide nr_dirty), each
+//! writing task's throughput, the number of balance_dirty_pages pauses and their p50/p90
+//! must lie inside the range the kernel's runs span widened by a tolerance times their median (the kernel varies
+//! run to run: its throttled writer's throughput spread ~20%); the expiry (kupdate) pass must start within one
+//! dirty_writeback interval of the kernel's median; the write request size median must equal the kernel's (the
+//! median over its runs).
+
+use serde::Serialize;
+
+use super::curves::{figures, WriteFigures};
+use super::input::Input;
+
+/// One write-side figure: the model's value, the kernel's per run, the accepted range and the verdict.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct WriteCheck {
+    pub name: String,
+    pub model: Option<f64>,
+    pub kernel: Vec<Option<f64>>,
+    pub lo: f64,
+    pub hi: f64,
+    pub passed: bool,
+}
+
+fn lower_median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[(v.len() - 1) / 2]
+}
+
+/// A figure checked against the kernel's range widened by `tol` × median (plus `floor`); skipped (None) when the
+/// kernel lacks it in any run. A figure the kernel has but the model lacks fails.
+fn range_check(name: String, model: Option<f64>, kernel: Vec<Option<f64>>, tol: f64, floor: f64) -> Option<WriteCheck> {
+    let ks: Vec<f64> = kernel.iter().copied().collect::<Option<_>>()?;
+    if ks.is_empty() {
+        return None;
+    }
+    let mut sorted = ks.clone();
+    let median = lower_median(&mut sorted);
+    let slack = (median.abs() * tol).max(floor);
+    let (lo, hi) = (sorted[0] - slack, sorted[sorted.len() - 1] + slack);
+    let passed = model.is_some_and(|m| m >= lo && m <= hi);
+    Some(WriteCheck { name, model, kernel, lo, hi, passed })
+}
+
+/// The figures of a run that has a vmstat series (None otherwise).
+pub fn run_figures(input: &Input) -> Option<WriteFigures> {
+    let series = input.series.as_ref()?;
+    let devices: Vec<&str> = series.header.get("devices").map(|d| d.split(',').collect()).unwrap_or_default();
+    Some(figures(&input.log, series, &devices))
+}
+
+/// The write-side checks, or an empty list when a side has no series or nothing was written.
+pub fn check_writes(sim: &Input, probes: &[Input], tol: f64, writeback_interval_ns: u64) -> Vec<WriteCheck> {
+    let Some(m) = run_figures(sim) else { return Vec::new() };
+    let ks: Vec<WriteFigures> = match probes.iter().map(run_figures).collect::<Option<Vec<_>>>() {
+        Some(k) if !k.is_empty() => k,
+        _ => return Vec::new(),
+    };
+    if m.tasks.is_empty() && ks.iter().all(|k| k.tasks.is_empty()) {
+        return Vec::new();
+    }
+    let f = |v: Option<u64>| v.map(|x| x as f64);
+    let mut out = Vec::new();
+    // The scenario devices' own dirty pages (debugfs BdiReclaimable) when every kernel run has them: the host-wide
+    // nr_dirty also counts other processes' dirty pages (traces/write: fsync_every_8m's device held 7-1926 dirty
+    // pages while the host held 1037-5312).
+    let (label, model, kernel) = if ks.iter().all(|k| k.steady_device_dirty.is_some()) {
+        (
+            "steady dirty pages of the devices",
+            f(m.steady_device_dirty),
+            ks.iter().map(|k| f(k.steady_device_dirty)).collect(),
+        )
+    } else {
+        ("steady nr_dirty (pages)", f(m.steady_nr_dirty), ks.iter().map(|k| f(k.steady_nr_dirty)).collect())
+    };
+    out.extend(range_check(label.into(), model, kernel, tol, 32.0));
+    let mut names: Vec<&str> = ks.iter().flat_map(|k| k.tasks.iter().map(|t| t.task.as_str())).collect();
+    names.sort_unstable();
+    names.dedup();
+    for name in names {
+        let rate = |w: &WriteFigures| w.tasks.iter().find(|t| t.task == name).and_then(|t| t.mib_per_s());
+        out.extend(range_check(
+            format!("{name} throughput (MiB/s)"),
+            rate(&m),
+            ks.iter().map(rate).collect(),
+            tol,
+            0.0,
+        ));
+    }
+    out.extend(range_check(
+        "balance_dirty_pages pauses".into(),
+        Some(m.pauses as f64),
+        ks.iter().map(|k| Some(k.pauses as f64)).collect(),
+        tol,
+        1.0,
+    ));
+    if ks.iter().all(|k| k.pauses > 0) {
+        for (label, get) in [
+            ("pause p50 (ms)", (|w: &WriteFigures| w.pause_ms_p50) as fn(&WriteFigures) -> Option<i64>),
+            ("pause p90 (ms)", |w: &WriteFigures| w.pause_ms_p90),
+        ] {
+            out.extend(range_check(
+                label.into(),
+                get(&m).map(|v| v as f64),
+                ks.iter().map(|k| get(k).map(|v| v as f64)).collect(),
+                tol,
+                0.0,
+            ));
+        }
+    }
+    if ks.iter().all(|k| k.first_expiry_pass_ns.is_some()) && m.tasks.iter().all(|t| t.direct_bytes == 0) {
+        let mut kv: Vec<f64> = ks.iter().map(|k| k.first_expiry_pass_ns.unwrap() as f64 / 1e6).collect();
+        let med = lower_median(&mut kv);
+        let iv = writeback_interval_ns as f64 / 1e6;
+        let model = m.first_expiry_pass_ns.map(|v| v as f64 / 1e6);
+        out.push(WriteCheck {
+            name: "expiry pass start (ms)".into(),
+            passed: model.is_some_and(|v| (v - med).abs() <= iv),
+            model,
+            kernel: ks.iter().map(|k| k.first_expiry_pass_ns.map(|v| v as f64 / 1e6)).collect(),
+            lo: med - iv,
+            hi: med + iv,
+        });
+    }
+    let sizes: Option<Vec<f64>> = ks.iter().map(|k| k.write_request_bytes_median.map(|v| v as f64)).collect();
+    if let Some(mut sizes) = sizes.filter(|s| !s.is_empty()) {
+        let med = lower_median(&mut sizes);
+        let model = m.write_request_bytes_median.map(|v| v as f64);
+        out.push(WriteCheck {
+            name: "write request size median (bytes)".into(),
+            passed: model == Some(med),
+            model,
+            kernel: ks.iter().map(|k| k.write_request_bytes_median.map(|v| v as f64)).collect(),
+            lo: med,
+            hi: med,
+        });
+    }
+    out
+}
