@@ -73,6 +73,29 @@ fn sequential_read(name: &str, ops: u64, read_ahead_kb: u32, machine_extra: &str
     Scenario::parse(&text, name).expect("invariant: the sequential-read scenario is valid")
 }
 
+/// A throttled writer: one task `write()`s `bytes` in 128 KiB calls to an empty file on a device whose writes are
+/// limited to 64 MiB/s (dirty_bytes 64 MiB, dirty_background_bytes 32 MiB), so balance_dirty_pages paces it at the
+/// device's rate: 4 GiB is about 64 s of simulated time (issue 5's goal: a 60 s throttled writer in under 0.6 s).
+pub fn throttled_writer(bytes: u64) -> Scenario {
+    let size = (bytes + (1 << 30)).div_ceil(1 << 20);
+    let text = format!(
+        r#"Scenario(
+    name: "bench_throttled_writer",
+    machine: (memory: "24g", cpus: 2),
+    devices: [(name: "disk0", size: "{size}m", write_bps: "64m")],
+    sysctls: {{"vm.dirty_bytes": 67108864, "vm.dirty_background_bytes": 33554432}},
+    files: [(name: "out", size: 0)],
+    tasks: [(name: "writer", ops: [
+        Open(file: "out", flags: [WRONLY]),
+        Repeat(count: {calls}, ops: [Write(fd: "out", len: "128k")]),
+        Close(fd: "out"),
+    ])],
+)"#,
+        calls = bytes / (128 << 10)
+    );
+    Scenario::parse(&text, "bench::throttled_writer").expect("invariant: the throttled-writer scenario is valid")
+}
+
 /// A file of `pages` pages cached at the start (order-0 folios, as the model sets up `state: Cached`) and a task
 /// that only opens and closes it: what a run holds per cached order-0 folio.
 pub fn cached_file(pages: u64) -> Scenario {

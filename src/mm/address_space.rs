@@ -169,12 +169,60 @@ impl AddressSpace {
         found
     }
 
+    /// Whether anything (a page or a shadow) lies in pages [start, start + 64): the leaf node there exists.
+    fn leaf_exists(&self, start: u64) -> bool {
+        self.folios.get(start).is_some()
+            || self.folios.next_start(start, start + 64).is_some()
+            || (!self.shadows.is_empty() && (start..start + 64).any(|p| self.shadows.contains_key(&p)))
+    }
+
+    /// A node's slot occupancy and shadow slots, recomputed from the page index and the shadows.
+    fn node_truth(&self, key: u64) -> (u64, u64) {
+        let (mut occ, mut values) = (0u64, 0u64);
+        if key & LEVEL1 == 0 {
+            let base = key << 6;
+            for s in 0..64u64 {
+                let p = base + s;
+                if self.folios.get(p).is_some() {
+                    occ |= 1 << s;
+                } else if self.shadow_at(p).is_some_and(|sh| sh.order < 6) {
+                    occ |= 1 << s;
+                    values |= 1 << s;
+                }
+            }
+        } else {
+            let base = (key & !LEVEL1) << 12;
+            for s in 0..64u64 {
+                let start = base + s * 64;
+                if self.shadows.get(&start).is_some_and(|sh| sh.order >= 6)
+                    || self.shadow_at(start).is_some_and(|sh| sh.order >= 6)
+                {
+                    occ |= 1 << s;
+                    values |= 1 << s;
+                } else if self.leaf_exists(start) {
+                    occ |= 1 << s;
+                }
+            }
+        }
+        (occ, values)
+    }
+
     /// xas_store's node accounting for slots `mask` of node `key`: `occupied` says whether they now hold anything,
-    /// `value` whether that is a shadow; then workingset_update_node lists or unlists the node, and a node that
-    /// became empty is deleted from its parent (xas_delete_node).
+    /// `value` whether that is a shadow; then workingset_update_node lists or unlists the node. Only nodes holding
+    /// a shadow are tracked (the others can never be shadow-only): a node's entry is made from the page index and
+    /// the shadows when it gets its first shadow, and dropped with its last. A leaf's parent (level-1 node, when
+    /// tracked) holds a pointer to the leaf while anything lies in the leaf's range.
     fn update_slots(&mut self, key: u64, mask: u64, occupied: bool, value: bool, file: u32, list: &mut ShadowNodes) {
-        let node = self.nodes.entry(key).or_default();
-        let was_empty = node.occupied == 0;
+        if !self.nodes.contains_key(&key) {
+            if value {
+                let (occupied, values) = self.node_truth(key);
+                self.nodes.insert(key, XaNode { occupied, values, lru: 0 });
+            } else {
+                self.update_parent(key, file, list);
+                return;
+            }
+        }
+        let node = self.nodes.get_mut(&key).unwrap();
         if occupied {
             node.occupied |= mask;
         } else {
@@ -185,54 +233,66 @@ impl AddressSpace {
         } else {
             node.values &= !mask;
         }
-        let now_empty = node.occupied == 0;
-        let shadow_only = !now_empty && node.occupied == node.values;
+        self.settle(key, file, list);
+        self.update_parent(key, file, list);
+    }
+
+    /// Lists, unlists or drops a tracked node after a change.
+    fn settle(&mut self, key: u64, file: u32, list: &mut ShadowNodes) {
+        let Some(node) = self.nodes.get_mut(&key) else { return };
+        let shadow_only = node.occupied != 0 && node.occupied == node.values;
         if shadow_only && node.lru == 0 {
             node.lru = list.add(file, key);
         } else if !shadow_only && node.lru != 0 {
             list.del(node.lru);
             node.lru = 0;
         }
-        if now_empty {
+        if node.values == 0 {
             self.nodes.remove(&key);
         }
-        // A leaf's parent (the level-1 node) holds a pointer to it while it exists.
-        if key & LEVEL1 == 0 && was_empty != now_empty {
-            let parent = LEVEL1 | (key >> 6);
-            let bit = 1u64 << (key & 63);
-            self.update_slots(parent, bit, !now_empty, false, file, list);
+    }
+
+    /// After a change in leaf `key`: a tracked parent's pointer slot follows whether the leaf still exists.
+    fn update_parent(&mut self, key: u64, file: u32, list: &mut ShadowNodes) {
+        if key & LEVEL1 != 0 {
+            return;
         }
+        let parent = LEVEL1 | (key >> 6);
+        if !self.nodes.contains_key(&parent) {
+            return;
+        }
+        let exists = self.leaf_exists(key << 6);
+        let bit = 1u64 << (key & 63);
+        let node = self.nodes.get_mut(&parent).unwrap();
+        if exists {
+            node.occupied |= bit;
+        } else {
+            node.occupied &= !bit;
+        }
+        self.settle(parent, file, list);
     }
 
     /// Recounts the xarray nodes from the folios and shadows: the slot bitmaps must agree, no shadow may cover a
     /// cached page, and exactly the shadow-only nodes are listed. Returns the number of listed nodes.
     pub fn check_nodes(&self, slab: &FolioSlab) -> Result<u64, String> {
-        let mut want: std::collections::BTreeMap<u64, (u64, u64)> = std::collections::BTreeMap::new();
-        for id in self.iter() {
-            let f = slab.get(id);
-            let (key, mask) = node_slots(f.index(), f.order);
-            want.entry(key).or_default().0 |= mask;
-        }
+        let mut keys: Vec<u64> = Vec::new();
         let mut shadows: Vec<(u64, u8)> = self.shadows.iter().map(|(&i, s)| (i, s.order)).collect();
         shadows.sort_unstable();
-        for (i, order) in shadows {
+        for &(i, order) in &shadows {
             if self.any_in(slab, i, 1u64 << order) {
                 return Err(format!("invariant: a shadow at page {i} (order {order}) covers cached pages"));
             }
-            let (key, mask) = node_slots(i, order);
-            let e = want.entry(key).or_default();
-            e.0 |= mask;
-            e.1 |= mask;
+            let (key, _) = node_slots(i, order);
+            keys.push(key);
         }
-        let leaves: Vec<u64> = want.keys().copied().filter(|k| k & LEVEL1 == 0).collect();
-        for leaf in leaves {
-            want.entry(LEVEL1 | (leaf >> 6)).or_default().0 |= 1u64 << (leaf & 63);
-        }
-        if want.len() != self.nodes.len() {
-            return Err(format!("invariant: {} xarray nodes expected, {} kept", want.len(), self.nodes.len()));
+        keys.sort_unstable();
+        keys.dedup();
+        if keys.len() != self.nodes.len() {
+            return Err(format!("invariant: {} nodes hold shadows, {} tracked", keys.len(), self.nodes.len()));
         }
         let mut listed = 0;
-        for (key, (occupied, values)) in want {
+        for key in keys {
+            let (occupied, values) = self.node_truth(key);
             let n = self.nodes.get(&key).ok_or_else(|| format!("invariant: node {key:#x} missing"))?;
             if (n.occupied, n.values) != (occupied, values) {
                 return Err(format!(
