@@ -270,3 +270,42 @@ fn absurd_sizes() {
         &["past its end"],
     );
 }
+
+#[test]
+fn cachestat_needs_an_open_fd_and_a_range_that_fits_64_bits() {
+    let ok = ops(&[
+        r#"        Open(file: "data"),"#,
+        r#"        Cachestat(fd: "data"),"#,
+        r#"        Cachestat(fd: "data", off: "1m", len: "4k"),"#,
+    ]);
+    let s = Scenario::parse(&ok, "case.ron").unwrap();
+    let all: Vec<pcsim::trace::op::Op> = s.ops(0).collect();
+    assert_eq!(all[2], pcsim::trace::op::Op::Cachestat { fd: pcsim::trace::op::Fd(0), off: 1 << 20, len: 4096 });
+    refused(
+        &ops(&[r#"        Cachestat(fd: "dta"),"#, r#"        Open(file: "data"),"#]),
+        7,
+        23,
+        &["fd `dta` is never opened", "did you mean `data`?"],
+    );
+    refused(
+        &ops(&[r#"        Open(file: "data"),"#, r#"        Close(fd: "data"),"#, r#"        Cachestat(fd: "data"),"#]),
+        9,
+        23,
+        &["fd `data` is used before it is opened (or after it is closed)"],
+    );
+    refused(
+        &ops(&[
+            r#"        Open(file: "data"),"#,
+            r#"        Cachestat(fd: "data", off: "16t", len: 18446744073709551615),"#,
+        ]),
+        8,
+        48,
+        &["off + len (16t + ", "overflows 64 bits", "len 0 means to the end of the file"],
+    );
+    refused(
+        &ops(&[r#"        Open(file: "data"),"#, r#"        Cachestat(fd: "data", length: "4k"),"#]),
+        8,
+        31,
+        &["unknown field `length`", "did you mean `len`?"],
+    );
+}

@@ -24,16 +24,73 @@ pub struct Extent {
     pub pages: u64,
 }
 
-/// A file's extent map, sorted by logical page.
+/// A file's extent map, sorted by logical page, and the pages that read as zeros without I/O.
 #[derive(Clone, Debug, Default)]
 pub struct ExtentMap {
     pub extents: Vec<Extent>,
+    /// Sorted, disjoint page ranges [start, end) with no written data: holes left by a shrinking truncate, a
+    /// growing one or a punched hole, and unwritten extents (fallocate, ZERO_RANGE). ext4 reads them by zeroing the
+    /// folio, without a bio. Page granularity: a page holding any written block is read in full (DIVERGENCE for
+    /// 1 KiB-block filesystems, where the kernel reads only the page's written blocks).
+    pub holes: Vec<(u64, u64)>,
 }
 
 impl ExtentMap {
     /// One contiguous extent.
     pub fn contiguous(sector: u64, pages: u64) -> Self {
-        ExtentMap { extents: vec![Extent { logical: 0, sector, pages }] }
+        ExtentMap { extents: vec![Extent { logical: 0, sector, pages }], holes: Vec::new() }
+    }
+
+    /// Marks pages [from, to) as reading zeros without I/O (a hole or an unwritten extent).
+    pub fn punch(&mut self, from: u64, to: u64) {
+        if from >= to {
+            return;
+        }
+        let (mut a, mut b) = (from, to);
+        // Merge with every range that overlaps or touches [a, b).
+        self.holes.retain(|&(s, e)| {
+            if e < a || s > b {
+                return true;
+            }
+            a = a.min(s);
+            b = b.max(e);
+            false
+        });
+        let pos = self.holes.partition_point(|&(s, _)| s < a);
+        self.holes.insert(pos, (a, b));
+    }
+
+    /// Marks pages [from, to) as written (for the write side: a write allocates blocks and fills holes).
+    pub fn fill(&mut self, from: u64, to: u64) {
+        let mut out = Vec::with_capacity(self.holes.len() + 1);
+        for &(s, e) in &self.holes {
+            if e <= from || s >= to {
+                out.push((s, e));
+                continue;
+            }
+            if s < from {
+                out.push((s, from));
+            }
+            if e > to {
+                out.push((to, e));
+            }
+        }
+        self.holes = out;
+    }
+
+    /// The pages from `index` to the end of the hole holding it (0 when `index` has data).
+    pub fn hole_left(&self, index: u64) -> u64 {
+        let pos = self.holes.partition_point(|&(s, _)| s <= index);
+        match pos.checked_sub(1).map(|p| self.holes[p]) {
+            Some((_, e)) if index < e => e - index,
+            _ => 0,
+        }
+    }
+
+    /// The pages from `index` (which has data) to the next hole.
+    pub fn data_left(&self, index: u64) -> u64 {
+        let pos = self.holes.partition_point(|&(s, _)| s <= index);
+        self.holes.get(pos).map_or(u64::MAX, |&(s, _)| s - index)
     }
 
     /// The physical run holding page `index`: (sector, pages left in the run). Pages past the map continue the last
@@ -214,6 +271,21 @@ mod tests {
     use super::*;
 
     #[test]
+    fn holes_merge_split_and_measure() {
+        let mut m = ExtentMap::contiguous(0, 100);
+        m.punch(10, 20);
+        m.punch(30, 40);
+        m.punch(20, 25);
+        assert_eq!(m.holes, vec![(10, 25), (30, 40)]);
+        assert_eq!((m.hole_left(9), m.hole_left(10), m.hole_left(24), m.hole_left(25)), (0, 15, 1, 0));
+        assert_eq!((m.data_left(0), m.data_left(25), m.data_left(40)), (10, 5, u64::MAX));
+        m.fill(12, 35);
+        assert_eq!(m.holes, vec![(10, 12), (35, 40)]);
+        m.punch(0, u64::MAX);
+        assert_eq!(m.holes, vec![(0, u64::MAX)]);
+    }
+
+    #[test]
     fn requests_split_at_max_sectors_segments_and_gaps() {
         let mut out = Vec::new();
         // 1280 KiB max: a 2 MiB folio (64 KiB segments) is 1280 + 768 KiB.
@@ -234,6 +306,7 @@ mod tests {
     fn extents_map_pages_to_sectors() {
         let m = ExtentMap {
             extents: vec![Extent { logical: 0, sector: 100, pages: 4 }, Extent { logical: 4, sector: 900, pages: 4 }],
+            holes: Vec::new(),
         };
         assert_eq!(m.map(0), (100, 4));
         assert_eq!(m.map(3), (124, 1));

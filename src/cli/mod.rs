@@ -69,7 +69,7 @@ pub enum Cmd {
         /// Write the summary as JSON to FILE (`-` for stdout).
         #[arg(long)]
         json: Option<PathBuf>,
-        /// Write events.log and residency.txt into DIR (the layout `pcsim compare` and the probe use).
+        /// Write events.log, residency.txt, vmstat.txt (and cachestat.txt) into DIR (the probe's layout, for `compare`).
         #[arg(long)]
         out: Option<PathBuf>,
         /// Place files on the device as a probe run's extents.txt says (exact sectors).
@@ -225,7 +225,8 @@ fn validate(
             p
         }
     };
-    let extents_path = [probe_dir.join("run-1/extents.txt"), probe_dir.join("extents.txt")]
+    let extents_path = ["run-1/extents_start.txt", "extents_start.txt", "run-1/extents.txt", "extents.txt"]
+        .map(|n| probe_dir.join(n))
         .into_iter()
         .find(|p| p.is_file())
         .ok_or_else(|| bad(format!("{}: no extents.txt (run-1/extents.txt) from a probe run", probe_dir.display())))?;

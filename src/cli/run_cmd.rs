@@ -148,6 +148,7 @@ pub fn run(
         std::fs::write(dir.join("vmstat.txt"), res.vmstat_text())
             .map_err(|e| fail(format!("writing {}: {e}", dir.join("vmstat.txt").display())))?;
         write_series(&res, dir)?;
+        write_cachestat(&res, dir)?;
     }
     if let Some(p) = &events {
         write_events(&res, open_out(p)?, p)?;
@@ -167,7 +168,7 @@ pub fn run(
     Ok(())
 }
 
-/// Simulates with the extent map at `extents` and writes events.log and residency.txt into `dir`.
+/// Simulates with the extent map at `extents` and writes events.log, residency.txt (and cachestat.txt) into `dir`.
 pub fn simulate_into(
     sc: &crate::scenario::Scenario,
     scenario: &Path,
@@ -187,7 +188,8 @@ pub fn simulate_into(
         .map_err(|e| fail(format!("writing {}: {e}", dir.join("residency.txt").display())))?;
     std::fs::write(dir.join("vmstat.txt"), res.vmstat_text())
         .map_err(|e| fail(format!("writing {}: {e}", dir.join("vmstat.txt").display())))?;
-    write_series(&res, dir)
+    write_series(&res, dir)?;
+    write_cachestat(&res, dir)
 }
 
 /// vmstat_series.txt in the probe's format, when the run sampled one.
@@ -196,4 +198,13 @@ fn write_series(res: &SimResult, dir: &Path) -> Result<(), Failure> {
     let p = dir.join(crate::trace::series::FILE_NAME);
     std::fs::write(&p, crate::trace::series::write_series(series))
         .map_err(|e| fail(format!("writing {}: {e}", p.display())))
+}
+
+/// cachestat.txt, when the scenario ran cachestat ops.
+fn write_cachestat(res: &SimResult, dir: &Path) -> Result<(), Failure> {
+    match res.cachestat_text() {
+        Some(text) => std::fs::write(dir.join("cachestat.txt"), text)
+            .map_err(|e| fail(format!("writing {}: {e}", dir.join("cachestat.txt").display()))),
+        None => Ok(()),
+    }
 }

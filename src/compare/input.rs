@@ -1,6 +1,6 @@
 //! Loading the two sides of `pcsim compare`: a run's output directory (`events.log` or `events.log.gz`, and
-//! `residency.txt` when present) or a single event-log file; a probe directory with `run-K/` subdirectories gives
-//! one input per run, in run order. Errors name the file (and, for unreadable logs, the line).
+//! `residency.txt`, `vmstat.txt`, `cachestat.txt` when present) or a single event-log file; a probe directory with
+//! `run-K/` subdirectories gives one input per run, in run order. Errors name the file (and, for unreadable logs, the line).
 
 use std::path::{Path, PathBuf};
 
@@ -21,6 +21,8 @@ pub struct Input {
     pub vmstat: Option<Vec<(String, i64)>>,
     /// `vmstat_series.txt(.gz)`: the dirty-page time series, when the run has one.
     pub series: Option<crate::trace::series::Series>,
+    /// `cachestat.txt`, when the input is a directory that has one.
+    pub cachestat: Option<Vec<super::cachestat::Record>>,
 }
 
 /// Parses a vmstat.txt (probe: /proc/vmstat deltas; model: its counters); errors give the line.
@@ -54,6 +56,7 @@ pub fn load_run(path: &Path) -> Result<Input, String> {
             residency: None,
             vmstat: None,
             series: None,
+            cachestat: None,
         });
     }
     if !path.is_dir() {
@@ -82,7 +85,14 @@ pub fn load_run(path: &Path) -> Result<Input, String> {
         .find(|p| p.is_file())
         .map(|p| crate::trace::series::read_series_file(&p))
         .transpose()?;
-    Ok(Input { path: path.to_path_buf(), log, log_path, residency, vmstat, series })
+    let cs_path = path.join("cachestat.txt");
+    let cachestat = if cs_path.is_file() {
+        let text = std::fs::read_to_string(&cs_path).map_err(|e| format!("{}: {e}", cs_path.display()))?;
+        Some(super::cachestat::parse(&text).map_err(|e| format!("{}: {e}", cs_path.display()))?)
+    } else {
+        None
+    };
+    Ok(Input { path: path.to_path_buf(), log, log_path, residency, vmstat, series, cachestat })
 }
 
 /// The `run-K` subdirectories of a probe output directory, sorted by K (empty when there are none).

@@ -16,6 +16,7 @@
 //! thresholded. Residency (resident page sets from `residency.txt`) is compared in [`residency`].
 
 pub mod align;
+pub mod cachestat;
 pub mod counters;
 pub mod curves;
 pub mod input;

@@ -8,6 +8,7 @@ use std::fmt::Write as _;
 
 use serde::Serialize;
 
+use super::cachestat;
 use super::counters::{check_counters, eviction_order, CounterCheck, EvictionOrder, PRESSURE_COUNTERS};
 use super::input::Input;
 use super::residency::{self, ResidencyReport};
@@ -45,6 +46,8 @@ pub struct RunReport {
     pub residency: Option<Vec<ResidencyReport>>,
     /// The model's counters beside the kernel's deltas (name, sim, probe); `None` when either side has no vmstat.txt.
     pub vmstat: Option<Vec<(String, i64, i64)>>,
+    /// Each cachestat op on both sides; `None` when either side has no cachestat.txt.
+    pub cachestat: Option<Vec<cachestat::OpReport>>,
 }
 
 impl RunReport {
@@ -100,6 +103,9 @@ pub struct Comparison {
     pub kernel_agreement: Vec<Minimum>,
     /// Write-side figure checks (with `write_tolerance`).
     pub writes: Vec<WriteCheck>,
+    /// Per cachestat op and count, the model against the kernel's range over the runs (when both sides have
+    /// cachestat.txt).
+    pub cachestat_ranges: Option<Vec<cachestat::FieldRange>>,
     pub passed: bool,
 }
 
@@ -141,8 +147,14 @@ pub fn compare_runs(sim: &Input, probes: &[Input], thresholds: Thresholds, work_
                 ),
                 _ => None,
             },
+            cachestat: match (&sim.cachestat, &p.cachestat) {
+                (Some(s), Some(p)) => Some(cachestat::compare(s, p)),
+                _ => None,
+            },
         })
         .collect();
+    let cs_runs: Vec<Vec<cachestat::OpReport>> = runs.iter().filter_map(|r| r.cachestat.clone()).collect();
+    let cachestat_ranges = (!cs_runs.is_empty()).then(|| cachestat::ranges(&cs_runs));
     // The run that agrees least, or with `median` the median run (the lower one of an even count).
     let worst = |f: &dyn Fn(&RunReport) -> Option<f64>| -> Option<(f64, String)> {
         let mut v: Vec<(f64, String)> = runs.iter().filter_map(|r| f(r).map(|v| (v, r.probe.clone()))).collect();
@@ -229,6 +241,7 @@ pub fn compare_runs(sim: &Input, probes: &[Input], thresholds: Thresholds, work_
         eviction_order,
         kernel_agreement,
         writes,
+        cachestat_ranges,
         passed,
     }
 }
@@ -333,8 +346,50 @@ pub fn render_text(c: &Comparison) -> String {
                 let _ = writeln!(o, "  {name:<28} {sim:>12} {probe:>12}");
             }
         }
+        if let Some(ops) = &run.cachestat {
+            let equal = ops.iter().filter(|op| op.equal()).count();
+            let _ = writeln!(
+                o,
+                "cachestat ({equal}/{} ops equal; nr_cache nr_dirty nr_writeback nr_evicted nr_recently_evicted, \
+                 sim / probe):",
+                ops.len()
+            );
+            let show = |c: Option<[u64; 5]>| {
+                c.map_or("absent".to_string(), |c| c.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(" "))
+            };
+            for op in ops {
+                let mark = if op.equal() { "" } else { "  DIFFERS" };
+                let _ = writeln!(
+                    o,
+                    "  {} #{} {} off {} len {}: {} / {}{mark}",
+                    op.task,
+                    op.n,
+                    op.file,
+                    op.off,
+                    op.len,
+                    show(op.sim),
+                    show(op.probe)
+                );
+            }
+        }
         for note in &r.notes {
             let _ = writeln!(o, "note: {note}");
+        }
+    }
+    if let Some(ranges) = c.cachestat_ranges.as_ref().filter(|_| c.runs.len() > 1) {
+        let outside: Vec<_> = ranges.iter().filter(|f| !f.within).collect();
+        let _ = writeln!(
+            o,
+            "\ncachestat over {} runs: {} of {} counts inside the kernel's range ({} repeatable in every run)",
+            c.runs.len(),
+            ranges.len() - outside.len(),
+            ranges.len(),
+            ranges.iter().filter(|f| f.repeatable).count()
+        );
+        for f in outside {
+            let sim = f.sim.map_or("absent".to_string(), |v| v.to_string());
+            let _ =
+                writeln!(o, "  {} #{} {}: sim {sim}, kernel {}..={}", f.task, f.n, f.field, f.probe_min, f.probe_max);
         }
     }
     if c.runs.len() > 1 {

@@ -1,7 +1,10 @@
-//! Filesystem-side writeback (mirroring fs/): the per-device flusher and its inode lists (`fs_writeback`), and
-//! writing a file's dirty folios to its device (`writepages`: ext4_writepages and folio writeback state).
+//! Filesystem code (mirroring fs/): writeback, the per-device flusher and its inode lists (`fs_writeback`, `writepages`),
+//! syncs (`sync`), O_DIRECT writes (`direct_io`), and the entry points of ftruncate(2) and fallocate(2) (`open`, fs/open.c)
+//! with what ext4 does with them (`ext4`).
 
 pub mod direct_io;
+pub mod ext4;
 pub mod fs_writeback;
+pub mod open;
 pub mod sync;
 pub mod writepages;

@@ -107,21 +107,25 @@ impl AddressSpace {
 
     /// Drops every shadow entry whose first page is in [from, to) (truncation's clearing of exceptional entries).
     pub fn remove_shadows(&mut self, from: u64, to: u64, file: u32, list: &mut ShadowNodes) {
-        if self.shadows.is_empty() {
-            return;
-        }
-        let mut gone: Vec<(u64, u8)> = Vec::new();
-        if to - from <= self.shadows.len() as u64 * 4 {
-            gone.extend((from..to).filter_map(|i| self.shadows.get(&i).map(|s| (i, s.order))));
-        } else {
-            gone.extend(self.shadows.iter().filter(|(&i, _)| i >= from && i < to).map(|(&i, s)| (i, s.order)));
-            gone.sort_unstable();
-        }
-        for (i, order) in gone {
+        for (i, s) in self.shadows_starting_in(from, to) {
             self.shadows.remove(&i);
-            let (key, mask) = node_slots(i, order);
+            let (key, mask) = node_slots(i, s.order);
             self.update_slots(key, mask, false, false, file, list);
         }
+    }
+
+    /// The shadow entries whose first page is in [from, to), in index order (for cachestat and truncation).
+    pub fn shadows_starting_in(&self, from: u64, to: u64) -> Vec<(u64, Shadow)> {
+        if self.shadows.is_empty() || from >= to {
+            return Vec::new();
+        }
+        let mut v: Vec<(u64, Shadow)> = if to - from <= self.shadows.len() as u64 * 4 {
+            (from..to).filter_map(|i| self.shadows.get(&i).map(|s| (i, *s))).collect()
+        } else {
+            self.shadows.iter().filter(|(&i, _)| i >= from && i < to).map(|(&i, s)| (i, *s)).collect()
+        };
+        v.sort_unstable_by_key(|(i, _)| *i);
+        v
     }
 
     /// Shadow entries held (pages they cover are not counted).

@@ -1,11 +1,11 @@
 //! mm/fadvise.c `generic_fadvise` and mm/readahead.c `ksys_readahead` (readahead(2) is fadvise WILLNEED).
 //!
-//! DONTNEED invalidates clean, unlocked, unmapped folios wholly inside the page range (`mapping_try_invalidate`);
-//! the writeback it starts first (`__filemap_fdatawrite_range`) and the LRU drain and retry come with the write side
-//! and issue 4.
+//! DONTNEED invalidates clean, unlocked, unmapped folios wholly inside the page range (`mapping_try_invalidate`,
+//! mm/truncate.c) and retries once when some could not be evicted (the kernel drains every CPU's LRU batches first,
+//! which the model does not have); the writeback it starts first (`__filemap_fdatawrite_range`) comes with the write
+//! side.
 
 use super::filemap::OpenFile;
-use super::folio::{PG_DIRTY, PG_WRITEBACK};
 use super::readahead::{force_page_cache_ra, Ractl};
 use crate::sim::kernel::Kernel;
 use crate::trace::op::Fadvice;
@@ -52,35 +52,23 @@ pub fn generic_fadvise(
         Fadvice::DontNeed => {
             let start = (offset + 4095) >> 12;
             let mut end = endbyte >> 12;
-            if endbyte & 4095 != 4095 {
+            // A partial last page is kept, unless it is the file's last byte.
+            let isize = k.inodes[of.file as usize].size;
+            if endbyte & 4095 != 4095 && Some(endbyte) != isize.checked_sub(1) {
                 if end == 0 {
                     return 0;
                 }
                 end -= 1;
             }
             if end >= start {
-                mapping_try_invalidate(k, of.file, start, end);
+                // lru_add_drain, then mapping_try_invalidate; failures (dirty, writeback or mapped folios here) make
+                // the kernel drain all CPUs' LRU batches and invalidate again.
+                let r = super::truncate::mapping_try_invalidate(k, of.file, start, end);
+                if r.nr_failed > 0 {
+                    super::truncate::invalidate_mapping_pages(k, of.file, start, end);
+                }
             }
         }
     }
     0
-}
-
-/// mapping_try_invalidate: drops clean, unlocked folios lying wholly in [start, end]; returns how many pages.
-pub fn mapping_try_invalidate(k: &mut Kernel, file: u32, start: u64, end: u64) -> u64 {
-    let ids: Vec<_> = k.inodes[file as usize].mapping.range(start, end.saturating_add(1)).collect();
-    let mut dropped = 0;
-    for id in ids {
-        let f = *k.folios.get(id);
-        if f.next_index() - 1 > end || !k.folios.uptodate(id, k.now) || f.test(PG_DIRTY) || f.test(PG_WRITEBACK) {
-            continue;
-        }
-        // mapping_evict_folio refuses mapped folios.
-        if crate::mm::fault::folio_mapped(k, file, f.index(), f.nr_pages()) {
-            continue;
-        }
-        k.delete_from_page_cache(id);
-        dropped += f.nr_pages();
-    }
-    dropped
 }

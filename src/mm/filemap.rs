@@ -1,10 +1,10 @@
 //! mm/filemap.c, read side (6.18): `filemap_read`, `filemap_get_pages`, `filemap_get_read_batch`,
-//! `filemap_create_folio`, waiting on a locked folio (`filemap_update_page`).
+//! `filemap_create_folio`, waiting on a locked folio (`filemap_update_page`); and `filemap_cachestat` (cachestat(2)).
 //!
 //! Simplifications: reads never fail (no -EIO, no truncation races); `folio_mark_accessed` sets PG_referenced
 //! only (the LRU comes with issue 4).
 
-use super::folio::{FolioId, PG_READAHEAD};
+use super::folio::{FolioId, PG_DIRTY, PG_READAHEAD, PG_WRITEBACK};
 use super::readahead::{page_cache_async_ra, page_cache_sync_ra, FileRaState, Ractl};
 use crate::sim::kernel::Kernel;
 use crate::trace::event::EventKind;
@@ -207,4 +207,61 @@ fn read_loop(
     }
     of.ra.prev_pos = last_pos;
     already as i64
+}
+
+/// struct cachestat (include/uapi/linux/mman.h): pages of a range by state.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Cachestat {
+    pub nr_cache: u64,
+    pub nr_dirty: u64,
+    pub nr_writeback: u64,
+    pub nr_evicted: u64,
+    pub nr_recently_evicted: u64,
+}
+
+impl Cachestat {
+    /// The counts in cachestat.txt's order.
+    pub fn counts(&self) -> [u64; 5] {
+        [self.nr_cache, self.nr_dirty, self.nr_writeback, self.nr_evicted, self.nr_recently_evicted]
+    }
+}
+
+/// filemap_cachestat: walks pages [first_index, last_index] of the file: folios (large ones clipped to the range)
+/// count as cached, dirty (PAGECACHE_TAG_DIRTY: PG_dirty here) and under writeback; shadow entries as evicted, and
+/// as recently evicted when workingset_test_recent holds (refault distance against NR_ACTIVE_FILE as of the last
+/// stats flush). The kernel first calls mem_cgroup_flush_stats_ratelimited, which flushes only when the periodic
+/// flush is late; the model brings its periodic flush up to date (`flush_stats`) instead.
+pub fn filemap_cachestat(k: &mut Kernel, file: u32, first_index: u64, last_index: u64) -> Cachestat {
+    crate::mm::vmscan::flush_stats(k);
+    let mut cs = Cachestat::default();
+    let clip = |index: u64, nr: u64| {
+        let end = index.saturating_add(nr - 1);
+        nr - first_index.saturating_sub(index) - end.saturating_sub(last_index)
+    };
+    let mapping = &k.inodes[file as usize].mapping;
+    let straddling = mapping.lookup(&k.folios, first_index).filter(|&id| k.folios.get(id).index() < first_index);
+    let to = last_index.saturating_add(1);
+    for id in straddling.into_iter().chain(mapping.range(first_index, to)) {
+        let f = k.folios.get(id);
+        let nr = clip(f.index(), f.nr_pages());
+        cs.nr_cache += nr;
+        if f.test(PG_DIRTY) {
+            cs.nr_dirty += nr;
+        }
+        if f.test(PG_WRITEBACK) {
+            cs.nr_writeback += nr;
+        }
+    }
+    if mapping.nr_shadows() > 0 {
+        let before = mapping.shadow_at(first_index).filter(|_| !mapping.contains(&k.folios, first_index));
+        let before = before.map(|s| (first_index & !((1u64 << s.order) - 1), s)).filter(|(i, _)| *i < first_index);
+        for (index, shadow) in before.into_iter().chain(mapping.shadows_starting_in(first_index, to)) {
+            let nr = clip(index, 1 << shadow.order);
+            cs.nr_evicted += nr;
+            if k.ws.test_recent(shadow) {
+                cs.nr_recently_evicted += nr;
+            }
+        }
+    }
+    cs
 }

@@ -15,9 +15,10 @@
 //! A folio whose write left blocks neither written nor read stays !uptodate (mincore does not count it) until a
 //! read fills the missing blocks (block_read_full_folio) or writes cover them.
 //!
-//! Simplifications (DIVERGENCE): on-disk allocation is known
-//! as "below the highest byte ever allocated" (initial size, then written-back ranges), so holes punched inside
-//! that range are read as if allocated; mtime granularity is not modelled (only clean -> dirty enqueues).
+//! Simplifications (DIVERGENCE): on-disk allocation is known as "below the highest byte ever allocated" (initial
+//! size, then written-back ranges, cut back by a shrinking truncate) less the pages that are holes or unwritten
+//! (`ExtentMap::holes`: punched holes, ZERO_RANGE, fallocate), at page granularity; mtime granularity is not modelled
+//! (only clean -> dirty enqueues).
 
 use super::folio::{Folio, FolioId, PG_DIRTY};
 use crate::sim::kernel::Kernel;
@@ -111,12 +112,13 @@ fn block_write_begin(k: &mut Kernel, file: u32, id: FolioId, pos: u64, len: u64,
     let (from, to) = (pos.max(start), (pos + len).min(end));
     let bs = k.fs_block_size(file);
     let allocated = k.inodes[file as usize].allocated;
+    let ext = &k.inodes[file as usize].extents;
     let mut reads = Vec::new();
     let mut b = from / bs * bs;
     while b < to {
         let n = ((b - start) / bs) as usize;
         let is_valid = valid[n / 64] & (1 << (n % 64)) != 0;
-        if !is_valid && (b < from || b + bs > to) && b < allocated {
+        if !is_valid && (b < from || b + bs > to) && b < allocated && ext.hole_left(b >> 12) == 0 {
             reads.push(b);
         }
         valid[n / 64] |= 1 << (n % 64);
@@ -141,7 +143,7 @@ pub fn block_read_full_folio(k: &mut Kernel, file: u32, id: FolioId) {
     let reads: Vec<u64> = (0..nr_blocks)
         .filter(|&n| valid[(n / 64) as usize] & (1 << (n % 64)) == 0)
         .map(|n| start + n * bs)
-        .filter(|&b| b < allocated)
+        .filter(|&b| b < allocated && k.inodes[file as usize].extents.hole_left(b >> 12) == 0)
         .collect();
     if !reads.is_empty() {
         let done = k.read_blocks(file, &reads, bs);

@@ -13,6 +13,7 @@ pub mod page_alloc;
 pub mod page_writeback;
 pub mod readahead;
 pub mod swap;
+pub mod truncate;
 pub mod vmscan;
 pub mod workingset;
 pub mod xarray;

@@ -55,6 +55,45 @@ impl Lruvec {
         self.nr_folios[l] += 1;
     }
 
+    /// lruvec_add_folio_tail: puts the folio at the tail (the oldest end) of `list`.
+    pub fn add_tail(&mut self, slab: &mut FolioSlab, id: FolioId, list: LruList) {
+        let l = list as usize;
+        let old = self.tail[l];
+        {
+            let f = slab.get_mut(id);
+            f.lru_prev = old;
+            f.lru_next = NIL;
+        }
+        if old == NIL {
+            self.head[l] = id.0;
+        } else {
+            slab.get_mut(FolioId(old)).lru_next = id.0;
+        }
+        self.tail[l] = id.0;
+        self.nr_pages[l] += slab.get(id).nr_pages();
+        self.nr_folios[l] += 1;
+    }
+
+    /// list_add_tail(&folio->lru, &anchor->lru): links the folio right before `anchor` in list order, i.e. on its
+    /// newer side (lru_add_split_folio puts the pieces of a split folio there).
+    pub fn add_newer_than(&mut self, slab: &mut FolioSlab, id: FolioId, anchor: FolioId, list: LruList) {
+        let l = list as usize;
+        let newer = slab.get(anchor).lru_prev;
+        {
+            let f = slab.get_mut(id);
+            f.lru_prev = newer;
+            f.lru_next = anchor.0;
+        }
+        slab.get_mut(anchor).lru_prev = id.0;
+        if newer == NIL {
+            self.head[l] = id.0;
+        } else {
+            slab.get_mut(FolioId(newer)).lru_next = id.0;
+        }
+        self.nr_pages[l] += slab.get(id).nr_pages();
+        self.nr_folios[l] += 1;
+    }
+
     /// lruvec_del_folio: unlinks the folio from `list`.
     pub fn del(&mut self, slab: &mut FolioSlab, id: FolioId, list: LruList) {
         let l = list as usize;
@@ -180,5 +219,12 @@ mod tests {
         lru.del(&mut slab, ids[2], LruList::InactiveFile);
         lru.check(&slab).unwrap();
         assert_eq!(lru.nr_pages, [2, 1]);
+        // Split pieces go on the newer side of their folio; a deactivated one to the tail.
+        let p = slab.alloc(Folio::new(8, 0, 0, 0));
+        lru.add_newer_than(&mut slab, p, ids[0], LruList::InactiveFile);
+        lru.del(&mut slab, ids[3], LruList::InactiveFile);
+        lru.add_tail(&mut slab, ids[3], LruList::InactiveFile);
+        assert_eq!(lru.iter_from_tail(&slab, LruList::InactiveFile).collect::<Vec<_>>(), vec![ids[3], ids[0], p]);
+        lru.check(&slab).unwrap();
     }
 }

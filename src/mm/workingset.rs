@@ -140,8 +140,7 @@ impl Workingset {
     /// workingset_refault: counts the refault; returns (activate, restore) for a refault of `nr` pages.
     pub fn refault(&mut self, shadow: Shadow, nr: u64) -> (bool, bool) {
         self.workingset_refault_file += nr;
-        let distance = self.nonresident_age.wrapping_sub(shadow.eviction);
-        if distance > self.flushed_active {
+        if !self.test_recent(shadow) {
             return (false, false);
         }
         self.workingset_activate_file += nr;
@@ -150,6 +149,13 @@ impl Workingset {
             self.workingset_restore_file += nr;
         }
         (true, shadow.workingset)
+    }
+
+    /// workingset_test_recent: whether the shadow's refault distance fits the workingset (NR_ACTIVE_FILE as of the
+    /// last stats flush; no swap, so no anon pages count). Used by refaults and by cachestat's nr_recently_evicted.
+    pub fn test_recent(&self, shadow: Shadow) -> bool {
+        let distance = self.nonresident_age.wrapping_sub(shadow.eviction);
+        distance <= self.flushed_active
     }
 }
 

@@ -24,22 +24,32 @@ const SYS_CACHESTAT: libc::c_long = 451;
 
 /// cachestat(2) over the whole file; `None` where the syscall is missing (Linux < 6.5).
 pub fn cachestat(f: &File) -> Option<Cachestat> {
-    #[repr(C)]
-    struct Range {
-        off: u64,
-        len: u64,
-    }
-    let range = Range { off: 0, len: 0 };
     let mut cs = [0u64; 5];
-    // SAFETY: cachestat(fd, &range, &cs, 0) with the kernel's struct layouts (all u64).
-    let r = unsafe { libc::syscall(SYS_CACHESTAT, f.as_raw_fd(), &range, cs.as_mut_ptr(), 0u32) };
-    (r == 0).then_some(Cachestat {
+    (cachestat_range(f.as_raw_fd(), 0, 0, &mut cs) == 0).then_some(Cachestat {
         nr_cache: cs[0],
         nr_dirty: cs[1],
         nr_writeback: cs[2],
         nr_evicted: cs[3],
         nr_recently_evicted: cs[4],
     })
+}
+
+/// cachestat(2) of the pages holding bytes [off, off+len) of `fd` (len 0: to the end) into `cs` (nr_cache,
+/// nr_dirty, nr_writeback, nr_evicted, nr_recently_evicted); returns 0 or the negative errno.
+pub fn cachestat_range(fd: std::os::unix::io::RawFd, off: u64, len: u64, cs: &mut [u64; 5]) -> i64 {
+    #[repr(C)]
+    struct Range {
+        off: u64,
+        len: u64,
+    }
+    let range = Range { off, len };
+    // SAFETY: cachestat(fd, &range, &cs, 0) with the kernel's struct layouts (all u64); a bad fd fails with EBADF.
+    let r = unsafe { libc::syscall(SYS_CACHESTAT, fd, &range, cs.as_mut_ptr(), 0u32) };
+    if r < 0 {
+        -(std::io::Error::last_os_error().raw_os_error().unwrap_or(libc::EIO) as i64)
+    } else {
+        0
+    }
 }
 
 /// Resident pages of a file by mincore(2), as sorted inclusive page ranges.

@@ -4,9 +4,11 @@
 //! Output directory (one run; with `--runs N`, one `run-K/` per run plus `stability.txt`):
 //! - `events.log`: normalised events (`trace::log` format), `raw_trace.txt`: the kernel's own text, kept beside it;
 //! - `residency.txt`: per file, cachestat(2) counts and the resident page ranges (mincore) at the end;
-//! - `vmstat.txt`: /proc/vmstat deltas over the workload; `extents.txt`: FIEMAP of each file;
+//! - `vmstat.txt`: /proc/vmstat deltas over the workload; `extents.txt`: FIEMAP of each file after the run,
+//!   `extents_start.txt` before it (what the model reads through, `run-1/extents_start.txt` first);
 //! - `vmstat_series.txt`: nr_dirty, nr_writeback, nr_dirtied, nr_written and per-device bdi stats every 100 ms
 //!   (`sampler`, format in `trace::series`);
+//! - `cachestat.txt`: the result of each `Cachestat` op (`compare::cachestat`), when the scenario has any;
 //! - `ops/<task>.ops`: per-op start, duration and result; `manifest.ron`: kernel, devices, sysctls, reclaimers...
 //!
 //! The directory appears only when the probe succeeds (it is written as `DIR.partial-PID` and renamed).
@@ -284,6 +286,9 @@ fn run_inner(
     std::fs::create_dir_all(&ops_dir).map_err(|e| ProbeError::Host(format!("creating {}: {e}", ops_dir.display())))?;
     let raw_path = dir.join("raw_trace.txt");
     let raw = File::create(&raw_path).map_err(|e| ProbeError::Host(format!("creating {}: {e}", raw_path.display())))?;
+    // The files' layout before the workload (a truncate or hole punch frees blocks, so the map written after the
+    // run no longer shows where the freed part was read from).
+    write_extents(sc, &paths, &dir.join("extents_start.txt"))?;
     let sysctls_in_force = sysctl::snapshot_vm();
     let reclaimers = collect::reclaimers();
     let vm_before = collect::vmstat();
@@ -344,6 +349,9 @@ fn run_inner(
     for s in &scratches {
         sync_ns += sampler::syncfs(&s.mnt)?;
     }
+    if let Some(text) = collect_cachestat(&ops_dir)? {
+        write("cachestat.txt", &text)?;
+    }
 
     // Normalise the raw trace.
     let mut norm = ftrace::Normaliser::new(t0);
@@ -395,6 +403,39 @@ fn run_inner(
         failed_ops: outcomes.iter().map(|o| o.failed_ops).sum(),
         duration_ns: end.saturating_sub(t0),
     })
+}
+
+/// FIEMAP of every scenario file, in extents.txt's format.
+fn write_extents(sc: &Scenario, paths: &[PathBuf], out: &Path) -> Result<(), ProbeError> {
+    let mut text = String::from("# file logical_bytes physical_bytes length_bytes flags\n");
+    for (i, f) in sc.files.iter().enumerate() {
+        let file = File::open(&paths[i]).map_err(|e| ProbeError::Host(format!("{}: {e}", paths[i].display())))?;
+        for e in collect::fiemap(&file).map_err(|e| ProbeError::Host(format!("FIEMAP {}: {e}", paths[i].display())))? {
+            let _ = writeln!(text, "{} {} {} {} {:#x}", f.name, e.logical, e.physical, e.length, e.flags);
+        }
+    }
+    std::fs::write(out, text).map_err(|e| ProbeError::Host(format!("writing {}: {e}", out.display())))
+}
+
+/// Merges the tasks' `ops/<task>.cachestat` files (written by `runner`) into cachestat.txt, in time order; `None`
+/// when no task ran a cachestat op.
+fn collect_cachestat(ops_dir: &Path) -> Result<Option<String>, ProbeError> {
+    let rd = std::fs::read_dir(ops_dir).map_err(|e| ProbeError::Host(format!("{}: {e}", ops_dir.display())))?;
+    let mut records = Vec::new();
+    for e in rd.flatten() {
+        let p = e.path();
+        if p.extension().is_some_and(|x| x == "cachestat") {
+            let text = std::fs::read_to_string(&p).map_err(|e| ProbeError::Host(format!("{}: {e}", p.display())))?;
+            let mut rs = crate::compare::cachestat::parse(&text)
+                .map_err(|e| ProbeError::Host(format!("{}: {e}", p.display())))?;
+            records.append(&mut rs);
+        }
+    }
+    if records.is_empty() {
+        return Ok(None);
+    }
+    records.sort_by(|a, b| (a.time_ns, &a.task).cmp(&(b.time_ns, &b.task)));
+    Ok(Some(crate::compare::cachestat::format(&records)))
 }
 
 /// Counts from normalising a raw trace.

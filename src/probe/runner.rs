@@ -96,6 +96,10 @@ struct Mapping {
 struct TaskState<'a> {
     files: &'a [PathBuf],
     fds: Vec<Option<OwnedFd>>,
+    /// The scenario file open in each descriptor slot.
+    fd_files: Vec<Option<u32>>,
+    /// The counts of the last successful cachestat op, with its file.
+    cachestat: Option<(u32, [u64; 5])>,
     maps: Vec<Option<Mapping>>,
     buf: Buf,
     null: Option<File>,
@@ -143,8 +147,10 @@ impl TaskState<'_> {
                         let slot = fd.0 as usize;
                         if self.fds.len() <= slot {
                             self.fds.resize_with(slot + 1, || None);
+                            self.fd_files.resize(slot + 1, None);
                         }
                         self.fds[slot] = Some(OwnedFd::from_raw_fd(r));
+                        self.fd_files[slot] = Some(file.0);
                     }
                     ret(r as isize)
                 }
@@ -319,6 +325,15 @@ impl TaskState<'_> {
                     }
                     done
                 }
+                Op::Cachestat { fd, off, len } => {
+                    let mut cs = [0u64; 5];
+                    let r = super::collect::cachestat_range(self.fd(*fd), *off, *len, &mut cs);
+                    if r == 0 {
+                        let file = self.fd_files.get(fd.0 as usize).copied().flatten();
+                        self.cachestat = file.map(|f| (f, cs));
+                    }
+                    r
+                }
                 Op::Sleep { ns } => {
                     sleep_interruptible(*ns);
                     0
@@ -386,8 +401,18 @@ fn run_task(sc: &Scenario, task: usize, files: &[PathBuf], t0: u64, out: &Path) 
     if start > now {
         sleep_interruptible(start - now);
     }
-    let mut st = TaskState { files, fds: Vec::new(), maps: Vec::new(), buf: Buf::new(), null: None };
+    let mut st = TaskState {
+        files,
+        fds: Vec::new(),
+        fd_files: Vec::new(),
+        cachestat: None,
+        maps: Vec::new(),
+        buf: Buf::new(),
+        null: None,
+    };
     let mut outcome = TaskOutcome { task: spec.name.clone(), ..Default::default() };
+    // cachestat results, in `cachestat.txt`'s format (`probe::collect_cachestat` merges the tasks' files).
+    let mut cs_lines = String::new();
     for (seq, op) in sc.ops(task).enumerate() {
         if guard::interrupted() {
             outcome.interrupted = true;
@@ -403,8 +428,24 @@ fn run_task(sc: &Scenario, task: usize, files: &[PathBuf], t0: u64, out: &Path) 
             outcome.bytes += r as u64;
         }
         writeln!(w, "{seq} {} {} {} {r}", op.name(), a.saturating_sub(t0), b - a).map_err(werr)?;
+        if let (Op::Cachestat { off, len, .. }, Some((file, cs))) = (&op, st.cachestat.take()) {
+            let rec = crate::compare::cachestat::Record {
+                time_ns: a.saturating_sub(t0),
+                task: spec.name.clone(),
+                file: sc.files[file as usize].name.clone(),
+                off: *off,
+                len: *len,
+                counts: cs,
+            };
+            cs_lines.push_str(&rec.line());
+            cs_lines.push('\n');
+        }
     }
     w.flush().map_err(werr)?;
+    if !cs_lines.is_empty() {
+        let p = out.with_extension("cachestat");
+        std::fs::write(&p, cs_lines).map_err(|e| ProbeError::Host(format!("writing {}: {e}", p.display())))?;
+    }
     Ok(outcome)
 }
 

@@ -335,6 +335,18 @@ impl Compiler<'_> {
             }
             D::Ftruncate { fd: n, len } => Op::Ftruncate { fd: fd(self, n)?, len: len.0 },
             D::Sendfile { fd: n, off, len } => Op::Sendfile { fd: fd(self, n)?, off: off.0, len: len.0 },
+            D::Cachestat { fd: n, off, len } => {
+                let fd = fd(self, n)?;
+                // The kernel computes the last page as (off + len - 1) >> PAGE_SHIFT in 64 bits.
+                if off.0.checked_add(len.0).is_none() {
+                    return Err(self.err(
+                        l.field("len"),
+                        format!("off + len ({} + {}) overflows 64 bits", fmt_size(off.0), fmt_size(len.0)),
+                        Some("len 0 means to the end of the file".into()),
+                    ));
+                }
+                Op::Cachestat { fd, off: off.0, len: len.0 }
+            }
             D::Sleep(t) => Op::Sleep { ns: t.0 },
             D::DropCaches(what) => Op::DropCaches { what: *what },
             D::Sync => Op::Sync,

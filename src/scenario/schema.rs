@@ -331,6 +331,13 @@ pub(crate) enum OpDoc {
         off: Size,
         len: Size,
     },
+    Cachestat {
+        fd: String,
+        #[serde(default)]
+        off: Size,
+        #[serde(default)]
+        len: Size,
+    },
     Sleep(Nanos),
     DropCaches(DropWhat),
     Sync,

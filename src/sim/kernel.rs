@@ -42,6 +42,27 @@ pub struct Inode {
     pub atime_stale: bool,
 }
 
+impl Inode {
+    /// A clean file of `size` bytes laid out by `extents`, all of it allocated (for unit tests).
+    pub fn new(name: &str, device: usize, size: u64, extents: ExtentMap) -> Inode {
+        Inode {
+            name: Arc::from(name),
+            device,
+            size,
+            mapping: AddressSpace::default(),
+            extents,
+            allocated: size,
+            dirtied_when: None,
+            nr_dirty: 0,
+            writeback_index: 0,
+            dirty_sync: false,
+            dirty_pages: false,
+            mtime_tick: None,
+            atime_stale: false,
+        }
+    }
+}
+
 /// vm counters the read side maintains (names as in /proc/vmstat).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct VmStat {
@@ -133,6 +154,8 @@ pub struct Kernel {
     pub cur_task: usize,
     /// Set by model code that met something the model cannot run yet; the op fails with SimError::Unsupported.
     pub unsupported: Option<&'static str>,
+    /// The result of every cachestat op, in the order they ran.
+    pub cachestat_log: Vec<crate::compare::cachestat::Record>,
 }
 
 impl Kernel {
@@ -167,6 +190,7 @@ impl Kernel {
             wb: Default::default(),
             cur_task: 0,
             unsupported: None,
+            cachestat_log: Vec::new(),
         }
     }
 
@@ -290,12 +314,20 @@ impl Kernel {
         done_at
     }
 
-    /// The physical runs (sector, sectors) of file pages [index, end).
+    /// The physical runs (sector, sectors) of file pages [index, end), leaving out holes and unwritten extents (read
+    /// as zeros without I/O).
     fn runs_of(&self, file: u32, mut index: u64, end: u64, out: &mut Vec<(u64, u64)>) {
         let ino = &self.inodes[file as usize];
         while index < end {
+            if !ino.extents.holes.is_empty() {
+                let hole = ino.extents.hole_left(index);
+                if hole > 0 {
+                    index = index.saturating_add(hole).min(end);
+                    continue;
+                }
+            }
             let (sector, left) = ino.extents.map(index);
-            let n = left.min(end - index);
+            let n = left.min(end - index).min(ino.extents.data_left(index));
             out.push((sector, n * 8));
             index += n;
         }
@@ -389,8 +421,16 @@ impl Kernel {
         self.scratch_runs.clear();
         let mut at = pos;
         while at < pos + len {
-            let (sector, left) = self.inodes[file as usize].extents.map(at >> 12);
+            let ext = &self.inodes[file as usize].extents;
             let in_page = at & 4095;
+            // iomap maps a hole or an unwritten extent to zeros: no bio.
+            let hole = ext.hole_left(at >> 12);
+            if hole > 0 {
+                at = (at - in_page).saturating_add(hole.saturating_mul(4096)).min(pos + len);
+                continue;
+            }
+            let (sector, left) = ext.map(at >> 12);
+            let left = left.min(ext.data_left(at >> 12));
             let n = (left.saturating_mul(4096) - in_page).min(pos + len - at);
             self.scratch_runs.push((sector + in_page / 512, n / 512, seg));
             at += n;

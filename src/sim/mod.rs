@@ -86,6 +86,8 @@ pub struct SimResult {
     pub counters: Vec<(&'static str, u64)>,
     /// The machine's zone: free pages at the start and the end (nr_free_pages), the fewest seen.
     pub zone: ZoneStats,
+    /// The result of each cachestat op, in the order they ran.
+    pub cachestat: Vec<crate::compare::cachestat::Record>,
     pub end: Nanos,
     /// The dirty-page time series (vmstat_series.txt), sampled every 100 ms when events are on.
     pub series: Option<crate::trace::series::Series>,
@@ -199,7 +201,11 @@ pub fn simulate(sc: &Scenario, opts: &SimOptions) -> Result<SimResult, SimError>
             device: f.device,
             size: f.size,
             mapping: AddressSpace::default(),
-            extents: opts.extents.get(&f.name).map(|e| ExtentMap { extents: e.clone() }).unwrap_or(default),
+            extents: opts
+                .extents
+                .get(&f.name)
+                .map(|e| ExtentMap { extents: e.clone(), holes: Vec::new() })
+                .unwrap_or(default),
             allocated: f.size.div_ceil(fs_block_size(&sc.devices[f.device])) * fs_block_size(&sc.devices[f.device]),
             dirtied_when: None,
             nr_dirty: 0,
@@ -350,6 +356,7 @@ pub fn simulate(sc: &Scenario, opts: &SimOptions) -> Result<SimResult, SimError>
     k.vm.nr_writeback = k.wb.nr_writeback;
     k.vm.nr_written = k.wb.nr_written;
     let mut events = std::mem::take(&mut k.sink.events);
+    let cachestat = std::mem::take(&mut k.cachestat_log);
     events.sort_by_key(|e| e.time);
     let files = sc
         .files
@@ -449,6 +456,7 @@ pub fn simulate(sc: &Scenario, opts: &SimOptions) -> Result<SimResult, SimError>
             overcommitted: k.zone.overcommitted,
             noretry_failed: k.zone.noretry_failed,
         },
+        cachestat,
         end,
         series,
     })
@@ -469,6 +477,11 @@ impl SimResult {
             s.push_str(&format!("{k} {v}\n"));
         }
         s
+    }
+
+    /// cachestat.txt in the probe's format (`None` when the scenario ran no cachestat op).
+    pub fn cachestat_text(&self) -> Option<String> {
+        (!self.cachestat.is_empty()).then(|| crate::compare::cachestat::format(&self.cachestat))
     }
 
     /// residency.txt in the probe's format.

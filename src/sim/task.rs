@@ -24,8 +24,10 @@ pub const WRITE_PAGE_NS: u64 = 1900;
 /// Why a scenario cannot be simulated (yet).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SimError {
-    #[error("task `{task}`: op `{op}` is not modelled yet (the read-side model covers open/close, read, pread, readv, preadv, lseek, fadvise, readahead, sendfile, mmap/munmap, read touches, madvise, drop_caches and sleep)")]
+    #[error("task `{task}`: op `{op}` is not modelled yet (the model covers open/close, reads, buffered writes, lseek, fadvise, readahead, sendfile, mmap/munmap, read touches, madvise, ftruncate, fallocate, cachestat, drop_caches and sleep)")]
     Unsupported { task: String, op: &'static str },
+    #[error("task `{task}`: {why}")]
+    Refused { task: String, why: &'static str },
     #[error("file `{file}` starts with dirty pages, which the read-side model does not handle yet")]
     DirtyInitialState { file: String },
     #[error("{0}")]
@@ -159,6 +161,10 @@ impl Task {
             self.stats.latency.record(k.now.0 - start.0);
         }
         Ok(true)
+    }
+
+    fn unsupported(&self, u: crate::fs::ext4::Unsupported) -> SimError {
+        SimError::Refused { task: self.name.to_string(), why: u.0 }
     }
 
     fn fd(&mut self, fd: crate::trace::op::Fd) -> Option<&mut Fdesc> {
@@ -459,6 +465,33 @@ impl Task {
                 let dev = k.inodes[d.of.file as usize].device;
                 generic_fadvise(k, &mut d.of, ra_pages[dev], *off, *len, Fadvice::WillNeed)
             }
+            Op::Ftruncate { fd, len } => {
+                let Some(d) = self.fd(*fd) else { return Ok(ebadf) };
+                let (file, writable) = (d.of.file, d.writable);
+                crate::fs::open::do_ftruncate(k, file, writable, *len).map_err(|u| self.unsupported(u))?
+            }
+            Op::Fallocate { fd, mode, off, len } => {
+                let Some(d) = self.fd(*fd) else { return Ok(ebadf) };
+                let (file, writable) = (d.of.file, d.writable);
+                crate::fs::open::vfs_fallocate(k, file, writable, *mode, *off, *len).map_err(|u| self.unsupported(u))?
+            }
+            Op::Cachestat { fd, off, len } => {
+                let Some(d) = self.fd(*fd) else { return Ok(ebadf) };
+                let file = d.of.file;
+                // SYSCALL_DEFINE4(cachestat): last page (off + len - 1) >> PAGE_SHIFT, or the end for len 0.
+                let last = if *len == 0 { u64::MAX } else { off.wrapping_add(*len).wrapping_sub(1) >> 12 };
+                let cs = crate::mm::filemap::filemap_cachestat(k, file, off >> 12, last);
+                let rec = crate::compare::cachestat::Record {
+                    time_ns: k.now.0 - SYSCALL_NS,
+                    task: self.name.to_string(),
+                    file: k.file_name(file).to_string(),
+                    off: *off,
+                    len: *len,
+                    counts: cs.counts(),
+                };
+                k.cachestat_log.push(rec);
+                0
+            }
             Op::Sleep { ns } => {
                 k.now = Nanos((k.now.0 - SYSCALL_NS).saturating_add(*ns));
                 0
@@ -467,7 +500,7 @@ impl Task {
                 // drop_pagecache_sb -> invalidate_mapping_pages on every inode: clean, unlocked folios go, without
                 // leaving shadow entries.
                 for file in 0..k.inodes.len() as u32 {
-                    crate::mm::fadvise::mapping_try_invalidate(k, file, 0, u64::MAX - 1);
+                    crate::mm::truncate::invalidate_mapping_pages(k, file, 0, u64::MAX);
                 }
                 0
             }

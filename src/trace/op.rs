@@ -270,6 +270,9 @@ pub enum Op {
     Ftruncate { fd: Fd, len: u64 },
     /// sendfile(2) from `fd` (through the page cache) to a sink that discards the data.
     Sendfile { fd: Fd, off: u64, len: u64 },
+    /// cachestat(2) of the pages holding bytes [off, off+len) (len 0 = to the end of the file): counts of
+    /// cached, dirty, writeback, evicted and recently evicted pages, recorded in the run's `cachestat.txt`.
+    Cachestat { fd: Fd, off: u64, len: u64 },
     /// Sleep (think time).
     Sleep { ns: u64 },
     /// echo N > /proc/sys/vm/drop_caches (the probe confines this to the scratch filesystem: see README).
@@ -307,6 +310,7 @@ impl Op {
             Op::Fallocate { .. } => "fallocate",
             Op::Ftruncate { .. } => "ftruncate",
             Op::Sendfile { .. } => "sendfile",
+            Op::Cachestat { .. } => "cachestat",
             Op::Sleep { .. } => "sleep",
             Op::DropCaches { .. } => "drop_caches",
             Op::Sync => "sync",
