@@ -235,3 +235,75 @@ proptest! {
         prop_assert_eq!(again.events, r.events, "same scenario, same events");
     }
 }
+
+/// A random op of the truncation tests, in scenario syntax, for a file of about `pages` pages (offsets and lengths in
+/// whole KiB: the scratch ext4 has 1 KiB blocks); updates `size` as the kernel's i_size would change.
+fn truncation_op_text(kind: u8, a: u64, b: u64, pages: u64, map_len: u64, size: &mut u64, writes: bool) -> String {
+    let off = (a % (pages * 4 + 64)) * 1024;
+    let len = (1 + b % 1024) * 1024;
+    if writes && kind % 3 == 0 {
+        *size = (*size).max(off + len);
+        return format!("Pwrite(fd: \"f\", off: {off}, len: {len})");
+    }
+    match kind % 9 {
+        0 => format!("Pread(fd: \"f\", off: {off}, len: {})", len * 16),
+        1 => format!("Touch(map: \"m\", off: {}, len: 1)", off.min(map_len - 1) & !4095),
+        2 => {
+            *size = off;
+            format!("Ftruncate(fd: \"f\", len: {off})")
+        }
+        3 => format!("Fallocate(fd: \"f\", mode: PunchHole, off: {off}, len: {len})"),
+        4 => {
+            *size = (*size).max(off + len);
+            format!("Fallocate(fd: \"f\", mode: ZeroRange, off: {off}, len: {len})")
+        }
+        5 => {
+            *size = (*size).max(off + len);
+            format!("Fallocate(fd: \"f\", mode: Allocate, off: {off}, len: {len})")
+        }
+        6 => format!("Fadvise(fd: \"f\", off: {off}, len: {len}, advice: DontNeed)"),
+        7 => format!("Cachestat(fd: \"f\", off: {off}, len: {len})"),
+        _ => format!("Read(fd: \"f\", len: {})", len * 8),
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 64, ..ProptestConfig::default() })]
+
+    /// Truncation, hole punching and invalidation over random op sequences, with and without a memory cgroup and
+    /// buffered writes: the accounting adds up (the model checks its LRU and page-count invariants itself in debug
+    /// builds), no page stays cached past the end of the file (except in a dirty large folio, which cannot be split),
+    /// the dirty count is the dirty pages', and cachestat of the whole file agrees with the final state.
+    #[test]
+    fn truncation_invariants(
+        pages in 1u64..4096,
+        memcg in prop::sample::select(vec!["", ", memcg_limit: \"16m\""]),
+        writes in any::<bool>(),
+        ops in proptest::collection::vec((any::<u8>(), any::<u64>(), any::<u64>()), 1..40),
+    ) {
+        let mut size = pages * 4096 - 1024 * (ops.len() as u64 % 4);
+        let map_len = size;
+        let body: Vec<String> =
+            ops.iter().map(|&(k, a, b)| truncation_op_text(k, a, b, pages, map_len, &mut size, writes)).collect();
+        let text = format!(
+            "Scenario(name: \"p\", machine: (memory: \"4g\"{memcg}), devices: [(name: \"d\")],
+              files: [(name: \"f\", size: {map_len})],
+              tasks: [(name: \"t\", ops: [Open(file: \"f\", flags: [RDWR]), Mmap(fd: \"f\", map: \"m\"), {},
+                Cachestat(fd: \"f\")])])",
+            body.join(", ")
+        );
+        let sc = pcsim::scenario::Scenario::parse(&text, "prop.ron").unwrap();
+        let r = pcsim::sim::simulate(&sc, &pcsim::sim::SimOptions::default()).unwrap();
+        let f = &r.files[0];
+        let resident: u64 = f.ranges.iter().map(|(a, b)| b - a + 1).sum();
+        prop_assert!(resident <= f.nr_cache, "partly written folios are not resident, nothing else is missing");
+        prop_assert!(writes || resident == f.nr_cache, "nrpages equals the pages of the folios");
+        prop_assert_eq!(r.vm.nr_added - r.vm.nr_deleted, f.nr_cache, "added - deleted = cached");
+        prop_assert!(writes || f.ranges.last().is_none_or(|&(_, b)| b < size.div_ceil(4096)), "past EOF: {:?}", f.ranges.last());
+        prop_assert_eq!(r.vm.nr_dirty, f.nr_dirty, "NR_FILE_DIRTY equals the dirty pages");
+        let last = r.cachestat.last().unwrap();
+        prop_assert_eq!(last.counts[0], f.nr_cache, "cachestat of the whole file counts every cached page");
+        prop_assert_eq!(last.counts[1], f.nr_dirty, "and every dirty one");
+        prop_assert!(memcg.is_empty() || last.counts[4] <= last.counts[3], "recently evicted <= evicted");
+    }
+}

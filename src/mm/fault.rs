@@ -304,6 +304,12 @@ pub fn handle_read_access(k: &mut Kernel, of: &mut OpenFile, vma: &mut Vma, page
                 }
             }
         };
+        if k.folios.partial_blocks(id).is_some() && k.folios.ready_at(id) <= k.now {
+            // A folio a write left partly valid: page_not_uptodate -> filemap_read_folio reads the missing blocks
+            // (block_read_full_folio) and waits (without it the fault would retry forever).
+            k.vm.sync_misses += 1;
+            crate::mm::filemap_write::block_read_full_folio(k, file, id);
+        }
         if !k.folios.uptodate(id, k.now) {
             // lock_folio_maybe_drop_mmap: sleep on the folio lock (dropping the fault lock on a first try).
             fpin |= first_try;
