@@ -5,10 +5,13 @@
 //! (page_cache_sync_ra, page_cache_async_ra, page_cache_ra_order, page_cache_ra_unbounded, all fields) and page
 //! cache events (pages added with their order, mm_filemap_get_pages), in log order, 100%. Block requests are held
 //! as a multiset, excluding the one ext4 metadata read the model does not make, where the kernel repeats them.
+//! Truncation and hole punching (truncate_cached, punch_hole): mm_filemap_delete_from_page_cache in order, and every
+//! cachestat count the kernel repeated in all runs.
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use pcsim::compare::cachestat::{compare as compare_cachestat, parse, ranges, Record};
 use pcsim::compare::{compare, Group};
 use pcsim::sim::{read_extents, simulate, SimOptions};
 use pcsim::trace::log::{read_log_file, Log};
@@ -20,14 +23,27 @@ fn root() -> PathBuf {
 /// Fixtures the model does not reproduce yet, with the reason (each is an open item of the read-side issue).
 const KNOWN_DIVERGENT: &[(&str, &str)] = &[];
 
-fn simulate_fixture(name: &str) -> Log {
-    let sc = pcsim::scenario::Scenario::load(&root().join(format!("scenarios/validation/{name}.ron"))).unwrap();
-    let ext = std::fs::read_to_string(root().join(format!("traces/kernel/{name}/run-1/extents.txt"))).unwrap();
-    let opts = SimOptions { events: true, extents: read_extents(&ext).unwrap() };
-    let res = simulate(&sc, &opts).unwrap_or_else(|e| panic!("{name}: {e}"));
-    Log { header: BTreeMap::new(), events: res.events }
+/// The extent map the model reads through: the files' layout before the workload (extents_start.txt), or after it
+/// for fixtures captured before the probe recorded both (their layout does not change during the run).
+fn extents_text(name: &str) -> String {
+    let dir = root().join(format!("traces/kernel/{name}/run-1"));
+    let p = [dir.join("extents_start.txt"), dir.join("extents.txt")].into_iter().find(|p| p.is_file()).unwrap();
+    std::fs::read_to_string(p).unwrap()
 }
 
+fn simulate_result(name: &str) -> pcsim::sim::SimResult {
+    let sc = pcsim::scenario::Scenario::load(&root().join(format!("scenarios/validation/{name}.ron"))).unwrap();
+    let opts = SimOptions { events: true, extents: read_extents(&extents_text(name)).unwrap() };
+    simulate(&sc, &opts).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+fn simulate_fixture(name: &str) -> Log {
+    Log { header: BTreeMap::new(), events: simulate_result(name).events }
+}
+
+/// The captured runs' event logs, without the events of files the scenario does not have: ext4's own page cache
+/// (the mballoc buddy cache, inode 1, read the first time blocks are freed by a truncate or a punched hole), which
+/// the model does not represent.
 fn runs(name: &str) -> Vec<Log> {
     let dir = root().join("traces/kernel").join(name);
     let mut out = Vec::new();
@@ -36,7 +52,9 @@ fn runs(name: &str) -> Vec<Log> {
         if !p.exists() {
             break;
         }
-        out.push(read_log_file(&p).unwrap());
+        let mut log = read_log_file(&p).unwrap();
+        log.events.retain(|e| e.kind.file().is_none_or(|f| !f.starts_with("ino:")));
+        out.push(log);
     }
     out
 }
@@ -98,9 +116,12 @@ fn block_requests_match_where_the_kernel_repeats_them() {
         let mut probe = runs(&name).remove(0);
         // The kernel also reads filesystem metadata (the inode's block: rwbs R, 1 KiB); the model reads only file
         // data, so keep the kernel's requests that fall inside the files' extents.
-        let ext = std::fs::read_to_string(root().join(format!("traces/kernel/{name}/run-1/extents.txt"))).unwrap();
-        let spans: Vec<(u64, u64)> =
-            read_extents(&ext).unwrap().values().flatten().map(|e| (e.sector, e.sector + e.pages * 8)).collect();
+        let spans: Vec<(u64, u64)> = read_extents(&extents_text(&name))
+            .unwrap()
+            .values()
+            .flatten()
+            .map(|e| (e.sector, e.sector + e.pages * 8))
+            .collect();
         probe.events.retain(|e| {
             let sector = e.kind.fields().into_iter().find(|(k, _)| *k == "sector").map(|(_, v)| v.to_string());
             match sector {
@@ -121,6 +142,34 @@ fn block_requests_match_where_the_kernel_repeats_them() {
             issue.first_disagreement
         );
     }
+}
+
+/// cachestat(2) results where the kernel repeats them (docs/FIXTURES.md): every count of every cachestat op that
+/// was identical in all captured runs must be the model's.
+#[test]
+fn cachestat_matches_the_kernel_where_it_repeats() {
+    let mut checked = 0;
+    for name in fixture_names() {
+        let dir = root().join("traces/kernel").join(&name);
+        let runs: Vec<Vec<Record>> = (1..)
+            .map(|k| dir.join(format!("run-{k}/cachestat.txt")))
+            .take_while(|p| p.is_file())
+            .map(|p| parse(&std::fs::read_to_string(p).unwrap()).unwrap())
+            .collect();
+        if runs.is_empty() {
+            continue;
+        }
+        let sim = simulate_result(&name).cachestat;
+        let reports: Vec<_> = runs.iter().map(|r| compare_cachestat(&sim, r)).collect();
+        for f in ranges(&reports) {
+            if f.repeatable {
+                assert_eq!(f.sim, Some(f.probe_min), "{name}: cachestat {} #{} {}", f.task, f.n, f.field);
+            }
+        }
+        assert!(reports.iter().all(|r| r.iter().all(|op| op.sim.is_some() && op.probe.is_some())), "{name}");
+        checked += 1;
+    }
+    assert!(checked >= 2, "only {checked} fixtures with cachestat ops");
 }
 
 #[test]
