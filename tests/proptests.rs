@@ -263,6 +263,10 @@ fn truncation_op_text(kind: u8, a: u64, b: u64, pages: u64, map_len: u64, size: 
         }
         6 => format!("Fadvise(fd: \"f\", off: {off}, len: {len}, advice: DontNeed)"),
         7 => format!("Cachestat(fd: \"f\", off: {off}, len: {len})"),
+        8 if a % 16 == 0 => {
+            *size = 0;
+            "Open(file: \"f\", fd: \"t\", flags: [WRONLY, TRUNC]), Close(fd: \"t\")".to_string()
+        }
         _ => format!("Read(fd: \"f\", len: {})", len * 8),
     }
 }
