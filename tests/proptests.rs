@@ -245,6 +245,10 @@ fn truncation_op_text(kind: u8, a: u64, b: u64, pages: u64, map_len: u64, size: 
         *size = (*size).max(off + len);
         return format!("Pwrite(fd: \"f\", off: {off}, len: {len})");
     }
+    if writes && kind % 5 == 1 {
+        // Writeback started and not waited for: truncation and invalidation meet folios under writeback.
+        return "SyncFileRange(fd: \"f\", flags: [WRITE])".to_string();
+    }
     match kind % 9 {
         0 => format!("Pread(fd: \"f\", off: {off}, len: {})", len * 16),
         1 => format!("Touch(map: \"m\", off: {}, len: 1)", off.min(map_len - 1) & !4095),
