@@ -31,7 +31,7 @@ const KNOWN_CACHESTAT: &[(&str, &str, usize, &str, &str)] = &[(
     5,
     "nr_recently_evicted",
     "the model deactivates 1824 pages of the hot set while the stream evicts `a` (inactive_is_low on the stats of the \
-     flush during the pause), the kernel about 40 (pgdeactivate 40/40/41): after the next flush the model's \
+     flush during the pause), the kernel about 40 (pgdeactivate 40/39/56, host-wide): after the next flush the model's \
      workingset is about half the kernel's 4096 pages, so fewer of `a`'s shadows count as recent",
 )];
 
