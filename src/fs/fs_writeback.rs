@@ -195,8 +195,16 @@ impl Writeback {
         self.completions.iter().map(|(&(at, _), (_, f, ids))| (at, *f, ids))
     }
 
-    /// The flusher runs to queue: (time, device, generation).
+    /// Whether a flusher run waits to be queued.
+    pub fn has_pending(&self) -> bool {
+        self.wbs.iter().any(|w| w.pending.is_some())
+    }
+
+    /// The flusher runs to queue: (time, device, generation). Allocates only when one is pending.
     pub fn take_schedules(&mut self) -> Vec<(Nanos, usize, u64)> {
+        if self.wbs.iter().all(|w| w.pending.is_none()) {
+            return Vec::new();
+        }
         self.wbs.iter_mut().enumerate().filter_map(|(d, w)| w.pending.take().map(|(t, g)| (t, d, g))).collect()
     }
 

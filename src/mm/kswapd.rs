@@ -69,6 +69,11 @@ pub struct Kswapd {
 
 impl Kswapd {
     /// The run to queue, if one was scheduled since the last call.
+    /// Whether a run waits to be queued.
+    pub fn has_pending(&self) -> bool {
+        self.pending.is_some()
+    }
+
     pub fn take_schedule(&mut self) -> Option<(Nanos, u64)> {
         self.pending.take()
     }

@@ -315,11 +315,28 @@ pub fn simulate(sc: &Scenario, opts: &SimOptions) -> Result<SimResult, SimError>
                     k.task = tasks[t].name.clone();
                 }
                 k.cur_task = t;
-                if tasks[t].step(&mut k, &ra_pages)? {
-                    q.push(k.now, Runnable::Task(t));
-                } else {
-                    end = end.max(time);
-                    live -= 1;
+                let mut at = time;
+                loop {
+                    if !tasks[t].step(&mut k, &ra_pages)? {
+                        end = end.max(at);
+                        live -= 1;
+                        break;
+                    }
+                    // Nothing else is due before the task's next step and nothing was scheduled: the same task
+                    // runs next, so step it again without a queue round trip (same order: an entry at the same
+                    // time would run first, so only a strictly later one lets it through). With a series being
+                    // sampled, go through the queue.
+                    let alone = series.is_none()
+                        && q.peek_time().is_none_or(|next| next > k.now)
+                        && !k.kswapd.has_pending()
+                        && !k.wb.has_pending()
+                        && k.unsupported.is_none();
+                    if !alone {
+                        q.push(k.now, Runnable::Task(t));
+                        break;
+                    }
+                    at = k.now;
+                    k.folios.reap(at);
                 }
             }
             Runnable::Kswapd(generation) => {
