@@ -341,15 +341,12 @@ fn the_small_file_is_written_by_the_pass_after_it_expires() {
         assert!(reason == "periodic" && (3 * s..=8 * s + s / 2).contains(&t), "{}", f.summary());
         assert!(issues(&r.log).iter().any(|(rw, b, _)| rw == "W" && *b == 65536), "{}", r.dir.display());
     }
-    // The default 3000: after 30 s in runs 1 and 2; in run 3 the host's own dirty pages (above the global
-    // background threshold) made the first periodic wakeup a background pass, which wrote the file at 4.9 s.
-    let fs = by_name(&all, "small_dirty_default");
-    for f in &fs[..2] {
+    // The default 3000: after 30 s (captured on a quiet host; an earlier capture under load had one run written by
+    // a background pass at 4.9 s, the host's own dirty pages being above the global background threshold).
+    for f in &by_name(&all, "small_dirty_default") {
         let (t, reason) = f.first_write_pass.clone().expect("written back");
         assert!(reason == "periodic" && (30 * s..=35 * s + s / 2).contains(&t), "{}", f.summary());
     }
-    let (t, reason) = fs[2].first_write_pass.clone().expect("written back");
-    assert!(reason == "background" && t < 30 * s, "{}", fs[2].summary());
 }
 
 #[test]

@@ -17,9 +17,11 @@ use crate::units::Nanos;
 /// Rough CPU cost of a system call and of copying one page (DIVERGENCE: a constant model, not measured per host).
 pub const SYSCALL_NS: u64 = 250;
 pub const COPY_PAGE_NS: u64 = 150;
-/// CPU cost of a buffered write per page (folio allocation, copy, dirtying): the host's unthrottled 128 KiB writers
-/// ran at 1760-2130 MiB/s (traces/write: writer_and_reader, sync_file_range_stream), 1.8-2.2 us per page.
-pub const WRITE_PAGE_NS: u64 = 1900;
+/// CPU cost of a buffered write per page (folio allocation, copy, dirtying): on a quiet host the 128 KiB writer of
+/// traces/write/sync_file_range_stream, which starts its own writeback and never waits on the flusher, ran at
+/// 2810-2900 MiB/s: 1.35-1.39 us per page. (Writers that share the 2 CPUs with the flusher and the loop device's
+/// worker ran slower, 1240-1960 MiB/s; the model has no CPU contention: DIVERGENCE.)
+pub const WRITE_PAGE_NS: u64 = 1370;
 
 /// Why a scenario cannot be simulated (yet).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
