@@ -145,7 +145,8 @@ fn the_kernels_thresholds_are_the_scenarios_byte_limits_in_pages() {
 }
 
 /// (event, count) of the writeback and block lines of ftrace text on the given devices ("7:3"), read without the
-/// probe's normaliser; the probe's own threads are left out as the normaliser leaves them out.
+/// probe's normaliser; the probe's own threads are left out as the normaliser leaves them out (but for completions,
+/// which interrupt whatever runs).
 fn raw_counts(raw: &str, devs: &[String]) -> BTreeMap<String, u64> {
     // Pids of the probe's threads, from the lines that name them (others may print `<...>` for the same pid).
     let pid_of = |line: &str| -> Option<(String, String)> {
@@ -162,10 +163,15 @@ fn raw_counts(raw: &str, devs: &[String]) -> BTreeMap<String, u64> {
     let mut out = BTreeMap::new();
     for line in raw.lines() {
         let Some(colon) = line.find(": ") else { continue };
-        if pid_of(line).is_some_and(|(_, p)| probe_pids.contains(&p)) {
+        let Some((ev, body)) = line[colon + 2..].split_once(": ") else { continue };
+        // Completions run in interrupt context whatever thread is on the CPU: they are kept even on the probe's.
+        let irq = matches!(
+            ev,
+            "block_rq_complete" | "block_io_done" | "block_bio_complete" | "block_rq_error" | "block_rq_requeue"
+        );
+        if !irq && pid_of(line).is_some_and(|(_, p)| probe_pids.contains(&p)) {
             continue;
         }
-        let Some((ev, body)) = line[colon + 2..].split_once(": ") else { continue };
         let on_dev = devs.iter().any(|d| {
             let comma = d.replace(':', ",");
             body.starts_with(&format!("bdi {d}:"))
@@ -359,8 +365,13 @@ fn direct_writes_invalidate_the_cached_file() {
             .log
             .events
             .iter()
-            .filter(|e| &*e.task == "writer" && e.kind.name() == "mm_filemap_delete_from_page_cache")
+            .filter(|e| {
+                e.kind.name() == "mm_filemap_delete_from_page_cache" && e.kind.file().is_some_and(|f| &**f == "data")
+            })
+            .filter(|e| &*e.task == "writer" || e.task.starts_with("kdamond"))
             .count();
+        // The writer's invalidation drops every cached page (DAMON's kdamond, which runs on this host, may have
+        // evicted some of them first: 56 in one recaptured run).
         assert_eq!(deleted, 65536, "{}", r.dir.display());
         let res = std::fs::read_to_string(r.dir.join("residency.txt")).unwrap();
         let cached: u64 =

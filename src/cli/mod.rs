@@ -115,7 +115,9 @@ pub enum Cmd {
     /// when agreement is below the thresholds (readahead and pages default to 100%). For a scenario with a memory
     /// cgroup limit the median run is checked, readahead needs the kernel runs' agreement among themselves, page
     /// events and the eviction order are reported only (they vary run to run), residency needs Jaccard 0.95 and
-    /// the pressure counters must be within 10%.
+    /// the pressure counters must be within 10%. For a scenario that writes, the median run is checked, readahead
+    /// and page events need the kernel runs' agreement among themselves, and the write-side figures must lie within
+    /// 10% of the kernel's range.
     Validate {
         /// Scenario file (RON).
         scenario: PathBuf,
@@ -382,8 +384,8 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
                 block_pct: min_block,
                 residency_jaccard: min_residency.or(if pressure { Some(0.95) } else { None }),
                 counters_tolerance: counters.or(if pressure { Some(10.0) } else { None }).map(|p| p / 100.0),
-                median: median || pressure,
-                relative_to_kernel: pressure,
+                median: median || pressure || writer,
+                relative_to_kernel: pressure || writer,
                 write_tolerance: writes.or(if writer { Some(10.0) } else { None }).map(|p| p / 100.0),
                 writeback_interval_ns: sc_loaded.sysctls.dirty_writeback_centisecs * 10_000_000,
             };

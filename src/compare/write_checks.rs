@@ -74,7 +74,10 @@ pub fn check_writes(sim: &Input, probes: &[Input], tol: f64, writeback_interval_
         ("steady nr_dirty (pages)", f(m.steady_nr_dirty), ks.iter().map(|k| f(k.steady_nr_dirty)).collect())
     };
     out.extend(range_check(label.into(), model, kernel, tol, 32.0));
-    let mut names: Vec<&str> = ks.iter().flat_map(|k| k.tasks.iter().map(|t| t.task.as_str())).collect();
+    // Throughput means something for a sustained writer only: one whose steady window the kernel sampled.
+    let sustained = ks.iter().all(|k| k.steady_nr_dirty.is_some());
+    let mut names: Vec<&str> =
+        if sustained { ks.iter().flat_map(|k| k.tasks.iter().map(|t| t.task.as_str())).collect() } else { Vec::new() };
     names.sort_unstable();
     names.dedup();
     for name in names {

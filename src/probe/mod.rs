@@ -355,6 +355,9 @@ fn run_inner(
 
     // Normalise the raw trace.
     let mut norm = ftrace::Normaliser::new(t0);
+    for t in &sc.tasks {
+        norm.add_task(&t.name);
+    }
     for s in &scratches {
         norm.add_device(s.major, s.minor, &s.device);
         for (name, _, ino, _) in &s.files {
