@@ -204,9 +204,8 @@ impl Normaliser {
     pub fn learn_comm(&mut self, raw: &RawLine<'_>) {
         // A task's own name beats anything else seen for its pid: a new thread's first events can carry a stale
         // name from ftrace's saved cmdlines (a recycled pid: `cargo` in traces/write/slow_device_1g).
-        if self.task_names.contains(raw.comm) {
-            self.comms.insert(raw.pid, raw.comm.to_string());
-        } else if raw.comm != UNKNOWN_COMM && !self.comms.contains_key(&raw.pid) {
+        let task = self.task_names.contains(raw.comm);
+        if task || (raw.comm != UNKNOWN_COMM && !self.comms.contains_key(&raw.pid)) {
             self.comms.insert(raw.pid, raw.comm.to_string());
         }
     }
