@@ -407,3 +407,25 @@ fn small_writer_on_a_throttled_device_records_the_write_side_and_restores_host()
     assert!(manifest.contains("write_bps: Some(16777216)") && manifest.contains("sync_after_ns"), "{manifest}");
     assert_eq!(host_state(), before, "host state changed by a write-side probe run");
 }
+
+#[test]
+fn calibrate_measures_the_scratch_device_and_restores_host() {
+    live!();
+    let before = host_state();
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("disk.ron");
+    let st = Command::new(pcsim())
+        .args(["calibrate", "--out", out.to_str().unwrap(), "--size-mib", "256", "--file-mib", "64"])
+        .output()
+        .unwrap();
+    assert!(st.status.success(), "{}", String::from_utf8_lossy(&st.stderr));
+    // The section is a device a scenario takes, with measured (non-zero) speeds.
+    let dev = std::fs::read_to_string(&out).unwrap();
+    let text = format!(
+        "Scenario(name: \"c\", machine: (memory: \"1g\"), devices: [\n{dev}], files: [(name: \"f\", size: \"1m\")], \
+         tasks: [(name: \"t\", ops: [Sleep(\"1ms\")])])"
+    );
+    let sc = pcsim::scenario::Scenario::parse(&text, "calibrated.ron").unwrap_or_else(|e| panic!("{e}\n{dev}"));
+    assert!(sc.devices[0].read_bw >= 1 << 20 && sc.devices[0].write_bw >= 1 << 20, "{dev}");
+    assert_eq!(host_state(), before);
+}

@@ -160,6 +160,22 @@ pub enum Cmd {
         #[arg(long, value_name = "PCT", value_parser = percent)]
         writes: Option<f64>,
     },
+    /// Measure the probe's scratch device on this host (O_DIRECT bandwidth and latency) and write a device section
+    /// for scenarios (root).
+    Calibrate {
+        /// Where to write the device section (RON).
+        #[arg(long)]
+        out: PathBuf,
+        /// The device's name in the section.
+        #[arg(long, default_value = "disk0")]
+        name: String,
+        /// Size of the scratch device, MiB.
+        #[arg(long, default_value_t = 2048)]
+        size_mib: u64,
+        /// Size of the file measured on it, MiB (at most half the device).
+        #[arg(long, default_value_t = 512)]
+        file_mib: u64,
+    },
     /// Validate a scenario and print what it describes.
     Check {
         /// Scenario file (RON).
@@ -390,6 +406,15 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
                 writeback_interval_ns: sc_loaded.sysctls.dirty_writeback_centisecs * 10_000_000,
             };
             validate(&scenario, runs, probe_dir, out, allow_sysctl, json.as_deref(), thresholds)
+        }
+        Cmd::Calibrate { out, name, size_mib, file_mib } => {
+            let p = probe::calibrate::calibrate(size_mib, file_mib)?;
+            let (release, _) = probe::host::uname();
+            let text =
+                p.to_ron(&name, &format!("pcsim calibrate on kernel {release}: the probe's scratch loop device"));
+            std::fs::write(&out, &text).map_err(|e| Failure { code: 2, msg: format!("{}: {e}", out.display()) })?;
+            print!("{text}");
+            Ok(())
         }
         Cmd::Check { scenario, ops } => {
             let sc = load(&scenario)?;

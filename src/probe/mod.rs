@@ -13,6 +13,7 @@
 //!
 //! The directory appears only when the probe succeeds (it is written as `DIR.partial-PID` and renamed).
 
+pub mod calibrate;
 pub mod cgroup;
 pub mod collect;
 pub mod ftrace;
@@ -167,7 +168,7 @@ pub const LOCK_FILE: &str = "/run/pcsim-probe.lock";
 /// One probe at a time on a host: vm sysctls, blkio throttle rules and the page cache are shared, and a second probe
 /// restoring its sysctls would change the first one's limits in the middle of its run. Waits (interruptibly) for
 /// an earlier probe to finish; the lock is released when the returned file is closed, or when the process dies.
-fn host_lock() -> Result<File, ProbeError> {
+pub(crate) fn host_lock() -> Result<File, ProbeError> {
     use std::os::unix::io::AsRawFd;
     let f = std::fs::OpenOptions::new()
         .create(true)
