@@ -3,21 +3,23 @@
 //!
 //! Pages are found through `xarray::PageIndex` (O(1) lookups, ordered walks). Shadow entries of evicted folios are
 //! kept beside it, by their first page; the xarray nodes' slot occupancy (`node->count`, `node->nr_values`) is kept
-//! per node so that nodes holding only shadows can be listed for the shadow-node shrinker (workingset.c).
+//! per node so that nodes holding only shadows can be listed for the shadow-node shrinker (workingset.c). The walks
+//! use the xarray cursor emulation in `xa_cursor.rs`.
 
 use super::folio::{FolioId, FolioSlab};
 use super::workingset::{Shadow, ShadowNodes};
+use super::xa_cursor::{Slot, XaCursor};
 use super::xarray::PageIndex;
 
 #[derive(Clone, Debug, Default)]
 pub struct AddressSpace {
     /// Page index -> folio.
-    folios: PageIndex,
+    pub(super) folios: PageIndex,
     /// Pages cached (sum of folio sizes).
     pub nrpages: u64,
     /// Folios of order 6 or more (stored at the xarray's shift-6 level), so the cursor knows the tree's height
     /// without scanning.
-    large: u64,
+    pub(super) large: u64,
     /// Shadow entries of evicted folios, by their first page (looked up only, never iterated into output).
     shadows: hashbrown::HashMap<u64, Shadow>,
     /// xarray nodes with any slot in use, by `node_key` (looked up only).
@@ -343,7 +345,7 @@ impl AddressSpace {
     }
 
     /// The last cached page, if any.
-    fn last_index(&self) -> Option<u64> {
+    pub(super) fn last_index(&self) -> Option<u64> {
         self.folios.end().map(|e| e - 1)
     }
 
@@ -382,176 +384,6 @@ impl AddressSpace {
             }
         }
         xas.index
-    }
-}
-
-/// What an xarray slot holds.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Slot {
-    Null,
-    Entry,
-    /// A sibling of a multi-slot entry: the offset of its canonical slot.
-    Sibling(u64),
-    /// A child node.
-    Node,
-}
-
-const XA_CHUNK_SHIFT: u32 = 6;
-const XA_CHUNK_SIZE: u64 = 64;
-
-/// The storage level of a folio of `order` in the xarray: 0 for orders 0..5, 6 for 6..11.
-fn level(order: u8) -> u32 {
-    (order as u32 / XA_CHUNK_SHIFT) * XA_CHUNK_SHIFT
-}
-
-/// An `xa_state` walking an address space as lib/xarray.c's xas_load/xas_next/xas_prev do. The tree is implied by
-/// the folios: a folio of order o is stored in the node of shift level(o), in 2^(o - level) slots (the first one
-/// canonical, the rest siblings); a slot above holds a node when any folio of a lower level lies in its range.
-struct XaCursor<'a> {
-    space: &'a AddressSpace,
-    slab: &'a FolioSlab,
-    index: u64,
-    /// Shift of the current node and the absolute slot number (at that shift) of its slot 0.
-    shift: u32,
-    base: u64,
-    /// Offset in the node (0..63; 64 and -1 only in transit).
-    offset: i64,
-    root_shift: u32,
-    bounds: bool,
-}
-
-impl<'a> XaCursor<'a> {
-    fn new(space: &'a AddressSpace, slab: &'a FolioSlab, index: u64) -> Self {
-        let max = space.last_index().unwrap_or(0);
-        let max_level = if space.large > 0 { XA_CHUNK_SHIFT } else { 0 };
-        let mut root_shift = 0;
-        while (max >> root_shift) >= XA_CHUNK_SIZE || root_shift < max_level {
-            root_shift += XA_CHUNK_SHIFT;
-        }
-        XaCursor { space, slab, index, shift: root_shift, base: 0, offset: 0, root_shift, bounds: false }
-    }
-
-    /// The content of absolute slot `j` of the node level `shift`.
-    fn slot(&self, shift: u32, j: u64) -> Slot {
-        let first = j << shift;
-        let last = first + (1u64 << shift) - 1;
-        if let Some(id) = self.space.lookup(self.slab, first) {
-            let f = self.slab.get(id);
-            if level(f.order) == shift {
-                let canon = (f.index() >> shift) & (XA_CHUNK_SIZE - 1);
-                return if f.index() >> shift == j { Slot::Entry } else { Slot::Sibling(canon) };
-            }
-            if level(f.order) < shift {
-                return Slot::Node;
-            }
-        }
-        if shift > 0 && self.space.folios.next_start(first, last.saturating_add(1)).is_some() {
-            return Slot::Node;
-        }
-        Slot::Null
-    }
-
-    fn get_offset(&self, shift: u32) -> i64 {
-        ((self.index >> shift) & (XA_CHUNK_SIZE - 1)) as i64
-    }
-
-    /// Descends through nodes to an entry, resyncing the offset to the index in each child (xas_set_offset). With
-    /// `siblings` (xas_load's xas_descend) a sibling moves the offset to its canonical slot; xas_next/xas_prev
-    /// return siblings as they are.
-    fn descend(&mut self, siblings: bool) -> Slot {
-        loop {
-            let mut e = self.slot(self.shift, self.base + self.offset as u64);
-            while let (true, Slot::Sibling(c)) = (siblings, e) {
-                self.offset = c as i64;
-                e = self.slot(self.shift, self.base + c);
-            }
-            if let Slot::Sibling(_) = e {
-                return Slot::Entry;
-            }
-            if e != Slot::Node {
-                return e;
-            }
-            self.base = (self.base + self.offset as u64) * XA_CHUNK_SIZE;
-            self.shift -= XA_CHUNK_SHIFT;
-            self.offset = self.get_offset(self.shift);
-        }
-    }
-
-    /// xas_load: walks from the root to the entry for `index`.
-    fn load(&mut self) -> Slot {
-        if self.index >> self.root_shift >= XA_CHUNK_SIZE || self.space.folios.is_empty() {
-            self.bounds = true;
-            return Slot::Null;
-        }
-        self.shift = self.root_shift;
-        self.base = 0;
-        self.offset = self.get_offset(self.shift);
-        self.descend(true)
-    }
-
-    fn raw(&self) -> Slot {
-        match self.slot(self.shift, self.base + self.offset as u64) {
-            Slot::Sibling(_) => Slot::Entry,
-            e => e,
-        }
-    }
-
-    /// Moves up while the offset has left the node (going past either end); false at the top (set_bounds).
-    fn climb(&mut self) -> bool {
-        while self.offset == XA_CHUNK_SIZE as i64 || self.offset == -1 {
-            let step = self.offset.signum();
-            if self.shift >= self.root_shift {
-                self.bounds = true;
-                return false;
-            }
-            let parent_slot = self.base / XA_CHUNK_SIZE;
-            self.offset = (parent_slot & (XA_CHUNK_SIZE - 1)) as i64 + step;
-            self.base = parent_slot & !(XA_CHUNK_SIZE - 1);
-            self.shift += XA_CHUNK_SHIFT;
-        }
-        true
-    }
-
-    /// xas_next.
-    fn next(&mut self) -> Slot {
-        if self.bounds {
-            self.index = self.index.wrapping_add(1);
-            return Slot::Null;
-        }
-        if self.shift == 0 && self.offset != XA_CHUNK_SIZE as i64 - 1 {
-            self.index = self.index.wrapping_add(1);
-            self.offset += 1;
-            return self.raw();
-        }
-        self.index = self.index.wrapping_add(1);
-        if self.offset != self.get_offset(self.shift) {
-            self.offset += 1;
-        }
-        if !self.climb() {
-            return Slot::Null;
-        }
-        self.descend(false)
-    }
-
-    /// xas_prev.
-    fn prev(&mut self) -> Slot {
-        if self.bounds {
-            self.index = self.index.wrapping_sub(1);
-            return Slot::Null;
-        }
-        if self.shift == 0 && self.offset != 0 {
-            self.index = self.index.wrapping_sub(1);
-            self.offset -= 1;
-            return self.raw();
-        }
-        self.index = self.index.wrapping_sub(1);
-        if self.offset != self.get_offset(self.shift) {
-            self.offset -= 1;
-        }
-        if !self.climb() {
-            return Slot::Null;
-        }
-        self.descend(false)
     }
 }
 

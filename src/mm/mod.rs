@@ -16,4 +16,5 @@ pub mod swap;
 pub mod truncate;
 pub mod vmscan;
 pub mod workingset;
+pub mod xa_cursor;
 pub mod xarray;
