@@ -8,6 +8,7 @@ pub mod compare;
 pub mod fs;
 pub mod mm;
 pub mod probe;
+pub mod report;
 pub mod scenario;
 pub mod sim;
 pub mod trace;

@@ -238,3 +238,31 @@ fn vmstat_counters_are_compared_when_both_sides_have_them() {
     assert_eq!(nums, vec![4096, 4096], "{text}");
     assert!(!text.contains("  nr_active_file"), "gauges are not compared: {text}");
 }
+
+#[test]
+fn plot_draws_one_line_per_run_and_panel() {
+    // The model's run and the three kernel runs of a write fixture, two panels (dirty, writeback).
+    let tmp = tempfile::tempdir().unwrap();
+    let svg = tmp.path().join("p.svg");
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_pcsim"))
+        .args(["validate", root.join("scenarios/write/small_dirty_expire_3s.ron").to_str().unwrap()])
+        .args(["--probe-dir", root.join("traces/write/small_dirty_expire_3s").to_str().unwrap()])
+        .args(["--out", tmp.path().join("v").to_str().unwrap(), "--plot", svg.to_str().unwrap()])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let text = std::fs::read_to_string(&svg).unwrap();
+    assert!(text.starts_with("<svg"), "not an SVG");
+    // Each panel's legend names the model and the three kernel runs (plotters writes a text element per label).
+    let label = |l: &str| text.lines().filter(|t| t.trim() == l).count();
+    assert_eq!(label("model"), 2, "two panels");
+    for k in 1..=3 {
+        assert_eq!(
+            label(&format!("kernel {}", root.join(format!("traces/write/small_dirty_expire_3s/run-{k}")).display())),
+            2
+        );
+    }
+    // The model's curve is drawn thicker than the kernel's: one per panel.
+    assert_eq!(text.matches("stroke-width=\"2\"").count(), 2);
+}

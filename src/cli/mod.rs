@@ -110,6 +110,10 @@ pub enum Cmd {
         /// by PCT of the median [validate, scenarios that write: 10].
         #[arg(long, value_name = "PCT", value_parser = percent)]
         writes: Option<f64>,
+        /// Also plot the devices' dirty and writeback pages over time, model and kernel runs, as SVG to FILE
+        /// (needs vmstat_series.txt on every side).
+        #[arg(long, value_name = "FILE")]
+        plot: Option<PathBuf>,
     },
     /// Simulate a scenario, run it on this kernel with the probe (or use captured probe runs), and compare: exit 1
     /// when agreement is below the thresholds (readahead and pages default to 100%). For a scenario with a memory
@@ -159,6 +163,10 @@ pub enum Cmd {
         /// by PCT of the median [validate, scenarios that write: 10].
         #[arg(long, value_name = "PCT", value_parser = percent)]
         writes: Option<f64>,
+        /// Also plot the devices' dirty and writeback pages over time, model and kernel runs, as SVG to FILE
+        /// (needs vmstat_series.txt on every side).
+        #[arg(long, value_name = "FILE")]
+        plot: Option<PathBuf>,
     },
     /// Measure the probe's scratch device on this host (O_DIRECT bandwidth and latency) and write a device section
     /// for scenarios (root).
@@ -227,7 +235,7 @@ fn validate(
     probe_dir: Option<PathBuf>,
     out: Option<PathBuf>,
     allow_sysctl: bool,
-    json: Option<&std::path::Path>,
+    (json, plot): (Option<&std::path::Path>, Option<&std::path::Path>),
     thresholds: compare::output::Thresholds,
 ) -> Result<(), Failure> {
     let sc = load(scenario)?;
@@ -251,7 +259,7 @@ fn validate(
     let sim_dir = dir.join("sim");
     run_cmd::simulate_into(&sc, scenario, &extents_path, &sim_dir)?;
     println!("simulated run: {}\nprobe runs: {}", sim_dir.display(), probe_dir.display());
-    compare_cmd(&sim_dir, &probe_dir, json, thresholds)
+    compare_cmd(&sim_dir, &probe_dir, json, thresholds, plot)
 }
 
 /// `pcsim compare`: load both sides, compare, print or write, and map the checks to exit codes.
@@ -260,10 +268,27 @@ fn compare_cmd(
     probe: &std::path::Path,
     json: Option<&std::path::Path>,
     thresholds: compare::output::Thresholds,
+    plot: Option<&std::path::Path>,
 ) -> Result<(), Failure> {
     let bad = |msg: String| Failure { code: 2, msg };
     let sim = compare::input::load_run(sim).map_err(bad)?;
     let probes = compare::input::load_probe(probe).map_err(bad)?;
+    if let Some(p) = plot {
+        let mut runs: Vec<(String, &crate::trace::series::Series)> = Vec::new();
+        for (label, input) in std::iter::once(("model".to_string(), &sim))
+            .chain(probes.iter().map(|i| (format!("kernel {}", i.path.display()), i)))
+        {
+            let s = input.series.as_ref().ok_or_else(|| {
+                bad(format!(
+                    "{}: --plot needs a vmstat_series.txt on every side, and there is none here",
+                    input.path.display()
+                ))
+            })?;
+            runs.push((label, s));
+        }
+        crate::report::plot::dirty_curves_svg(p, &format!("{}: dirty and writeback pages", sim.path.display()), &runs)
+            .map_err(bad)?;
+    }
     if thresholds.residency_jaccard.is_some() {
         for side in std::iter::once(&sim).chain(&probes) {
             if side.residency.is_none() {
@@ -361,6 +386,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             counters,
             median,
             writes,
+            plot,
         } => {
             let thresholds = compare::output::Thresholds {
                 readahead_pct: min_readahead,
@@ -373,7 +399,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
                 write_tolerance: writes.map(|p| p / 100.0),
                 writeback_interval_ns: 5_000_000_000,
             };
-            compare_cmd(&sim, &probe, json.as_deref(), thresholds)
+            compare_cmd(&sim, &probe, json.as_deref(), thresholds, plot.as_deref())
         }
         Cmd::Validate {
             scenario,
@@ -389,6 +415,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             counters,
             median,
             writes,
+            plot,
         } => {
             let sc_loaded = load(&scenario)?;
             let pressure = sc_loaded.machine.memcg_limit.is_some();
@@ -405,7 +432,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
                 write_tolerance: writes.or(if writer { Some(10.0) } else { None }).map(|p| p / 100.0),
                 writeback_interval_ns: sc_loaded.sysctls.dirty_writeback_centisecs * 10_000_000,
             };
-            validate(&scenario, runs, probe_dir, out, allow_sysctl, json.as_deref(), thresholds)
+            validate(&scenario, runs, probe_dir, out, allow_sysctl, (json.as_deref(), plot.as_deref()), thresholds)
         }
         Cmd::Calibrate { out, name, size_mib, file_mib } => {
             let p = probe::calibrate::calibrate(size_mib, file_mib)?;

@@ -1,0 +1,3 @@
+//! Reports: plots of a comparison (SVG, plotters).
+
+pub mod plot;
