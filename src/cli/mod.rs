@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 
 use crate::compare;
 use crate::probe::{self, ProbeError, ProbeOptions};
@@ -83,37 +83,8 @@ pub enum Cmd {
         sim: PathBuf,
         /// Probe output: a run directory, a directory of run-K/ subdirectories (each compared), or a log file.
         probe: PathBuf,
-        /// Also write the comparison as JSON to FILE (`-`: stdout, instead of the table).
-        #[arg(long, value_name = "FILE|-")]
-        json: Option<PathBuf>,
-        /// Minimum in-order agreement of readahead events, percent.
-        #[arg(long, value_name = "PCT", value_parser = percent)]
-        min_readahead: Option<f64>,
-        /// Minimum in-order agreement of page-cache (filemap) events, percent.
-        #[arg(long, value_name = "PCT", value_parser = percent)]
-        min_pages: Option<f64>,
-        /// Minimum multiset agreement of block events, percent.
-        #[arg(long, value_name = "PCT", value_parser = percent)]
-        min_block: Option<f64>,
-        /// Minimum residency Jaccard index over files (0..1).
-        #[arg(long, value_name = "J", value_parser = fraction)]
-        min_residency: Option<f64>,
-        /// Check the memory-pressure counters (workingset refaults, activations, shadow nodes reclaimed, KiB read
-        /// from the scenario's devices) against the kernel's runs: inside their range widened by PCT of the median.
-        #[arg(long, value_name = "PCT", value_parser = percent)]
-        counters: Option<f64>,
-        /// Check the median probe run instead of the least agreeing one [memory-cgroup scenarios in validate: on].
-        #[arg(long)]
-        median: bool,
-        /// Check the write-side figures (steady nr_dirty, writer throughput, balance_dirty_pages pauses and their
-        /// p50/p90, the expiry pass, the write request size) against the kernel's runs: inside their range widened
-        /// by PCT of the median [validate, scenarios that write: 10].
-        #[arg(long, value_name = "PCT", value_parser = percent)]
-        writes: Option<f64>,
-        /// Also plot the devices' dirty and writeback pages over time, model and kernel runs, as SVG to FILE
-        /// (needs vmstat_series.txt on every side).
-        #[arg(long, value_name = "FILE")]
-        plot: Option<PathBuf>,
+        #[command(flatten)]
+        checks: Checks,
     },
     /// Simulate a scenario, run it on this kernel with the probe (or use captured probe runs), and compare: exit 1
     /// when agreement is below the thresholds (readahead and pages default to 100%). For a scenario with a memory
@@ -137,36 +108,8 @@ pub enum Cmd {
         /// Apply the scenario's vm sysctls during the probe runs (restored afterwards).
         #[arg(long)]
         allow_sysctl: bool,
-        /// Also write the comparison as JSON to FILE (`-`: stdout).
-        #[arg(long, value_name = "FILE|-")]
-        json: Option<PathBuf>,
-        /// Minimum in-order agreement of readahead events, percent [default: 100].
-        #[arg(long, value_name = "PCT", value_parser = percent)]
-        min_readahead: Option<f64>,
-        /// Minimum in-order agreement of page-cache events, percent [default: 100; memory-cgroup scenarios: none].
-        #[arg(long, value_name = "PCT", value_parser = percent)]
-        min_pages: Option<f64>,
-        /// Minimum multiset agreement of block events, percent.
-        #[arg(long, value_name = "PCT", value_parser = percent)]
-        min_block: Option<f64>,
-        /// Minimum residency Jaccard index (0..1) [memory-cgroup scenarios: 0.95].
-        #[arg(long, value_name = "J", value_parser = fraction)]
-        min_residency: Option<f64>,
-        /// Pressure counters within PCT of the kernel's median, around its runs' range [memory-cgroup scenarios: 10].
-        #[arg(long, value_name = "PCT", value_parser = percent)]
-        counters: Option<f64>,
-        /// Check the median probe run instead of the least agreeing one [memory-cgroup scenarios in validate: on].
-        #[arg(long)]
-        median: bool,
-        /// Check the write-side figures (steady nr_dirty, writer throughput, balance_dirty_pages pauses and their
-        /// p50/p90, the expiry pass, the write request size) against the kernel's runs: inside their range widened
-        /// by PCT of the median [validate, scenarios that write: 10].
-        #[arg(long, value_name = "PCT", value_parser = percent)]
-        writes: Option<f64>,
-        /// Also plot the devices' dirty and writeback pages over time, model and kernel runs, as SVG to FILE
-        /// (needs vmstat_series.txt on every side).
-        #[arg(long, value_name = "FILE")]
-        plot: Option<PathBuf>,
+        #[command(flatten)]
+        checks: Checks,
     },
     /// Measure the probe's scratch device on this host (O_DIRECT bandwidth and latency) and write a device section
     /// for scenarios (root).
@@ -218,6 +161,46 @@ fn bounded(s: &str, max: f64) -> Result<f64, String> {
     } else {
         Err(format!("{v} is not between 0 and {max}"))
     }
+}
+
+/// The comparison's outputs and thresholds, shared by `compare` and `validate` (validate fills in defaults by the
+/// scenario's kind, given in brackets).
+#[derive(Args, Debug)]
+pub struct Checks {
+    /// Also write the comparison as JSON to FILE (`-`: stdout, instead of the table).
+    #[arg(long, value_name = "FILE|-")]
+    json: Option<PathBuf>,
+    /// Minimum in-order agreement of readahead events, percent [validate: 100].
+    #[arg(long, value_name = "PCT", value_parser = percent)]
+    min_readahead: Option<f64>,
+    /// Minimum in-order agreement of page-cache (filemap) events, percent [validate: 100; memory-cgroup scenarios:
+    /// none].
+    #[arg(long, value_name = "PCT", value_parser = percent)]
+    min_pages: Option<f64>,
+    /// Minimum multiset agreement of block events, percent.
+    #[arg(long, value_name = "PCT", value_parser = percent)]
+    min_block: Option<f64>,
+    /// Minimum residency Jaccard index over files (0..1) [validate, memory-cgroup scenarios: 0.95].
+    #[arg(long, value_name = "J", value_parser = fraction)]
+    min_residency: Option<f64>,
+    /// Check the memory-pressure counters (workingset refaults, activations, shadow nodes reclaimed, KiB read from
+    /// the scenario's devices) against the kernel's runs: inside their range widened by PCT of the median
+    /// [validate, memory-cgroup scenarios: 10].
+    #[arg(long, value_name = "PCT", value_parser = percent)]
+    counters: Option<f64>,
+    /// Check the median probe run instead of the least agreeing one [validate, memory-cgroup and writing
+    /// scenarios: on].
+    #[arg(long)]
+    median: bool,
+    /// Check the write-side figures (steady nr_dirty, writer throughput, balance_dirty_pages pauses and their
+    /// p50/p90, the expiry pass, the write request size) against the kernel's runs: inside their range widened by
+    /// PCT of the median [validate, scenarios that write: 10].
+    #[arg(long, value_name = "PCT", value_parser = percent)]
+    writes: Option<f64>,
+    /// Also plot the devices' dirty and writeback pages over time, model and kernel runs, as SVG to FILE (needs
+    /// vmstat_series.txt on every side).
+    #[arg(long, value_name = "FILE")]
+    plot: Option<PathBuf>,
 }
 
 fn percent(s: &str) -> Result<f64, String> {
@@ -375,64 +358,37 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         Cmd::Run { scenario, seed, events, json, out, extents } => {
             run_cmd::run(&scenario, seed, events, json, out, extents)
         }
-        Cmd::Compare {
-            sim,
-            probe,
-            json,
-            min_readahead,
-            min_pages,
-            min_block,
-            min_residency,
-            counters,
-            median,
-            writes,
-            plot,
-        } => {
+        Cmd::Compare { sim, probe, checks: c } => {
             let thresholds = compare::output::Thresholds {
-                readahead_pct: min_readahead,
-                pages_pct: min_pages,
-                block_pct: min_block,
-                residency_jaccard: min_residency,
-                counters_tolerance: counters.map(|p| p / 100.0),
-                median,
+                readahead_pct: c.min_readahead,
+                pages_pct: c.min_pages,
+                block_pct: c.min_block,
+                residency_jaccard: c.min_residency,
+                counters_tolerance: c.counters.map(|p| p / 100.0),
+                median: c.median,
                 relative_to_kernel: false,
-                write_tolerance: writes.map(|p| p / 100.0),
+                write_tolerance: c.writes.map(|p| p / 100.0),
                 writeback_interval_ns: 5_000_000_000,
             };
-            compare_cmd(&sim, &probe, json.as_deref(), thresholds, plot.as_deref())
+            compare_cmd(&sim, &probe, c.json.as_deref(), thresholds, c.plot.as_deref())
         }
-        Cmd::Validate {
-            scenario,
-            runs,
-            probe_dir,
-            out,
-            allow_sysctl,
-            json,
-            min_readahead,
-            min_pages,
-            min_block,
-            min_residency,
-            counters,
-            median,
-            writes,
-            plot,
-        } => {
+        Cmd::Validate { scenario, runs, probe_dir, out, allow_sysctl, checks: c } => {
             let sc_loaded = load(&scenario)?;
             let pressure = sc_loaded.machine.memcg_limit.is_some();
             // A scenario that writes (scenarios/write/) is judged on issue 5's write-side figures.
             let writer = sc_loaded.writes();
             let thresholds = compare::output::Thresholds {
-                readahead_pct: Some(min_readahead.unwrap_or(100.0)),
-                pages_pct: min_pages.or(if pressure { None } else { Some(100.0) }),
-                block_pct: min_block,
-                residency_jaccard: min_residency.or(if pressure { Some(0.95) } else { None }),
-                counters_tolerance: counters.or(if pressure { Some(10.0) } else { None }).map(|p| p / 100.0),
-                median: median || pressure || writer,
+                readahead_pct: Some(c.min_readahead.unwrap_or(100.0)),
+                pages_pct: c.min_pages.or(if pressure { None } else { Some(100.0) }),
+                block_pct: c.min_block,
+                residency_jaccard: c.min_residency.or(if pressure { Some(0.95) } else { None }),
+                counters_tolerance: c.counters.or(if pressure { Some(10.0) } else { None }).map(|p| p / 100.0),
+                median: c.median || pressure || writer,
                 relative_to_kernel: pressure || writer,
-                write_tolerance: writes.or(if writer { Some(10.0) } else { None }).map(|p| p / 100.0),
+                write_tolerance: c.writes.or(if writer { Some(10.0) } else { None }).map(|p| p / 100.0),
                 writeback_interval_ns: sc_loaded.sysctls.dirty_writeback_centisecs * 10_000_000,
             };
-            validate(&scenario, runs, probe_dir, out, allow_sysctl, (json.as_deref(), plot.as_deref()), thresholds)
+            validate(&scenario, runs, probe_dir, out, allow_sysctl, (c.json.as_deref(), c.plot.as_deref()), thresholds)
         }
         Cmd::Calibrate { out, name, size_mib, file_mib } => {
             let p = probe::calibrate::calibrate(size_mib, file_mib)?;
