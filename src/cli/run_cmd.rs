@@ -140,15 +140,7 @@ pub fn run(
     }
     let res = sim::simulate(&sc, &opts).map_err(|e| fail(format!("{}: {e}", scenario.display())))?;
     if let Some(dir) = &out {
-        std::fs::create_dir_all(dir).map_err(|e| fail(format!("creating {}: {e}", dir.display())))?;
-        let p = dir.join("events.log");
-        write_events(&res, open_out(&p)?, &p)?;
-        std::fs::write(dir.join("residency.txt"), res.residency_text())
-            .map_err(|e| fail(format!("writing {}: {e}", dir.join("residency.txt").display())))?;
-        std::fs::write(dir.join("vmstat.txt"), res.vmstat_text())
-            .map_err(|e| fail(format!("writing {}: {e}", dir.join("vmstat.txt").display())))?;
-        write_series(&res, dir)?;
-        write_cachestat(&res, dir)?;
+        write_run_dir(&res, dir)?;
     }
     if let Some(p) = &events {
         write_events(&res, open_out(p)?, p)?;
@@ -168,7 +160,7 @@ pub fn run(
     Ok(())
 }
 
-/// Simulates with the extent map at `extents` and writes events.log, residency.txt (and cachestat.txt) into `dir`.
+/// Simulates with the extent map at `extents` and writes the run's directory (`write_run_dir`) into `dir`.
 pub fn simulate_into(
     sc: &crate::scenario::Scenario,
     scenario: &Path,
@@ -181,15 +173,20 @@ pub fn simulate_into(
         extents: sim::read_extents(&text).map_err(|e| fail(format!("{}: {e}", extents.display())))?,
     };
     let res = sim::simulate(sc, &opts).map_err(|e| fail(format!("{}: {e}", scenario.display())))?;
+    write_run_dir(&res, dir)
+}
+
+/// A run's directory in the probe's layout: events.log, residency.txt, vmstat.txt, vmstat_series.txt and
+/// cachestat.txt (the last two when the run has them).
+fn write_run_dir(res: &SimResult, dir: &Path) -> Result<(), Failure> {
     std::fs::create_dir_all(dir).map_err(|e| fail(format!("creating {}: {e}", dir.display())))?;
     let p = dir.join("events.log");
-    write_events(&res, open_out(&p)?, &p)?;
-    std::fs::write(dir.join("residency.txt"), res.residency_text())
-        .map_err(|e| fail(format!("writing {}: {e}", dir.join("residency.txt").display())))?;
-    std::fs::write(dir.join("vmstat.txt"), res.vmstat_text())
-        .map_err(|e| fail(format!("writing {}: {e}", dir.join("vmstat.txt").display())))?;
-    write_series(&res, dir)?;
-    write_cachestat(&res, dir)
+    write_events(res, open_out(&p)?, &p)?;
+    for (name, text) in [("residency.txt", res.residency_text()), ("vmstat.txt", res.vmstat_text())] {
+        std::fs::write(dir.join(name), text).map_err(|e| fail(format!("writing {}: {e}", dir.join(name).display())))?;
+    }
+    write_series(res, dir)?;
+    write_cachestat(res, dir)
 }
 
 /// vmstat_series.txt in the probe's format, when the run sampled one.

@@ -52,16 +52,8 @@ pub fn format(records: &[Record]) -> String {
 /// Parses a cachestat.txt; errors give the 1-based line.
 pub fn parse(text: &str) -> Result<Vec<Record>, String> {
     let mut out = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        let t = line.trim();
-        if t.is_empty() || t.starts_with('#') {
-            continue;
-        }
-        let err = |msg: String| format!("line {}: {msg}", i + 1);
-        let cols: Vec<&str> = t.split_ascii_whitespace().collect();
-        if cols.len() != 10 {
-            return Err(err(format!("expected 10 columns ({}), found {}", &HEADER[2..], cols.len())));
-        }
+    for (line, cols) in super::table_rows(text, HEADER)? {
+        let err = |msg: String| format!("line {line}: {msg}");
         let num = |k: usize| {
             cols[k]
                 .parse::<u64>()

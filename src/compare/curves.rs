@@ -50,6 +50,11 @@ pub struct TaskWrites {
 }
 
 impl TaskWrites {
+    /// A task first seen writing at `t` ns.
+    fn starting(task: &str, t: u64) -> Self {
+        TaskWrites { task: task.to_string(), dirtied_bytes: 0, direct_bytes: 0, first_ns: t, last_ns: t }
+    }
+
     /// (dirtied + direct) bytes over the span, in MiB/s; `None` for a span of zero.
     pub fn mib_per_s(&self) -> Option<f64> {
         let span = self.last_ns.saturating_sub(self.first_ns);
@@ -131,13 +136,7 @@ pub fn figures(log: &Log, series: &Series, devices: &[&str]) -> WriteFigures {
                     continue;
                 }
                 let pages = 1u64 << order.get(&(&**file, *index)).copied().unwrap_or(0);
-                let tw = tasks.entry(&e.task).or_insert_with(|| TaskWrites {
-                    task: e.task.to_string(),
-                    dirtied_bytes: 0,
-                    direct_bytes: 0,
-                    first_ns: t,
-                    last_ns: t,
-                });
+                let tw = tasks.entry(&e.task).or_insert_with(|| TaskWrites::starting(&e.task, t));
                 tw.dirtied_bytes += pages * PAGE;
                 tw.last_ns = t;
                 dirty_span = Some(dirty_span.map_or((t, t), |(a, _)| (a, t)));
@@ -149,13 +148,7 @@ pub fn figures(log: &Log, series: &Series, devices: &[&str]) -> WriteFigures {
                     && &*e.task != "kworker"
                     && !e.task.starts_with("jbd2") =>
             {
-                let tw = tasks.entry(&e.task).or_insert_with(|| TaskWrites {
-                    task: e.task.to_string(),
-                    dirtied_bytes: 0,
-                    direct_bytes: 0,
-                    first_ns: t,
-                    last_ns: t,
-                });
+                let tw = tasks.entry(&e.task).or_insert_with(|| TaskWrites::starting(&e.task, t));
                 tw.direct_bytes += nr_sector * 512;
                 tw.last_ns = t;
             }

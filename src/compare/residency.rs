@@ -80,20 +80,8 @@ pub fn parse_ranges(s: &str) -> Result<Vec<(u64, u64)>, String> {
 /// Parses a whole `residency.txt`; errors give the 1-based line.
 pub fn parse(text: &str) -> Result<Vec<FileResidency>, String> {
     let mut out = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        let t = line.trim();
-        if t.is_empty() || t.starts_with('#') {
-            continue;
-        }
-        let err = |msg: String| format!("line {}: {msg}", i + 1);
-        let cols: Vec<&str> = t.split_ascii_whitespace().collect();
-        if cols.len() != 8 {
-            return Err(err(format!(
-                "expected 8 columns (file size_pages nr_cache nr_dirty nr_writeback nr_evicted \
-                 nr_recently_evicted resident_ranges), found {}",
-                cols.len()
-            )));
-        }
+    for (line, cols) in super::table_rows(text, HEADER)? {
+        let err = |msg: String| format!("line {line}: {msg}");
         let mut n = [0u64; 6];
         for (k, c) in cols[1..7].iter().enumerate() {
             n[k] = c.parse().map_err(|_| err(format!("column {}: `{c}` is not an unsigned integer", k + 2)))?;
