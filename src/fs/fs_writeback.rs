@@ -41,19 +41,6 @@ pub struct WbWork {
     pub written: i64,
 }
 
-impl WbWork {
-    fn event(&self, device: crate::trace::event::Name) -> [(crate::trace::event::Name, i64, u64, u64, u64, u64); 1] {
-        [(
-            device,
-            self.nr_pages,
-            self.sync_all as u64,
-            self.for_kupdate as u64,
-            self.range_cyclic as u64,
-            self.for_background as u64,
-        )]
-    }
-}
-
 /// struct bdi_writeback: the lists and work of one device's flusher, its bandwidth state (page_writeback's
 /// BdiWriteback) and its counters (WB_RECLAIMABLE, WB_WRITEBACK, WB_DIRTIED, WB_WRITTEN, in pages).
 #[derive(Clone, Debug)]
@@ -138,12 +125,6 @@ pub struct Writeback {
     pub interval_cs: u64,
     completions: BTreeMap<(Nanos, u64), (usize, u32, Vec<FolioId>)>,
     seq: u64,
-}
-
-impl Default for BdpRatelimits {
-    fn default() -> Self {
-        BdpRatelimits::new(1, 32)
-    }
 }
 
 impl Writeback {
@@ -412,12 +393,14 @@ fn next_work(k: &mut Kernel, dev: usize) -> Option<WbWork> {
     None
 }
 
+/// The writeback_start (`start`) or writeback_written event of a work (trace_writeback_start/written).
 fn emit_work(k: &mut Kernel, dev: usize, w: &WbWork, start: bool) {
     if !k.events_on() {
         return;
     }
     let device = k.devices[dev].name.clone();
-    let [(device, nr_pages, sync_mode, kupdate, range_cyclic, background)] = w.event(device);
+    let (nr_pages, sync_mode, kupdate) = (w.nr_pages, w.sync_all as u64, w.for_kupdate as u64);
+    let (range_cyclic, background) = (w.range_cyclic as u64, w.for_background as u64);
     let reason = std::sync::Arc::from(w.reason);
     let e = if start {
         EventKind::WritebackStart { device, nr_pages, sync_mode, kupdate, range_cyclic, background, reason }

@@ -98,6 +98,7 @@ fn submit_write(k: &mut Kernel, file: u32, folios: &[FolioId], sync: bool) -> Na
         w.wb_writeback += nr;
         let seg = (nr * 8).min(crate::block::MAX_SEGMENT_SECTORS);
         let mut index = f.index();
+        owners.push((k.inodes[file as usize].extents.map(index).0, id));
         while index < f.next_index() {
             let (sector, left) = k.inodes[file as usize].extents.map(index);
             let n = left.min(f.next_index() - index);
@@ -107,7 +108,6 @@ fn submit_write(k: &mut Kernel, file: u32, folios: &[FolioId], sync: bool) -> Na
             }
             index += n;
         }
-        owners.push((k.inodes[file as usize].extents.map(f.index()).0, id));
     }
     let mut reqs = Vec::new();
     crate::block::build_requests(&runs, k.devices[dev].max_sectors, &mut reqs);
@@ -115,6 +115,8 @@ fn submit_write(k: &mut Kernel, file: u32, folios: &[FolioId], sync: bool) -> Na
     let rwbs = if sync { k.rwbs_ws.clone() } else { k.rwbs_w.clone() };
     let dev_name = k.devices[dev].name.clone();
     let mut last = k.now;
+    // Requests follow the folios' order: each takes the next folios whose first sector it holds.
+    let mut next_owner = 0;
     for r in &reqs {
         // blk_mq_get_tag: with every tag in use the submitter sleeps until one frees.
         let (issue, done) = k.devices[dev].serve_write(k.now, r.nr_sectors);
@@ -131,11 +133,15 @@ fn submit_write(k: &mut Kernel, file: u32, folios: &[FolioId], sync: bool) -> Na
             }
         }
         // The folios whose first sector lies in this request end writeback at its completion.
-        let ids: Vec<FolioId> =
-            owners.iter().filter(|(s, _)| *s >= r.sector && *s < r.sector + r.nr_sectors).map(|(_, id)| *id).collect();
+        let first = next_owner;
+        while owners.get(next_owner).is_some_and(|o| (r.sector..r.sector + r.nr_sectors).contains(&o.0)) {
+            next_owner += 1;
+        }
+        let ids: Vec<FolioId> = owners[first..next_owner].iter().map(|o| o.1).collect();
         k.wb.add_completion(done, dev, file, ids);
         last = last.max(done);
     }
+    debug_assert_eq!(next_owner, owners.len(), "invariant: every folio's first sector is in one of its requests");
     last
 }
 

@@ -126,7 +126,8 @@ impl Task {
         };
         // generic_perform_write's first balance_dirty_pages_ratelimited: a pause ends the step, so other tasks and
         // the flusher run while this task sleeps.
-        if let Some(file) = self.buffered_write_file(&op) {
+        let buffered_write = self.buffered_write_file(&op);
+        if let Some(file) = buffered_write {
             if resumed.is_none_or(|(_, again)| again) {
                 let bdp_start = resumed.map(|(s, _)| s);
                 let entered = bdp_start.unwrap_or(crate::mm::page_writeback::jiffies_at(k.now.0));
@@ -149,7 +150,7 @@ impl Task {
             self.stats.failed_ops += 1;
         } else if op.io_bytes() > 0 {
             self.stats.bytes += r as u64;
-            let per_page = if self.buffered_write_file(&op).is_some() { WRITE_PAGE_NS } else { COPY_PAGE_NS };
+            let per_page = if buffered_write.is_some() { WRITE_PAGE_NS } else { COPY_PAGE_NS };
             k.now = Nanos(k.now.0 + (r as u64).div_ceil(4096) * per_page);
         }
         if matches!(op, Op::Read { .. } | Op::Pread { .. } | Op::Readv { .. } | Op::Preadv { .. } | Op::Sendfile { .. })

@@ -49,6 +49,13 @@ pub struct BdpRatelimits {
     pub dirty_throttle_leaks: Vec<u64>,
 }
 
+impl Default for BdpRatelimits {
+    /// One CPU and the boot-time ratelimit_pages (32) until writeback_set_ratelimit runs.
+    fn default() -> Self {
+        BdpRatelimits::new(1, 32)
+    }
+}
+
 impl BdpRatelimits {
     pub fn new(nr_cpus: usize, ratelimit_pages: u64) -> Self {
         BdpRatelimits { ratelimit_pages, bdp_ratelimits: vec![0; nr_cpus], dirty_throttle_leaks: vec![0; nr_cpus] }
