@@ -164,7 +164,8 @@ impl BlockDevice {
     }
 
     /// Serves one write request submitted at `now`: it waits for a free tag (queue_depth requests in flight),
-    /// so the issue time is when the submitter could go on; returns (issue time, completion time).
+    /// so the issue time is when the submitter could go on; returns (issue time, completion time). DIVERGENCE: the
+    /// device transfers writes one after another at `write_bw` (reads overlap across the queue depth), no seek model.
     pub fn serve_write(&mut self, now: Nanos, nr_sectors: u64) -> (Nanos, Nanos) {
         let (slot, free) = self.slots.iter().enumerate().min_by_key(|(i, t)| (**t, *i)).map(|(i, t)| (i, *t)).unwrap();
         let start = now.max(free);

@@ -549,6 +549,7 @@ fn writeback_sb_inodes(k: &mut Kernel, dev: usize) -> i64 {
     total
 }
 
+/// mapping_tagged(mapping, PAGECACHE_TAG_DIRTY), from the inode's dirty page count.
 fn has_dirty_folios(k: &Kernel, file: u32) -> bool {
     k.inodes[file as usize].nr_dirty > 0
 }

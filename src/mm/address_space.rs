@@ -243,7 +243,7 @@ impl AddressSpace {
         self.update_parent(key, file, list);
     }
 
-    /// Lists, unlists or drops a tracked node after a change.
+    /// workingset_update_node: lists, unlists or drops a tracked node after a change.
     fn settle(&mut self, key: u64, file: u32, list: &mut ShadowNodes) {
         let Some(node) = self.nodes.get_mut(&key) else { return };
         let shadow_only = node.occupied != 0 && node.occupied == node.values;

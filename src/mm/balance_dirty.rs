@@ -12,7 +12,8 @@ use crate::sim::kernel::Kernel;
 use crate::trace::event::EventKind;
 use crate::units::Nanos;
 
-/// The CPU a task runs on (tasks are spread over the machine's CPUs in order).
+/// The CPU a task runs on, for the per-CPU bdp_ratelimits (DIVERGENCE: tasks stay on one CPU each, spread over the
+/// machine's CPUs in order; the kernel's migrate).
 pub fn task_cpu(k: &Kernel) -> usize {
     k.cur_task % k.wb.rl.bdp_ratelimits.len().max(1)
 }

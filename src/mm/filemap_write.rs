@@ -21,6 +21,7 @@
 //! (only clean -> dirty enqueues).
 
 use super::folio::{Folio, FolioId, PG_DIRTY};
+use crate::fs::fs_writeback::mark_inode_dirty;
 use crate::sim::kernel::Kernel;
 use crate::trace::event::EventKind;
 
@@ -187,8 +188,6 @@ pub fn folio_mark_dirty(k: &mut Kernel, file: u32, id: FolioId) {
     }
     mark_inode_dirty(k, file, false);
 }
-
-pub use crate::fs::fs_writeback::mark_inode_dirty;
 
 #[cfg(test)]
 mod tests {
