@@ -85,10 +85,13 @@ fn host_state() -> HostState {
     mounts.sort();
     let mut loops = Vec::new();
     for e in std::fs::read_dir("/sys/block").unwrap().flatten() {
-        let bf = e.path().join("loop/backing_file");
-        if let Ok(b) = std::fs::read_to_string(&bf) {
-            loops.push(format!("{} {}", e.file_name().to_string_lossy(), b.trim()));
+        // Every loop device, bound or not: the probe creates its own (LOOP_CTL_ADD) and must remove it again.
+        let name = e.file_name().to_string_lossy().into_owned();
+        if !name.starts_with("loop") {
+            continue;
         }
+        let bf = std::fs::read_to_string(e.path().join("loop/backing_file")).unwrap_or_default();
+        loops.push(format!("{name} {}", bf.trim()));
     }
     loops.sort();
     let mut instances = Vec::new();

@@ -394,12 +394,15 @@ fn two_devices_share_the_global_limit() {
                 r.dir.display()
             );
         }
-        // By the end the two devices hold 90-100 % of the global limit between them (the host's other bdis keep
-        // the rest); a new bdi starts with almost none.
+        // By the end the two devices hold equal shares of the global limit (within 5 % of each other) and more than
+        // half of it between them: 55-84 % in the captures. A new bdi starts with none; the host's own disk keeps the
+        // rest, its writeout fraction raised by the probe's sync(2) just before the workload.
         let last = r.series.samples.last().unwrap();
-        let share = last.get("disk0.wb_thresh_kb").unwrap() + last.get("disk1.wb_thresh_kb").unwrap();
+        let (a, b) = (last.get("disk0.wb_thresh_kb").unwrap(), last.get("disk1.wb_thresh_kb").unwrap());
+        let share = a + b;
         let global = last.get("dirty_thresh_kb").unwrap();
-        assert!(share <= global && share * 10 >= global * 9, "{}: {share} vs {global}", r.dir.display());
+        assert!(share <= global && share * 2 > global, "{}: {share} vs {global}", r.dir.display());
+        assert!(a.abs_diff(b) * 20 <= a.max(b), "{}: {a} vs {b}", r.dir.display());
     }
 }
 

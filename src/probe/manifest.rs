@@ -38,6 +38,8 @@ pub struct Manifest {
     pub sysctls_in_force: BTreeMap<String, String>,
     pub memcg: Option<MemcgRecord>,
     pub reclaimers: Vec<Reclaimer>,
+    /// The memory warm-up before the workload (probe::warm).
+    pub warmup: super::warm::WarmupRecord,
     pub trace: TraceRecord,
     pub tasks: Vec<TaskRecord>,
 }
@@ -124,9 +126,10 @@ pub struct Inputs<'a> {
     pub lost_events: u64,
     pub stats: &'a NormaliseStats,
     pub outcomes: &'a [TaskOutcome],
+    pub warmup: super::warm::WarmupRecord,
 }
 
-fn meminfo_kb(key: &str) -> u64 {
+pub fn meminfo_kb(key: &str) -> u64 {
     std::fs::read_to_string("/proc/meminfo")
         .ok()
         .and_then(|s| {
@@ -200,6 +203,7 @@ impl Manifest {
             sysctls_in_force: i.sysctls_in_force,
             memcg: i.memcg.map(|m| MemcgRecord { version: m.version, limit: m.limit }),
             reclaimers: i.reclaimers,
+            warmup: i.warmup,
             trace: TraceRecord {
                 clock: "mono".into(),
                 buffer_size_kb: super::tracefs::BUFFER_KB,

@@ -27,6 +27,7 @@ pub mod stability;
 pub mod sysctl;
 pub mod throttle;
 pub mod tracefs;
+pub mod warm;
 pub mod worker;
 
 use std::fmt::Write as _;
@@ -254,9 +255,6 @@ fn run_inner(
     std::fs::create_dir_all(&workdir).map_err(|e| ProbeError::Host(format!("creating {}: {e}", workdir.display())))?;
     let w = workdir.clone();
     undo.push(format!("remove {}", workdir.display()), move || std::fs::remove_dir_all(&w).map_err(|e| e.to_string()));
-    let applied = sysctl::apply(sc.sysctls.explicit(), opts.allow_sysctl, undo)?;
-    guard::check()?;
-
     let mut scratches = Vec::new();
     for d in 0..sc.devices.len() {
         scratches.push(scratch::build(sc, d, &workdir, undo)?);
@@ -275,6 +273,17 @@ fn run_inner(
         if let Some(bps) = sc.devices[i].write_bps {
             throttles[i] = Some(throttle::limit_writes(s.major, s.minor, bps, undo)?);
         }
+    }
+    // The scenario's sysctls apply after the set-up: mkfs and the files' data are written under the host's own
+    // dirty limits, so they never enter balance_dirty_pages and leave the new device's dirty ratelimit at the
+    // kernel's initial estimate (INIT_BW), where the model starts too.
+    let applied = sysctl::apply(sc.sysctls.explicit(), opts.allow_sysctl, undo)?;
+    guard::check()?;
+    // The dirty limits are global: write out the rest of the host's dirty pages first, so the workload starts from
+    // (almost) none but its own. Not when a scenario file starts with dirty pages, which must stay dirty.
+    if !sc.files.iter().any(|f| matches!(f.state, crate::scenario::InitialState::DirtyRange { .. })) {
+        // SAFETY: sync(2) has no arguments and cannot fail.
+        unsafe { libc::sync() };
     }
     let bdi_dir = sampler::bdi_debugfs(undo);
     let memcg = match sc.machine.memcg_limit {
@@ -295,6 +304,10 @@ fn run_inner(
     let vm_before = collect::vmstat();
     #[allow(clippy::disallowed_methods)] // the probe records when it ran; the model never reads the wall clock
     let started_wall = std::time::SystemTime::now();
+    // Warm the memory the workload is about to fill (see warm.rs), last, so the reporter has no time to take it back.
+    let reported_before = warm::reported_kib();
+    let warm_bytes = warm::amount(sc.devices.iter().map(|d| d.size).sum(), manifest::meminfo_kb("MemAvailable") * 1024);
+    let warm_ns = warm::touch_and_free(warm_bytes);
     let reader = inst.start(raw)?;
     let named: Vec<(String, u32, u32)> = scratches.iter().map(|s| (s.device.clone(), s.major, s.minor)).collect();
     let watch: Vec<(String, u64)> = sc.sysctls.explicit().iter().map(|(k, v)| (k.clone(), *v)).collect();
@@ -309,6 +322,11 @@ fn run_inner(
     inst.stop()?;
     reader.finish()?;
     let vm_after = collect::vmstat();
+    let warmup = warm::WarmupRecord {
+        bytes: warm_bytes,
+        touch_ns: warm_ns,
+        reported_kib_during_run: reported_before.zip(warm::reported_kib()).map(|(a, b)| b.saturating_sub(a)),
+    };
     let (t0, outcomes) = run_result?;
     guard::check()?;
     check_host_unchanged(sc, &scratches, &throttles, &sysctls_changed)?;
@@ -394,6 +412,7 @@ fn run_inner(
         lost_events: lost,
         stats: &stats,
         outcomes: &outcomes,
+        warmup,
     });
     write("manifest.ron", &m.to_ron())?;
     if lost > 0 {

@@ -50,6 +50,74 @@ pub fn mount_options(fs: &str) -> &'static str {
     }
 }
 
+const LOOP_CTL_ADD: libc::c_ulong = 0x4C80;
+const LOOP_CTL_REMOVE: libc::c_ulong = 0x4C81;
+/// Where the probe's own loop devices are numbered from (above the ones distributions create at boot, so
+/// `losetup --find` elsewhere on the host does not pick ours first).
+const LOOP_BASE: u32 = 200;
+
+fn loop_control() -> Result<File, ProbeError> {
+    OpenOptions::new().read(true).write(true).open("/dev/loop-control").map_err(|e| {
+        ProbeError::Host(format!("opening /dev/loop-control: {e}; load the loop module (`modprobe loop`)"))
+    })
+}
+
+/// loop_control_ioctl(LOOP_CTL_ADD): creates /dev/loopN for the first N >= LOOP_BASE that does not exist yet and
+/// waits for its device node.
+fn add_loop_device() -> Result<u32, ProbeError> {
+    let ctl = loop_control()?;
+    for index in LOOP_BASE..LOOP_BASE + 256 {
+        if Path::new(&format!("/sys/block/loop{index}")).exists() {
+            continue;
+        }
+        // SAFETY: an ioctl with an integer argument on the loop control device.
+        let rc = unsafe { libc::ioctl(ctl.as_raw_fd(), LOOP_CTL_ADD as _, index as libc::c_ulong) };
+        if rc < 0 {
+            let e = std::io::Error::last_os_error();
+            if e.raw_os_error() == Some(libc::EEXIST) {
+                continue;
+            }
+            return Err(ProbeError::Host(format!("creating loop device {index} (LOOP_CTL_ADD): {e}")));
+        }
+        let node = PathBuf::from(format!("/dev/loop{index}"));
+        for _ in 0..200 {
+            if node.exists() {
+                return Ok(index);
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        let _ = remove_loop_device(index);
+        return Err(ProbeError::Host(format!(
+            "loop device {index} was created but {} did not appear within 2 s (is devtmpfs mounted on /dev?)",
+            node.display()
+        )));
+    }
+    Err(ProbeError::Host(format!(
+        "no free loop device number in {LOOP_BASE}..{}; remove stale ones with `losetup -D`",
+        LOOP_BASE + 256
+    )))
+}
+
+/// loop_control_ioctl(LOOP_CTL_REMOVE), retried while the detach of the device is still settling (EBUSY).
+fn remove_loop_device(index: u32) -> Result<(), String> {
+    let ctl = loop_control().map_err(|e| e.to_string())?;
+    let mut last = None;
+    for _ in 0..100 {
+        // SAFETY: as in add_loop_device.
+        let rc = unsafe { libc::ioctl(ctl.as_raw_fd(), LOOP_CTL_REMOVE as _, index as libc::c_ulong) };
+        if rc >= 0 {
+            return Ok(());
+        }
+        let e = std::io::Error::last_os_error();
+        if e.raw_os_error() == Some(libc::ENODEV) || e.raw_os_error() == Some(libc::ENXIO) {
+            return Ok(());
+        }
+        last = Some(e);
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    Err(format!("removing /dev/loop{index} (LOOP_CTL_REMOVE): {}", last.map_or(String::new(), |e| e.to_string())))
+}
+
 fn mount(dev: &Path, mnt: &Path, fs: &str) -> Result<(), ProbeError> {
     let fst = CString::new(fs).unwrap();
     let data = CString::new(mount_options(fs)).unwrap();
@@ -123,8 +191,13 @@ pub fn build(sc: &Scenario, dev_index: usize, workdir: &Path, undo: &mut Undo) -
     let b = backing.clone();
     undo.push(format!("remove {}", backing.display()), move || std::fs::remove_file(&b).map_err(|e| e.to_string()));
 
-    let out = host::run("losetup", &["--find", "--show", "--direct-io=on", &backing.to_string_lossy()])?;
-    let loop_dev = PathBuf::from(out.trim());
+    // A loop device of its own, created for this run and removed after it: its bdi starts with the kernel's initial
+    // bandwidth and dirty ratelimit estimates (INIT_BW), as the model's does, instead of inheriting the estimates
+    // an earlier run left on a reused /dev/loopN (which made the throttled writers' pauses depend on history).
+    let index = add_loop_device()?;
+    undo.push(format!("remove loop device {index}"), move || remove_loop_device(index));
+    let loop_dev = PathBuf::from(format!("/dev/loop{index}"));
+    host::run("losetup", &["--direct-io=on", &loop_dev.to_string_lossy(), &backing.to_string_lossy()])?;
     let l = loop_dev.clone();
     undo.push(format!("detach {}", loop_dev.display()), move || {
         host::run("losetup", &["-d", &l.to_string_lossy()]).map(|_| ()).map_err(|e| e.to_string())
