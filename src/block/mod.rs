@@ -1,11 +1,16 @@
 //! The block layer and device, first version (block/blk-merge.c, blk-mq): reads of folio batches become requests
 //! mapped to sectors through the file's extent map, split where the physical layout breaks, at max_sectors_kb and
-//! at max_segments; a device with `queue_depth` slots serves each request in latency + bytes / bandwidth.
+//! at max_segments; a device with `queue_depth` slots serves each read in latency + bytes / bandwidth, and writes
+//! in batches (write_batch.rs).
 //!
 //! DIVERGENCE: a folio's pages are one segment per 64 KiB (max_segment_size) and folios never share a segment; the
 //! kernel merges physically adjacent order-0 pages into one segment, which depends on page frame numbers the model
 //! does not have (on the host this makes forced order-0 readahead split at 512 KiB in some runs and not in others).
 //! No plugging, merging of separate submissions, or I/O scheduler yet (the write side brings them).
+
+pub mod write_batch;
+
+pub use write_batch::{BatchId, WriteBatches};
 
 use crate::trace::event::{EventKind, Name};
 use crate::units::Nanos;
@@ -140,9 +145,11 @@ pub struct BlockDevice {
     pub sectors_read: u64,
     pub sectors_written: u64,
     pub requests: u64,
-    /// Write service: bandwidth (bytes/s, already limited by a blk-throttle `write_bps`) and per-request latency.
+    /// Write service: bandwidth (bytes/s, already limited by a blk-throttle `write_bps`) and the pickup delay of
+    /// an idle device (write_batch.rs).
     pub write_bw: u64,
     pub write_latency: Nanos,
+    write_batches: WriteBatches,
 }
 
 impl BlockDevice {
@@ -160,26 +167,33 @@ impl BlockDevice {
             requests: 0,
             write_bw: read_bw.max(1),
             write_latency: read_latency,
+            write_batches: WriteBatches::default(),
         }
     }
 
-    /// Serves one write request submitted at `now`: it waits for a free tag (queue_depth requests in flight),
-    /// so the issue time is when the submitter could go on; returns (issue time, completion time). DIVERGENCE: the
-    /// device transfers writes one after another at `write_bw` (reads overlap across the queue depth), no seek model.
-    pub fn serve_write(&mut self, now: Nanos, nr_sectors: u64) -> (Nanos, Nanos) {
-        let (slot, free) = self.slots.iter().enumerate().min_by_key(|(i, t)| (**t, *i)).map(|(i, t)| (i, *t)).unwrap();
-        let start = now.max(free);
-        let bytes = nr_sectors * SECTOR;
-        // The device writes requests one after another at write_bw: a request starts when the previous is done.
-        let begin = start.max(self.busy_until);
-        let service = (bytes as u128 * 1_000_000_000 / self.write_bw as u128) as u64;
-        let done = Nanos(begin.0 + service + self.write_latency.0);
-        self.slots[slot] = done;
-        self.busy_ns += done.0 - begin.0;
-        self.busy_until = Nanos(begin.0 + service);
+    /// Puts the collecting write batch into service when its start is due by `now`: returns (batch, start, end).
+    pub fn close_write_batch(&mut self, now: Nanos) -> Option<(BatchId, Nanos, Nanos)> {
+        let (id, start, end) = self.write_batches.close_due(now, self.write_bw)?;
+        self.busy_ns += end.0 - start.0;
+        Some((id, start, end))
+    }
+
+    /// Queues one write request submitted at `now` (after `close_write_batch(now)`): returns its batch and the
+    /// batch's end as known now (see write_batch.rs). DIVERGENCE: no tag limit on writes, no seek model.
+    pub fn queue_write(&mut self, now: Nanos, nr_sectors: u64) -> (BatchId, Nanos) {
         self.sectors_written += nr_sectors;
         self.requests += 1;
-        (start, done)
+        self.write_batches.queue(now, nr_sectors * SECTOR, self.write_bw, self.write_latency)
+    }
+
+    /// The end of write batch `id` as known now, while it is still being collected.
+    pub fn write_batch_estimate(&self, id: BatchId) -> Option<Nanos> {
+        self.write_batches.estimate(id, self.write_bw)
+    }
+
+    /// When the write batch being collected goes into service, if there is one.
+    pub fn next_write_batch_close(&self) -> Option<Nanos> {
+        self.write_batches.next_close()
     }
 
     /// Serves one read request submitted at `now`; returns (issue time, completion time).

@@ -125,6 +125,18 @@ pub struct Writeback {
     pub interval_cs: u64,
     completions: BTreeMap<(Nanos, u64), (usize, u32, Vec<FolioId>)>,
     seq: u64,
+    /// Write requests in a device batch still being collected (block/write_batch.rs): their end is not known yet.
+    pending: Vec<PendingWrite>,
+}
+
+/// A write request waiting for its batch to go into service: the folios whose writeback it ends (if any) and its
+/// completion events.
+#[derive(Clone, Debug)]
+pub struct PendingWrite {
+    pub dev: usize,
+    pub batch: crate::block::BatchId,
+    pub folios: Option<(u32, Vec<FolioId>)>,
+    pub events: Vec<crate::trace::event::EventKind>,
 }
 
 impl Writeback {
@@ -152,6 +164,7 @@ impl Writeback {
             interval_cs: s.dirty_writeback_centisecs,
             completions: BTreeMap::new(),
             seq: 0,
+            pending: Vec::new(),
         }
     }
 
@@ -159,6 +172,24 @@ impl Writeback {
     pub fn add_completion(&mut self, at: Nanos, dev: usize, file: u32, ids: Vec<FolioId>) {
         self.seq += 1;
         self.completions.insert((at, self.seq), (dev, file, ids));
+    }
+
+    /// Holds a write request until its batch goes into service.
+    pub fn add_pending(&mut self, p: PendingWrite) {
+        self.pending.push(p);
+    }
+
+    /// Takes the pending requests of `dev`'s batch `batch`, in submission order.
+    pub fn take_pending(&mut self, dev: usize, batch: crate::block::BatchId) -> Vec<PendingWrite> {
+        let (mine, rest) =
+            std::mem::take(&mut self.pending).into_iter().partition(|p| p.dev == dev && p.batch == batch);
+        self.pending = rest;
+        mine
+    }
+
+    /// Writeback in batches still being collected: (device, batch, file, folios).
+    pub fn pending_writeback(&self) -> impl Iterator<Item = (usize, crate::block::BatchId, u32, &Vec<FolioId>)> + '_ {
+        self.pending.iter().filter_map(|p| p.folios.as_ref().map(|(f, ids)| (p.dev, p.batch, *f, ids)))
     }
 
     /// The earliest completion due by `upto`.
@@ -351,7 +382,7 @@ pub fn wb_workfn_step(k: &mut Kernel, dev: usize) {
             k.emit(EventKind::WritebackPagesWritten { device, pages: w.written });
         }
     }
-    // Yield: run again at this step's end (a new work, or the next iteration).
+    // Yield: run again at this step's end (a new work, or the next iteration; do_writepages' CPU time included).
     let at = k.now;
     k.wb.wbs[dev].wake_at(at, false);
 }

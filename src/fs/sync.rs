@@ -30,16 +30,20 @@ pub fn filemap_fdatawait_range(k: &mut Kernel, file: u32, start: u64, end: u64) 
 
 /// blkdev_issue_flush: an empty flush request; the task waits for it.
 pub fn blkdev_issue_flush(k: &mut Kernel, dev: usize) {
-    let (issue, done) = k.devices[dev].serve_write(k.now, 0);
+    let mut events = Vec::new();
     if k.events_on() {
         let device = k.devices[dev].name.clone();
         let rwbs: crate::trace::event::Name = std::sync::Arc::from("FF");
-        k.emit_at(
-            issue,
-            EventKind::BlockRqIssue { device: device.clone(), rwbs: rwbs.clone(), bytes: 0, sector: 0, nr_sector: 0 },
-        );
-        k.emit_at(done, EventKind::BlockRqComplete { device, rwbs, sector: u64::MAX, nr_sector: 0, error: 0 });
+        k.emit(EventKind::BlockRqIssue {
+            device: device.clone(),
+            rwbs: rwbs.clone(),
+            bytes: 0,
+            sector: 0,
+            nr_sector: 0,
+        });
+        events.push(EventKind::BlockRqComplete { device, rwbs, sector: u64::MAX, nr_sector: 0, error: 0 });
     }
+    let done = crate::fs::writepages::queue_write_request(k, dev, 0, None, events);
     k.now = k.now.max(done);
 }
 

@@ -293,12 +293,23 @@ impl Kernel {
         let reqs = std::mem::take(&mut self.scratch_reqs);
         let mut done_at = Vec::with_capacity(reqs.len());
         for r in &reqs {
-            let (issue, done) = if rwbs.starts_with('W') {
-                self.devices[dev].serve_write(self.now, r.nr_sectors)
-            } else {
-                self.vm.pgpgin += r.nr_sectors / 2;
-                self.devices[dev].serve_read(self.now, r.nr_sectors)
-            };
+            if rwbs.starts_with('W') {
+                if self.sink.enabled {
+                    for e in request_events(&dev_name, rwbs, r).into_iter().skip(if with_queue { 0 } else { 1 }) {
+                        self.emit(e);
+                    }
+                }
+                let events = if self.sink.enabled {
+                    crate::block::completion_events(&dev_name, rwbs, r).to_vec()
+                } else {
+                    Vec::new()
+                };
+                let done = crate::fs::writepages::queue_write_request(self, dev, r.nr_sectors, None, events);
+                done_at.push((r.sector, r.sector + r.nr_sectors, done));
+                continue;
+            }
+            self.vm.pgpgin += r.nr_sectors / 2;
+            let (issue, done) = self.devices[dev].serve_read(self.now, r.nr_sectors);
             if self.sink.enabled {
                 for e in request_events(&dev_name, rwbs, r).into_iter().skip(if with_queue { 0 } else { 1 }) {
                     let t = if matches!(e, EventKind::BlockRqIssue { .. }) { issue } else { self.now };
