@@ -186,6 +186,11 @@ impl BlockDevice {
         self.write_batches.queue(now, nr_sectors * SECTOR, self.write_bw, self.write_latency)
     }
 
+    /// Serves writes one at a time instead of in batches (a blk-throttle limit above the device: write_batch.rs).
+    pub fn set_serial_writes(&mut self, serial: bool) {
+        self.write_batches.serial = serial;
+    }
+
     /// The end of write batch `id` as known now, while it is still being collected.
     pub fn write_batch_estimate(&self, id: BatchId) -> Option<Nanos> {
         self.write_batches.estimate(id, self.write_bw)

@@ -9,7 +9,8 @@
 //! Model: an idle device picks up what is submitted within `pickup` of the first request (the loop worker and the
 //! backend's wake-up) as one batch; a batch in service ends `bytes / bandwidth` after it starts; what is submitted
 //! while a batch is in service forms the next one, which starts when it ends. Every request of a batch completes
-//! at the batch's end. DIVERGENCE: no per-request overhead or backend CPU contention (the host's first batch after
+//! at the batch's end. Under a blk-throttle write limit (`write_bps`) the throttle releases bios one by one at its
+//! rate, so requests are served serially instead, each completing on its own. DIVERGENCE: no per-request overhead or backend CPU contention (the host's first batch after
 //! an idle spell runs at ~1.9 GB/s, the next ones at 3.8-4 GB/s).
 
 use crate::units::Nanos;
@@ -20,11 +21,15 @@ pub type BatchId = u64;
 /// The write batches of one device.
 #[derive(Clone, Debug, Default)]
 pub struct WriteBatches {
-    /// End of the batch in service: the device is idle from then on.
+    /// End of the last batch put into service: the device is idle from then on, unless batches wait.
     in_service_end: Nanos,
-    /// The batch being collected: id, start, bytes so far.
-    open: Option<(BatchId, Nanos, u64)>,
+    /// Batches not in service yet, in order: id, start, bytes so far. In batch mode at most one (the one being
+    /// collected); serially, one per request.
+    waiting: std::collections::VecDeque<(BatchId, Nanos, u64)>,
     next_id: BatchId,
+    /// Every request is a batch of its own, served one after another (a blk-throttle limit above the device
+    /// releases bios one by one at its rate: each completes on its own).
+    pub serial: bool,
 }
 
 impl WriteBatches {
@@ -32,41 +37,42 @@ impl WriteBatches {
         Nanos(start.0 + (bytes as u128 * 1_000_000_000 / bw.max(1) as u128) as u64)
     }
 
-    /// Closes the collecting batch when its start is due by `now`: it goes into service; returns (id, start, end).
+    /// Puts the first waiting batch into service when its start is due by `now`; returns (id, start, end).
     pub fn close_due(&mut self, now: Nanos, bw: u64) -> Option<(BatchId, Nanos, Nanos)> {
-        let (id, start, bytes) = self.open?;
+        let &(id, start, bytes) = self.waiting.front()?;
         if start > now {
             return None;
         }
-        self.open = None;
+        self.waiting.pop_front();
         let end = Self::end_of(start, bytes, bw);
         self.in_service_end = end;
         Some((id, start, end))
     }
 
-    /// Queues a request of `bytes` submitted at `now` (after `close_due(now)`): returns its batch and that batch's
-    /// end as known now (later requests of the same batch push it back).
+    /// Queues a request of `bytes` submitted at `now` (after every `close_due(now)`): returns its batch and that
+    /// batch's end as known now (later requests of the same batch push it back).
     pub fn queue(&mut self, now: Nanos, bytes: u64, bw: u64, pickup: Nanos) -> (BatchId, Nanos) {
-        let open = match self.open.as_mut() {
-            Some(o) => o,
-            None => {
-                let start = if now >= self.in_service_end { Nanos(now.0 + pickup.0) } else { self.in_service_end };
-                self.next_id += 1;
-                self.open.insert((self.next_id, start, 0))
+        if !self.serial {
+            if let Some(open) = self.waiting.back_mut().filter(|o| o.1 > now) {
+                open.2 += bytes;
+                return (open.0, Self::end_of(open.1, open.2, bw));
             }
-        };
-        open.2 += bytes;
-        (open.0, Self::end_of(open.1, open.2, bw))
+        }
+        let tail = self.waiting.back().map_or(self.in_service_end, |&(_, start, b)| Self::end_of(start, b, bw));
+        let start = if now >= tail { Nanos(now.0 + if self.serial { 0 } else { pickup.0 }) } else { tail };
+        self.next_id += 1;
+        self.waiting.push_back((self.next_id, start, bytes));
+        (self.next_id, Self::end_of(start, bytes, bw))
     }
 
-    /// The collecting batch's end as known now, if `id` is that batch.
+    /// The end of waiting batch `id` as known now.
     pub fn estimate(&self, id: BatchId, bw: u64) -> Option<Nanos> {
-        self.open.filter(|o| o.0 == id).map(|(_, start, bytes)| Self::end_of(start, bytes, bw))
+        self.waiting.iter().find(|o| o.0 == id).map(|&(_, start, bytes)| Self::end_of(start, bytes, bw))
     }
 
-    /// When the next collecting batch starts (a close is due then), if one is being collected.
+    /// When the first waiting batch goes into service, if one waits.
     pub fn next_close(&self) -> Option<Nanos> {
-        self.open.map(|o| o.1)
+        self.waiting.front().map(|o| o.1)
     }
 }
 
@@ -97,5 +103,17 @@ mod tests {
         // Idle again after 3250.
         let (_, e5) = b.queue(Nanos(5000), 100, BW, Nanos(250));
         assert_eq!(e5, Nanos(5350));
+    }
+
+    #[test]
+    fn serially_each_request_completes_on_its_own() {
+        let mut b = WriteBatches { serial: true, ..Default::default() };
+        let (a, ea) = b.queue(Nanos(0), 1000, BW, Nanos(250));
+        let (c, ec) = b.queue(Nanos(10), 1000, BW, Nanos(250));
+        assert!(a != c);
+        assert_eq!((ea, ec), (Nanos(1000), Nanos(2000)), "no pickup delay; the second starts when the first ends");
+        assert_eq!(b.close_due(Nanos(1500), BW), Some((a, Nanos(0), Nanos(1000))));
+        assert_eq!(b.close_due(Nanos(1500), BW), Some((c, Nanos(1000), Nanos(2000))));
+        assert_eq!(b.close_due(Nanos(1500), BW), None);
     }
 }
