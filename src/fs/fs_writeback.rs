@@ -265,6 +265,7 @@ pub fn mark_inode_dirty(k: &mut Kernel, file: u32, sync: bool) {
     let had = (ino.dirty_sync, ino.dirty_pages);
     if sync {
         ino.dirty_sync = true;
+        ino.journal_pending = true;
     } else {
         ino.dirty_pages = true;
     }

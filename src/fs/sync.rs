@@ -1,12 +1,10 @@
 //! Data-integrity syncs (fs/sync.c, mm/filemap.c, fs/ext4/fsync.c): fsync and fdatasync (`vfs_fsync_range` ->
-//! `ext4_sync_file`: `file_write_and_wait_range`, then a cache flush), sync_file_range's three flags, O_SYNC /
+//! `ext4_sync_file`: `file_write_and_wait_range`, then the journal commit (fs/jbd2.rs) or a cache flush), sync_file_range's three flags, O_SYNC /
 //! O_DSYNC writes (`generic_write_sync`), and sync(2) (`ksys_sync`: every device's dirty pages with WB_SYNC_ALL,
 //! waited for, then a flush of each device).
 //!
-//! Simplifications (DIVERGENCE): no jbd2 journal commit (on the host an fsync that allocated blocks also writes a
-//! few journal blocks and a preflush+FUA commit block from jbd2); the cache flush is one empty flush request
-//! (rwbs FF) served with the device's write latency; sync(2) writes from the calling task, not through the
-//! flusher's queued work.
+//! Simplifications (DIVERGENCE): the cache flush is one empty flush request (rwbs FF) served as a write batch of no
+//! bytes; sync(2) writes from the calling task, not through the flusher's queued work, and commits no journal.
 
 use crate::fs::writepages::{do_writepages, writeback_done_at, Wbc};
 use crate::sim::kernel::Kernel;
@@ -47,13 +45,22 @@ pub fn blkdev_issue_flush(k: &mut Kernel, dev: usize) {
     k.now = k.now.max(done);
 }
 
-/// vfs_fsync_range -> ext4_sync_file: write and wait the range, then flush the device's cache. The inode is
-/// clean afterwards when no dirty page is left.
+/// vfs_fsync_range -> ext4_sync_file: write and wait the range, then commit the journal when the inode changed in
+/// its running transaction (jbd2_complete_transaction: the commit is a barrier), else flush the device's cache.
+/// The inode is clean afterwards when no dirty page is left.
 pub fn vfs_fsync_range(k: &mut Kernel, file: u32, start: u64, end: u64) {
     filemap_fdatawrite_range(k, file, start, end, true);
     filemap_fdatawait_range(k, file, start, end);
     let dev = k.inodes[file as usize].device;
-    blkdev_issue_flush(k, dev);
+    if std::mem::take(&mut k.inodes[file as usize].journal_pending) {
+        crate::fs::jbd2::commit(k, dev);
+        // One commit covers every inode of the device changed in the transaction.
+        for ino in k.inodes.iter_mut().filter(|i| i.device == dev) {
+            ino.journal_pending = false;
+        }
+    } else {
+        blkdev_issue_flush(k, dev);
+    }
     crate::fs::fs_writeback::inode_maybe_clean(k, file);
 }
 

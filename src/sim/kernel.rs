@@ -40,6 +40,8 @@ pub struct Inode {
     pub mtime_tick: Option<u64>,
     /// atime is not after mtime: the next read updates it (relatime).
     pub atime_stale: bool,
+    /// The inode changed in the journal's running transaction (ext4_mark_inode_dirty): an fsync must commit it.
+    pub journal_pending: bool,
 }
 
 impl Inode {
@@ -59,6 +61,7 @@ impl Inode {
             dirty_pages: false,
             mtime_tick: None,
             atime_stale: false,
+            journal_pending: false,
         }
     }
 }
@@ -148,6 +151,8 @@ pub struct Kernel {
     pub peak_cached_pages: u64,
     /// Per device: the filesystem's block size.
     pub fs_block: Vec<u64>,
+    /// Each device's ext4 journal (fs/jbd2.rs).
+    pub journals: Vec<crate::fs::jbd2::Journal>,
     /// Dirty throttling and writeback: the wb_domain, per-task state, one flusher per device, I/O in flight.
     pub wb: crate::fs::fs_writeback::Writeback,
     /// Index of the running task (for per-task state such as current->nr_dirtied).
@@ -187,6 +192,7 @@ impl Kernel {
             initial_pages: 0,
             peak_cached_pages: 0,
             fs_block: Vec::new(),
+            journals: Vec::new(),
             wb: Default::default(),
             cur_task: 0,
             unsupported: None,

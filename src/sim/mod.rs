@@ -215,6 +215,7 @@ pub fn simulate(sc: &Scenario, opts: &SimOptions) -> Result<SimResult, SimError>
             mtime_tick: None,
             // The probe writes each file after creating it: atime is not after mtime.
             atime_stale: true,
+            journal_pending: false,
         })
         .collect();
     let devices: Vec<BlockDevice> = sc
@@ -246,6 +247,7 @@ pub fn simulate(sc: &Scenario, opts: &SimOptions) -> Result<SimResult, SimError>
         sc.sysctls.watermark_scale_factor,
     );
     k.fs_block = sc.devices.iter().map(fs_block_size).collect();
+    k.journals = sc.devices.iter().map(|d| crate::fs::jbd2::Journal::new(d.size, fs_block_size(d))).collect();
     k.wb = crate::fs::fs_writeback::Writeback::new(
         &sc.sysctls,
         sc.devices.len(),
