@@ -180,13 +180,21 @@ fn cachestat_matches_the_kernel_where_it_repeats() {
 
 #[test]
 fn writeback_side_ops_are_refused_clearly() {
-    // Buffered and O_DIRECT writes, the flusher and syncs are modelled; msync is refused.
+    // Buffered, mmap and O_DIRECT writes, the flusher and syncs are modelled; a private writable mapping (copy on
+    // write into anonymous memory) is refused.
     let text = r#"Scenario(name: "w", machine: (memory: "1g"), devices: [(name: "d")], files: [(name: "f", size: "1m")],
-        tasks: [(name: "t", ops: [Open(file: "f", flags: [RDWR]), Mmap(fd: "f", map: "m"),
-                                  Msync(map: "m", off: 0, len: "4k", mode: Sync)])])"#;
+        tasks: [(name: "t", ops: [Open(file: "f", flags: [RDWR]), Mmap(fd: "f", map: "m", write: true, shared: false),
+                                  Touch(map: "m", write: true)])])"#;
     let sc = pcsim::scenario::Scenario::parse(text, "inline").unwrap();
     let e = simulate(&sc, &SimOptions::default()).unwrap_err().to_string();
-    assert!(e.contains("op `msync` is not modelled yet"), "{e}");
+    assert!(e.contains("op `mmap (private, writable)` is not modelled yet"), "{e}");
+    // A write through a read-only mapping is a SIGSEGV: EFAULT, a failed op.
+    let text = r#"Scenario(name: "w", machine: (memory: "1g"), devices: [(name: "d")], files: [(name: "f", size: "1m")],
+        tasks: [(name: "t", ops: [Open(file: "f", flags: [RDWR]), Mmap(fd: "f", map: "m"),
+                                  Touch(map: "m", write: true), Msync(map: "m")])])"#;
+    let sc = pcsim::scenario::Scenario::parse(text, "inline").unwrap();
+    let r = simulate(&sc, &SimOptions::default()).unwrap();
+    assert_eq!(r.tasks[0].failed_ops, 1);
     // A misaligned O_DIRECT write fails with EINVAL (counted as a failed op, not an error of the run).
     let text = r#"Scenario(name: "w", machine: (memory: "512m"), devices: [(name: "d")], files: [(name: "f", size: "1m")],
         tasks: [(name: "t", ops: [Open(file: "f", flags: [WRONLY, DIRECT]), Pwrite(fd: "f", off: 100, len: "4k")])])"#;
@@ -219,5 +227,27 @@ fn buffered_writes_dirty_the_kernels_folios() {
         }
         let issue = r.kind("block_rq_issue").unwrap();
         assert_eq!(issue.in_order, 1.0, "run-{}: partial-block reads {:?}", k + 1, issue.first_disagreement);
+    }
+}
+
+#[test]
+fn mmap_writes_fault_and_dirty_as_the_kernel_does() {
+    // traces/write/mmap_write: write faults on a cold shared mapping (read-around readahead, one fault per folio,
+    // which finish_fault maps whole), page_mkwrite dirtying each folio, msync(MS_SYNC) writing back and
+    // write-protecting, the rewrite dirtying every folio again: identical in the kernel's 3 runs; the model
+    // reproduces faults, readahead, insertions and dirtied folios in order.
+    let dir = root().join("traces/write/mmap_write");
+    let ext = std::fs::read_to_string(dir.join("run-1/extents_start.txt")).unwrap();
+    let sc = pcsim::scenario::Scenario::load(&root().join("scenarios/write/mmap_write.ron")).unwrap();
+    let opts = SimOptions { events: true, extents: read_extents(&ext).unwrap() };
+    let sim = Log { header: BTreeMap::new(), events: simulate(&sc, &opts).unwrap().events };
+    for k in 1..=3 {
+        let probe = read_log_file(&dir.join(format!("run-{k}/events.log.gz"))).unwrap();
+        let r = compare(&sim, &probe);
+        for kind in ["mm_filemap_fault", "page_cache_ra_order", "mm_filemap_add_to_page_cache", "writeback_dirty_folio"]
+        {
+            let kr = r.kind(kind).unwrap_or_else(|| panic!("{kind} missing"));
+            assert_eq!((kr.sim_count, kr.in_order), (kr.probe_count, 1.0), "run-{k} {kind}: {kr:?}");
+        }
     }
 }

@@ -82,7 +82,7 @@ fn by_name(all: &[(Scenario, Vec<Run>)], name: &str) -> Vec<WriteFigures> {
 #[test]
 fn every_write_scenario_has_three_clean_runs_of_itself() {
     let all = captures();
-    assert_eq!(all.len(), 9, "scenarios/write/ has nine scenarios, each captured");
+    assert_eq!(all.len(), 10, "scenarios/write/ has ten scenarios, each captured");
     for (sc, runs) in &all {
         for r in runs {
             let m = &r.manifest;
@@ -306,6 +306,7 @@ fn pauses_are_whole_jiffies_and_only_where_the_doc_says() {
             let f = figs(sc, r);
             match sc.name.as_str() {
                 "fsync_every_8m"
+                | "mmap_write"
                 | "sync_file_range_stream"
                 | "direct_over_cached"
                 | "small_dirty_default"

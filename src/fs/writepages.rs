@@ -95,8 +95,12 @@ fn submit_write(k: &mut Kernel, file: u32, folios: &[FolioId], sync: bool) -> Na
     for &id in folios {
         let f = *k.folios.get(id);
         let nr = f.nr_pages();
-        // __folio_start_writeback: PG_writeback set, dirty cleared (folio_clear_dirty_for_io), accounted.
+        // __folio_start_writeback: PG_writeback set, dirty cleared (folio_clear_dirty_for_io, which write-protects
+        // the folio's PTEs: folio_mkclean), accounted.
         k.folios.get_mut(id).flags = (f.flags & !PG_DIRTY) | PG_WRITEBACK;
+        if !k.ptes.is_empty() {
+            crate::mm::fault::folio_mkclean(k, file, f.index(), nr);
+        }
         k.vm.nr_dirty -= nr;
         k.inodes[file as usize].nr_dirty -= nr;
         k.wb.nr_writeback += nr;

@@ -46,13 +46,16 @@ pub struct Vma {
     pub huge: bool,
     /// Index of this mapping's page-table state in `Kernel::ptes`.
     pub pte: usize,
+    /// VM_SHARED | VM_WRITE: writes dirty the file's pages (mm/fault_write.rs); read faults map read-only
+    /// (vma_wants_writenotify), so the first write to a page faults.
+    pub shared_write: bool,
 }
 
 impl Vma {
     /// A mapping of `pages` pages of `file` from `pgoff`, with empty page tables registered in the kernel.
     pub fn new(k: &mut Kernel, of: usize, file: u32, pgoff: u64, pages: u64) -> Self {
         k.ptes.push(Ptes { file, pgoff, pages, live: true, ..Default::default() });
-        Vma { of, pgoff, pages, seq: false, rand: false, huge: false, pte: k.ptes.len() - 1 }
+        Vma { of, pgoff, pages, seq: false, rand: false, huge: false, pte: k.ptes.len() - 1, shared_write: false }
     }
 }
 
@@ -67,6 +70,7 @@ pub struct Ptes {
     pub live: bool,
     mapped: hashbrown::HashMap<u64, u64>,
     young: hashbrown::HashMap<u64, u64>,
+    writable: hashbrown::HashMap<u64, u64>,
 }
 
 impl Ptes {
@@ -77,6 +81,19 @@ impl Ptes {
     pub fn map(&mut self, off: u64) {
         *self.mapped.entry(off / 64).or_default() |= 1 << (off % 64);
         self.touch(off);
+    }
+    pub fn is_writable(&self, off: u64) -> bool {
+        self.writable.get(&(off / 64)).is_some_and(|w| w & (1 << (off % 64)) != 0)
+    }
+    /// Makes a mapped page's PTE writable (and dirty: the write that faulted goes through).
+    pub fn make_writable(&mut self, off: u64) {
+        *self.writable.entry(off / 64).or_default() |= 1 << (off % 64);
+    }
+    /// Write-protects a page (folio_mkclean: the next write faults again).
+    pub fn write_protect(&mut self, off: u64) {
+        if let Some(w) = self.writable.get_mut(&(off / 64)) {
+            *w &= !(1 << (off % 64));
+        }
     }
     /// The hardware sets the accessed bit of a mapped page on access.
     pub fn touch(&mut self, off: u64) {
@@ -92,6 +109,7 @@ impl Ptes {
             if let Some(w) = self.young.get_mut(&(o / 64)) {
                 *w &= !(1 << (o % 64));
             }
+            self.write_protect(o);
         }
     }
     /// Tests and clears the accessed bit (ptep_clear_flush_young); `None` when the page is not mapped.
@@ -139,6 +157,18 @@ pub fn try_to_unmap(k: &mut Kernel, file: u32, index: u64, nr: u64) {
         let hi = (index + nr).min(p.pgoff + p.pages);
         if lo < hi {
             p.zap(lo - p.pgoff, hi - lo);
+        }
+    }
+}
+
+/// folio_mkclean (mm/rmap.c): write-protects every PTE of the folio's pages, so the next write to them faults and
+/// dirties the folio again (folio_clear_dirty_for_io, before writeback).
+pub fn folio_mkclean(k: &mut Kernel, file: u32, index: u64, nr: u64) {
+    for p in k.ptes.iter_mut().filter(|p| p.live && p.file == file) {
+        let lo = index.max(p.pgoff);
+        let hi = (index + nr).min(p.pgoff + p.pages);
+        for page in lo..hi {
+            p.write_protect(page - p.pgoff);
         }
     }
 }
@@ -258,12 +288,21 @@ pub fn handle_read_access(k: &mut Kernel, of: &mut OpenFile, vma: &mut Vma, page
         return true;
     }
     k.vm.pgfault += 1;
+    do_fault(k, of, vma, page, true)
+}
+
+/// do_read_fault (with fault-around: filemap_map_pages first) or the __do_fault of do_shared_fault (without), then
+/// filemap_fault and finish_fault, which maps the page (read-only; a write fault makes it writable after
+/// page_mkwrite). False on SIGBUS (beyond the end of the file).
+pub fn do_fault(k: &mut Kernel, of: &mut OpenFile, vma: &mut Vma, page: u64, fault_around: bool) -> bool {
     let mut first_try = true;
     loop {
-        let (from, to) = fault_around_window(vma, page);
-        filemap_map_pages(k, of, vma, from, to);
-        if k.ptes[vma.pte].is_mapped(page - vma.pgoff) {
-            return true;
+        if fault_around {
+            let (from, to) = fault_around_window(vma, page);
+            filemap_map_pages(k, of, vma, from, to);
+            if k.ptes[vma.pte].is_mapped(page - vma.pgoff) {
+                return true;
+            }
         }
         // filemap_fault.
         let file = of.file;

@@ -4,6 +4,7 @@ pub mod address_space;
 pub mod balance_dirty;
 pub mod fadvise;
 pub mod fault;
+pub mod fault_write;
 pub mod filemap;
 pub mod filemap_write;
 pub mod folio;

@@ -242,8 +242,8 @@ impl Scenario {
         OpStream::new(Arc::clone(&self.tasks[task].program))
     }
 
-    /// Whether a task writes (write, pwrite, writev, pwritev among the first 10000 ops of each task): such
-    /// scenarios are validated on the write-side figures.
+    /// Whether a task writes (write, pwrite, writev, pwritev or a write touch among the first 10000 ops of each
+    /// task): such scenarios are validated on the write-side figures.
     pub fn writes(&self) -> bool {
         (0..self.tasks.len()).any(|t| {
             self.ops(t).take(10_000).any(|op| {
@@ -253,6 +253,7 @@ impl Scenario {
                         | crate::trace::op::Op::Pwrite { .. }
                         | crate::trace::op::Op::Writev { .. }
                         | crate::trace::op::Op::Pwritev { .. }
+                        | crate::trace::op::Op::Touch { write: true, .. }
                 )
             })
         })

@@ -29,7 +29,7 @@ pub const WRITE_PAGE_NS: u64 = 790;
 /// Why a scenario cannot be simulated (yet).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SimError {
-    #[error("task `{task}`: op `{op}` is not modelled yet (the model covers open/close, reads, buffered writes, lseek, fadvise, readahead, sendfile, mmap/munmap, read touches, madvise, ftruncate, fallocate, cachestat, drop_caches and sleep)")]
+    #[error("task `{task}`: op `{op}` is not modelled yet (the model covers every op but this variant)")]
     Unsupported { task: String, op: &'static str },
     #[error("task `{task}`: {why}")]
     Refused { task: String, why: &'static str },
@@ -178,9 +178,13 @@ impl Task {
         Some(&mut self.files[i])
     }
 
-    /// A read access to each page of [off, off+len) of a mapping.
-    fn touch(&mut self, k: &mut Kernel, map: usize, off: u64, len: u64) -> i64 {
+    /// A read (or write) access to each page of [off, off+len) of a mapping.
+    fn touch(&mut self, k: &mut Kernel, map: usize, off: u64, len: u64, write: bool) -> i64 {
         let Some(vma) = self.maps.get_mut(map).and_then(|m| m.as_mut()) else { return -(libc::EFAULT as i64) };
+        if write && !vma.shared_write {
+            // A write to a read-only mapping: SIGSEGV.
+            return -(libc::EFAULT as i64);
+        }
         let end = (off + len.max(1)).min(vma.pages * 4096);
         if off >= end {
             return -(libc::EFAULT as i64);
@@ -188,7 +192,12 @@ impl Task {
         let of = &mut self.files[vma.of].of;
         let mut page = off >> 12;
         while page * 4096 < end {
-            if !handle_read_access(k, of, vma, vma.pgoff + page) {
+            let ok = if write {
+                crate::mm::fault_write::handle_write_access(k, of, vma, vma.pgoff + page)
+            } else {
+                handle_read_access(k, of, vma, vma.pgoff + page)
+            };
+            if !ok {
                 // SIGBUS: beyond the end of the file.
                 return -(libc::EFAULT as i64);
             }
@@ -285,11 +294,15 @@ impl Task {
             }
             Op::Mmap { fd, map, off, len, write, shared } => {
                 let Some(i) = self.fds.get(fd.0 as usize).copied().flatten() else { return Ok(ebadf) };
-                if *write && *shared {
-                    return Err(SimError::Unsupported { task: self.name.to_string(), op: "mmap (shared, writable)" });
+                if *write && !*shared {
+                    return Err(SimError::Unsupported { task: self.name.to_string(), op: "mmap (private, writable)" });
                 }
-                if off % 4096 != 0 || *len == 0 || !self.files[i].readable {
+                if off % 4096 != 0 || *len == 0 {
                     return Ok(-(libc::EINVAL as i64));
+                }
+                // do_mmap: a shared writable mapping needs a descriptor open for writing too.
+                if !self.files[i].readable || (*write && !self.files[i].writable) {
+                    return Ok(-(libc::EACCES as i64));
                 }
                 let slot = map.0 as usize;
                 if self.maps.len() <= slot {
@@ -299,7 +312,9 @@ impl Task {
                     k.ptes[old.pte] = Default::default();
                 }
                 let file = self.files[i].of.file;
-                self.maps[slot] = Some(Vma::new(k, i, file, off >> 12, len.div_ceil(4096)));
+                let mut vma = Vma::new(k, i, file, off >> 12, len.div_ceil(4096));
+                vma.shared_write = *write && *shared;
+                self.maps[slot] = Some(vma);
                 // generic_file_mmap -> file_accessed.
                 crate::fs::fs_writeback::touch_atime(k, file);
                 0
@@ -311,7 +326,21 @@ impl Task {
                 }
                 None => -(libc::EINVAL as i64),
             },
-            Op::Touch { map, off, len, write: false } => self.touch(k, map.0 as usize, *off, *len),
+            Op::Touch { map, off, len, write } => self.touch(k, map.0 as usize, *off, *len, *write),
+            Op::Msync { map, off, len, mode } => {
+                let Some(vma) = self.maps.get(map.0 as usize).and_then(|m| m.as_ref()) else {
+                    return Ok(-(libc::ENOMEM as i64));
+                };
+                if off % 4096 != 0 || off.saturating_add(*len) > vma.pages * 4096 {
+                    return Ok(-(if off % 4096 != 0 { libc::EINVAL } else { libc::ENOMEM } as i64));
+                }
+                let (file, pgoff) = (self.files[vma.of].of.file, vma.pgoff);
+                let sync = matches!(mode, crate::trace::op::MsyncMode::Sync);
+                // len 0: to the end of the mapping (as the probe issues it).
+                let len = if *len == 0 { vma.pages * 4096 - off } else { *len };
+                crate::mm::fault_write::msync(k, file, pgoff, *off, len, sync);
+                0
+            }
             Op::Madvise { map, off, len, advice } => {
                 let Some(vma) = self.maps.get_mut(map.0 as usize).and_then(|m| m.as_mut()) else {
                     return Ok(-(libc::ENOMEM as i64));
@@ -337,7 +366,7 @@ impl Task {
                             Fadvice::WillNeed,
                         ));
                     }
-                    Madvice::PopulateRead => return Ok(self.touch(k, map.0 as usize, *off, len).min(0)),
+                    Madvice::PopulateRead => return Ok(self.touch(k, map.0 as usize, *off, len, false).min(0)),
                     Madvice::Cold | Madvice::PageOut => {
                         return Err(SimError::Unsupported { task: self.name.to_string(), op: "madvise (cold/pageout)" })
                     }
@@ -512,7 +541,6 @@ impl Task {
                 0
             }
             Op::DropCaches { what: DropWhat::Slab } => 0,
-            other => return Err(SimError::Unsupported { task: self.name.to_string(), op: other.name() }),
         })
     }
 }

@@ -1,0 +1,77 @@
+//! Writes through shared file mappings (mm/memory.c: do_shared_fault, wp_page_shared, do_page_mkwrite,
+//! fault_dirty_shared_page; fs/ext4/inode.c: ext4_page_mkwrite) and msync (mm/msync.c).
+//!
+//! A write to a page of a MAP_SHARED writable mapping: when the PTE is writable, nothing (the hardware sets its dirty
+//! bit); when the page is mapped read-only (read faults and fault-around map read-only in such a mapping, and
+//! writeback write-protects it again: folio_mkclean), a write-protect fault; when it is not mapped, a shared fault
+//! (filemap_fault, no fault-around), which maps the whole folio writable. Both run page_mkwrite: ext4 updates the file times, dirties the folio
+//! (block_page_mkwrite -> folio_mark_dirty: writeback_dirty_folio), and the fault ends with
+//! balance_dirty_pages_ratelimited (fault_dirty_shared_page), which may sleep.
+//!
+//! DIVERGENCE: ext4's delalloc block reservation and the folio_wait_stable of a folio under writeback (the scratch
+//! loop device needs no stable pages) are not modelled; MAP_PRIVATE writes (copy-on-write into anonymous memory)
+//! are refused by the simulator.
+
+use crate::mm::fault::{do_fault, Vma};
+use crate::mm::filemap::OpenFile;
+use crate::sim::kernel::Kernel;
+
+/// A write access to file page `page` through `vma` (a shared writable mapping). False on SIGBUS.
+pub fn handle_write_access(k: &mut Kernel, of: &mut OpenFile, vma: &mut Vma, page: u64) -> bool {
+    let off = page - vma.pgoff;
+    let p = &k.ptes[vma.pte];
+    if p.is_mapped(off) && p.is_writable(off) {
+        k.ptes[vma.pte].touch(off);
+        return true;
+    }
+    k.vm.pgfault += 1;
+    let missing = !k.ptes[vma.pte].is_mapped(off);
+    if missing && !do_fault(k, of, vma, page, false) {
+        return false;
+    }
+    let file = of.file;
+    if !page_mkwrite(k, file, page) {
+        return false;
+    }
+    if missing {
+        // finish_fault maps the whole folio (inside the mapping and i_size), writable: on the host a shared
+        // write fault comes once per folio (traces/write/mmap_write: 552 filemap faults for 24576 page writes,
+        // at the folios' first pages).
+        let id = k.inodes[file as usize].mapping.lookup(&k.folios, page).expect("the fault left it cached");
+        let f = *k.folios.get(id);
+        let eof = k.inodes[file as usize].size.div_ceil(4096);
+        let lo = f.index().max(vma.pgoff);
+        let hi = f.next_index().min(vma.pgoff + vma.pages).min(eof);
+        for p in lo..hi {
+            k.ptes[vma.pte].map(p - vma.pgoff);
+            k.ptes[vma.pte].make_writable(p - vma.pgoff);
+        }
+    } else {
+        // wp_page_shared -> wp_page_reuse: this PTE only.
+        k.ptes[vma.pte].make_writable(off);
+    }
+    // fault_dirty_shared_page.
+    crate::mm::balance_dirty::balance_dirty_pages_inline(k, file);
+    true
+}
+
+/// ext4_page_mkwrite -> block_page_mkwrite for file page `page` (uptodate and cached after the fault): file times,
+/// then the folio dirtied. False when the page is beyond the end of the file (VM_FAULT_SIGBUS).
+pub fn page_mkwrite(k: &mut Kernel, file: u32, page: u64) -> bool {
+    if page >= k.inodes[file as usize].size.div_ceil(4096) {
+        return false;
+    }
+    crate::fs::fs_writeback::file_update_time(k, file);
+    let Some(id) = k.inodes[file as usize].mapping.lookup(&k.folios, page) else { return false };
+    crate::mm::filemap_write::folio_mark_dirty(k, file, id);
+    true
+}
+
+/// msync(2) on [off, off+len) of a mapping of `file` from file page `pgoff`: MS_SYNC writes and waits the range
+/// (vfs_fsync_range); MS_ASYNC and MS_INVALIDATE do nothing on this kernel.
+pub fn msync(k: &mut Kernel, file: u32, pgoff: u64, off: u64, len: u64, sync: bool) {
+    if sync && len > 0 {
+        let start = pgoff * 4096 + off;
+        crate::fs::sync::vfs_fsync_range(k, file, start, start + len - 1);
+    }
+}
