@@ -309,3 +309,40 @@ fn cachestat_needs_an_open_fd_and_a_range_that_fits_64_bits() {
         &["unknown field `length`", "did you mean `len`?"],
     );
 }
+
+#[test]
+fn a_device_profile_fills_the_fields_a_device_leaves_out() {
+    // What `pcsim calibrate --out` writes (probe::calibrate::Calibration::to_ron), comments included.
+    let dir = std::env::temp_dir().join(format!("pcsim-profile-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("disk.ron"),
+        "// pcsim calibrate\n// measured ...\n(name: \"disk0\", read_bw: \"1283m\", write_bw: \"4212m\", \
+         read_latency: \"46us\", write_latency: \"79us\", queue_depth: 32)\n",
+    )
+    .unwrap();
+    let sc_text = |dev: &str| {
+        format!(
+            "Scenario(name: \"p\", machine: (memory: \"1g\"), devices: [{dev}], files: [(name: \"f\", size: \"1m\")], \
+             tasks: [(name: \"t\", ops: [Sleep(\"1ms\")])])"
+        )
+    };
+    let path = dir.join("s.ron");
+    std::fs::write(&path, sc_text("(name: \"d\", profile: \"disk.ron\", write_bw: \"100m\")")).unwrap();
+    let sc = Scenario::load(&path).unwrap();
+    let d = &sc.devices[0];
+    assert_eq!(d.name, "d", "the scenario names the device");
+    assert_eq!((d.read_bw, d.write_bw, d.queue_depth), (1283 << 20, 100 << 20, 32), "the scenario's fields win");
+    assert_eq!((d.read_latency.0, d.write_latency.0), (46_000, 79_000));
+    // A missing profile: the scenario's line, the path, and how to make one.
+    std::fs::write(&path, sc_text("(name: \"d\", profile: \"nope.ron\")")).unwrap();
+    let e = Scenario::load(&path).unwrap_err();
+    assert_eq!(e.line, 1);
+    assert!(e.msg.contains("nope.ron") && e.hint.as_deref().unwrap_or("").contains("pcsim calibrate"), "{e}");
+    // A malformed profile: its own file and line.
+    std::fs::write(dir.join("bad.ron"), "// x\n(name: \"d\", write_bw: 12x)\n").unwrap();
+    std::fs::write(&path, sc_text("(name: \"d\", profile: \"bad.ron\")")).unwrap();
+    let e = Scenario::load(&path).unwrap_err();
+    assert!(e.origin.ends_with("bad.ron") && e.line == 2, "{e}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -72,6 +72,10 @@ pub(crate) struct DeviceDoc {
     pub queue_depth: Option<u32>,
     #[serde(default)]
     pub write_bps: Option<Size>,
+    /// A file holding a device section (what `pcsim calibrate --out` writes), relative to the scenario's
+    /// directory: its fields fill the ones this section leaves out.
+    #[serde(default)]
+    pub profile: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]

@@ -4,7 +4,7 @@
 
 use super::compile;
 use super::locate::{Loc, Node, Pos};
-use super::schema::{FsDoc, ScenarioDoc, StateDoc};
+use super::schema::{DeviceDoc, FsDoc, ScenarioDoc, StateDoc};
 use super::sysctl::{edit_distance, Sysctls};
 use super::{Device, FileSpec, FsType, InitialState, Machine, Scenario, ScenarioError, DEFAULT_SEED};
 use crate::units::Nanos;
@@ -26,6 +26,57 @@ pub(crate) const TASK_NAME_MAX: usize = 15;
 /// Builds an error at `pos`.
 pub(crate) fn error(origin: &str, pos: Pos, msg: impl Into<String>, hint: Option<String>) -> ScenarioError {
     ScenarioError { origin: origin.to_string(), line: pos.line, col: pos.col, msg: msg.into(), hint }
+}
+
+/// A device section with the fields it leaves out taken from the profile file `profile` (a device section as
+/// `pcsim calibrate --out` writes it; relative paths from the scenario's directory).
+fn with_profile(d: &DeviceDoc, profile: &str, origin: &str, at: Pos) -> Result<DeviceDoc, ScenarioError> {
+    let base = std::path::Path::new(origin).parent().filter(|p| !p.as_os_str().is_empty());
+    let path = match base {
+        Some(b) if !std::path::Path::new(profile).is_absolute() => b.join(profile),
+        _ => std::path::PathBuf::from(profile),
+    };
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        error(
+            origin,
+            at,
+            format!("device `{}`: cannot read its profile {}: {e}", d.name, path.display()),
+            Some("write one with `pcsim calibrate --out FILE` (root), or remove `profile`".into()),
+        )
+    })?;
+    let opts = ron::Options::default().with_default_extension(Extensions::IMPLICIT_SOME);
+    let p: DeviceDoc = opts.from_str(&text).map_err(|e| {
+        let (msg, hint) = describe_ron_error(&e.code);
+        error(
+            &path.display().to_string(),
+            Pos { line: e.span.start.line, col: e.span.start.col },
+            format!("device profile: {msg}"),
+            hint,
+        )
+    })?;
+    if p.profile.is_some() {
+        return Err(error(
+            &path.display().to_string(),
+            Pos { line: 1, col: 1 },
+            "a device profile cannot name another profile",
+            None,
+        ));
+    }
+    Ok(DeviceDoc {
+        name: d.name.clone(),
+        fs: d.fs.clone().or(p.fs),
+        size: d.size.or(p.size),
+        read_ahead_kb: d.read_ahead_kb.or(p.read_ahead_kb),
+        max_sectors_kb: d.max_sectors_kb.or(p.max_sectors_kb),
+        nr_requests: d.nr_requests.or(p.nr_requests),
+        read_bw: d.read_bw.or(p.read_bw),
+        write_bw: d.write_bw.or(p.write_bw),
+        read_latency: d.read_latency.or(p.read_latency),
+        write_latency: d.write_latency.or(p.write_latency),
+        queue_depth: d.queue_depth.or(p.queue_depth),
+        write_bps: d.write_bps.or(p.write_bps),
+        profile: None,
+    })
 }
 
 /// ron's deserialisation of the text, its errors given a message in our words and a hint.
@@ -178,6 +229,14 @@ pub(crate) fn build(doc: ScenarioDoc, root: &Node, origin: &str) -> Result<Scena
     let mut devices = Vec::with_capacity(doc.devices.len());
     for (i, d) in doc.devices.iter().enumerate() {
         let l = dl.item(i);
+        let merged;
+        let d = match &d.profile {
+            Some(p) => {
+                merged = with_profile(d, p, origin, l.field("profile").pos())?;
+                &merged
+            }
+            None => d,
+        };
         check_name(origin, "device", &d.name, l.field("name"))?;
         if let Some(j) = devices.iter().position(|x: &Device| x.name == d.name) {
             return Err(err(
