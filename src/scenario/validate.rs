@@ -64,7 +64,7 @@ fn with_profile(d: &DeviceDoc, profile: &str, origin: &str, at: Pos) -> Result<D
     }
     Ok(DeviceDoc {
         name: d.name.clone(),
-        fs: d.fs.clone().or(p.fs),
+        fs: d.fs.or(p.fs),
         size: d.size.or(p.size),
         read_ahead_kb: d.read_ahead_kb.or(p.read_ahead_kb),
         max_sectors_kb: d.max_sectors_kb.or(p.max_sectors_kb),
