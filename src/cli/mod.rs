@@ -197,7 +197,8 @@ pub struct Checks {
     /// PCT of the median [validate, scenarios that write: 10].
     #[arg(long, value_name = "PCT", value_parser = percent)]
     writes: Option<f64>,
-    /// Also plot the devices' dirty and writeback pages over time, model and kernel runs, as SVG to FILE (needs
+    /// Also plot the devices' dirty and writeback pages over time, the pause distribution and the write request
+    /// sizes, model and kernel runs, as SVG to FILE (needs
     /// vmstat_series.txt on every side).
     #[arg(long, value_name = "FILE")]
     plot: Option<PathBuf>,
@@ -257,7 +258,7 @@ fn compare_cmd(
     let sim = compare::input::load_run(sim).map_err(bad)?;
     let probes = compare::input::load_probe(probe).map_err(bad)?;
     if let Some(p) = plot {
-        let mut runs: Vec<(String, &crate::trace::series::Series)> = Vec::new();
+        let mut runs: Vec<(String, &crate::trace::series::Series, compare::curves::WriteFigures)> = Vec::new();
         for (label, input) in std::iter::once(("model".to_string(), &sim))
             .chain(probes.iter().map(|i| (format!("kernel {}", i.path.display()), i)))
         {
@@ -267,9 +268,11 @@ fn compare_cmd(
                     input.path.display()
                 ))
             })?;
-            runs.push((label, s));
+            let devices: Vec<&str> = s.header.get("devices").map(|d| d.split(',').collect()).unwrap_or_default();
+            let figures = compare::curves::figures(&input.log, s, &devices);
+            runs.push((label, s, figures));
         }
-        crate::report::plot::dirty_curves_svg(p, &format!("{}: dirty and writeback pages", sim.path.display()), &runs)
+        crate::report::plot::write_curves_svg(p, &format!("{}: the write side", sim.path.display()), &runs)
             .map_err(bad)?;
     }
     if thresholds.residency_jaccard.is_some() {

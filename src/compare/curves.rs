@@ -79,6 +79,8 @@ pub struct WriteFigures {
     pub bdp_events: u64,
     pub pauses: u64,
     pub pause_ms_p50: Option<i64>,
+    /// Pauses by length (ms -> count): the balance_dirty_pages pause distribution.
+    pub pause_ms_hist: BTreeMap<i64, u64>,
     pub pause_ms_p90: Option<i64>,
     pub first_background_ns: Option<u64>,
     /// Start time and reason of the first pass that wrote a scenario file.
@@ -89,6 +91,8 @@ pub struct WriteFigures {
     /// block_rq_issue writes with data: count and median size.
     pub write_requests: u64,
     pub write_request_bytes_median: Option<u64>,
+    /// Data write requests by size (bytes -> count).
+    pub write_request_hist: BTreeMap<u64, u64>,
     /// Distinct (bg_thresh, thresh) of global_dirty_state fired by the writing tasks and the flusher.
     pub thresholds: BTreeSet<(u64, u64)>,
     /// The same fired by other tasks of the host.
@@ -204,6 +208,12 @@ pub fn figures(log: &Log, series: &Series, devices: &[&str]) -> WriteFigures {
         }
     }
     pauses.sort_unstable();
+    for &p in &pauses {
+        *fig.pause_ms_hist.entry(p).or_default() += 1;
+    }
+    for &b in &rq_bytes {
+        *fig.write_request_hist.entry(b).or_default() += 1;
+    }
     fig.pauses = pauses.len() as u64;
     fig.pause_ms_p50 = percentile(&pauses, 50);
     fig.pause_ms_p90 = percentile(&pauses, 90);
