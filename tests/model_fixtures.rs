@@ -251,3 +251,26 @@ fn mmap_writes_fault_and_dirty_as_the_kernel_does() {
         }
     }
 }
+
+#[test]
+fn sync_file_range_writes_the_kernels_bios_and_requests() {
+    // traces/write/sync_file_range_stream: the writer's own writeback issues the same bios, splits and requests
+    // (sector and size) in all 3 runs: one bio per ext4 extent mapping (cut at 8 MiB multiples of the file and at
+    // each 8 MiB range), split at max_sectors_kb. The model, given where the run allocated the file
+    // (sim::merge_extents), issues them too; what remains is the kernel's 4 block-bitmap reads (metadata).
+    let dir = root().join("traces/write/sync_file_range_stream");
+    let start = std::fs::read_to_string(dir.join("run-1/extents_start.txt")).unwrap();
+    let end = std::fs::read_to_string(dir.join("run-1/extents.txt")).unwrap();
+    let sc = pcsim::scenario::Scenario::load(&root().join("scenarios/write/sync_file_range_stream.ron")).unwrap();
+    let opts = SimOptions { events: true, extents: read_extents(&pcsim::sim::merge_extents(&start, &end)).unwrap() };
+    let sim = Log { header: BTreeMap::new(), events: simulate(&sc, &opts).unwrap().events };
+    for k in 1..=3 {
+        let probe = read_log_file(&dir.join(format!("run-{k}/events.log.gz"))).unwrap();
+        let r = compare(&sim, &probe);
+        for (kind, min) in [("block_split", 0.99), ("block_rq_issue", 0.99), ("block_bio_queue", 0.96)] {
+            let kr = r.kind(kind).unwrap_or_else(|| panic!("{kind} missing"));
+            assert!(kr.in_order >= min, "run-{k} {kind}: {kr:?}");
+        }
+        assert_eq!(r.kind("block_split").unwrap().sim_count, r.kind("block_split").unwrap().probe_count);
+    }
+}

@@ -240,6 +240,20 @@ fn validate(
         .into_iter()
         .find(|p| p.is_file())
         .ok_or_else(|| bad(format!("{}: no extents.txt (run-1/extents.txt) from a probe run", probe_dir.display())))?;
+    // Files written during the run: complete the start layout with where the run allocated their blocks.
+    let extents_path = match (
+        std::fs::read_to_string(probe_dir.join("run-1/extents_start.txt")),
+        std::fs::read_to_string(probe_dir.join("run-1/extents.txt")),
+    ) {
+        (Ok(start), Ok(end)) => {
+            std::fs::create_dir_all(&dir).map_err(|e| bad(format!("creating {}: {e}", dir.display())))?;
+            let p = dir.join("extents_merged.txt");
+            std::fs::write(&p, crate::sim::merge_extents(&start, &end))
+                .map_err(|e| bad(format!("writing {}: {e}", p.display())))?;
+            p
+        }
+        _ => extents_path,
+    };
     let sim_dir = dir.join("sim");
     run_cmd::simulate_into(&sc, scenario, &extents_path, &sim_dir)?;
     println!("simulated run: {}\nprobe runs: {}", sim_dir.display(), probe_dir.display());

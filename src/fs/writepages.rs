@@ -83,13 +83,21 @@ pub fn do_writepages(k: &mut Kernel, file: u32, wbc: &mut Wbc) -> (u64, Nanos) {
 /// not preempted (traces/write/buffered_1g). DIVERGENCE: the requests are all issued at the start.
 pub const WRITEPAGES_PAGE_NS: u64 = 190;
 
-/// __folio_start_writeback for each folio, then the write requests: physically contiguous folios form one run,
-/// requests are cut at max_sectors and 128 segments. Registers the completions; returns the last completion time.
+/// Blocks ext4 maps per ext4_map_blocks call in writeback (MAX_WRITEPAGES_EXTENT_LEN): each mapped extent goes out
+/// as bios of its own, so a writeback bio never crosses a multiple of it in the file (traces/write: the flusher's
+/// 3072-page passes are bios of 16384 + 8192 or 8192 + 16384 sectors, cut at file offsets that are multiples of
+/// 8 MiB with 4 KiB blocks).
+pub const MAX_WRITEPAGES_EXTENT_LEN: u64 = 2048;
+
+/// __folio_start_writeback for each folio, then the bios and requests: physically contiguous folios form one bio,
+/// cut where ext4 maps a new extent (MAX_WRITEPAGES_EXTENT_LEN blocks); the block layer splits each bio into
+/// requests at max_sectors and 128 segments (block_split). Registers the completions; returns the last completion.
 fn submit_write(k: &mut Kernel, file: u32, folios: &[FolioId], sync: bool) -> Nanos {
     if folios.is_empty() {
         return k.now;
     }
     let dev = k.inodes[file as usize].device;
+    let map_pages = (MAX_WRITEPAGES_EXTENT_LEN * k.fs_block_size(file) / 4096).max(1);
     let mut runs: Vec<(u64, u64, u64)> = Vec::new();
     let mut owners: Vec<(u64, FolioId)> = Vec::new();
     for &id in folios {
@@ -110,40 +118,61 @@ fn submit_write(k: &mut Kernel, file: u32, folios: &[FolioId], sync: bool) -> Na
         let seg = (nr * 8).min(crate::block::MAX_SEGMENT_SECTORS);
         let mut index = f.index();
         owners.push((k.inodes[file as usize].extents.map(index).0, id));
+        let new_extent = index % map_pages == 0;
         while index < f.next_index() {
             let (sector, left) = k.inodes[file as usize].extents.map(index);
             let n = left.min(f.next_index() - index);
             match runs.last_mut() {
-                Some(r) if r.0 + r.1 == sector && r.2 == seg => r.1 += n * 8,
+                Some(r) if r.0 + r.1 == sector && r.2 == seg && !(new_extent && index == f.index()) => r.1 += n * 8,
                 _ => runs.push((sector, n * 8, seg)),
             }
             index += n;
         }
     }
-    let mut reqs = Vec::new();
-    crate::block::build_requests(&runs, k.devices[dev].max_sectors, &mut reqs);
     // REQ_SYNC for data-integrity writeback (wbc_to_write_flags).
     let rwbs = if sync { k.rwbs_ws.clone() } else { k.rwbs_w.clone() };
     let dev_name = k.devices[dev].name.clone();
     let mut last = k.now;
     // Requests follow the folios' order: each takes the next folios whose first sector it holds.
     let mut next_owner = 0;
-    for r in &reqs {
+    let mut reqs = Vec::new();
+    for run in &runs {
+        // submit_bio: one bio per run (Q), split into requests (X before each piece but the last).
+        reqs.clear();
+        crate::block::build_requests(std::slice::from_ref(run), k.devices[dev].max_sectors, &mut reqs);
         if k.events_on() {
-            for e in crate::block::request_events(&dev_name, &rwbs, r) {
-                k.emit(e);
+            k.emit(EventKind::BlockBioQueue {
+                device: dev_name.clone(),
+                rwbs: rwbs.clone(),
+                sector: run.0,
+                nr_sector: run.1,
+            });
+        }
+        for (i, r) in reqs.iter().enumerate() {
+            if k.events_on() {
+                if i + 1 < reqs.len() {
+                    k.emit(EventKind::BlockSplit {
+                        device: dev_name.clone(),
+                        rwbs: rwbs.clone(),
+                        sector: r.sector,
+                        new_sector: r.sector + r.nr_sectors,
+                    });
+                }
+                for e in crate::block::request_events(&dev_name, &rwbs, r).into_iter().skip(1) {
+                    k.emit(e);
+                }
             }
+            // The folios whose first sector lies in this request end writeback at its completion.
+            let first = next_owner;
+            while owners.get(next_owner).is_some_and(|o| (r.sector..r.sector + r.nr_sectors).contains(&o.0)) {
+                next_owner += 1;
+            }
+            let ids: Vec<FolioId> = owners[first..next_owner].iter().map(|o| o.1).collect();
+            let events =
+                if k.events_on() { crate::block::completion_events(&dev_name, &rwbs, r).to_vec() } else { Vec::new() };
+            let done = queue_write_request(k, dev, r.nr_sectors, Some((file, ids)), events);
+            last = last.max(done);
         }
-        // The folios whose first sector lies in this request end writeback at its completion.
-        let first = next_owner;
-        while owners.get(next_owner).is_some_and(|o| (r.sector..r.sector + r.nr_sectors).contains(&o.0)) {
-            next_owner += 1;
-        }
-        let ids: Vec<FolioId> = owners[first..next_owner].iter().map(|o| o.1).collect();
-        let events =
-            if k.events_on() { crate::block::completion_events(&dev_name, &rwbs, r).to_vec() } else { Vec::new() };
-        let done = queue_write_request(k, dev, r.nr_sectors, Some((file, ids)), events);
-        last = last.max(done);
     }
     debug_assert_eq!(next_owner, owners.len(), "invariant: every folio's first sector is in one of its requests");
     last
