@@ -14,7 +14,7 @@
 //! DIVERGENCE: a fixed transaction size (no tracking of which metadata blocks are dirty), no periodic 5 s commit,
 //! no commit for the flusher's block allocations; checked only for ext4 with 4 KiB blocks.
 
-use crate::block::{request_events, Request, SECTOR};
+use crate::block::{Request, SECTOR};
 use crate::sim::kernel::Kernel;
 use crate::trace::event::{EventKind, Name};
 use crate::units::Nanos;
@@ -40,18 +40,60 @@ impl Journal {
     }
 }
 
-/// Issues one journal write of `blocks` blocks at `sector` and waits for it.
-fn journal_write(k: &mut Kernel, dev: usize, sector: u64, blocks: u64, bs: u64, rwbs: &Name) {
-    let r = Request { sector, nr_sectors: blocks * bs / SECTOR, segments: blocks };
-    let dev_name = k.devices[dev].name.clone();
+/// Issues one journal write of `blocks` blocks at `sector` and waits for it: a 4 KiB bio per block under the plug,
+/// the first allocating the request (Q, G, block_io_start of its 4 KiB), the others back-merged into it (Q, M),
+/// then the request issued whole (D) and completed (C, block_io_done).
+fn journal_write(k: &mut Kernel, dev: usize, sector: u64, blocks: u64, bs: u64) {
+    let wsm: Name = Name::from("WSM");
+    let per = bs / SECTOR;
+    let device = k.devices[dev].name.clone();
+    let r = Request { sector, nr_sectors: blocks * per, segments: blocks };
     if k.events_on() {
-        for e in request_events(&dev_name, rwbs, &r) {
+        let (d, w) = (device.clone(), wsm.clone());
+        k.emit(EventKind::BlockBioQueue { device: d.clone(), rwbs: w.clone(), sector, nr_sector: per });
+        k.emit(EventKind::BlockGetrq { device: d.clone(), rwbs: w.clone(), sector, nr_sector: per });
+        k.emit(EventKind::BlockIoStart { device: d.clone(), rwbs: w.clone(), bytes: bs, sector, nr_sector: per });
+        for b in 1..blocks {
+            let s = sector + b * per;
+            k.emit(EventKind::BlockBioQueue { device: d.clone(), rwbs: w.clone(), sector: s, nr_sector: per });
+            k.emit(EventKind::BlockBioBackmerge { device: d.clone(), rwbs: w.clone(), sector: s, nr_sector: per });
+        }
+        k.emit(EventKind::BlockRqIssue { device: d, rwbs: w, bytes: blocks * bs, sector, nr_sector: r.nr_sectors });
+    }
+    let events = if k.events_on() { crate::block::completion_events(&device, &wsm, &r).to_vec() } else { Vec::new() };
+    let done = crate::fs::writepages::queue_write_request(k, dev, r.nr_sectors, None, events);
+    k.now = k.now.max(done);
+}
+
+/// The commit block: a REQ_PREFLUSH | REQ_FUA write, which the flush machinery (block/blk-flush.c) runs on a device
+/// without FUA as a preflush (FF), the write (inserted and issued: I, D), and a postflush (FF), then completes the
+/// original request (C with no sectors left).
+fn commit_block(k: &mut Kernel, dev: usize, sector: u64, bs: u64) {
+    let per = bs / SECTOR;
+    let device = k.devices[dev].name.clone();
+    let (wsm, fw): (Name, Name) = (Name::from("WSM"), Name::from("FWFSM"));
+    if k.events_on() {
+        k.emit(EventKind::BlockBioQueue { device: device.clone(), rwbs: fw.clone(), sector, nr_sector: per });
+        k.emit(EventKind::BlockGetrq { device: device.clone(), rwbs: fw.clone(), sector, nr_sector: per });
+        k.emit(EventKind::BlockIoStart { device: device.clone(), rwbs: fw, bytes: bs, sector, nr_sector: per });
+    }
+    crate::fs::sync::blkdev_issue_flush(k, dev);
+    let r = Request { sector, nr_sectors: per, segments: 1 };
+    if k.events_on() {
+        let d = device.clone();
+        k.emit(EventKind::BlockRqInsert { device: d.clone(), rwbs: wsm.clone(), bytes: bs, sector, nr_sector: per });
+        k.emit(EventKind::BlockRqIssue { device: d, rwbs: wsm.clone(), bytes: bs, sector, nr_sector: per });
+    }
+    let events = if k.events_on() { crate::block::completion_events(&device, &wsm, &r).to_vec() } else { Vec::new() };
+    let done = crate::fs::writepages::queue_write_request(k, dev, per, None, events);
+    k.now = k.now.max(done);
+    crate::fs::sync::blkdev_issue_flush(k, dev);
+    if k.events_on() {
+        let end = Request { sector, nr_sectors: 0, segments: 0 };
+        for e in crate::block::completion_events(&device, &wsm, &end) {
             k.emit(e);
         }
     }
-    let events = if k.events_on() { crate::block::completion_events(&dev_name, rwbs, &r).to_vec() } else { Vec::new() };
-    let done = crate::fs::writepages::queue_write_request(k, dev, r.nr_sectors, None, events);
-    k.now = k.now.max(done);
 }
 
 /// jbd2_journal_commit_transaction for the running transaction of device `dev`, waited for by the caller.
@@ -59,25 +101,17 @@ pub fn commit(k: &mut Kernel, dev: usize) {
     let bs = k.fs_block.get(dev).copied().unwrap_or(4096);
     let task = std::mem::replace(&mut k.task, Name::from("jbd2"));
     k.now = Nanos(k.now.0 + JBD2_WAKE_NS);
-    let wsm: Name = Name::from("WSM");
     let j = k.journals[dev].clone();
     let mut head = j.head;
     let mut metadata = 4;
     if !j.committed {
         // jbd2_journal_update_sb_log_tail: the journal superblock first.
-        journal_write(k, dev, j.start, 1, bs, &wsm);
+        journal_write(k, dev, j.start, 1, bs);
         metadata = 5;
     }
-    journal_write(k, dev, head, metadata, bs, &wsm);
+    journal_write(k, dev, head, metadata, bs);
     head += metadata * bs / SECTOR;
-    // The commit block: REQ_PREFLUSH | REQ_FUA, without FUA support a flush, the write, and a flush.
-    if k.events_on() {
-        let device = k.devices[dev].name.clone();
-        k.emit(EventKind::BlockBioQueue { device, rwbs: Name::from("FWFSM"), sector: head, nr_sector: bs / SECTOR });
-    }
-    crate::fs::sync::blkdev_issue_flush(k, dev);
-    journal_write(k, dev, head, 1, bs, &wsm);
-    crate::fs::sync::blkdev_issue_flush(k, dev);
+    commit_block(k, dev, head, bs);
     head += bs / SECTOR;
     k.journals[dev].head = head;
     k.journals[dev].committed = true;

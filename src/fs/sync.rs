@@ -39,7 +39,14 @@ pub fn blkdev_issue_flush(k: &mut Kernel, dev: usize) {
             sector: 0,
             nr_sector: 0,
         });
-        events.push(EventKind::BlockRqComplete { device, rwbs, sector: u64::MAX, nr_sector: 0, error: 0 });
+        events.push(EventKind::BlockRqComplete {
+            device: device.clone(),
+            rwbs: rwbs.clone(),
+            sector: u64::MAX,
+            nr_sector: 0,
+            error: 0,
+        });
+        events.push(EventKind::BlockIoDone { device, rwbs, bytes: 0, sector: 0, nr_sector: 0 });
     }
     let done = crate::fs::writepages::queue_write_request(k, dev, 0, None, events);
     k.now = k.now.max(done);
