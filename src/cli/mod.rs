@@ -41,6 +41,10 @@ pub enum Cmd {
         /// Apply the scenario's vm sysctls for the run (restored on every exit path).
         #[arg(long)]
         allow_sysctl: bool,
+        /// Wait this many seconds after the set-up and sync(2), before the workload, so the writeout fractions
+        /// of earlier writeback (3 s half-life) stop weighing on the devices' share of the dirty limit.
+        #[arg(long, default_value_t = 0)]
+        settle: u32,
     },
     /// Internal: the workload process of a probe run with a memory cgroup (started by `pcsim probe`).
     #[command(name = "__probe-worker", hide = true)]
@@ -230,7 +234,7 @@ fn validate(
         Some(p) => p,
         None => {
             let p = dir.join("probe");
-            let opts = ProbeOptions { out: p.clone(), runs, allow_sysctl };
+            let opts = ProbeOptions { out: p.clone(), runs, allow_sysctl, settle_s: 0 };
             probe::probe(&sc, &opts)?;
             p
         }
@@ -349,9 +353,9 @@ pub(crate) fn load(path: &std::path::Path) -> Result<Scenario, Failure> {
 /// Runs the parsed command.
 pub fn run(cli: Cli) -> Result<(), Failure> {
     match cli.cmd {
-        Cmd::Probe { scenario, out, runs, allow_sysctl } => {
+        Cmd::Probe { scenario, out, runs, allow_sysctl, settle } => {
             let sc = load(&scenario)?;
-            let opts = ProbeOptions { out: out.clone(), runs, allow_sysctl };
+            let opts = ProbeOptions { out: out.clone(), runs, allow_sysctl, settle_s: settle };
             let sums = probe::probe(&sc, &opts)?;
             for s in &sums {
                 println!(

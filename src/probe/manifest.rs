@@ -40,6 +40,8 @@ pub struct Manifest {
     pub reclaimers: Vec<Reclaimer>,
     /// The memory warm-up before the workload (probe::warm).
     pub warmup: super::warm::WarmupRecord,
+    /// Seconds waited after set-up and sync(2) before the workload (`--settle`).
+    pub settle_s: u32,
     pub trace: TraceRecord,
     pub tasks: Vec<TaskRecord>,
 }
@@ -127,6 +129,7 @@ pub struct Inputs<'a> {
     pub stats: &'a NormaliseStats,
     pub outcomes: &'a [TaskOutcome],
     pub warmup: super::warm::WarmupRecord,
+    pub settle_s: u32,
 }
 
 pub fn meminfo_kb(key: &str) -> u64 {
@@ -204,6 +207,7 @@ impl Manifest {
             memcg: i.memcg.map(|m| MemcgRecord { version: m.version, limit: m.limit }),
             reclaimers: i.reclaimers,
             warmup: i.warmup,
+            settle_s: i.settle_s,
             trace: TraceRecord {
                 clock: "mono".into(),
                 buffer_size_kb: super::tracefs::BUFFER_KB,

@@ -62,6 +62,10 @@ pub struct ProbeOptions {
     pub out: PathBuf,
     pub runs: u32,
     pub allow_sysctl: bool,
+    /// Seconds to wait after the set-up and the sync, before the workload: the kernel's writeout fractions (the
+    /// global fprop of writeback completions, which sets each bdi's share of the dirty limit) halve every 3 s
+    /// without completions, so earlier writeback (the sync, the previous run's device) stops weighing on the run.
+    pub settle_s: u32,
 }
 
 /// What a probe run produced, for the command's summary.
@@ -285,6 +289,10 @@ fn run_inner(
         // SAFETY: sync(2) has no arguments and cannot fail.
         unsafe { libc::sync() };
     }
+    for _ in 0..opts.settle_s.saturating_mul(10) {
+        guard::check()?;
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
     let bdi_dir = sampler::bdi_debugfs(undo);
     let memcg = match sc.machine.memcg_limit {
         Some(limit) => Some(cgroup::create(&format!("pcsim-probe-{pid}"), limit, undo)?),
@@ -413,6 +421,7 @@ fn run_inner(
         stats: &stats,
         outcomes: &outcomes,
         warmup,
+        settle_s: opts.settle_s,
     });
     write("manifest.ron", &m.to_ron())?;
     if lost > 0 {

@@ -20,8 +20,8 @@ pub const COPY_PAGE_NS: u64 = 150;
 /// CPU cost of a buffered write per page (folio allocation, copy, dirtying, and the short stalls a writer meets on
 /// the host's 2 CPUs): the 128 KiB writers of traces/write (captured with the probe's memory warm-up,
 /// probe/warm.rs) spent 203-247 ms outside sleeps over 2 ms on 1 GiB (buffered_1g and writer_and_reader, 6 runs:
-/// 0.78-0.94 us per page, median 0.79-0.80). Their 64-page steps took 44-50 us (0.74 us per page) when nothing
-/// else ran on their CPU. (The earlier figure, 1.37 us, was the whole sync_file_range writer's rate, its waits
+/// 0.78-0.94 us per page, median 0.79-0.80; the recapture with a 12 s settle before each run: 0.79-1.03, its memory
+/// colder after the wait). Their 64-page steps took 44-50 us (0.74 us per page) when nothing else ran on their CPU. (The earlier figure, 1.37 us, was the whole sync_file_range writer's rate, its waits
 /// included.) On memory the hypervisor has taken back the same writer runs ~10x slower; the model assumes warm
 /// memory. DIVERGENCE: CPU contention with the flusher, the loop worker or other tasks is folded into this mean.
 pub const WRITE_PAGE_NS: u64 = 790;

@@ -5,7 +5,8 @@
 # load average before and after each scenario to traces/write/load.txt. A scenario whose run fails because another
 # process changed the host's sysctls under it ("the host changed during the run") is tried again, up to 3 times.
 # Usage (root, from anywhere): bash traces/write/capture.sh [scenarios/write/NAME.ron ...]
-# Honours CARGO_TARGET_DIR (default ./target) and RUNS (default 3).
+# Honours CARGO_TARGET_DIR (default ./target), RUNS (default 3) and SETTLE (seconds to wait before each run,
+# default 12: the writeout fractions of earlier writeback halve every 3 s; `pcsim probe --settle`).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 runs=${RUNS:-3}
@@ -40,7 +41,7 @@ for sc in "${scenarios[@]}"; do
   for try in 1 2 3; do
     rm -rf "$out"
     before=$(cut -d' ' -f1-3 /proc/loadavg)
-    if "$target"/release/pcsim probe "$sc" --out "$out" --runs "$runs" --allow-sysctl 2>/tmp/pcsim-capture-$$.err; then
+    if "$target"/release/pcsim probe "$sc" --out "$out" --runs "$runs" --allow-sysctl --settle "${SETTLE:-12}" 2>/tmp/pcsim-capture-$$.err; then
       cat /tmp/pcsim-capture-$$.err >&2
       break
     fi
