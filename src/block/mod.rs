@@ -209,6 +209,8 @@ impl BlockDevice {
         let service = self.read_latency.0 + (bytes as u128 * 1_000_000_000 / self.read_bw as u128) as u64;
         let done = Nanos(start.0 + service);
         self.slots[slot] = done;
+        // Reads and writes share the device: the read's transfer delays the writes waiting for it.
+        self.write_batches.delay(start, (bytes as u128 * 1_000_000_000 / self.read_bw as u128) as u64);
         // Busy time: union of intervals, in submission order (good enough with FIFO slots).
         let from = start.max(self.busy_until);
         if done > from {

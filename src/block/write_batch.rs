@@ -65,6 +65,17 @@ impl WriteBatches {
         (self.next_id, Self::end_of(start, bytes, bw))
     }
 
+    /// The device spends `ns` at `now` on something else (a read): the batches not in service yet start that much
+    /// later. DIVERGENCE: a batch already in service keeps its end.
+    pub fn delay(&mut self, now: Nanos, ns: u64) {
+        for w in self.waiting.iter_mut().filter(|w| w.1 > now) {
+            w.1 = Nanos(w.1 .0 + ns);
+        }
+        if self.in_service_end > now && self.waiting.is_empty() {
+            self.in_service_end = Nanos(self.in_service_end.0 + ns);
+        }
+    }
+
     /// The end of waiting batch `id` as known now.
     pub fn estimate(&self, id: BatchId, bw: u64) -> Option<Nanos> {
         self.waiting.iter().find(|o| o.0 == id).map(|&(_, start, bytes)| Self::end_of(start, bytes, bw))
