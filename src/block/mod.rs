@@ -171,7 +171,7 @@ impl BlockDevice {
         }
     }
 
-    /// Puts the collecting write batch into service when its start is due by `now`: returns (batch, start, end).
+    /// Ends the write batch when its end is due by `now` (its requests complete): returns (batch, start, end).
     pub fn close_write_batch(&mut self, now: Nanos) -> Option<(BatchId, Nanos, Nanos)> {
         let (id, start, end) = self.write_batches.close_due(now, self.write_bw)?;
         self.busy_ns += end.0 - start.0;
@@ -191,14 +191,14 @@ impl BlockDevice {
         self.write_batches.serial = serial;
     }
 
-    /// The end of write batch `id` as known now, while it is still being collected.
+    /// The end of write batch `id` as known now, while it has not ended.
     pub fn write_batch_estimate(&self, id: BatchId) -> Option<Nanos> {
         self.write_batches.estimate(id, self.write_bw)
     }
 
-    /// When the write batch being collected goes into service, if there is one.
+    /// When the write batch not ended yet would end, if there is one.
     pub fn next_write_batch_close(&self) -> Option<Nanos> {
-        self.write_batches.next_close()
+        self.write_batches.next_close(self.write_bw)
     }
 
     /// Serves one read request submitted at `now`; returns (issue time, completion time).
@@ -210,7 +210,7 @@ impl BlockDevice {
         let done = Nanos(start.0 + service);
         self.slots[slot] = done;
         // Reads and writes share the device: the read's transfer delays the writes waiting for it.
-        self.write_batches.delay(start, (bytes as u128 * 1_000_000_000 / self.read_bw as u128) as u64);
+        self.write_batches.delay(start, (bytes as u128 * 1_000_000_000 / self.read_bw as u128) as u64, self.write_bw);
         // Busy time: union of intervals, in submission order (good enough with FIFO slots).
         let from = start.max(self.busy_until);
         if done > from {

@@ -178,10 +178,10 @@ fn submit_write(k: &mut Kernel, file: u32, folios: &[FolioId], sync: bool) -> Na
     last
 }
 
-/// blk_mq_submit_bio -> the driver, for one write request of `nr_sectors` on `dev` at `k.now`: puts the device's
-/// collecting batch into service first if it is due, queues the request in the batch being collected, and holds
-/// its completion (the folios' end of writeback, the completion events) until that batch's end is known. Returns
-/// the batch's end as known now (what a task waiting for this request sleeps until).
+/// blk_mq_submit_bio -> the driver, for one write request of `nr_sectors` on `dev` at `k.now`: ends the device's
+/// batch first if it is due, queues the request in the batch not ended yet (or a new one), and holds its completion
+/// (the folios' end of writeback, the completion events) until that batch's end is known. Returns the batch's end
+/// as known now (what a task waiting for this request sleeps until).
 pub fn queue_write_request(
     k: &mut Kernel,
     dev: usize,
@@ -195,8 +195,8 @@ pub fn queue_write_request(
     estimate
 }
 
-/// Puts every device's collecting write batch that starts by `upto` into service: its requests complete at its
-/// end (blk_mq_end_request for each, in submission order).
+/// Ends every device's write batch whose end is due by `upto`: its requests complete then (blk_mq_end_request for
+/// each, in submission order).
 pub fn close_write_batches(k: &mut Kernel, upto: Nanos) {
     for dev in 0..k.devices.len() {
         while let Some((batch, _, end)) = k.devices[dev].close_write_batch(upto) {
