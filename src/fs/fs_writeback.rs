@@ -174,7 +174,13 @@ impl Writeback {
         self.completions.insert((at, self.seq), (dev, file, ids));
     }
 
-    /// Holds a write request until its batch goes into service.
+    /// Whether a write request waits for its batch to end (a batch holds at least one request).
+    #[inline]
+    pub fn has_pending_writes(&self) -> bool {
+        !self.pending.is_empty()
+    }
+
+    /// Holds a write request until its batch ends.
     pub fn add_pending(&mut self, p: PendingWrite) {
         self.pending.push(p);
     }

@@ -198,6 +198,9 @@ pub fn queue_write_request(
 /// Ends every device's write batch whose end is due by `upto`: its requests complete then (blk_mq_end_request for
 /// each, in submission order).
 pub fn close_write_batches(k: &mut Kernel, upto: Nanos) {
+    if !k.wb.has_pending_writes() {
+        return;
+    }
     for dev in 0..k.devices.len() {
         while let Some((batch, _, end)) = k.devices[dev].close_write_batch(upto) {
             for p in k.wb.take_pending(dev, batch) {
