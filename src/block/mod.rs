@@ -8,6 +8,7 @@
 //! does not have (on the host this makes forced order-0 readahead split at 512 KiB in some runs and not in others).
 //! No plugging, merging of separate submissions, or I/O scheduler yet (the write side brings them).
 
+pub mod wbt;
 pub mod write_batch;
 
 pub use write_batch::{BatchId, WriteBatches};
@@ -150,6 +151,9 @@ pub struct BlockDevice {
     pub write_bw: u64,
     pub write_latency: Nanos,
     write_batches: WriteBatches,
+    /// Writeback throttling (wbt.rs) and the queue depth it scales from (nr_requests).
+    pub wbt: wbt::Wbt,
+    pub nr_requests: u64,
 }
 
 impl BlockDevice {
@@ -168,6 +172,8 @@ impl BlockDevice {
             write_bw: read_bw.max(1),
             write_latency: read_latency,
             write_batches: WriteBatches::default(),
+            wbt: wbt::Wbt::default(),
+            nr_requests: 128,
         }
     }
 
@@ -196,6 +202,11 @@ impl BlockDevice {
         self.write_batches.estimate(id, self.write_bw)
     }
 
+    /// Write requests in flight (in batches not ended yet).
+    pub fn writes_in_flight(&self) -> u64 {
+        self.write_batches.in_flight()
+    }
+
     /// When the write batch not ended yet would end, if there is one.
     pub fn next_write_batch_close(&self) -> Option<Nanos> {
         self.write_batches.next_close(self.write_bw)
@@ -209,6 +220,7 @@ impl BlockDevice {
         let service = self.read_latency.0 + (bytes as u128 * 1_000_000_000 / self.read_bw as u128) as u64;
         let done = Nanos(start.0 + service);
         self.slots[slot] = done;
+        self.wbt.last_read_done = Some(self.wbt.last_read_done.map_or(done, |t| t.max(done)));
         // Reads and writes share the device: the read's transfer delays the writes waiting for it.
         self.write_batches.delay(start, (bytes as u128 * 1_000_000_000 / self.read_bw as u128) as u64, self.write_bw);
         // Busy time: union of intervals, in submission order (good enough with FIFO slots).

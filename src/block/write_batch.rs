@@ -28,6 +28,8 @@ pub struct WriteBatches {
     /// Batches not ended yet, in order: id, start, bytes so far. In batch mode at most one (the one in service,
     /// still taking requests); serially, one per request.
     waiting: std::collections::VecDeque<(BatchId, Nanos, u64)>,
+    /// Requests in each waiting batch (same order).
+    counts: std::collections::VecDeque<u64>,
     next_id: BatchId,
     /// Every request is a batch of its own, served one after another (a blk-throttle limit above the device
     /// releases bios one by one at its rate: each completes on its own).
@@ -46,6 +48,7 @@ impl WriteBatches {
             return None;
         }
         self.waiting.pop_front();
+        self.counts.pop_front();
         let end = Self::end_of(start, bytes, bw);
         self.in_service_end = end;
         Some((id, start, end))
@@ -57,6 +60,7 @@ impl WriteBatches {
         if !self.serial {
             if let Some(open) = self.waiting.back_mut().filter(|o| Self::end_of(o.1, o.2, bw) > now) {
                 open.2 += bytes;
+                *self.counts.back_mut().expect("one count per batch") += 1;
                 return (open.0, Self::end_of(open.1, open.2, bw));
             }
         }
@@ -64,6 +68,7 @@ impl WriteBatches {
         let start = if now >= tail { Nanos(now.0 + if self.serial { 0 } else { pickup.0 }) } else { tail };
         self.next_id += 1;
         self.waiting.push_back((self.next_id, start, bytes));
+        self.counts.push_back(1);
         (self.next_id, Self::end_of(start, bytes, bw))
     }
 
@@ -75,6 +80,11 @@ impl WriteBatches {
         if self.in_service_end > now && self.waiting.is_empty() {
             self.in_service_end = Nanos(self.in_service_end.0 + ns);
         }
+    }
+
+    /// Requests in batches not ended yet.
+    pub fn in_flight(&self) -> u64 {
+        self.counts.iter().sum()
     }
 
     /// The end of batch `id` as known now, while it has not ended.

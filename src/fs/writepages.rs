@@ -72,7 +72,9 @@ pub fn do_writepages(k: &mut Kernel, file: u32, wbc: &mut Wbc) -> (u64, Nanos) {
     if wbc.range_cyclic {
         k.inodes[file as usize].writeback_index = if folios.is_empty() { 0 } else { next_index };
     }
-    let last_done = submit_write(k, file, &folios, wbc.sync_all);
+    // wbc_to_write_flags: REQ_BACKGROUND for the flusher's background and kupdate passes (cyclic, WB_SYNC_NONE).
+    let background = wbc.range_cyclic && !wbc.sync_all;
+    let last_done = submit_write(k, file, &folios, wbc.sync_all, background);
     k.now = Nanos(k.now.0 + written * WRITEPAGES_PAGE_NS);
     (written, last_done)
 }
@@ -92,7 +94,7 @@ pub const MAX_WRITEPAGES_EXTENT_LEN: u64 = 2048;
 /// __folio_start_writeback for each folio, then the bios and requests: physically contiguous folios form one bio,
 /// cut where ext4 maps a new extent (MAX_WRITEPAGES_EXTENT_LEN blocks); the block layer splits each bio into
 /// requests at max_sectors and 128 segments (block_split). Registers the completions; returns the last completion.
-fn submit_write(k: &mut Kernel, file: u32, folios: &[FolioId], sync: bool) -> Nanos {
+fn submit_write(k: &mut Kernel, file: u32, folios: &[FolioId], sync: bool, background: bool) -> Nanos {
     if folios.is_empty() {
         return k.now;
     }
@@ -170,6 +172,7 @@ fn submit_write(k: &mut Kernel, file: u32, folios: &[FolioId], sync: bool) -> Na
             let ids: Vec<FolioId> = owners[first..next_owner].iter().map(|o| o.1).collect();
             let events =
                 if k.events_on() { crate::block::completion_events(&dev_name, &rwbs, r).to_vec() } else { Vec::new() };
+            wbt_wait(k, dev, background);
             let done = queue_write_request(k, dev, r.nr_sectors, Some((file, ids)), events);
             last = last.max(done);
         }
@@ -193,6 +196,28 @@ pub fn queue_write_request(
     let (batch, estimate) = k.devices[dev].queue_write(k.now, nr_sectors);
     k.wb.add_pending(crate::fs::fs_writeback::PendingWrite { dev, batch, folios, events });
     estimate
+}
+
+/// wbt_wait (block/blk-wbt.c, rq_qos_throttle): the submitter of a buffered write request sleeps while the device
+/// has as many write requests in flight as blk-wbt allows it (block/wbt.rs), until a batch ends.
+pub fn wbt_wait(k: &mut Kernel, dev: usize, background: bool) {
+    loop {
+        close_write_batches(k, k.now);
+        let d = &mut k.devices[dev];
+        let inflight = d.writes_in_flight();
+        let qd = d.nr_requests;
+        d.wbt.advance(k.now, inflight > 0, qd);
+        let recent_wait = k.wb.wbs[dev].dirty_sleep.is_some_and(|t| k.now.0 < t.0 + 1_000_000_000);
+        let d = &mut k.devices[dev];
+        if inflight < d.wbt.limit(k.now, qd, background, recent_wait) {
+            d.wbt.wrote();
+            return;
+        }
+        match d.next_write_batch_close() {
+            Some(end) if end > k.now => k.now = end,
+            _ => return,
+        }
+    }
 }
 
 /// Ends every device's write batch whose end is due by `upto`: its requests complete then (blk_mq_end_request for

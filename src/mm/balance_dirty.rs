@@ -127,6 +127,7 @@ pub fn balance_dirty_pages_ratelimited(k: &mut Kernel, file: u32, start: Option<
         // writer's next event came 0-4 ms after `pause` jiffies, most often 3.x ms (traces/write/slow_device_1g:
         // 425 of 690 pauses): it calls balance_dirty_pages just after the tick that woke it.
         BdpAction::Sleep { pause, again } => {
+            k.wb.wbs[dev].dirty_sleep = Some(k.now);
             let tick = 1_000_000_000 / HZ;
             Some(((k.now.0 / tick + pause + 1) * tick - k.now.0, again))
         }
