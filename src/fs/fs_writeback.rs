@@ -11,6 +11,7 @@
 //! never I_SYNC-contended (one flusher per device, syncs write through their own path); no b_dirty_time list and
 //! no write_inode (metadata) I/O; the work is split into steps of one loop iteration, atomic w.r.t. other tasks.
 
+pub use crate::fs::inode::{file_update_time, touch_atime};
 use std::collections::{BTreeMap, VecDeque};
 
 use crate::fs::writepages::{complete_writeback, do_writepages, Wbc};
@@ -295,30 +296,6 @@ pub fn mark_inode_dirty(k: &mut Kernel, file: u32, sync: bool) {
         let state = std::sync::Arc::from(inode_state(k, file));
         k.emit(EventKind::WritebackDirtyInodeEnqueue { device, file: name, dirtied_when, state });
     }
-}
-
-/// file_update_time (file_modified): mtime and ctime move to the coarse clock (one jiffy granularity: no
-/// multigrain query happens in these runs); when that changes them the inode is marked I_DIRTY_SYNC, and the
-/// next read will update atime (relatime: atime not after mtime).
-pub fn file_update_time(k: &mut Kernel, file: u32) {
-    let now = jiffies_at(k.now.0);
-    let ino = &mut k.inodes[file as usize];
-    if ino.mtime_tick == Some(now) {
-        return;
-    }
-    ino.mtime_tick = Some(now);
-    ino.atime_stale = true;
-    mark_inode_dirty(k, file, true);
-}
-
-/// file_accessed -> touch_atime with relatime: atime is updated (I_DIRTY_SYNC) when it is not after mtime
-/// (the probe writes each file after creating it, so the first read of a run updates it).
-pub fn touch_atime(k: &mut Kernel, file: u32) {
-    if !k.inodes[file as usize].atime_stale {
-        return;
-    }
-    k.inodes[file as usize].atime_stale = false;
-    mark_inode_dirty(k, file, true);
 }
 
 /// wb_start_background_writeback -> wb_wakeup: the flusher runs now (writeback_wake_background).

@@ -5,6 +5,7 @@
 pub mod direct_io;
 pub mod ext4;
 pub mod fs_writeback;
+pub mod inode;
 pub mod jbd2;
 pub mod open;
 pub mod sync;
