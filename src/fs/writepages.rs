@@ -30,6 +30,32 @@ pub struct Wbc {
 /// mapping->writeback_index when cyclic, wrapping once), at most `nr_to_write` pages (folio granularity, all of them
 /// with WB_SYNC_ALL), and submits the requests. Returns the pages written and the last completion time.
 pub fn do_writepages(k: &mut Kernel, file: u32, wbc: &mut Wbc) -> (u64, Nanos) {
+    let dev = k.inodes[file as usize].device;
+    {
+        // wb_bandwidth_estimate_start: after a second without writeback, restamp the bandwidth estimate.
+        let w = &mut k.wb.wbs[dev];
+        let inodes = u64::from(w.wb_writeback > 0);
+        let now = jiffies_at(k.now.0);
+        crate::mm::page_writeback::wb_bandwidth_estimate_start(&mut w.pg.bw, now, w.wb_dirtied, w.wb_written, inodes);
+    }
+    let r = do_writepages_inner(k, file, wbc);
+    // "if there's constant writeback being submitted, this makes sure writeback bandwidth is updated once in a
+    // while": wb_update_bandwidth every BANDWIDTH_INTERVAL (no trace event; the throttle reads avg_write_bandwidth).
+    let now = jiffies_at(k.now.0);
+    let has_dirty_io = k.wb.wbs[dev].has_dirty_io();
+    let w = &mut k.wb.wbs[dev];
+    let stamp = w.pg.bw.bw_time_stamp;
+    if crate::mm::page_writeback::time_after(now, stamp.wrapping_add(crate::mm::page_writeback::BANDWIDTH_INTERVAL)) {
+        let delta = crate::mm::page_writeback::wb_update_bandwidth(&mut w.pg.bw, now, w.wb_written);
+        if has_dirty_io {
+            w.bdi.tot_write_bandwidth = (w.bdi.tot_write_bandwidth as i64 + delta).max(0) as u64;
+        }
+    }
+    r
+}
+
+/// ext4_writepages for do_writepages.
+fn do_writepages_inner(k: &mut Kernel, file: u32, wbc: &mut Wbc) -> (u64, Nanos) {
     let (first, last) = if wbc.range_cyclic {
         (k.inodes[file as usize].writeback_index, u64::MAX)
     } else {
