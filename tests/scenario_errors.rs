@@ -346,3 +346,28 @@ fn a_device_profile_fills_the_fields_a_device_leaves_out() {
     assert!(e.origin.ends_with("bad.ron") && e.line == 2, "{e}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+#[test]
+fn a_seek_model_slows_scattered_requests_and_bad_figures_are_refused() {
+    use pcsim::sim::{simulate, SimOptions};
+    let sc = |seek: &str, ops: &str| {
+        Scenario::parse(
+            &format!(
+                "Scenario(name: \"s\", machine: (memory: \"1g\"), devices: [(name: \"d\", size: \"1g\"{seek})], \
+                 files: [(name: \"f\", size: \"64m\")], tasks: [(name: \"t\", ops: [Open(file: \"f\", flags: [RDONLY]), \
+                 Fadvise(fd: \"f\", advice: Random), {ops}])])"
+            ),
+            "inline",
+        )
+    };
+    let hdd = ", seek: (min: \"0.5ms\", max: \"12ms\", rpm: 7200)";
+    let scattered = "Pread(fd: \"f\", off: \"60m\", len: \"4k\"), Pread(fd: \"f\", off: 0, len: \"4k\"), \
+                     Pread(fd: \"f\", off: \"30m\", len: \"4k\")";
+    let end = |text: Scenario| simulate(&text, &SimOptions::default()).unwrap().end.0;
+    let (ssd, disk) = (end(sc("", scattered).unwrap()), end(sc(hdd, scattered).unwrap()));
+    // Each of the 3 reads moves the head: at least a track-to-track seek and half a rotation (4.17 ms) each.
+    assert!(disk >= ssd + 3 * (500_000 + 4_166_666), "{ssd} {disk}");
+    // A bad disk: min above max.
+    let e = sc(", seek: (min: \"20ms\", max: \"12ms\", rpm: 7200)", scattered).unwrap_err();
+    assert!(e.msg.contains("not a disk's") && e.hint.is_some(), "{e}");
+}

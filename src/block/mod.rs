@@ -8,6 +8,7 @@
 //! does not have (on the host this makes forced order-0 readahead split at 512 KiB in some runs and not in others).
 //! No plugging, merging of separate submissions, or I/O scheduler yet (the write side brings them).
 
+pub mod seek;
 pub mod wbt;
 pub mod write_batch;
 
@@ -154,6 +155,10 @@ pub struct BlockDevice {
     /// Writeback throttling (wbt.rs) and the queue depth it scales from (nr_requests).
     pub wbt: wbt::Wbt,
     pub nr_requests: u64,
+    /// A rotating disk's positioning times (seek.rs), the head's sector after the last request, the capacity.
+    pub seek: Option<seek::Seek>,
+    head: u64,
+    pub capacity_sectors: u64,
 }
 
 impl BlockDevice {
@@ -174,6 +179,9 @@ impl BlockDevice {
             write_batches: WriteBatches::default(),
             wbt: wbt::Wbt::default(),
             nr_requests: 128,
+            seek: None,
+            head: 0,
+            capacity_sectors: 1,
         }
     }
 
@@ -184,12 +192,25 @@ impl BlockDevice {
         Some((id, start, end))
     }
 
+    /// The positioning time of a request at `sector` (0 without a seek model), moving the head past it.
+    fn position(&mut self, sector: u64, nr_sectors: u64) -> u64 {
+        let Some(s) = self.seek else { return 0 };
+        if nr_sectors == 0 {
+            return 0;
+        }
+        let t = s.positioning_ns(self.head, sector, self.capacity_sectors);
+        self.head = sector + nr_sectors;
+        t
+    }
+
     /// Queues one write request submitted at `now` (after `close_write_batch(now)`): returns its batch and the
     /// batch's end as known now (see write_batch.rs). DIVERGENCE: no tag limit on writes, no seek model.
-    pub fn queue_write(&mut self, now: Nanos, nr_sectors: u64) -> (BatchId, Nanos) {
+    pub fn queue_write(&mut self, now: Nanos, sector: u64, nr_sectors: u64) -> (BatchId, Nanos) {
         self.sectors_written += nr_sectors;
         self.requests += 1;
-        self.write_batches.queue(now, nr_sectors * SECTOR, self.write_bw, self.write_latency)
+        // A positioning time counts as the bytes the device could have written meanwhile.
+        let extra = (self.position(sector, nr_sectors) as u128 * self.write_bw as u128 / 1_000_000_000) as u64;
+        self.write_batches.queue(now, nr_sectors * SECTOR + extra, self.write_bw, self.write_latency)
     }
 
     /// Serves writes one at a time instead of in batches (a blk-throttle limit above the device: write_batch.rs).
@@ -213,11 +234,13 @@ impl BlockDevice {
     }
 
     /// Serves one read request submitted at `now`; returns (issue time, completion time).
-    pub fn serve_read(&mut self, now: Nanos, nr_sectors: u64) -> (Nanos, Nanos) {
+    pub fn serve_read(&mut self, now: Nanos, sector: u64, nr_sectors: u64) -> (Nanos, Nanos) {
         let (slot, free) = self.slots.iter().enumerate().min_by_key(|(i, t)| (**t, *i)).map(|(i, t)| (i, *t)).unwrap();
         let start = now.max(free);
         let bytes = nr_sectors * SECTOR;
-        let service = self.read_latency.0 + (bytes as u128 * 1_000_000_000 / self.read_bw as u128) as u64;
+        let service = self.read_latency.0
+            + (bytes as u128 * 1_000_000_000 / self.read_bw as u128) as u64
+            + self.position(sector, nr_sectors);
         let done = Nanos(start.0 + service);
         self.slots[slot] = done;
         self.wbt.last_read_done = Some(self.wbt.last_read_done.map_or(done, |t| t.max(done)));
@@ -350,8 +373,8 @@ mod tests {
     #[test]
     fn device_queues_beyond_its_depth() {
         let mut d = BlockDevice::new("d".into(), 1280, 1_000_000_000, Nanos(100_000), 1);
-        let (_, a) = d.serve_read(Nanos(0), 8);
-        let (s, _) = d.serve_read(Nanos(0), 8);
+        let (_, a) = d.serve_read(Nanos(0), 0, 8);
+        let (s, _) = d.serve_read(Nanos(0), 8, 8);
         assert_eq!(s, a, "the second request waits for the only slot");
         assert_eq!(a.0, 100_000 + 4096);
     }

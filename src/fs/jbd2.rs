@@ -61,7 +61,7 @@ fn journal_write(k: &mut Kernel, dev: usize, sector: u64, blocks: u64, bs: u64) 
         k.emit(EventKind::BlockRqIssue { device: d, rwbs: w, bytes: blocks * bs, sector, nr_sector: r.nr_sectors });
     }
     let events = if k.events_on() { crate::block::completion_events(&device, &wsm, &r).to_vec() } else { Vec::new() };
-    let done = crate::fs::writepages::queue_write_request(k, dev, r.nr_sectors, None, events);
+    let done = crate::fs::writepages::queue_write_request(k, dev, sector, r.nr_sectors, None, events);
     k.now = k.now.max(done);
 }
 
@@ -85,7 +85,7 @@ fn commit_block(k: &mut Kernel, dev: usize, sector: u64, bs: u64) {
         k.emit(EventKind::BlockRqIssue { device: d, rwbs: wsm.clone(), bytes: bs, sector, nr_sector: per });
     }
     let events = if k.events_on() { crate::block::completion_events(&device, &wsm, &r).to_vec() } else { Vec::new() };
-    let done = crate::fs::writepages::queue_write_request(k, dev, per, None, events);
+    let done = crate::fs::writepages::queue_write_request(k, dev, sector, per, None, events);
     k.now = k.now.max(done);
     crate::fs::sync::blkdev_issue_flush(k, dev);
     if k.events_on() {

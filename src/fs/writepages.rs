@@ -199,7 +199,7 @@ fn submit_write(k: &mut Kernel, file: u32, folios: &[FolioId], sync: bool, backg
             let events =
                 if k.events_on() { crate::block::completion_events(&dev_name, &rwbs, r).to_vec() } else { Vec::new() };
             wbt_wait(k, dev, background);
-            let done = queue_write_request(k, dev, r.nr_sectors, Some((file, ids)), events);
+            let done = queue_write_request(k, dev, r.sector, r.nr_sectors, Some((file, ids)), events);
             last = last.max(done);
         }
     }
@@ -214,12 +214,13 @@ fn submit_write(k: &mut Kernel, file: u32, folios: &[FolioId], sync: bool, backg
 pub fn queue_write_request(
     k: &mut Kernel,
     dev: usize,
+    sector: u64,
     nr_sectors: u64,
     folios: Option<(u32, Vec<FolioId>)>,
     events: Vec<EventKind>,
 ) -> Nanos {
     close_write_batches(k, k.now);
-    let (batch, estimate) = k.devices[dev].queue_write(k.now, nr_sectors);
+    let (batch, estimate) = k.devices[dev].queue_write(k.now, sector, nr_sectors);
     k.wb.add_pending(crate::fs::fs_writeback::PendingWrite { dev, batch, folios, events });
     estimate
 }

@@ -111,6 +111,13 @@ pub fn probe(sc: &Scenario, opts: &ProbeOptions) -> Result<Vec<RunSummary>, Prob
     if opts.runs == 0 {
         return Err(ProbeError::Refused("--runs must be at least 1".into()));
     }
+    if let Some(d) = sc.devices.iter().find(|d| d.seek.is_some()) {
+        return Err(ProbeError::Refused(format!(
+            "device `{}` has a seek model (a rotating disk), but the probe's device is a loop device on this host; \
+             remove `seek` to probe the scenario",
+            d.name
+        )));
+    }
     if opts.out.exists() && std::fs::read_dir(&opts.out).map(|mut d| d.next().is_some()).unwrap_or(true) {
         return Err(ProbeError::Refused(format!(
             "{} already exists and is not empty; choose another --out or remove it",

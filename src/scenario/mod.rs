@@ -111,6 +111,8 @@ pub struct Device {
     /// A blk-throttle limit on writes to the device, bytes per second (cgroup v1 root
     /// `blkio.throttle.write_bps_device`, which also throttles the flusher's writeback). `None`: no limit.
     pub write_bps: Option<u64>,
+    /// A rotating disk's positioning times (model only: the probe's device is what the host has).
+    pub seek: Option<crate::block::seek::Seek>,
 }
 
 /// A file that exists before the tasks start.

@@ -76,6 +76,20 @@ pub(crate) struct DeviceDoc {
     /// directory: its fields fill the ones this section leaves out.
     #[serde(default)]
     pub profile: Option<String>,
+    /// A rotating disk's positioning times (block/seek.rs).
+    #[serde(default)]
+    pub seek: Option<SeekDoc>,
+}
+
+#[derive(Debug, Deserialize, Clone, Copy)]
+#[serde(deny_unknown_fields)]
+#[serde(rename = "Seek")]
+pub(crate) struct SeekDoc {
+    /// Track-to-track seek.
+    pub min: Nanos,
+    /// Full-stroke seek.
+    pub max: Nanos,
+    pub rpm: u32,
 }
 
 #[derive(Debug, Deserialize)]

@@ -76,6 +76,7 @@ fn with_profile(d: &DeviceDoc, profile: &str, origin: &str, at: Pos) -> Result<D
         queue_depth: d.queue_depth.or(p.queue_depth),
         write_bps: d.write_bps.or(p.write_bps),
         profile: None,
+        seek: d.seek.or(p.seek),
     })
 }
 
@@ -264,7 +265,20 @@ pub(crate) fn build(doc: ScenarioDoc, root: &Node, origin: &str) -> Result<Scena
             write_latency: d.write_latency.unwrap_or(Nanos::from_us(100)),
             queue_depth: d.queue_depth.unwrap_or(32),
             write_bps: d.write_bps.map(|s| s.0),
+            seek: d.seek.map(|s| crate::block::seek::Seek { min: s.min, max: s.max, rpm: s.rpm }),
         };
+        if let Some(s) = dev.seek {
+            if s.min > s.max || !(1000..=30000).contains(&s.rpm) || s.max > Nanos::from_us(1_000_000) {
+                return Err(err(
+                    l.field("seek"),
+                    format!(
+                        "device `{}`: seek (min {} ns, max {} ns, rpm {}) is not a disk's",
+                        d.name, s.min.0, s.max.0, s.rpm
+                    ),
+                    Some("min <= max <= 1s and rpm in 1000..=30000, e.g. `seek: (min: \"0.5ms\", max: \"12ms\", rpm: 7200)`".into()),
+                ));
+            }
+        }
         if let Some(bps) = dev.write_bps {
             if bps < MIN_WRITE_BPS {
                 return Err(err(

@@ -310,12 +310,12 @@ impl Kernel {
                 } else {
                     Vec::new()
                 };
-                let done = crate::fs::writepages::queue_write_request(self, dev, r.nr_sectors, None, events);
+                let done = crate::fs::writepages::queue_write_request(self, dev, r.sector, r.nr_sectors, None, events);
                 done_at.push((r.sector, r.sector + r.nr_sectors, done));
                 continue;
             }
             self.vm.pgpgin += r.nr_sectors / 2;
-            let (issue, done) = self.devices[dev].serve_read(self.now, r.nr_sectors);
+            let (issue, done) = self.devices[dev].serve_read(self.now, r.sector, r.nr_sectors);
             if self.sink.enabled {
                 for e in request_events(&dev_name, rwbs, r).into_iter().skip(if with_queue { 0 } else { 1 }) {
                     let t = if matches!(e, EventKind::BlockRqIssue { .. }) { issue } else { self.now };

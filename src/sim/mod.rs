@@ -235,6 +235,8 @@ pub fn simulate(sc: &Scenario, opts: &SimOptions) -> Result<SimResult, SimError>
             b.write_bw = d.write_bw.min(d.write_bps.unwrap_or(u64::MAX)).max(1);
             b.set_serial_writes(d.write_bps.is_some_and(|bps| bps < d.write_bw));
             b.nr_requests = d.nr_requests.into();
+            b.seek = d.seek;
+            b.capacity_sectors = (d.size / 512).max(1);
             b.write_latency = d.write_latency;
             b
         })
