@@ -213,9 +213,23 @@ impl BlockDevice {
         self.write_batches.queue(now, nr_sectors * SECTOR + extra, self.write_bw, self.write_latency)
     }
 
-    /// Serves writes one at a time instead of in batches (a blk-throttle limit above the device: write_batch.rs).
-    pub fn set_serial_writes(&mut self, serial: bool) {
-        self.write_batches.serial = serial;
+    /// A scenario's device: its queue, bandwidths and latencies; a blk-throttle `write_bps` caps the write rate and
+    /// makes writes serial (the kernel dispatches bios at that rate, write_batch.rs); its seek model, if any.
+    pub fn for_scenario(d: &crate::scenario::Device) -> Self {
+        let mut b = BlockDevice::new(
+            Name::from(d.name.as_str()),
+            d.max_sectors_kb as u64,
+            d.read_bw,
+            d.read_latency,
+            d.queue_depth,
+        );
+        b.write_bw = d.write_bw.min(d.write_bps.unwrap_or(u64::MAX)).max(1);
+        b.write_batches.serial = d.write_bps.is_some_and(|bps| bps < d.write_bw);
+        b.write_latency = d.write_latency;
+        b.nr_requests = d.nr_requests.into();
+        b.seek = d.seek;
+        b.capacity_sectors = (d.size / SECTOR).max(1);
+        b
     }
 
     /// The end of write batch `id` as known now, while it has not ended.

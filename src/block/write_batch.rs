@@ -20,16 +20,29 @@ use crate::units::Nanos;
 /// Identifies one batch of a device.
 pub type BatchId = u64;
 
+/// A batch not ended yet: when it started, the bytes and requests it has taken so far.
+#[derive(Clone, Copy, Debug)]
+struct Batch {
+    id: BatchId,
+    start: Nanos,
+    bytes: u64,
+    requests: u64,
+}
+
+impl Batch {
+    fn end(&self, bw: u64) -> Nanos {
+        Nanos(self.start.0 + (self.bytes as u128 * 1_000_000_000 / bw.max(1) as u128) as u64)
+    }
+}
+
 /// The write batches of one device.
 #[derive(Clone, Debug, Default)]
 pub struct WriteBatches {
-    /// End of the last batch put into service: the device is idle from then on, unless batches wait.
+    /// End of the last batch that ended: the device is idle from then on, unless batches wait.
     in_service_end: Nanos,
-    /// Batches not ended yet, in order: id, start, bytes so far. In batch mode at most one (the one in service,
-    /// still taking requests); serially, one per request.
-    waiting: std::collections::VecDeque<(BatchId, Nanos, u64)>,
-    /// Requests in each waiting batch (same order).
-    counts: std::collections::VecDeque<u64>,
+    /// Batches not ended yet, in order. In batch mode at most one (the one in service, still taking requests);
+    /// serially, one per request.
+    waiting: std::collections::VecDeque<Batch>,
     next_id: BatchId,
     /// Every request is a batch of its own, served one after another (a blk-throttle limit above the device
     /// releases bios one by one at its rate: each completes on its own).
@@ -37,45 +50,40 @@ pub struct WriteBatches {
 }
 
 impl WriteBatches {
-    fn end_of(start: Nanos, bytes: u64, bw: u64) -> Nanos {
-        Nanos(start.0 + (bytes as u128 * 1_000_000_000 / bw.max(1) as u128) as u64)
-    }
-
     /// Ends the first batch when its end is due by `now`: its requests complete then; returns (id, start, end).
     pub fn close_due(&mut self, now: Nanos, bw: u64) -> Option<(BatchId, Nanos, Nanos)> {
-        let &(id, start, bytes) = self.waiting.front()?;
-        if Self::end_of(start, bytes, bw) > now {
+        let first = *self.waiting.front()?;
+        let end = first.end(bw);
+        if end > now {
             return None;
         }
         self.waiting.pop_front();
-        self.counts.pop_front();
-        let end = Self::end_of(start, bytes, bw);
         self.in_service_end = end;
-        Some((id, start, end))
+        Some((first.id, first.start, end))
     }
 
     /// Queues a request of `bytes` submitted at `now` (after every `close_due(now)`): it joins the batch that has not
     /// ended yet, or starts one; returns its batch and that batch's end as known now (later requests push it back).
     pub fn queue(&mut self, now: Nanos, bytes: u64, bw: u64, pickup: Nanos) -> (BatchId, Nanos) {
         if !self.serial {
-            if let Some(open) = self.waiting.back_mut().filter(|o| Self::end_of(o.1, o.2, bw) > now) {
-                open.2 += bytes;
-                *self.counts.back_mut().expect("one count per batch") += 1;
-                return (open.0, Self::end_of(open.1, open.2, bw));
+            if let Some(open) = self.waiting.back_mut().filter(|o| o.end(bw) > now) {
+                open.bytes += bytes;
+                open.requests += 1;
+                return (open.id, open.end(bw));
             }
         }
-        let tail = self.waiting.back().map_or(self.in_service_end, |&(_, start, b)| Self::end_of(start, b, bw));
+        let tail = self.waiting.back().map_or(self.in_service_end, |b| b.end(bw));
         let start = if now >= tail { Nanos(now.0 + if self.serial { 0 } else { pickup.0 }) } else { tail };
         self.next_id += 1;
-        self.waiting.push_back((self.next_id, start, bytes));
-        self.counts.push_back(1);
-        (self.next_id, Self::end_of(start, bytes, bw))
+        let batch = Batch { id: self.next_id, start, bytes, requests: 1 };
+        self.waiting.push_back(batch);
+        (batch.id, batch.end(bw))
     }
 
     /// The device spends `ns` at `now` on something else (a read): the batches not ended yet end that much later.
     pub fn delay(&mut self, now: Nanos, ns: u64, bw: u64) {
-        for w in self.waiting.iter_mut().filter(|w| Self::end_of(w.1, w.2, bw) > now) {
-            w.1 = Nanos(w.1 .0 + ns);
+        for b in self.waiting.iter_mut().filter(|b| b.end(bw) > now) {
+            b.start = Nanos(b.start.0 + ns);
         }
         if self.in_service_end > now && self.waiting.is_empty() {
             self.in_service_end = Nanos(self.in_service_end.0 + ns);
@@ -84,17 +92,17 @@ impl WriteBatches {
 
     /// Requests in batches not ended yet.
     pub fn in_flight(&self) -> u64 {
-        self.counts.iter().sum()
+        self.waiting.iter().map(|b| b.requests).sum()
     }
 
     /// The end of batch `id` as known now, while it has not ended.
     pub fn estimate(&self, id: BatchId, bw: u64) -> Option<Nanos> {
-        self.waiting.iter().find(|o| o.0 == id).map(|&(_, start, bytes)| Self::end_of(start, bytes, bw))
+        self.waiting.iter().find(|b| b.id == id).map(|b| b.end(bw))
     }
 
     /// When the first batch not ended yet would end (as known now), if there is one.
     pub fn next_close(&self, bw: u64) -> Option<Nanos> {
-        self.waiting.front().map(|&(_, start, bytes)| Self::end_of(start, bytes, bw))
+        self.waiting.front().map(|b| b.end(bw))
     }
 }
 

@@ -40,9 +40,10 @@ impl Journal {
     }
 }
 
-/// Issues one journal write of `blocks` blocks at `sector` and waits for it: a 4 KiB bio per block under the plug,
-/// the first allocating the request (Q, G, block_io_start of its 4 KiB), the others back-merged into it (Q, M),
-/// then the request issued whole (D) and completed (C, block_io_done).
+/// The commit's journal buffers (jbd2_journal_write_metadata_buffer, submit_bh under the commit's plug, then
+/// wait_on_buffer): one journal write of `blocks` blocks at `sector`, a 4 KiB bio per block, the first allocating
+/// the request (Q, G, block_io_start of its 4 KiB), the others back-merged into it (Q, M), then the request issued
+/// whole (D) and completed (C, block_io_done).
 fn journal_write(k: &mut Kernel, dev: usize, sector: u64, blocks: u64, bs: u64) {
     let wsm: Name = Name::from("WSM");
     let per = bs / SECTOR;
@@ -60,8 +61,7 @@ fn journal_write(k: &mut Kernel, dev: usize, sector: u64, blocks: u64, bs: u64) 
         }
         k.emit(EventKind::BlockRqIssue { device: d, rwbs: w, bytes: blocks * bs, sector, nr_sector: r.nr_sectors });
     }
-    let events = if k.events_on() { crate::block::completion_events(&device, &wsm, &r).to_vec() } else { Vec::new() };
-    let done = crate::fs::writepages::queue_write_request(k, dev, sector, r.nr_sectors, None, events);
+    let done = crate::fs::writepages::queue_request(k, dev, &r, &wsm, None);
     k.now = k.now.max(done);
 }
 
@@ -84,8 +84,7 @@ fn commit_block(k: &mut Kernel, dev: usize, sector: u64, bs: u64) {
         k.emit(EventKind::BlockRqInsert { device: d.clone(), rwbs: wsm.clone(), bytes: bs, sector, nr_sector: per });
         k.emit(EventKind::BlockRqIssue { device: d, rwbs: wsm.clone(), bytes: bs, sector, nr_sector: per });
     }
-    let events = if k.events_on() { crate::block::completion_events(&device, &wsm, &r).to_vec() } else { Vec::new() };
-    let done = crate::fs::writepages::queue_write_request(k, dev, sector, per, None, events);
+    let done = crate::fs::writepages::queue_request(k, dev, &r, &wsm, None);
     k.now = k.now.max(done);
     crate::fs::sync::blkdev_issue_flush(k, dev);
     if k.events_on() {

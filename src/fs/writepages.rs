@@ -196,10 +196,8 @@ fn submit_write(k: &mut Kernel, file: u32, folios: &[FolioId], sync: bool, backg
                 next_owner += 1;
             }
             let ids: Vec<FolioId> = owners[first..next_owner].iter().map(|o| o.1).collect();
-            let events =
-                if k.events_on() { crate::block::completion_events(&dev_name, &rwbs, r).to_vec() } else { Vec::new() };
             wbt_wait(k, dev, background);
-            let done = queue_write_request(k, dev, r.sector, r.nr_sectors, Some((file, ids)), events);
+            let done = queue_request(k, dev, r, &rwbs, Some((file, ids)));
             last = last.max(done);
         }
     }
@@ -245,6 +243,23 @@ pub fn wbt_wait(k: &mut Kernel, dev: usize, background: bool) {
             _ => return,
         }
     }
+}
+
+/// queue_write_request for a request `r` whose completion events are the usual ones (block_rq_complete,
+/// block_io_done with `rwbs`).
+pub fn queue_request(
+    k: &mut Kernel,
+    dev: usize,
+    r: &crate::block::Request,
+    rwbs: &crate::trace::event::Name,
+    folios: Option<(u32, Vec<FolioId>)>,
+) -> Nanos {
+    let events = if k.events_on() {
+        crate::block::completion_events(&k.devices[dev].name, rwbs, r).to_vec()
+    } else {
+        Vec::new()
+    };
+    queue_write_request(k, dev, r.sector, r.nr_sectors, folios, events)
 }
 
 /// Ends every device's write batch whose end is due by `upto`: its requests complete then (blk_mq_end_request for

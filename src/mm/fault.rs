@@ -124,14 +124,17 @@ impl Ptes {
     }
 }
 
+/// The file pages of [index, index+nr) that mapping `p` covers (rmap_walk's vma_address range; maybe empty).
+fn covered(p: &Ptes, index: u64, nr: u64) -> std::ops::Range<u64> {
+    index.max(p.pgoff)..(index + nr).min(p.pgoff + p.pages)
+}
+
 /// folio_referenced (mm/rmap.c): walks every mapping of the folio's file; returns whether any page is mapped and
 /// how many of its PTEs were young (clearing them).
 pub fn folio_referenced(k: &mut Kernel, file: u32, index: u64, nr: u64) -> (bool, u64) {
     let (mut mapped, mut young) = (false, 0);
     for p in k.ptes.iter_mut().filter(|p| p.live && p.file == file) {
-        let lo = index.max(p.pgoff);
-        let hi = (index + nr).min(p.pgoff + p.pages);
-        for page in lo..hi {
+        for page in covered(p, index, nr) {
             if let Some(y) = p.test_clear_young(page - p.pgoff) {
                 mapped = true;
                 young += y as u64;
@@ -143,20 +146,18 @@ pub fn folio_referenced(k: &mut Kernel, file: u32, index: u64, nr: u64) -> (bool
 
 /// folio_mapped: whether any page of the folio has a PTE.
 pub fn folio_mapped(k: &Kernel, file: u32, index: u64, nr: u64) -> bool {
-    k.ptes.iter().filter(|p| p.live && p.file == file).any(|p| {
-        let lo = index.max(p.pgoff);
-        let hi = (index + nr).min(p.pgoff + p.pages);
-        (lo..hi).any(|page| p.is_mapped(page - p.pgoff))
-    })
+    k.ptes
+        .iter()
+        .filter(|p| p.live && p.file == file)
+        .any(|p| covered(p, index, nr).any(|page| p.is_mapped(page - p.pgoff)))
 }
 
 /// try_to_unmap: removes every PTE of the folio's pages.
 pub fn try_to_unmap(k: &mut Kernel, file: u32, index: u64, nr: u64) {
     for p in k.ptes.iter_mut().filter(|p| p.live && p.file == file) {
-        let lo = index.max(p.pgoff);
-        let hi = (index + nr).min(p.pgoff + p.pages);
-        if lo < hi {
-            p.zap(lo - p.pgoff, hi - lo);
+        let r = covered(p, index, nr);
+        if !r.is_empty() {
+            p.zap(r.start - p.pgoff, r.end - r.start);
         }
     }
 }
@@ -165,9 +166,7 @@ pub fn try_to_unmap(k: &mut Kernel, file: u32, index: u64, nr: u64) {
 /// dirties the folio again (folio_clear_dirty_for_io, before writeback).
 pub fn folio_mkclean(k: &mut Kernel, file: u32, index: u64, nr: u64) {
     for p in k.ptes.iter_mut().filter(|p| p.live && p.file == file) {
-        let lo = index.max(p.pgoff);
-        let hi = (index + nr).min(p.pgoff + p.pages);
-        for page in lo..hi {
+        for page in covered(p, index, nr) {
             p.write_protect(page - p.pgoff);
         }
     }

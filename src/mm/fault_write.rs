@@ -16,7 +16,8 @@ use crate::mm::fault::{do_fault, Vma};
 use crate::mm::filemap::OpenFile;
 use crate::sim::kernel::Kernel;
 
-/// A write access to file page `page` through `vma` (a shared writable mapping). False on SIGBUS.
+/// handle_pte_fault's write side for a shared mapping: nothing when the PTE is writable, else wp_page_shared (mapped
+/// read-only) or do_shared_fault (not mapped), for file page `page` through `vma`. False on SIGBUS.
 pub fn handle_write_access(k: &mut Kernel, of: &mut OpenFile, vma: &mut Vma, page: u64) -> bool {
     let off = page - vma.pgoff;
     let p = &k.ptes[vma.pte];

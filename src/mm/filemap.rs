@@ -209,8 +209,9 @@ fn read_loop(
     already as i64
 }
 
-/// struct cachestat (include/uapi/linux/mman.h): pages of a range by state.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+/// struct cachestat (include/uapi/linux/mman.h): pages of a range by state (the model's, and the probe's from the
+/// syscall).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Cachestat {
     pub nr_cache: u64,
     pub nr_dirty: u64,

@@ -10,15 +10,8 @@ use serde::Serialize;
 
 use super::host;
 
-/// cachestat(2) of a whole file (pages).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize)]
-pub struct Cachestat {
-    pub nr_cache: u64,
-    pub nr_dirty: u64,
-    pub nr_writeback: u64,
-    pub nr_evicted: u64,
-    pub nr_recently_evicted: u64,
-}
+/// cachestat(2) results: the model's struct (pages).
+pub use crate::mm::filemap::Cachestat;
 
 const SYS_CACHESTAT: libc::c_long = 451;
 

@@ -45,7 +45,7 @@ pub struct Inode {
 }
 
 impl Inode {
-    /// A clean file of `size` bytes laid out by `extents`, all of it allocated (for unit tests).
+    /// A clean file of `size` bytes laid out by `extents`, all of it allocated.
     pub fn new(name: &str, device: usize, size: u64, extents: ExtentMap) -> Inode {
         Inode {
             name: Arc::from(name),
@@ -305,12 +305,7 @@ impl Kernel {
                         self.emit(e);
                     }
                 }
-                let events = if self.sink.enabled {
-                    crate::block::completion_events(&dev_name, rwbs, r).to_vec()
-                } else {
-                    Vec::new()
-                };
-                let done = crate::fs::writepages::queue_write_request(self, dev, r.sector, r.nr_sectors, None, events);
+                let done = crate::fs::writepages::queue_request(self, dev, r, rwbs, None);
                 done_at.push((r.sector, r.sector + r.nr_sectors, done));
                 continue;
             }

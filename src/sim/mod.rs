@@ -20,7 +20,6 @@ pub use extents::{merge_extents, read_extents};
 pub use queue::EventQueue;
 
 use crate::block::{BlockDevice, Extent, ExtentMap};
-use crate::mm::address_space::AddressSpace;
 use crate::mm::folio::Folio;
 use crate::scenario::{InitialState, Scenario};
 use crate::trace::event::Event;
@@ -198,49 +197,21 @@ pub fn simulate(sc: &Scenario, opts: &SimOptions) -> Result<SimResult, SimError>
         .files
         .iter()
         .zip(layout)
-        .map(|(f, default)| Inode {
-            name: Arc::from(f.name.as_str()),
-            device: f.device,
-            size: f.size,
-            mapping: AddressSpace::default(),
-            extents: opts
+        .map(|(f, default)| {
+            let extents = opts
                 .extents
                 .get(&f.name)
                 .map(|e| ExtentMap { extents: e.clone(), holes: Vec::new() })
-                .unwrap_or(default),
-            allocated: f.size.div_ceil(fs_block_size(&sc.devices[f.device])) * fs_block_size(&sc.devices[f.device]),
-            dirtied_when: None,
-            nr_dirty: 0,
-            writeback_index: 0,
-            dirty_sync: false,
-            dirty_pages: false,
-            mtime_tick: None,
+                .unwrap_or(default);
+            let mut ino = Inode::new(&f.name, f.device, f.size, extents);
+            let bs = fs_block_size(&sc.devices[f.device]);
+            ino.allocated = f.size.div_ceil(bs) * bs;
             // The probe writes each file after creating it: atime is not after mtime.
-            atime_stale: true,
-            journal_pending: false,
+            ino.atime_stale = true;
+            ino
         })
         .collect();
-    let devices: Vec<BlockDevice> = sc
-        .devices
-        .iter()
-        .map(|d| {
-            let mut b = BlockDevice::new(
-                Arc::from(d.name.as_str()),
-                d.max_sectors_kb as u64,
-                d.read_bw,
-                d.read_latency,
-                d.queue_depth,
-            );
-            // A blk-throttle write_bps limit caps the write rate (the kernel dispatches bios at that rate).
-            b.write_bw = d.write_bw.min(d.write_bps.unwrap_or(u64::MAX)).max(1);
-            b.set_serial_writes(d.write_bps.is_some_and(|bps| bps < d.write_bw));
-            b.nr_requests = d.nr_requests.into();
-            b.seek = d.seek;
-            b.capacity_sectors = (d.size / 512).max(1);
-            b.write_latency = d.write_latency;
-            b
-        })
-        .collect();
+    let devices: Vec<BlockDevice> = sc.devices.iter().map(BlockDevice::for_scenario).collect();
     let io_pages: Vec<u64> = sc.devices.iter().map(|d| d.max_sectors_kb as u64 / 4).collect();
     let ra_pages: Vec<u64> = sc.devices.iter().map(|d| d.read_ahead_kb as u64 / 4).collect();
     let mut k = Kernel::new(inodes, devices, io_pages, opts.events);
