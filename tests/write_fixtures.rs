@@ -399,15 +399,16 @@ fn two_devices_share_the_global_limit() {
                 r.dir.display()
             );
         }
-        // By the end the two devices hold equal shares of the global limit (within 5 % of each other) and more than
-        // half of it between them: 55-84 % in the captures. A new bdi starts with none; the host's own disk keeps the
-        // rest, its writeout fraction raised by the probe's sync(2) just before the workload.
+        // By the end the two devices hold about equal shares of the global limit (within 10 % of each other: 0.1-9 %
+        // in the captures) and more than half of it between them (99.4-99.7 % in the captures since the probe writes
+        // its set-up with direct I/O and waits 12 s; 55-84 % before). A new bdi starts with none; the host's own disk
+        // keeps the rest.
         let last = r.series.samples.last().unwrap();
         let (a, b) = (last.get("disk0.wb_thresh_kb").unwrap(), last.get("disk1.wb_thresh_kb").unwrap());
         let share = a + b;
         let global = last.get("dirty_thresh_kb").unwrap();
         assert!(share <= global && share * 2 > global, "{}: {share} vs {global}", r.dir.display());
-        assert!(a.abs_diff(b) * 20 <= a.max(b), "{}: {a} vs {b}", r.dir.display());
+        assert!(a.abs_diff(b) * 10 <= a.max(b), "{}: {a} vs {b}", r.dir.display());
     }
 }
 
