@@ -371,3 +371,27 @@ fn a_seek_model_slows_scattered_requests_and_bad_figures_are_refused() {
     let e = sc(", seek: (min: \"20ms\", max: \"12ms\", rpm: 7200)", scattered).unwrap_err();
     assert!(e.msg.contains("not a disk's") && e.hint.is_some(), "{e}");
 }
+
+#[test]
+fn write_batch_spread_is_a_fraction_and_seeded() {
+    use pcsim::sim::{simulate, SimOptions};
+    let sc = |spread: &str, seed: u64| {
+        Scenario::parse(
+            &format!(
+                "Scenario(name: \"s\", seed: {seed}, machine: (memory: \"1g\"), devices: [(name: \"d\", size: \"1g\"{spread})], \
+                 sysctls: {{\"vm.dirty_bytes\": 16777216, \"vm.dirty_background_bytes\": 8388608}}, \
+                 files: [(name: \"f\", size: 0)], tasks: [(name: \"t\", ops: [Open(file: \"f\", flags: [WRONLY]), \
+                 Repeat(count: 512, ops: [Write(fd: \"f\", len: \"128k\")])])])"
+            ),
+            "inline",
+        )
+    };
+    let end = |text: Scenario| simulate(&text, &SimOptions::default()).unwrap().end.0;
+    // Same seed, same run; the batches' rates (and the writer's stalls) come from the seed.
+    assert_eq!(end(sc("", 1).unwrap()), end(sc("", 1).unwrap()));
+    assert_ne!(end(sc("", 1).unwrap()), end(sc("", 2).unwrap()));
+    assert!(end(sc(", write_bw_spread: 0", 1).unwrap()) > 0);
+    let e = sc(", write_bw_spread: 1.5", 1).unwrap_err();
+    assert!(e.msg.contains("write_bw_spread") && e.msg.contains("0..=0.9") && e.hint.is_some(), "{e}");
+    assert_eq!(e.line, 1, "{e}");
+}

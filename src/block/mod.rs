@@ -9,6 +9,7 @@
 //! No plugging, merging of separate submissions, or I/O scheduler yet (the write side brings them).
 
 pub mod seek;
+pub mod throttle;
 pub mod wbt;
 pub mod write_batch;
 
@@ -152,6 +153,10 @@ pub struct BlockDevice {
     pub write_bw: u64,
     pub write_latency: Nanos,
     write_batches: WriteBatches,
+    /// How much write batches' rates vary (thousandths; drawn once the device is seeded: `seed`).
+    pub write_bw_spread_permille: u32,
+    /// A blk-throttle write limit (throttle.rs), if the scenario sets one.
+    pub throttle: Option<throttle::Throttle>,
     /// Writeback throttling (wbt.rs) and the queue depth it scales from (nr_requests).
     pub wbt: wbt::Wbt,
     pub nr_requests: u64,
@@ -177,6 +182,8 @@ impl BlockDevice {
             write_bw: read_bw.max(1),
             write_latency: read_latency,
             write_batches: WriteBatches::default(),
+            write_bw_spread_permille: 0,
+            throttle: None,
             wbt: wbt::Wbt::default(),
             nr_requests: 128,
             seek: None,
@@ -203,8 +210,14 @@ impl BlockDevice {
         t
     }
 
-    /// Queues one write request submitted at `now` (after `close_write_batch(now)`): returns its batch and the
-    /// batch's end as known now (see write_batch.rs). DIVERGENCE: no tag limit on writes, no seek model.
+    /// When a write bio of `bytes` submitted at `now` leaves blk-throttle for the block layer (`now` without a
+    /// limit).
+    pub fn throttle_bio(&mut self, now: Nanos, bytes: u64) -> Nanos {
+        self.throttle.as_mut().map_or(now, |t| t.dispatch(now, bytes))
+    }
+
+    /// Queues one write request reaching the device at `now` (after `close_write_batch(now)`): returns its batch and
+    /// the batch's end as known now (see write_batch.rs). DIVERGENCE: no tag limit on writes.
     pub fn queue_write(&mut self, now: Nanos, sector: u64, nr_sectors: u64) -> (BatchId, Nanos) {
         self.sectors_written += nr_sectors;
         self.requests += 1;
@@ -213,8 +226,9 @@ impl BlockDevice {
         self.write_batches.queue(now, nr_sectors * SECTOR + extra, self.write_bw, self.write_latency)
     }
 
-    /// A scenario's device: its queue, bandwidths and latencies; a blk-throttle `write_bps` caps the write rate and
-    /// makes writes serial (the kernel dispatches bios at that rate, write_batch.rs); its seek model, if any.
+    /// A scenario's device: its queue, bandwidths and latencies; a blk-throttle `write_bps` below the device's write
+    /// bandwidth releases write bios at that rate (throttle.rs; the probe's loop devices are rotational); its seek
+    /// model, if any.
     pub fn for_scenario(d: &crate::scenario::Device) -> Self {
         let mut b = BlockDevice::new(
             Name::from(d.name.as_str()),
@@ -223,13 +237,22 @@ impl BlockDevice {
             d.read_latency,
             d.queue_depth,
         );
-        b.write_bw = d.write_bw.min(d.write_bps.unwrap_or(u64::MAX)).max(1);
-        b.write_batches.serial = d.write_bps.is_some_and(|bps| bps < d.write_bw);
+        b.write_bw = d.write_bw.max(1);
+        b.throttle = d.write_bps.filter(|&bps| bps < d.write_bw).map(|bps| throttle::Throttle::new(bps, true));
         b.write_latency = d.write_latency;
         b.nr_requests = d.nr_requests.into();
         b.seek = d.seek;
+        b.write_bw_spread_permille = d.write_bw_spread_permille;
         b.capacity_sectors = (d.size / SECTOR).max(1);
         b
+    }
+
+    /// Seeds the device's random stream (the write batches' rates) from the scenario's `seed` and the device's index.
+    pub fn seed(&mut self, seed: u64, index: usize) {
+        // A stream of its own: "task" u64::MAX - index is no task's, purpose "wbatch".
+        let key =
+            crate::scenario::generate::stream_key(seed, u64::MAX - index as u64, 0, u64::from_le_bytes(*b"wbatch\0\0"));
+        self.write_batches.set_jitter(self.write_bw_spread_permille, crate::scenario::generate::chacha(key));
     }
 
     /// The end of write batch `id` as known now, while it has not ended.
@@ -260,6 +283,12 @@ impl BlockDevice {
         self.wbt.last_read_done = Some(self.wbt.last_read_done.map_or(done, |t| t.max(done)));
         // Reads and writes share the device: the read's transfer delays the writes waiting for it.
         self.write_batches.delay(start, (bytes as u128 * 1_000_000_000 / self.read_bw as u128) as u64, self.write_bw);
+        // A read that arrives while a write batch is in service is served inside it and completes with it.
+        let done = match self.write_batches.open_end(start, self.write_bw) {
+            Some(end) if end > done => end,
+            _ => done,
+        };
+        self.slots[slot] = done;
         // Busy time: union of intervals, in submission order (good enough with FIFO slots).
         let from = start.max(self.busy_until);
         if done > from {

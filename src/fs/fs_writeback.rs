@@ -70,6 +70,10 @@ pub struct Wb {
     pending: Option<(Nanos, u64)>,
     /// WB_writeback_running: a work item is being executed.
     pub running: bool,
+    /// wb->writeback_inodes: inodes with folios under writeback (the WRITEBACK tag of their mapping).
+    pub writeback_inodes: u64,
+    /// wb->bw_dwork: when the delayed bandwidth update queued by wb_inode_writeback_end runs, if queued.
+    pub bw_dwork: Option<Nanos>,
 }
 
 impl Wb {
@@ -92,6 +96,8 @@ impl Wb {
             generation: 0,
             pending: None,
             running: false,
+            writeback_inodes: 0,
+            bw_dwork: None,
         }
     }
 

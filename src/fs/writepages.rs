@@ -34,7 +34,7 @@ pub fn do_writepages(k: &mut Kernel, file: u32, wbc: &mut Wbc) -> (u64, Nanos) {
     {
         // wb_bandwidth_estimate_start: after a second without writeback, restamp the bandwidth estimate.
         let w = &mut k.wb.wbs[dev];
-        let inodes = u64::from(w.wb_writeback > 0);
+        let inodes = w.writeback_inodes;
         let now = jiffies_at(k.now.0);
         crate::mm::page_writeback::wb_bandwidth_estimate_start(&mut w.pg.bw, now, w.wb_dirtied, w.wb_written, inodes);
     }
@@ -42,16 +42,33 @@ pub fn do_writepages(k: &mut Kernel, file: u32, wbc: &mut Wbc) -> (u64, Nanos) {
     // "if there's constant writeback being submitted, this makes sure writeback bandwidth is updated once in a
     // while": wb_update_bandwidth every BANDWIDTH_INTERVAL (no trace event; the throttle reads avg_write_bandwidth).
     let now = jiffies_at(k.now.0);
-    let has_dirty_io = k.wb.wbs[dev].has_dirty_io();
-    let w = &mut k.wb.wbs[dev];
-    let stamp = w.pg.bw.bw_time_stamp;
+    let stamp = k.wb.wbs[dev].pg.bw.bw_time_stamp;
     if crate::mm::page_writeback::time_after(now, stamp.wrapping_add(crate::mm::page_writeback::BANDWIDTH_INTERVAL)) {
-        let delta = crate::mm::page_writeback::wb_update_bandwidth(&mut w.pg.bw, now, w.wb_written);
-        if has_dirty_io {
-            w.bdi.tot_write_bandwidth = (w.bdi.tot_write_bandwidth as i64 + delta).max(0) as u64;
-        }
+        wb_update_bandwidth(k, dev, now);
     }
     r
+}
+
+/// wb_update_bandwidth (mm/page-writeback.c) on device `dev`'s wb at jiffies `now`, keeping the bdi's
+/// tot_write_bandwidth in step.
+fn wb_update_bandwidth(k: &mut Kernel, dev: usize, now: u64) {
+    let has_dirty_io = k.wb.wbs[dev].has_dirty_io();
+    let w = &mut k.wb.wbs[dev];
+    let delta = crate::mm::page_writeback::wb_update_bandwidth(&mut w.pg.bw, now, w.wb_written);
+    if has_dirty_io {
+        w.bdi.tot_write_bandwidth = (w.bdi.tot_write_bandwidth as i64 + delta).max(0) as u64;
+    }
+}
+
+/// wb_update_bandwidth_workfn: the delayed bandwidth update of every device whose bw_dwork is due by `upto` (it runs
+/// as a kworker at its timer's tick: the completions before that tick count, later ones do not).
+fn run_bw_dwork(k: &mut Kernel, upto: Nanos) {
+    for dev in 0..k.wb.wbs.len() {
+        if let Some(at) = k.wb.wbs[dev].bw_dwork.filter(|&at| at <= upto) {
+            k.wb.wbs[dev].bw_dwork = None;
+            wb_update_bandwidth(k, dev, jiffies_at(at.0));
+        }
+    }
 }
 
 /// ext4_writepages for do_writepages.
@@ -138,7 +155,13 @@ fn submit_write(k: &mut Kernel, file: u32, folios: &[FolioId], sync: bool, backg
             crate::mm::fault::folio_mkclean(k, file, f.index(), nr);
         }
         k.vm.nr_dirty -= nr;
-        k.inodes[file as usize].nr_dirty -= nr;
+        let ino = &mut k.inodes[file as usize];
+        ino.nr_dirty -= nr;
+        if ino.nr_writeback == 0 {
+            // wb_inode_writeback_start: the mapping gets its first WRITEBACK tag.
+            k.wb.wbs[dev].writeback_inodes += 1;
+        }
+        ino.nr_writeback += nr;
         k.wb.nr_writeback += nr;
         let w = &mut k.wb.wbs[dev];
         w.wb_reclaimable -= nr;
@@ -165,9 +188,11 @@ fn submit_write(k: &mut Kernel, file: u32, folios: &[FolioId], sync: bool, backg
     let mut next_owner = 0;
     let mut reqs = Vec::new();
     for run in &runs {
-        // submit_bio: one bio per run (Q), split into requests (X before each piece but the last).
+        // submit_bio: one bio per run (Q), through blk-throttle (released now or later), split into requests (X
+        // before each piece but the last).
         reqs.clear();
         crate::block::build_requests(std::slice::from_ref(run), k.devices[dev].max_sectors, &mut reqs);
+        let at = k.devices[dev].throttle_bio(k.now, run.1 * crate::block::SECTOR);
         if k.events_on() {
             k.emit(EventKind::BlockBioQueue {
                 device: dev_name.clone(),
@@ -179,15 +204,18 @@ fn submit_write(k: &mut Kernel, file: u32, folios: &[FolioId], sync: bool, backg
         for (i, r) in reqs.iter().enumerate() {
             if k.events_on() {
                 if i + 1 < reqs.len() {
-                    k.emit(EventKind::BlockSplit {
-                        device: dev_name.clone(),
-                        rwbs: rwbs.clone(),
-                        sector: r.sector,
-                        new_sector: r.sector + r.nr_sectors,
-                    });
+                    k.emit_at(
+                        at,
+                        EventKind::BlockSplit {
+                            device: dev_name.clone(),
+                            rwbs: rwbs.clone(),
+                            sector: r.sector,
+                            new_sector: r.sector + r.nr_sectors,
+                        },
+                    );
                 }
                 for e in crate::block::request_events(&dev_name, &rwbs, r).into_iter().skip(1) {
-                    k.emit(e);
+                    k.emit_at(at, e);
                 }
             }
             // The folios whose first sector lies in this request end writeback at its completion.
@@ -196,8 +224,11 @@ fn submit_write(k: &mut Kernel, file: u32, folios: &[FolioId], sync: bool, backg
                 next_owner += 1;
             }
             let ids: Vec<FolioId> = owners[first..next_owner].iter().map(|o| o.1).collect();
-            wbt_wait(k, dev, background);
-            let done = queue_request(k, dev, r, &rwbs, Some((file, ids)));
+            // A throttled bio meets blk-wbt when blk-throttle's dispatch work submits it, not in the flusher.
+            if k.devices[dev].throttle.is_none() {
+                wbt_wait(k, dev, background);
+            }
+            let done = queue_request_at(k, dev, r, &rwbs, Some((file, ids)), Some(at));
             last = last.max(done);
         }
     }
@@ -217,8 +248,23 @@ pub fn queue_write_request(
     folios: Option<(u32, Vec<FolioId>)>,
     events: Vec<EventKind>,
 ) -> Nanos {
+    queue_write_request_at(k, dev, sector, nr_sectors, folios, events, None)
+}
+
+/// queue_write_request for a request reaching the device at `at` (None: now, through blk-throttle as a bio of its
+/// own).
+fn queue_write_request_at(
+    k: &mut Kernel,
+    dev: usize,
+    sector: u64,
+    nr_sectors: u64,
+    folios: Option<(u32, Vec<FolioId>)>,
+    events: Vec<EventKind>,
+    at: Option<Nanos>,
+) -> Nanos {
     close_write_batches(k, k.now);
-    let (batch, estimate) = k.devices[dev].queue_write(k.now, sector, nr_sectors);
+    let at = at.unwrap_or_else(|| k.devices[dev].throttle_bio(k.now, nr_sectors * crate::block::SECTOR));
+    let (batch, estimate) = k.devices[dev].queue_write(at, sector, nr_sectors);
     k.wb.add_pending(crate::fs::fs_writeback::PendingWrite { dev, batch, folios, events });
     estimate
 }
@@ -254,12 +300,25 @@ pub fn queue_request(
     rwbs: &crate::trace::event::Name,
     folios: Option<(u32, Vec<FolioId>)>,
 ) -> Nanos {
+    queue_request_at(k, dev, r, rwbs, folios, None)
+}
+
+/// queue_request for a request of a bio blk-throttle released at `at` (None: the request is a bio of its own, to
+/// throttle now).
+fn queue_request_at(
+    k: &mut Kernel,
+    dev: usize,
+    r: &crate::block::Request,
+    rwbs: &crate::trace::event::Name,
+    folios: Option<(u32, Vec<FolioId>)>,
+    at: Option<Nanos>,
+) -> Nanos {
     let events = if k.events_on() {
         crate::block::completion_events(&k.devices[dev].name, rwbs, r).to_vec()
     } else {
         Vec::new()
     };
-    queue_write_request(k, dev, r.sector, r.nr_sectors, folios, events)
+    queue_write_request_at(k, dev, r.sector, r.nr_sectors, folios, events, at)
 }
 
 /// Ends every device's write batch whose end is due by `upto`: its requests complete then (blk_mq_end_request for
@@ -306,6 +365,7 @@ pub fn writeback_done_at(k: &Kernel, file: u32, first: u64, last: u64) -> Option
 pub fn complete_writeback(k: &mut Kernel, upto: Nanos) {
     close_write_batches(k, upto);
     while let Some((at, dev, file, ids)) = k.wb.pop_completion(upto) {
+        run_bw_dwork(k, at);
         let now = jiffies_at(at.0);
         if k.wb.dom.period_time != 0 && crate::mm::page_writeback::time_after_eq(now, k.wb.dom.period_time) {
             writeout_period(&mut k.wb.dom, now);
@@ -323,6 +383,21 @@ pub fn complete_writeback(k: &mut Kernel, upto: Nanos) {
             wb_domain_writeout_add(&mut k.wb.dom, &mut k.wb.wbs[dev].pg.completions, max_prop_frac, nr as i64, now);
             let ino = &mut k.inodes[file as usize];
             ino.allocated = ino.allocated.max(f.next_index() * 4096);
+            ino.nr_writeback -= nr;
+            if ino.nr_writeback == 0 {
+                // wb_inode_writeback_end: the last WRITEBACK tag is gone; the bandwidth estimate is updated
+                // BANDWIDTH_INTERVAL later (queue_delayed_work: not requeued while pending).
+                let w = &mut k.wb.wbs[dev];
+                w.writeback_inodes -= 1;
+                if w.bw_dwork.is_none() {
+                    let fire = now.wrapping_add(crate::mm::page_writeback::BANDWIDTH_INTERVAL);
+                    w.bw_dwork = Some(Nanos(fire.wrapping_sub(crate::mm::page_writeback::INITIAL_JIFFIES) * JIFFY_NS));
+                }
+            }
         }
     }
+    run_bw_dwork(k, upto);
 }
+
+/// Nanoseconds per jiffy.
+const JIFFY_NS: u64 = 1_000_000_000 / crate::mm::page_writeback::HZ;

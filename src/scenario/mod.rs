@@ -13,7 +13,7 @@
 //! Every error is a [`ScenarioError`]: `origin:line:col: message` and usually a hint.
 
 mod compile;
-mod generate;
+pub(crate) mod generate;
 mod locate;
 mod schema;
 mod stream;
@@ -111,6 +111,9 @@ pub struct Device {
     /// A blk-throttle limit on writes to the device, bytes per second (cgroup v1 root
     /// `blkio.throttle.write_bps_device`, which also throttles the flusher's writeback). `None`: no limit.
     pub write_bps: Option<u64>,
+    /// Each write batch's rate is `write_bw` times a factor drawn uniformly from 1 +- this many thousandths
+    /// (block/write_batch.rs).
+    pub write_bw_spread_permille: u32,
     /// A rotating disk's positioning times (model only: the probe's device is what the host has).
     pub seek: Option<crate::block::seek::Seek>,
 }

@@ -72,6 +72,9 @@ pub(crate) struct DeviceDoc {
     pub queue_depth: Option<u32>,
     #[serde(default)]
     pub write_bps: Option<Size>,
+    /// How much a write batch's rate varies around `write_bw` (block/write_batch.rs): a fraction.
+    #[serde(default)]
+    pub write_bw_spread: Option<f64>,
     /// A file holding a device section (what `pcsim calibrate --out` writes), relative to the scenario's
     /// directory: its fields fill the ones this section leaves out.
     #[serde(default)]

@@ -31,6 +31,8 @@ pub struct Inode {
     pub dirtied_when: Option<Nanos>,
     /// Dirty pages of the file (the DIRTY tag of its mapping).
     pub nr_dirty: u64,
+    /// Pages of the file under writeback (the WRITEBACK tag of its mapping).
+    pub nr_writeback: u64,
     /// mapping->writeback_index: where cyclic writeback resumes.
     pub writeback_index: u64,
     /// i_state's I_DIRTY_SYNC and I_DIRTY_PAGES.
@@ -56,6 +58,7 @@ impl Inode {
             allocated: size,
             dirtied_when: None,
             nr_dirty: 0,
+            nr_writeback: 0,
             writeback_index: 0,
             dirty_sync: false,
             dirty_pages: false,

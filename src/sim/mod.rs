@@ -7,6 +7,7 @@
 //! an approximation for several. The kernel thread kswapd0 (mm/kswapd.rs) is queued like a task when an allocation
 //! wakes it, at the waker's clock, and runs one balance round per step; its steps are atomic in the same way.
 
+pub mod cpu;
 pub mod extents;
 pub mod kernel;
 pub mod queue;
@@ -211,7 +212,10 @@ pub fn simulate(sc: &Scenario, opts: &SimOptions) -> Result<SimResult, SimError>
             ino
         })
         .collect();
-    let devices: Vec<BlockDevice> = sc.devices.iter().map(BlockDevice::for_scenario).collect();
+    let mut devices: Vec<BlockDevice> = sc.devices.iter().map(BlockDevice::for_scenario).collect();
+    for (i, d) in devices.iter_mut().enumerate() {
+        d.seed(sc.seed, i);
+    }
     let io_pages: Vec<u64> = sc.devices.iter().map(|d| d.max_sectors_kb as u64 / 4).collect();
     let ra_pages: Vec<u64> = sc.devices.iter().map(|d| d.read_ahead_kb as u64 / 4).collect();
     let mut k = Kernel::new(inodes, devices, io_pages, opts.events);
@@ -257,7 +261,8 @@ pub fn simulate(sc: &Scenario, opts: &SimOptions) -> Result<SimResult, SimError>
     let free_start = crate::mm::page_alloc::nr_free_pages(&k);
     k.zone.free_lowest = free_start;
 
-    let mut tasks: Vec<Task> = (0..sc.tasks.len()).map(|t| Task::new(&sc.tasks[t].name, sc.ops(t))).collect();
+    let mut tasks: Vec<Task> =
+        (0..sc.tasks.len()).map(|t| Task::new(&sc.tasks[t].name, sc.ops(t), cpu::CpuStalls::new(sc.seed, t))).collect();
     let kswapd_name: crate::trace::event::Name = Arc::from("kswapd0");
     let kworker_name: crate::trace::event::Name = Arc::from("kworker");
     let mut q = EventQueue::new();

@@ -17,14 +17,10 @@ use crate::units::Nanos;
 /// Rough CPU cost of a system call and of copying one page (DIVERGENCE: a constant model, not measured per host).
 pub const SYSCALL_NS: u64 = 250;
 pub const COPY_PAGE_NS: u64 = 150;
-/// CPU cost of a buffered write per page (folio allocation, copy, dirtying, and the short stalls a writer meets on
-/// the host's 2 CPUs): the 128 KiB writers of traces/write (captured with the probe's memory warm-up,
-/// probe/warm.rs) spent 203-247 ms outside sleeps over 2 ms on 1 GiB (buffered_1g and writer_and_reader, 6 runs:
-/// 0.78-0.94 us per page, median 0.79-0.80; the recapture with a 12 s settle before each run: 0.79-1.03, its memory
-/// colder after the wait). Their 64-page steps took 44-50 us (0.74 us per page) when nothing else ran on their CPU. (The earlier figure, 1.37 us, was the whole sync_file_range writer's rate, its waits
-/// included.) On memory the hypervisor has taken back the same writer runs ~10x slower; the model assumes warm
-/// memory. DIVERGENCE: CPU contention with the flusher, the loop worker or other tasks is folded into this mean.
-pub const WRITE_PAGE_NS: u64 = 790;
+// A buffered write's time per page (folio allocation, copy, dirtying, and the stalls a writer meets on the host's
+// 2 CPUs) is drawn per write by cpu.rs: 0.625 us per page plus the host's stall distribution, 0.754 us per page on
+// average. (It was a constant 0.79 us, the writers' mean time outside sleeps in traces/write; a constant locks the
+// throttled writer's passes into one phase against the jiffy ticks.)
 
 /// Why a scenario cannot be simulated (yet).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -87,10 +83,12 @@ pub struct Task {
     /// A buffered write sleeping in balance_dirty_pages before its first chunk: the op, when it started, when
     /// balance_dirty_pages was entered (jiffies) and whether another pass follows the sleep.
     pending: Option<(Op, Nanos, u64, bool)>,
+    /// The stalls its CPU time meets (cpu.rs).
+    cpu: super::cpu::CpuStalls,
 }
 
 impl Task {
-    pub fn new(name: &str, ops: OpStream) -> Self {
+    pub fn new(name: &str, ops: OpStream, cpu: super::cpu::CpuStalls) -> Self {
         Task {
             name: Arc::from(name),
             ops,
@@ -99,6 +97,7 @@ impl Task {
             maps: Vec::new(),
             stats: TaskStats { name: name.to_string(), ..Default::default() },
             pending: None,
+            cpu,
         }
     }
 
@@ -153,8 +152,9 @@ impl Task {
             self.stats.failed_ops += 1;
         } else if op.io_bytes() > 0 {
             self.stats.bytes += r as u64;
-            let per_page = if buffered_write.is_some() { WRITE_PAGE_NS } else { COPY_PAGE_NS };
-            k.now = Nanos(k.now.0 + (r as u64).div_ceil(4096) * per_page);
+            let pages = (r as u64).div_ceil(4096);
+            let ns = if buffered_write.is_some() { self.cpu.write_ns(pages) } else { pages * COPY_PAGE_NS };
+            k.now = Nanos(k.now.0 + ns);
         }
         if matches!(op, Op::Read { .. } | Op::Pread { .. } | Op::Readv { .. } | Op::Preadv { .. } | Op::Sendfile { .. })
         {
