@@ -200,3 +200,28 @@ fn hostile_ops_are_errors_not_panics() {
     let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["tasks"][0]["failed_ops"], 5, "{v}");
 }
+
+#[test]
+fn every_write_scenario_validates_against_its_captures() {
+    // Issue 5's figures (steady dirty pages, writer throughput, pause count and p50/p90, expiry pass, request size
+    // median) inside the kernel runs' bounds for every scenario of scenarios/write at its bundled seed.
+    let mut names: Vec<String> = std::fs::read_dir(repo("scenarios/write"))
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.strip_suffix(".ron").map(str::to_string))
+        .collect();
+    names.sort();
+    assert_eq!(names.len(), 10);
+    for name in &names {
+        let out = pcsim()
+            .args(["validate", &repo(&format!("scenarios/write/{name}.ron"))])
+            .args(["--probe-dir", &repo(&format!("traces/write/{name}"))])
+            .output()
+            .unwrap();
+        let s = String::from_utf8_lossy(&out.stdout);
+        let figures: Vec<&str> = s.lines().filter(|l| l.starts_with("write ")).collect();
+        assert!(figures.len() >= 2, "{name}: {s}");
+        assert!(figures.iter().all(|l| l.ends_with(" ok")), "{name}: {}", figures.join("\n"));
+        assert!(out.status.success(), "{name}: {}", String::from_utf8_lossy(&out.stderr));
+    }
+}
