@@ -6,7 +6,11 @@
 //! DIVERGENCE: a folio's pages are one segment per 64 KiB (max_segment_size) and folios never share a segment; the
 //! kernel merges physically adjacent order-0 pages into one segment, which depends on page frame numbers the model
 //! does not have (on the host this makes forced order-0 readahead split at 512 KiB in some runs and not in others).
-//! No plugging, merging of separate submissions, or I/O scheduler yet (the write side brings them).
+//! The plug back-merges a submission's contiguous bios (readahead batches, the journal's blocks: block_bio_backmerge);
+//! no front merges (none in any capture here), no merging across submissions, no I/O scheduler (the host's queues
+//! use `none`). Reads take one of `queue_depth` slots; writes are limited by blk-wbt (wbt.rs, scaled from
+//! `nr_requests`), not by tags: DIVERGENCE, a task that would wait for a tag in the middle of an op cannot yield
+//! there (ops are atomic against other tasks), and wbt's limits are below the tag count for all but O_DIRECT writes.
 
 pub mod seek;
 pub mod throttle;
