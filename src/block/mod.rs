@@ -282,23 +282,23 @@ impl BlockDevice {
         let service = self.read_latency.0
             + (bytes as u128 * 1_000_000_000 / self.read_bw as u128) as u64
             + self.position(sector, nr_sectors);
-        let done = Nanos(start.0 + service);
-        self.slots[slot] = done;
-        self.wbt.last_read_done = Some(self.wbt.last_read_done.map_or(done, |t| t.max(done)));
+        let served = Nanos(start.0 + service);
         // Reads and writes share the device: the read's transfer delays the writes waiting for it.
         self.write_batches.delay(start, (bytes as u128 * 1_000_000_000 / self.read_bw as u128) as u64, self.write_bw);
         // A read that arrives while a write batch is in service is served inside it and completes with it.
         let done = match self.write_batches.open_end(start, self.write_bw) {
-            Some(end) if end > done => end,
-            _ => done,
+            Some(end) if end > served => end,
+            _ => served,
         };
         self.slots[slot] = done;
-        // Busy time: union of intervals, in submission order (good enough with FIFO slots).
+        self.wbt.last_read_done = Some(self.wbt.last_read_done.map_or(done, |t| t.max(done)));
+        // Busy time: union of the reads' own service intervals, in submission order (good enough with FIFO slots);
+        // a batch's span counts when it closes.
         let from = start.max(self.busy_until);
-        if done > from {
-            self.busy_ns += done.0 - from.0;
+        if served > from {
+            self.busy_ns += served.0 - from.0;
         }
-        self.busy_until = self.busy_until.max(done);
+        self.busy_until = self.busy_until.max(served);
         self.sectors_read += nr_sectors;
         self.requests += 1;
         (start, done)

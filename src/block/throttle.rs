@@ -44,8 +44,8 @@ impl Throttle {
     /// tg_within_bps_limit: 0 when a bio of `bytes` fits the allowance at jiffies `now`, else the jiffies to wait.
     fn bps_wait(&self, now: u64, bytes: u64) -> u64 {
         let elapsed = now.wrapping_sub(self.slice_start);
-        // Round up to the next slice ("wait time must be nonzero").
-        let elapsed_rnd = (elapsed + 1).div_ceil(self.slice) * self.slice;
+        // "Slice has just started. Consider one slice interval"; otherwise round up to whole slices.
+        let elapsed_rnd = if elapsed == 0 { self.slice } else { elapsed.div_ceil(self.slice) * self.slice };
         let allowed = (self.bps as u128 * elapsed_rnd as u128 / HZ as u128) as u64;
         if self.bytes_disp + bytes <= allowed {
             return 0;

@@ -103,10 +103,23 @@ impl WriteBatches {
         (batch.id, batch.end(bw))
     }
 
-    /// The device spends `ns` at `now` on something else (a read): the batches not ended yet end that much later.
+    /// The device spends `ns` from `now` on something else (a read): a batch already submitted (in service or
+    /// waiting for its pickup: the read joins it) ends that much later, one queued behind it moves with it, one
+    /// whose requests reach the device later (released by blk-throttle) starts after the read at the earliest.
     pub fn delay(&mut self, now: Nanos, ns: u64, bw: u64) {
+        let busy_until = now.0 + ns;
+        let (mut prev_end, mut prev_push) = (None, 0);
         for b in self.waiting.iter_mut().filter(|b| b.end(bw) > now) {
-            b.start = Nanos(b.start.0 + ns);
+            let old_end = b.end(bw);
+            let push = if b.submitted <= now {
+                ns
+            } else if Some(b.start) == prev_end {
+                prev_push
+            } else {
+                busy_until.saturating_sub(b.start.0)
+            };
+            b.start = Nanos(b.start.0 + push);
+            (prev_end, prev_push) = (Some(old_end), push);
         }
         if self.in_service_end > now && self.waiting.is_empty() {
             self.in_service_end = Nanos(self.in_service_end.0 + ns);
@@ -160,5 +173,13 @@ mod tests {
         // A read's transfer pushes the batch's end back.
         b.delay(Nanos(3100), 100, BW);
         assert_eq!(b.estimate(c, BW), Some(Nanos(3850)));
+        // A batch whose request reaches the device later (a throttled bio released at 5000) starts after a read
+        // that ends before then without delay, and after the end of one that overlaps its start.
+        let (d, e4) = b.queue(Nanos(5000), 500, BW, Nanos(250));
+        assert_eq!(e4, Nanos(5750));
+        b.delay(Nanos(4000), 100, BW);
+        assert_eq!(b.estimate(d, BW), Some(Nanos(5750)));
+        b.delay(Nanos(4950), 400, BW);
+        assert_eq!(b.estimate(d, BW), Some(Nanos(5850)), "pushed by the 100 ns the read runs past 5250");
     }
 }

@@ -49,6 +49,9 @@ fn journal_write(k: &mut Kernel, dev: usize, sector: u64, blocks: u64, bs: u64) 
     let per = bs / SECTOR;
     let device = k.devices[dev].name.clone();
     let r = Request { sector, nr_sectors: blocks * per, segments: blocks };
+    // Under a blk-throttle limit the request forms when the throttle releases the bios.
+    let at = k.devices[dev].throttle_bio(k.now, r.nr_sectors * SECTOR);
+    let now = std::mem::replace(&mut k.now, at);
     if k.events_on() {
         let (d, w) = (device.clone(), wsm.clone());
         k.emit(EventKind::BlockBioQueue { device: d.clone(), rwbs: w.clone(), sector, nr_sector: per });
@@ -61,7 +64,8 @@ fn journal_write(k: &mut Kernel, dev: usize, sector: u64, blocks: u64, bs: u64) 
         }
         k.emit(EventKind::BlockRqIssue { device: d, rwbs: w, bytes: blocks * bs, sector, nr_sector: r.nr_sectors });
     }
-    let done = crate::fs::writepages::queue_request(k, dev, &r, &wsm, None);
+    k.now = now;
+    let done = crate::fs::writepages::queue_request_at(k, dev, &r, &wsm, None, Some(at));
     k.now = k.now.max(done);
 }
 

@@ -31,6 +31,8 @@ pub struct Wbc {
 /// with WB_SYNC_ALL), and submits the requests. Returns the pages written and the last completion time.
 pub fn do_writepages(k: &mut Kernel, file: u32, wbc: &mut Wbc) -> (u64, Nanos) {
     let dev = k.inodes[file as usize].device;
+    // Completions (and a delayed bandwidth update) due by now come first.
+    complete_writeback(k, k.now);
     {
         // wb_bandwidth_estimate_start: after a second without writeback, restamp the bandwidth estimate.
         let w = &mut k.wb.wbs[dev];
@@ -54,7 +56,7 @@ pub fn do_writepages(k: &mut Kernel, file: u32, wbc: &mut Wbc) -> (u64, Nanos) {
 fn wb_update_bandwidth(k: &mut Kernel, dev: usize, now: u64) {
     let has_dirty_io = k.wb.wbs[dev].has_dirty_io();
     let w = &mut k.wb.wbs[dev];
-    let delta = crate::mm::page_writeback::wb_update_bandwidth(&mut w.pg.bw, now, w.wb_written);
+    let delta = crate::mm::page_writeback::wb_update_bandwidth(&mut w.pg.bw, now, w.wb_dirtied, w.wb_written);
     if has_dirty_io {
         w.bdi.tot_write_bandwidth = (w.bdi.tot_write_bandwidth as i64 + delta).max(0) as u64;
     }
@@ -66,7 +68,13 @@ fn run_bw_dwork(k: &mut Kernel, upto: Nanos) {
     for dev in 0..k.wb.wbs.len() {
         if let Some(at) = k.wb.wbs[dev].bw_dwork.filter(|&at| at <= upto) {
             k.wb.wbs[dev].bw_dwork = None;
-            wb_update_bandwidth(k, dev, jiffies_at(at.0));
+            let fire = jiffies_at(at.0);
+            // Run in time order with the other updates (do_writepages and balance_dirty_pages process the due
+            // completions first); one found behind a later stamp (the flusher's clock moved past it inside a
+            // step) is dropped rather than run backwards.
+            if crate::mm::page_writeback::time_after_eq(fire, k.wb.wbs[dev].pg.bw.bw_time_stamp) {
+                wb_update_bandwidth(k, dev, fire);
+            }
         }
     }
 }
@@ -224,7 +232,8 @@ fn submit_write(k: &mut Kernel, file: u32, folios: &[FolioId], sync: bool, backg
                 next_owner += 1;
             }
             let ids: Vec<FolioId> = owners[first..next_owner].iter().map(|o| o.1).collect();
-            // A throttled bio meets blk-wbt when blk-throttle's dispatch work submits it, not in the flusher.
+            // DIVERGENCE: a throttled bio meets blk-wbt when blk-throttle's dispatch work submits it; the model
+            // applies no wbt limit to it (the throttle releases whole bios far below wbt's limits here).
             if k.devices[dev].throttle.is_none() {
                 wbt_wait(k, dev, background);
             }
@@ -305,7 +314,7 @@ pub fn queue_request(
 
 /// queue_request for a request of a bio blk-throttle released at `at` (None: the request is a bio of its own, to
 /// throttle now).
-fn queue_request_at(
+pub(crate) fn queue_request_at(
     k: &mut Kernel,
     dev: usize,
     r: &crate::block::Request,
@@ -372,6 +381,10 @@ pub fn complete_writeback(k: &mut Kernel, upto: Nanos) {
         }
         for id in ids {
             let f = *k.folios.get(id);
+            debug_assert!(
+                f.test(PG_WRITEBACK) && f.file() == file,
+                "invariant: a completion's folios are its file's, under writeback"
+            );
             let nr = f.nr_pages();
             k.folios.get_mut(id).flags &= !PG_WRITEBACK;
             k.wb.nr_writeback -= nr;

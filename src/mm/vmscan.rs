@@ -229,8 +229,9 @@ fn shrink_inactive_list(k: &mut Kernel, sc: &mut ScanControl, nr_to_scan: u64) -
             // Dirty folios wait for writeback (PG_reclaim, flusher wake-up), which is not modelled yet.
             k.unsupported = Some("reclaim of dirty folios (writeback under memory pressure is not modelled yet)");
         }
-        if !k.folios.uptodate(id, k.now) || f.test(super::folio::PG_DIRTY) {
-            // folio_trylock fails while the read is in flight: keep.
+        if !k.folios.uptodate(id, k.now) || f.test(super::folio::PG_DIRTY) || f.test(super::folio::PG_WRITEBACK) {
+            // folio_trylock fails while the read is in flight: keep. A folio under writeback is not reclaimed
+            // either (DIVERGENCE: shrink_folio_list marks it PG_reclaim and activates it; the model keeps it).
             k.lru.del(&mut k.folios, id, LruList::InactiveFile);
             kept.push(id);
             continue;

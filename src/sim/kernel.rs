@@ -303,12 +303,18 @@ impl Kernel {
         let mut done_at = Vec::with_capacity(reqs.len());
         for r in &reqs {
             if rwbs.starts_with('W') {
+                // The bio leaves blk-throttle (now without a limit), then becomes the request.
+                let at = self.devices[dev].throttle_bio(self.now, r.nr_sectors * crate::block::SECTOR);
                 if self.sink.enabled {
+                    let mut first = true;
                     for e in request_events(&dev_name, rwbs, r).into_iter().skip(if with_queue { 0 } else { 1 }) {
-                        self.emit(e);
+                        // Q when submitted, the rest when released.
+                        let t = if with_queue && first { self.now } else { at };
+                        first = false;
+                        self.emit_at(t, e);
                     }
                 }
-                let done = crate::fs::writepages::queue_request(self, dev, r, rwbs, None);
+                let done = crate::fs::writepages::queue_request_at(self, dev, r, rwbs, None, Some(at));
                 done_at.push((r.sector, r.sector + r.nr_sectors, done));
                 continue;
             }

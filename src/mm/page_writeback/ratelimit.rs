@@ -238,9 +238,11 @@ pub fn __wb_update_bandwidth(
 
 /// wb_update_bandwidth: the bandwidth-only update (do_writepages every BANDWIDTH_INTERVAL, and BANDWIDTH_INTERVAL
 /// after an inode's writeback ends). Returns the change of avg_write_bandwidth.
-pub fn wb_update_bandwidth(wb: &mut WbBandwidth, now: u64, written: u64) -> i64 {
+pub fn wb_update_bandwidth(wb: &mut WbBandwidth, now: u64, dirtied: u64, written: u64) -> i64 {
     let elapsed = now.wrapping_sub(wb.bw_time_stamp).max(1);
     let delta = wb_update_write_bandwidth(wb, elapsed, written);
+    // __wb_update_bandwidth restamps both counters whoever calls it.
+    wb.dirtied_stamp = dirtied;
     wb.written_stamp = written;
     wb.bw_time_stamp = now;
     delta
