@@ -141,6 +141,38 @@ mod tests {
         assert!((rate / (64 << 20) as f64 - 1.0).abs() < 0.05, "{rate}");
     }
 
+    proptest::proptest! {
+        /// A backlog of bios of any sizes submitted at once: released in order, on ticks when held back, and at the
+        /// limit: the bytes released by any release time fit the rate times the time since submission plus one
+        /// slice (the allowance is rounded up to whole slices), and once a bio waits, the bytes released before it
+        /// are at least the rate times the time less two slices and the bio itself.
+        #[test]
+        fn a_backlog_is_released_in_order_at_the_limit(
+            bps_mib in 1u64..512,
+            sizes in proptest::collection::vec(4096u64..(16 << 20), 1..200),
+            start in 0u64..10_000_000_000,
+        ) {
+            let bps = bps_mib << 20;
+            let mut t = Throttle::new(bps, true);
+            let slice_ns = t.slice * JIFFY_NS;
+            let (mut last, mut bytes) = (0u64, 0u64);
+            for size in sizes {
+                let at = t.dispatch(Nanos(start), size).0;
+                proptest::prop_assert!(at >= start && at >= last);
+                proptest::prop_assert!(at == start || at % JIFFY_NS == 0, "held back but released off a tick: {at}");
+                let rate = |ns: u64| (bps as u128 * ns as u128 / 1_000_000_000) as u64;
+                if at > start {
+                    let floor = rate((at - start).saturating_sub(2 * slice_ns + JIFFY_NS));
+                    proptest::prop_assert!(bytes + size >= floor, "{bytes} released before {at}, floor {floor}");
+                }
+                bytes += size;
+                let allowed = rate(at - start + slice_ns + JIFFY_NS);
+                proptest::prop_assert!(bytes <= allowed, "{bytes} released by {at}, allowance {allowed}");
+                last = at;
+            }
+        }
+    }
+
     #[test]
     fn a_bio_that_fits_an_idle_group_goes_at_once() {
         let mut t = Throttle::new(64 << 20, true);
