@@ -301,7 +301,16 @@ proptest! {
             body.join(", ")
         );
         let sc = pcsim::scenario::Scenario::parse(&text, "prop.ron").unwrap();
-        let r = pcsim::sim::simulate(&sc, &pcsim::sim::SimOptions::default()).unwrap();
+        let r = match pcsim::sim::simulate(&sc, &pcsim::sim::SimOptions::default()) {
+            Ok(r) => r,
+            // Writes filling a memory cgroup: reclaim meets dirty folios, which the model refuses with this error
+            // (it does not write back under memory pressure); nothing to check then.
+            Err(pcsim::sim::SimError::Unsupported { op, .. }) if op.starts_with("reclaim of dirty folios") => {
+                prop_assert!(writes && !memcg.is_empty());
+                return Ok(());
+            }
+            Err(e) => panic!("{e}"),
+        };
         let f = &r.files[0];
         let resident: u64 = f.ranges.iter().map(|(a, b)| b - a + 1).sum();
         prop_assert!(resident <= f.nr_cache, "partly written folios are not resident, nothing else is missing");

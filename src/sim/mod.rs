@@ -26,7 +26,8 @@ use crate::scenario::{InitialState, Scenario};
 use crate::trace::event::Event;
 use crate::units::Nanos;
 use kernel::{Inode, Kernel, VmStat};
-use task::{SimError, Task, TaskStats};
+pub use task::SimError;
+use task::{Task, TaskStats};
 
 /// What the event queue runs: a task's next op, or a step of kswapd0 (of the given schedule generation).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
