@@ -157,8 +157,6 @@ pub struct BlockDevice {
     pub write_bw: u64,
     pub write_latency: Nanos,
     write_batches: WriteBatches,
-    /// How much write batches' rates vary (thousandths; drawn once the device is seeded: `seed`).
-    pub write_bw_spread_permille: u32,
     /// A blk-throttle write limit (throttle.rs), if the scenario sets one.
     pub throttle: Option<throttle::Throttle>,
     /// Writeback throttling (wbt.rs) and the queue depth it scales from (nr_requests).
@@ -186,7 +184,6 @@ impl BlockDevice {
             write_bw: read_bw.max(1),
             write_latency: read_latency,
             write_batches: WriteBatches::default(),
-            write_bw_spread_permille: 0,
             throttle: None,
             wbt: wbt::Wbt::default(),
             nr_requests: 128,
@@ -230,10 +227,10 @@ impl BlockDevice {
         self.write_batches.queue(now, nr_sectors * SECTOR + extra, self.write_bw, self.write_latency)
     }
 
-    /// A scenario's device: its queue, bandwidths and latencies; a blk-throttle `write_bps` below the device's write
-    /// bandwidth releases write bios at that rate (throttle.rs; the probe's loop devices are rotational); its seek
-    /// model, if any.
-    pub fn for_scenario(d: &crate::scenario::Device) -> Self {
+    /// Device `index` of a scenario seeded `seed`: its queue, bandwidths and latencies; a blk-throttle `write_bps`
+    /// below the device's write bandwidth releases write bios at that rate (throttle.rs; the probe's loop devices are
+    /// rotational); its seek model, if any; its random stream (the write batches' rates).
+    pub fn for_scenario(d: &crate::scenario::Device, seed: u64, index: usize) -> Self {
         let mut b = BlockDevice::new(
             Name::from(d.name.as_str()),
             d.max_sectors_kb as u64,
@@ -246,17 +243,12 @@ impl BlockDevice {
         b.write_latency = d.write_latency;
         b.nr_requests = d.nr_requests.into();
         b.seek = d.seek;
-        b.write_bw_spread_permille = d.write_bw_spread_permille;
         b.capacity_sectors = (d.size / SECTOR).max(1);
-        b
-    }
-
-    /// Seeds the device's random stream (the write batches' rates) from the scenario's `seed` and the device's index.
-    pub fn seed(&mut self, seed: u64, index: usize) {
         // A stream of its own: "task" u64::MAX - index is no task's, purpose "wbatch".
         let key =
             crate::scenario::generate::stream_key(seed, u64::MAX - index as u64, 0, u64::from_le_bytes(*b"wbatch\0\0"));
-        self.write_batches.set_jitter(self.write_bw_spread_permille, crate::scenario::generate::chacha(key));
+        b.write_batches.set_jitter(d.write_bw_spread_permille, crate::scenario::generate::chacha(key));
+        b
     }
 
     /// The end of write batch `id` as known now, while it has not ended.
@@ -279,12 +271,10 @@ impl BlockDevice {
         let (slot, free) = self.slots.iter().enumerate().min_by_key(|(i, t)| (**t, *i)).map(|(i, t)| (i, *t)).unwrap();
         let start = now.max(free);
         let bytes = nr_sectors * SECTOR;
-        let service = self.read_latency.0
-            + (bytes as u128 * 1_000_000_000 / self.read_bw as u128) as u64
-            + self.position(sector, nr_sectors);
-        let served = Nanos(start.0 + service);
+        let transfer = (bytes as u128 * 1_000_000_000 / self.read_bw as u128) as u64;
+        let served = Nanos(start.0 + self.read_latency.0 + transfer + self.position(sector, nr_sectors));
         // Reads and writes share the device: the read's transfer delays the writes waiting for it.
-        self.write_batches.delay(start, (bytes as u128 * 1_000_000_000 / self.read_bw as u128) as u64, self.write_bw);
+        self.write_batches.delay(start, transfer, self.write_bw);
         // A read that arrives while a write batch is in service is served inside it and completes with it.
         let done = match self.write_batches.open_end(start, self.write_bw) {
             Some(end) if end > served => end,

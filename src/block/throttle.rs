@@ -10,10 +10,8 @@
 //! pieces again: BIO_BPS_THROTTLED). DIVERGENCE: no iops limit, no read limit; the pending timer's dispatch round
 //! limits (THROTL_GRP_QUANTUM) never bind with one writer.
 
-use crate::mm::page_writeback::{jiffies_at, HZ, INITIAL_JIFFIES};
+use crate::mm::page_writeback::{jiffies_at, jiffy_start, HZ};
 use crate::units::Nanos;
-
-const JIFFY_NS: u64 = 1_000_000_000 / HZ;
 
 /// One throttle group's write state (struct throtl_grp, the WRITE half).
 #[derive(Clone, Copy, Debug)]
@@ -113,13 +111,14 @@ impl Throttle {
             return now;
         }
         self.queue_until = Some(j);
-        Nanos(j.wrapping_sub(INITIAL_JIFFIES) * JIFFY_NS)
+        jiffy_start(j)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::mm::page_writeback::JIFFY_NS;
 
     #[test]
     fn large_bios_are_released_in_slice_sized_bursts_at_the_limit() {

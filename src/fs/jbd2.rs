@@ -51,21 +51,26 @@ fn journal_write(k: &mut Kernel, dev: usize, sector: u64, blocks: u64, bs: u64) 
     let r = Request { sector, nr_sectors: blocks * per, segments: blocks };
     // Under a blk-throttle limit the request forms when the throttle releases the bios.
     let at = k.devices[dev].throttle_bio(k.now, r.nr_sectors * SECTOR);
-    let now = std::mem::replace(&mut k.now, at);
     if k.events_on() {
         let (d, w) = (device.clone(), wsm.clone());
-        k.emit(EventKind::BlockBioQueue { device: d.clone(), rwbs: w.clone(), sector, nr_sector: per });
-        k.emit(EventKind::BlockGetrq { device: d.clone(), rwbs: w.clone(), sector, nr_sector: per });
-        k.emit(EventKind::BlockIoStart { device: d.clone(), rwbs: w.clone(), bytes: bs, sector, nr_sector: per });
+        k.emit_at(at, EventKind::BlockBioQueue { device: d.clone(), rwbs: w.clone(), sector, nr_sector: per });
+        k.emit_at(at, EventKind::BlockGetrq { device: d.clone(), rwbs: w.clone(), sector, nr_sector: per });
+        k.emit_at(
+            at,
+            EventKind::BlockIoStart { device: d.clone(), rwbs: w.clone(), bytes: bs, sector, nr_sector: per },
+        );
         for b in 1..blocks {
             let s = sector + b * per;
-            k.emit(EventKind::BlockBioQueue { device: d.clone(), rwbs: w.clone(), sector: s, nr_sector: per });
-            k.emit(EventKind::BlockBioBackmerge { device: d.clone(), rwbs: w.clone(), sector: s, nr_sector: per });
+            k.emit_at(at, EventKind::BlockBioQueue { device: d.clone(), rwbs: w.clone(), sector: s, nr_sector: per });
+            k.emit_at(
+                at,
+                EventKind::BlockBioBackmerge { device: d.clone(), rwbs: w.clone(), sector: s, nr_sector: per },
+            );
         }
-        k.emit(EventKind::BlockRqIssue { device: d, rwbs: w, bytes: blocks * bs, sector, nr_sector: r.nr_sectors });
+        let issue = EventKind::BlockRqIssue { device: d, rwbs: w, bytes: blocks * bs, sector, nr_sector: r.nr_sectors };
+        k.emit_at(at, issue);
     }
-    k.now = now;
-    let done = crate::fs::writepages::queue_request_at(k, dev, &r, &wsm, None, Some(at));
+    let done = crate::fs::writepages::queue_request(k, dev, &r, &wsm, None, Some(at));
     k.now = k.now.max(done);
 }
 
@@ -88,7 +93,7 @@ fn commit_block(k: &mut Kernel, dev: usize, sector: u64, bs: u64) {
         k.emit(EventKind::BlockRqInsert { device: d.clone(), rwbs: wsm.clone(), bytes: bs, sector, nr_sector: per });
         k.emit(EventKind::BlockRqIssue { device: d, rwbs: wsm.clone(), bytes: bs, sector, nr_sector: per });
     }
-    let done = crate::fs::writepages::queue_request(k, dev, &r, &wsm, None);
+    let done = crate::fs::writepages::queue_request(k, dev, &r, &wsm, None, None);
     k.now = k.now.max(done);
     crate::fs::sync::blkdev_issue_flush(k, dev);
     if k.events_on() {

@@ -48,7 +48,7 @@ pub fn blkdev_issue_flush(k: &mut Kernel, dev: usize) {
         });
         events.push(EventKind::BlockIoDone { device, rwbs, bytes: 0, sector: 0, nr_sector: 0 });
     }
-    let done = crate::fs::writepages::queue_write_request(k, dev, 0, 0, None, events);
+    let done = crate::fs::writepages::queue_write_request(k, dev, 0, 0, None, events, None);
     k.now = k.now.max(done);
 }
 

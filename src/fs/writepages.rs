@@ -237,7 +237,7 @@ fn submit_write(k: &mut Kernel, file: u32, folios: &[FolioId], sync: bool, backg
             if k.devices[dev].throttle.is_none() {
                 wbt_wait(k, dev, background);
             }
-            let done = queue_request_at(k, dev, r, &rwbs, Some((file, ids)), Some(at));
+            let done = queue_request(k, dev, r, &rwbs, Some((file, ids)), Some(at));
             last = last.max(done);
         }
     }
@@ -245,24 +245,12 @@ fn submit_write(k: &mut Kernel, file: u32, folios: &[FolioId], sync: bool, backg
     last
 }
 
-/// blk_mq_submit_bio -> the driver, for one write request of `nr_sectors` on `dev` at `k.now`: ends the device's
-/// batch first if it is due, queues the request in the batch not ended yet (or a new one), and holds its completion
-/// (the folios' end of writeback, the completion events) until that batch's end is known. Returns the batch's end
-/// as known now (what a task waiting for this request sleeps until).
+/// blk_mq_submit_bio -> the driver, for one write request of `nr_sectors` on `dev`: ends the device's batch first
+/// if it is due, queues the request in the batch not ended yet (or a new one) when it reaches the device, at `at`
+/// (its bio's release by blk-throttle; None: the request is a bio of its own, throttled now), and holds its
+/// completion (the folios' end of writeback, the completion events) until that batch's end is known. Returns the
+/// batch's end as known now (what a task waiting for this request sleeps until).
 pub fn queue_write_request(
-    k: &mut Kernel,
-    dev: usize,
-    sector: u64,
-    nr_sectors: u64,
-    folios: Option<(u32, Vec<FolioId>)>,
-    events: Vec<EventKind>,
-) -> Nanos {
-    queue_write_request_at(k, dev, sector, nr_sectors, folios, events, None)
-}
-
-/// queue_write_request for a request reaching the device at `at` (None: now, through blk-throttle as a bio of its
-/// own).
-fn queue_write_request_at(
     k: &mut Kernel,
     dev: usize,
     sector: u64,
@@ -308,18 +296,6 @@ pub fn queue_request(
     r: &crate::block::Request,
     rwbs: &crate::trace::event::Name,
     folios: Option<(u32, Vec<FolioId>)>,
-) -> Nanos {
-    queue_request_at(k, dev, r, rwbs, folios, None)
-}
-
-/// queue_request for a request of a bio blk-throttle released at `at` (None: the request is a bio of its own, to
-/// throttle now).
-pub(crate) fn queue_request_at(
-    k: &mut Kernel,
-    dev: usize,
-    r: &crate::block::Request,
-    rwbs: &crate::trace::event::Name,
-    folios: Option<(u32, Vec<FolioId>)>,
     at: Option<Nanos>,
 ) -> Nanos {
     let events = if k.events_on() {
@@ -327,7 +303,7 @@ pub(crate) fn queue_request_at(
     } else {
         Vec::new()
     };
-    queue_write_request_at(k, dev, r.sector, r.nr_sectors, folios, events, at)
+    queue_write_request(k, dev, r.sector, r.nr_sectors, folios, events, at)
 }
 
 /// Ends every device's write batch whose end is due by `upto`: its requests complete then (blk_mq_end_request for
@@ -404,13 +380,10 @@ pub fn complete_writeback(k: &mut Kernel, upto: Nanos) {
                 w.writeback_inodes -= 1;
                 if w.bw_dwork.is_none() {
                     let fire = now.wrapping_add(crate::mm::page_writeback::BANDWIDTH_INTERVAL);
-                    w.bw_dwork = Some(Nanos(fire.wrapping_sub(crate::mm::page_writeback::INITIAL_JIFFIES) * JIFFY_NS));
+                    w.bw_dwork = Some(crate::mm::page_writeback::jiffy_start(fire));
                 }
             }
         }
     }
     run_bw_dwork(k, upto);
 }
-
-/// Nanoseconds per jiffy.
-const JIFFY_NS: u64 = 1_000_000_000 / crate::mm::page_writeback::HZ;

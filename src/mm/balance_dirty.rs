@@ -7,7 +7,7 @@ use crate::mm::page_writeback::DirtyableMemory;
 use crate::mm::page_writeback::{
     balance_dirty_pages, balance_dirty_pages_ratelimited as bdp_ratelimited, BdpAction, BdpArgs, DirtyCounters,
 };
-use crate::mm::page_writeback::{jiffies_at, HZ};
+use crate::mm::page_writeback::{jiffies_at, JIFFY_NS};
 use crate::sim::kernel::Kernel;
 use crate::trace::event::EventKind;
 use crate::units::Nanos;
@@ -128,7 +128,7 @@ pub fn balance_dirty_pages_ratelimited(k: &mut Kernel, file: u32, start: Option<
         // 425 of 690 pauses): it calls balance_dirty_pages just after the tick that woke it.
         BdpAction::Sleep { pause, again } => {
             k.wb.wbs[dev].dirty_sleep = Some(k.now);
-            let tick = 1_000_000_000 / HZ;
+            let tick = JIFFY_NS;
             Some(((k.now.0 / tick + pause + 1) * tick - k.now.0, again))
         }
     }

@@ -306,15 +306,14 @@ impl Kernel {
                 // The bio leaves blk-throttle (now without a limit), then becomes the request.
                 let at = self.devices[dev].throttle_bio(self.now, r.nr_sectors * crate::block::SECTOR);
                 if self.sink.enabled {
-                    let mut first = true;
-                    for e in request_events(&dev_name, rwbs, r).into_iter().skip(if with_queue { 0 } else { 1 }) {
-                        // Q when submitted, the rest when released.
-                        let t = if with_queue && first { self.now } else { at };
-                        first = false;
-                        self.emit_at(t, e);
+                    for (i, e) in
+                        request_events(&dev_name, rwbs, r).into_iter().enumerate().skip(usize::from(!with_queue))
+                    {
+                        // Q (i == 0) when submitted, the rest when released.
+                        self.emit_at(if i == 0 { self.now } else { at }, e);
                     }
                 }
-                let done = crate::fs::writepages::queue_request_at(self, dev, r, rwbs, None, Some(at));
+                let done = crate::fs::writepages::queue_request(self, dev, r, rwbs, None, Some(at));
                 done_at.push((r.sector, r.sector + r.nr_sectors, done));
                 continue;
             }

@@ -213,10 +213,8 @@ pub fn simulate(sc: &Scenario, opts: &SimOptions) -> Result<SimResult, SimError>
             ino
         })
         .collect();
-    let mut devices: Vec<BlockDevice> = sc.devices.iter().map(BlockDevice::for_scenario).collect();
-    for (i, d) in devices.iter_mut().enumerate() {
-        d.seed(sc.seed, i);
-    }
+    let devices: Vec<BlockDevice> =
+        sc.devices.iter().enumerate().map(|(i, d)| BlockDevice::for_scenario(d, sc.seed, i)).collect();
     let io_pages: Vec<u64> = sc.devices.iter().map(|d| d.max_sectors_kb as u64 / 4).collect();
     let ra_pages: Vec<u64> = sc.devices.iter().map(|d| d.read_ahead_kb as u64 / 4).collect();
     let mut k = Kernel::new(inodes, devices, io_pages, opts.events);

@@ -17,10 +17,7 @@ use crate::units::Nanos;
 /// Rough CPU cost of a system call and of copying one page (DIVERGENCE: a constant model, not measured per host).
 pub const SYSCALL_NS: u64 = 250;
 pub const COPY_PAGE_NS: u64 = 150;
-// A buffered write's time per page (folio allocation, copy, dirtying, and the stalls a writer meets on the host's
-// 2 CPUs) is drawn per write by cpu.rs: 0.625 us per page plus the host's stall distribution, 0.754 us per page on
-// average. (It was a constant 0.79 us, the writers' mean time outside sleeps in traces/write; a constant locks the
-// throttled writer's passes into one phase against the jiffy ticks.)
+// A buffered write's time per page is drawn per write by cpu.rs (CpuStalls::write_ns).
 
 /// Why a scenario cannot be simulated (yet).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

@@ -86,9 +86,17 @@ pub const INITIAL_JIFFIES: u64 = (0u32.wrapping_sub(300 * HZ as u32)) as u64;
 /// UINT_MAX: the limits are kept within 32 bits.
 pub const UINT_MAX: u64 = u32::MAX as u64;
 
+/// Nanoseconds per jiffy.
+pub const JIFFY_NS: u64 = 1_000_000_000 / HZ;
+
 /// Jiffies at virtual time `ns` (counted from INITIAL_JIFFIES at time 0).
 pub fn jiffies_at(ns: u64) -> u64 {
-    INITIAL_JIFFIES.wrapping_add(ns / (1_000_000_000 / HZ))
+    INITIAL_JIFFIES.wrapping_add(ns / JIFFY_NS)
+}
+
+/// The virtual time jiffy `j` begins (a timer for `j` fires then): the inverse of `jiffies_at` on tick boundaries.
+pub fn jiffy_start(j: u64) -> crate::units::Nanos {
+    crate::units::Nanos(j.wrapping_sub(INITIAL_JIFFIES) * JIFFY_NS)
 }
 
 /// time_after (include/linux/jiffies.h): a is after b, wrap-safe.
