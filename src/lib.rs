@@ -6,6 +6,7 @@ pub mod block;
 pub mod cli;
 pub mod compare;
 pub mod fs;
+pub mod kernel;
 pub mod mm;
 pub mod probe;
 pub mod report;

@@ -2,7 +2,7 @@
 //! probe's extent map (traces/kernel/<scenario>/run-1/extents.txt) and compared with every captured run.
 //!
 //! Held exactly (docs/FIXTURES.md says these fields repeat exactly on the kernel): readahead decisions
-//! (page_cache_sync_ra, page_cache_async_ra, page_cache_ra_order, page_cache_ra_unbounded, all fields) and page
+//! (page_cache_sync_ra, all fields) and page
 //! cache events (pages added with their order, mm_filemap_get_pages), in log order, 100%. Block requests are held
 //! as a multiset, excluding the one ext4 metadata read the model does not make, where the kernel repeats them.
 //! Truncation and hole punching (truncate_cached, punch_hole): mm_filemap_delete_from_page_cache in order, and every

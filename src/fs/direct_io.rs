@@ -6,27 +6,28 @@
 //! Simplifications (DIVERGENCE): no FUA for O_DSYNC (ext4 falls back to a journal commit + flush when the write
 //! allocates, which the model does not write either); unwritten-extent conversion is not modelled.
 
-use crate::mm::truncate::invalidate_inode_pages2_range;
-use crate::sim::kernel::Kernel;
+use crate::kernel::Kernel;
 
-/// iomap_dio_rw for a write of `len` bytes at `pos` of `file`. Returns the bytes written or -EINVAL.
-pub fn direct_write(k: &mut Kernel, file: u32, pos: u64, len: u64) -> i64 {
-    if pos % 512 != 0 || len % 512 != 0 {
-        return -(libc::EINVAL as i64);
+impl Kernel {
+    /// iomap_dio_rw for a write of `len` bytes at `pos` of `file`. Returns the bytes written or -EINVAL.
+    pub fn direct_write(&mut self, file: u32, pos: u64, len: u64) -> i64 {
+        if pos % 512 != 0 || len % 512 != 0 {
+            return -(libc::EINVAL as i64);
+        }
+        if len == 0 {
+            return 0;
+        }
+        let end = pos + len - 1;
+        self.filemap_fdatawrite_range(file, pos, end, true);
+        self.filemap_fdatawait_range(file, pos, end);
+        // kiocb_invalidate_pages; -EBUSY (a folio dirtied again meanwhile) would fall back to a buffered write.
+        let _ = self.invalidate_inode_pages2_range(file, pos >> 12, end >> 12);
+        self.dio_bio_write(file, pos, len);
+        // kiocb_invalidate_post_direct_write.
+        let _ = self.invalidate_inode_pages2_range(file, pos >> 12, end >> 12);
+        let ino = &mut self.inodes[file as usize];
+        ino.size = ino.size.max(pos + len);
+        ino.allocated = ino.allocated.max(pos + len);
+        len as i64
     }
-    if len == 0 {
-        return 0;
-    }
-    let end = pos + len - 1;
-    crate::fs::sync::filemap_fdatawrite_range(k, file, pos, end, true);
-    crate::fs::sync::filemap_fdatawait_range(k, file, pos, end);
-    // kiocb_invalidate_pages; -EBUSY (a folio dirtied again meanwhile) would fall back to a buffered write.
-    let _ = invalidate_inode_pages2_range(k, file, pos >> 12, end >> 12);
-    k.direct_write(file, pos, len);
-    // kiocb_invalidate_post_direct_write.
-    let _ = invalidate_inode_pages2_range(k, file, pos >> 12, end >> 12);
-    let ino = &mut k.inodes[file as usize];
-    ino.size = ino.size.max(pos + len);
-    ino.allocated = ino.allocated.max(pos + len);
-    len as i64
 }

@@ -1,16 +1,4 @@
-//! fs/ext4 (6.18), the size changes and space operations the page cache sees: `ext4_setattr` with ATTR_SIZE
-//! (ftruncate), `ext4_fallocate` (allocate, KEEP_SIZE, `ext4_punch_hole`, `ext4_zero_range`). Each updates i_size
-//! and the file's holes (pages read as zeros without I/O: `ExtentMap::holes`) and invalidates the page cache through
-//! mm/truncate.c (`truncate_pagecache`, `truncate_pagecache_range` via `ext4_truncate_page_cache_block_range`).
-//!
-//! What is refused (`Unsupported`): an edge inside a filesystem block (ext4 zeroes the rest of that block through
-//! the page cache, `ext4_block_truncate_page` / `ext4_zero_partial_blocks`, which reads it if needed and dirties it:
-//! the write side). The probe's scratch ext4 has 1 KiB blocks below 512 MiB (`sim::fs_block_size`), so sizes
-//! in whole KiB are fine there. Block allocation, the journal and ext4's own metadata page cache (the mballoc buddy
-//! cache, inode 1, which the kernel reads the first time blocks are freed) are not modelled.
-
-use crate::mm::truncate::{truncate_pagecache, truncate_pagecache_range};
-use crate::sim::kernel::Kernel;
+use crate::kernel::Kernel;
 use crate::trace::op::FallocMode;
 
 /// Why an op cannot be simulated: it would dirty page cache (the write side).
@@ -22,84 +10,86 @@ pub fn s_maxbytes(blocksize: u64) -> u64 {
     ((1u64 << 32) - 1) * blocksize
 }
 
-/// ext4_setattr for a new i_size: i_size_write, truncate_pagecache (from the new size: whole folios, then the
-/// partial folio split), and ext4_truncate freeing the blocks past the new end (holes from there on). Growing only
-/// extends i_size (pagecache_isize_extended changes no cache state) and leaves a hole.
-pub fn ext4_setattr_size(k: &mut Kernel, file: u32, newsize: u64) -> Result<i64, Unsupported> {
-    let (oldsize, bs) = (k.inodes[file as usize].size, k.fs_block_size(file));
-    // ext4_truncate -> ext4_block_truncate_page (shrinking or same size), or the tail zeroing of the old EOF block
-    // when growing.
-    if (newsize <= oldsize && newsize % bs != 0) || (newsize > oldsize && oldsize % bs != 0) {
-        return Err(Unsupported(
+impl Kernel {
+    /// ext4_setattr for a new i_size: i_size_write, truncate_pagecache (from the new size: whole folios, then the
+    /// partial folio split), and ext4_truncate freeing the blocks past the new end (holes from there on). Growing only
+    /// extends i_size (pagecache_isize_extended changes no cache state) and leaves a hole.
+    pub fn ext4_setattr_size(&mut self, file: u32, newsize: u64) -> Result<i64, Unsupported> {
+        let (oldsize, bs) = (self.inodes[file as usize].size, self.fs_block_size(file));
+        // ext4_truncate -> ext4_block_truncate_page (shrinking or same size), or the tail zeroing of the old EOF block
+        // when growing.
+        if (newsize <= oldsize && newsize % bs != 0) || (newsize > oldsize && oldsize % bs != 0) {
+            return Err(Unsupported(
             "ftruncate to (or from) a size inside a filesystem block: ext4 zeroes the block's tail in the page cache \
              and dirties it, which needs the write side",
         ));
-    }
-    k.inodes[file as usize].size = newsize;
-    truncate_pagecache(k, file, newsize);
-    let ino = &mut k.inodes[file as usize];
-    ino.extents.punch(oldsize.min(newsize).div_ceil(4096), u64::MAX);
-    // ext4_truncate frees the blocks past the new end.
-    ino.allocated = ino.allocated.min(newsize.div_ceil(bs) * bs);
-    Ok(0)
-}
-
-/// ext4_fallocate: plain allocation (and KEEP_SIZE) allocates unwritten extents, which read as zeros, and may extend
-/// i_size; `ext4_punch_hole` and `ext4_zero_range` drop the page cache of their block-aligned range
-/// (ext4_truncate_page_cache_block_range -> truncate_pagecache_range) and leave holes or unwritten extents there;
-/// ZERO_RANGE without KEEP_SIZE extends i_size.
-pub fn ext4_fallocate(k: &mut Kernel, file: u32, mode: FallocMode, offset: u64, len: u64) -> Result<i64, Unsupported> {
-    let (size, bs) = (k.inodes[file as usize].size, k.fs_block_size(file));
-    let mut end = offset + len;
-    match mode {
-        FallocMode::Allocate | FallocMode::KeepSize => {
-            if mode == FallocMode::Allocate && end > size {
-                k.inodes[file as usize].size = end;
-                k.inodes[file as usize].extents.punch(size.div_ceil(4096), u64::MAX);
-            }
         }
-        FallocMode::PunchHole => {
-            // ext4_punch_hole: nothing past i_size; a hole running past it ends at the page holding i_size.
-            if offset >= size {
-                return Ok(0);
+        self.inodes[file as usize].size = newsize;
+        self.truncate_pagecache(file, newsize);
+        let ino = &mut self.inodes[file as usize];
+        ino.extents.punch(oldsize.min(newsize).div_ceil(4096), u64::MAX);
+        // ext4_truncate frees the blocks past the new end.
+        ino.allocated = ino.allocated.min(newsize.div_ceil(bs) * bs);
+        Ok(0)
+    }
+
+    /// ext4_fallocate: plain allocation (and KEEP_SIZE) allocates unwritten extents, which read as zeros, and may extend
+    /// i_size; `ext4_punch_hole` and `ext4_zero_range` drop the page cache of their block-aligned range
+    /// (ext4_truncate_page_cache_block_range -> truncate_pagecache_range) and leave holes or unwritten extents there;
+    /// ZERO_RANGE without KEEP_SIZE extends i_size.
+    pub fn ext4_fallocate(&mut self, file: u32, mode: FallocMode, offset: u64, len: u64) -> Result<i64, Unsupported> {
+        let (size, bs) = (self.inodes[file as usize].size, self.fs_block_size(file));
+        let mut end = offset + len;
+        match mode {
+            FallocMode::Allocate | FallocMode::KeepSize => {
+                if mode == FallocMode::Allocate && end > size {
+                    self.inodes[file as usize].size = end;
+                    self.inodes[file as usize].extents.punch(size.div_ceil(4096), u64::MAX);
+                }
             }
-            if end > size {
-                end = size.div_ceil(4096) * 4096;
-            }
-            if offset % bs != 0 || end % bs != 0 {
-                return Err(Unsupported(
+            FallocMode::PunchHole => {
+                // ext4_punch_hole: nothing past i_size; a hole running past it ends at the page holding i_size.
+                if offset >= size {
+                    return Ok(0);
+                }
+                if end > size {
+                    end = size.div_ceil(4096) * 4096;
+                }
+                if offset % bs != 0 || end % bs != 0 {
+                    return Err(Unsupported(
                     "a hole punched inside a filesystem block: ext4 zeroes the partial block in the page cache and \
                      dirties it, which needs the write side",
                 ));
+                }
+                self.truncate_pagecache_range(file, offset, end - 1);
+                self.inodes[file as usize].extents.punch(offset.div_ceil(4096), end / 4096);
             }
-            truncate_pagecache_range(k, file, offset, end - 1);
-            k.inodes[file as usize].extents.punch(offset.div_ceil(4096), end / 4096);
-        }
-        FallocMode::ZeroRange => {
-            if offset % bs != 0 || end % bs != 0 {
-                return Err(Unsupported(
-                    "ZERO_RANGE with an edge inside a filesystem block: ext4 zeroes the partial block in the page \
+            FallocMode::ZeroRange => {
+                if offset % bs != 0 || end % bs != 0 {
+                    return Err(Unsupported(
+                        "ZERO_RANGE with an edge inside a filesystem block: ext4 zeroes the partial block in the page \
                      cache and dirties it, which needs the write side",
-                ));
-            }
-            truncate_pagecache_range(k, file, offset, end - 1);
-            let ext = &mut k.inodes[file as usize].extents;
-            ext.punch(offset.div_ceil(4096), end / 4096);
-            if end > size {
-                ext.punch(size.div_ceil(4096), u64::MAX);
-                k.inodes[file as usize].size = end;
+                    ));
+                }
+                self.truncate_pagecache_range(file, offset, end - 1);
+                let ext = &mut self.inodes[file as usize].extents;
+                ext.punch(offset.div_ceil(4096), end / 4096);
+                if end > size {
+                    ext.punch(size.div_ceil(4096), u64::MAX);
+                    self.inodes[file as usize].size = end;
+                }
             }
         }
+        Ok(0)
     }
-    Ok(0)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::block::ExtentMap;
+    use crate::kernel::Inode;
     use crate::mm::folio::Folio;
-    use crate::sim::kernel::Inode;
     use crate::units::Nanos;
 
     fn kernel(size: u64, blocksize: u64, pages: u64) -> Kernel {
@@ -117,32 +107,32 @@ mod tests {
     #[test]
     fn truncate_shrinks_grows_and_leaves_holes() {
         let mut k = kernel(64 << 10, 1024, 16);
-        assert_eq!(ext4_setattr_size(&mut k, 0, (20 << 10) + 3072), Ok(0));
+        assert_eq!(k.ext4_setattr_size(0, (20 << 10) + 3072), Ok(0));
         assert_eq!((k.inodes[0].size, k.inodes[0].mapping.nrpages), ((20 << 10) + 3072, 6));
         assert_eq!(k.inodes[0].extents.holes, vec![(6, u64::MAX)]);
-        assert_eq!(ext4_setattr_size(&mut k, 0, 1 << 20), Ok(0));
+        assert_eq!(k.ext4_setattr_size(0, 1 << 20), Ok(0));
         assert_eq!(k.inodes[0].size, 1 << 20);
         // 4 KiB blocks: a size inside a block is refused.
         let mut k = kernel(64 << 10, 4096, 16);
-        assert!(ext4_setattr_size(&mut k, 0, 3072).is_err());
+        assert!(k.ext4_setattr_size(0, 3072).is_err());
         assert_eq!(k.inodes[0].mapping.nrpages, 16, "nothing changed");
     }
 
     #[test]
     fn fallocate_modes() {
         let mut k = kernel(64 << 10, 1024, 16);
-        assert_eq!(ext4_fallocate(&mut k, 0, FallocMode::PunchHole, 8192, 16384), Ok(0));
+        assert_eq!(k.ext4_fallocate(0, FallocMode::PunchHole, 8192, 16384), Ok(0));
         assert_eq!(k.inodes[0].mapping.nrpages, 12);
         assert_eq!(k.inodes[0].extents.holes, vec![(2, 6)]);
         // Past EOF: nothing.
-        assert_eq!(ext4_fallocate(&mut k, 0, FallocMode::PunchHole, 1 << 20, 4096), Ok(0));
-        assert_eq!(ext4_fallocate(&mut k, 0, FallocMode::KeepSize, 1 << 20, 4096), Ok(0));
+        assert_eq!(k.ext4_fallocate(0, FallocMode::PunchHole, 1 << 20, 4096), Ok(0));
+        assert_eq!(k.ext4_fallocate(0, FallocMode::KeepSize, 1 << 20, 4096), Ok(0));
         assert_eq!(k.inodes[0].size, 64 << 10);
-        assert_eq!(ext4_fallocate(&mut k, 0, FallocMode::ZeroRange, 40 << 10, 32 << 10), Ok(0));
+        assert_eq!(k.ext4_fallocate(0, FallocMode::ZeroRange, 40 << 10, 32 << 10), Ok(0));
         assert_eq!((k.inodes[0].size, k.inodes[0].mapping.nrpages), (72 << 10, 6));
-        assert_eq!(ext4_fallocate(&mut k, 0, FallocMode::Allocate, 0, 1 << 20), Ok(0));
+        assert_eq!(k.ext4_fallocate(0, FallocMode::Allocate, 0, 1 << 20), Ok(0));
         assert_eq!(k.inodes[0].size, 1 << 20);
         assert_eq!(k.inodes[0].extents.holes, vec![(2, 6), (10, u64::MAX)]);
-        assert!(ext4_fallocate(&mut k, 0, FallocMode::PunchHole, 512, 1024).is_err());
+        assert!(k.ext4_fallocate(0, FallocMode::PunchHole, 512, 1024).is_err());
     }
 }

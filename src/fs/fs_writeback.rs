@@ -1,26 +1,12 @@
-//! fs/fs-writeback.c: the per-device flusher (`wb_workfn` -> `wb_do_writeback`), its work items, the periodic
-//! (kupdate) and background passes (`wb_check_old_data_flush`, `wb_check_background_flush`), `wb_writeback`'s
-//! loop, the inode lists b_dirty / b_io / b_more_io (`queue_io`, `move_expired_inodes`, `requeue_inode`,
-//! `redirty_tail`), `writeback_sb_inodes` with `writeback_chunk_size` and its 100 ms slice, and
-//! `__mark_inode_dirty`'s enqueue and delayed wake-up.
-//!
-//! The flusher is a simulated kernel thread ("kworker") per device, run from the event queue: each step executes
-//! one iteration of wb_writeback's loop (writeback_start .. writeback_written), then yields at its own clock.
-//!
-//! Simplifications (DIVERGENCE): one wb per device (no cgroup writeback, as on this cgroup-v1 host); inodes are
-//! never I_SYNC-contended (one flusher per device, syncs write through their own path); no b_dirty_time list and
-//! no write_inode (metadata) I/O; the work is split into steps of one loop iteration, atomic w.r.t. other tasks.
-
-pub use crate::fs::inode::{file_update_time, touch_atime};
 use std::collections::{BTreeMap, VecDeque};
 
-use crate::fs::writepages::{complete_writeback, do_writepages, Wbc};
+use crate::fs::writepages::Wbc;
+use crate::kernel::Kernel;
 use crate::mm::folio::FolioId;
 use crate::mm::page_writeback::BdiWriteback;
 use crate::mm::page_writeback::{jiffies_at, HZ};
 use crate::mm::page_writeback::{BackingDevInfo, DirtyableMemory, VmDirtySysctls, WbDomain};
 use crate::mm::page_writeback::{BdpRatelimits, TaskDirty};
-use crate::sim::kernel::Kernel;
 use crate::trace::event::EventKind;
 use crate::units::Nanos;
 
@@ -246,259 +232,264 @@ impl Writeback {
     }
 }
 
-/// The inode's I_DIRTY_* state as the kernel prints it (`show_inode_state`).
-pub fn inode_state(k: &Kernel, file: u32) -> &'static str {
-    let ino = &k.inodes[file as usize];
-    match (ino.dirty_sync, ino.dirty_pages) {
-        (false, false) => "none",
-        (true, false) => "I_DIRTY_SYNC",
-        (false, true) => "I_DIRTY_PAGES",
-        (true, true) => "I_DIRTY_SYNC|I_DIRTY_PAGES",
+impl Kernel {
+    /// The inode's I_DIRTY_* state as the kernel prints it (`show_inode_state`).
+    pub fn inode_state(&self, file: u32) -> &'static str {
+        let ino = &self.inodes[file as usize];
+        match (ino.dirty_sync, ino.dirty_pages) {
+            (false, false) => "none",
+            (true, false) => "I_DIRTY_SYNC",
+            (false, true) => "I_DIRTY_PAGES",
+            (true, true) => "I_DIRTY_SYNC|I_DIRTY_PAGES",
+        }
     }
-}
 
-/// __mark_inode_dirty with I_DIRTY_SYNC (`sync`: an inode timestamp changed, traced by writeback_dirty_inode_start
-/// and writeback_dirty_inode around ->dirty_inode) or I_DIRTY_PAGES. A clean inode goes to the front of b_dirty with
-/// dirtied_when = now (writeback_dirty_inode_enqueue); the first dirty inode of an idle wb arms the periodic flush
-/// (wb_wakeup_delayed, dirty_writeback_interval later).
-pub fn mark_inode_dirty(k: &mut Kernel, file: u32, sync: bool) {
-    let dev = k.inodes[file as usize].device;
-    let flags = if sync { "I_DIRTY_SYNC" } else { "I_DIRTY_PAGES" };
-    if sync && k.events_on() {
-        let device = k.devices[dev].name.clone();
-        let name = k.file_name(file);
-        let state: crate::trace::event::Name = std::sync::Arc::from(inode_state(k, file));
-        let flags: crate::trace::event::Name = std::sync::Arc::from(flags);
-        k.emit(EventKind::WritebackDirtyInodeStart {
-            device: device.clone(),
-            file: name.clone(),
-            state: state.clone(),
-            flags: flags.clone(),
-        });
-        k.emit(EventKind::WritebackDirtyInode { device, file: name, state, flags });
+    /// __mark_inode_dirty with I_DIRTY_SYNC (`sync`: an inode timestamp changed, traced by writeback_dirty_inode_start
+    /// and writeback_dirty_inode around ->dirty_inode) or I_DIRTY_PAGES. A clean inode goes to the front of b_dirty with
+    /// dirtied_when = now (writeback_dirty_inode_enqueue); the first dirty inode of an idle wb arms the periodic flush
+    /// (wb_wakeup_delayed, dirty_writeback_interval later).
+    pub fn mark_inode_dirty(&mut self, file: u32, sync: bool) {
+        let dev = self.inodes[file as usize].device;
+        let flags = if sync { "I_DIRTY_SYNC" } else { "I_DIRTY_PAGES" };
+        if sync && self.events_on() {
+            let device = self.devices[dev].name.clone();
+            let name = self.file_name(file);
+            let state: crate::trace::event::Name = std::sync::Arc::from(self.inode_state(file));
+            let flags: crate::trace::event::Name = std::sync::Arc::from(flags);
+            self.emit(EventKind::WritebackDirtyInodeStart {
+                device: device.clone(),
+                file: name.clone(),
+                state: state.clone(),
+                flags: flags.clone(),
+            });
+            self.emit(EventKind::WritebackDirtyInode { device, file: name, state, flags });
+        }
+        let ino = &mut self.inodes[file as usize];
+        let had = (ino.dirty_sync, ino.dirty_pages);
+        if sync {
+            ino.dirty_sync = true;
+            ino.journal_pending = true;
+        } else {
+            ino.dirty_pages = true;
+        }
+        if (ino.dirty_sync, ino.dirty_pages) == had || ino.dirtied_when.is_some() {
+            return;
+        }
+        let idle = !self.wb.wbs[dev].has_dirty_io();
+        self.inodes[file as usize].dirtied_when = Some(self.now);
+        self.wb.wbs[dev].b_dirty.push_front(file);
+        if idle && self.wb.interval_cs > 0 {
+            let at = Nanos(self.now.0 + self.wb.interval_ns());
+            self.wb.wbs[dev].wake_at(at, true);
+        }
+        if self.events_on() {
+            let device = self.devices[dev].name.clone();
+            let name = self.file_name(file);
+            let dirtied_when = jiffies_at(self.now.0);
+            let state = std::sync::Arc::from(self.inode_state(file));
+            self.emit(EventKind::WritebackDirtyInodeEnqueue { device, file: name, dirtied_when, state });
+        }
     }
-    let ino = &mut k.inodes[file as usize];
-    let had = (ino.dirty_sync, ino.dirty_pages);
-    if sync {
-        ino.dirty_sync = true;
-        ino.journal_pending = true;
-    } else {
-        ino.dirty_pages = true;
-    }
-    if (ino.dirty_sync, ino.dirty_pages) == had || ino.dirtied_when.is_some() {
-        return;
-    }
-    let idle = !k.wb.wbs[dev].has_dirty_io();
-    k.inodes[file as usize].dirtied_when = Some(k.now);
-    k.wb.wbs[dev].b_dirty.push_front(file);
-    if idle && k.wb.interval_cs > 0 {
-        let at = Nanos(k.now.0 + k.wb.interval_ns());
-        k.wb.wbs[dev].wake_at(at, true);
-    }
-    if k.events_on() {
-        let device = k.devices[dev].name.clone();
-        let name = k.file_name(file);
-        let dirtied_when = jiffies_at(k.now.0);
-        let state = std::sync::Arc::from(inode_state(k, file));
-        k.emit(EventKind::WritebackDirtyInodeEnqueue { device, file: name, dirtied_when, state });
-    }
-}
 
-/// wb_start_background_writeback -> wb_wakeup: the flusher runs now (writeback_wake_background).
-pub fn wb_start_background_writeback(k: &mut Kernel, dev: usize) {
-    if k.events_on() {
-        let device = k.devices[dev].name.clone();
-        k.emit(EventKind::WritebackWakeBackground { device });
+    /// wb_start_background_writeback -> wb_wakeup: the flusher runs now (writeback_wake_background).
+    pub fn wb_start_background_writeback(&mut self, dev: usize) {
+        if self.events_on() {
+            let device = self.devices[dev].name.clone();
+            self.emit(EventKind::WritebackWakeBackground { device });
+        }
+        let now = self.now;
+        self.wb.wbs[dev].wake_at(now, true);
     }
-    let now = k.now;
-    k.wb.wbs[dev].wake_at(now, true);
-}
 
-/// wb_over_bg_thresh: the global dirty pages over the background threshold, or the wb's reclaimable pages over
-/// its share of it.
-pub fn wb_over_bg_thresh(k: &mut Kernel, dev: usize) -> bool {
-    let mem = crate::mm::balance_dirty::dirtyable_memory(k);
-    let (bg, _) = crate::mm::page_writeback::global_dirty_limits(&mem, &k.wb.vm, false, &k.wb.dom);
-    if k.vm.nr_dirty > bg {
-        return true;
+    /// wb_over_bg_thresh: the global dirty pages over the background threshold, or the wb's reclaimable pages over
+    /// its share of it.
+    pub fn wb_over_bg_thresh(&mut self, dev: usize) -> bool {
+        let mem = self.dirtyable_memory();
+        let (bg, _) = crate::mm::page_writeback::global_dirty_limits(&mem, &self.wb.vm, false, &self.wb.dom);
+        if self.vm.nr_dirty > bg {
+            return true;
+        }
+        let (_, thresh) = crate::mm::page_writeback::global_dirty_limits(&mem, &self.wb.vm, false, &self.wb.dom);
+        let dtc = crate::mm::page_writeback::DirtyThrottleControl {
+            avail: crate::mm::page_writeback::global_dirtyable_memory(&mem, false),
+            dirty: self.vm.nr_dirty,
+            thresh,
+            bg_thresh: bg,
+            ..Default::default()
+        };
+        let wb = &mut self.wb;
+        let w = &mut wb.wbs[dev];
+        let wb_bg = crate::mm::page_writeback::wb_calc_thresh(
+            &dtc,
+            bg,
+            &wb.dom,
+            &mut w.pg.completions,
+            &w.bdi,
+            w.pg.bw.avg_write_bandwidth,
+        );
+        w.wb_reclaimable > wb_bg
     }
-    let (_, thresh) = crate::mm::page_writeback::global_dirty_limits(&mem, &k.wb.vm, false, &k.wb.dom);
-    let dtc = crate::mm::page_writeback::DirtyThrottleControl {
-        avail: crate::mm::page_writeback::global_dirtyable_memory(&mem, false),
-        dirty: k.vm.nr_dirty,
-        thresh,
-        bg_thresh: bg,
-        ..Default::default()
-    };
-    let wb = &mut k.wb;
-    let w = &mut wb.wbs[dev];
-    let wb_bg = crate::mm::page_writeback::wb_calc_thresh(
-        &dtc,
-        bg,
-        &wb.dom,
-        &mut w.pg.completions,
-        &w.bdi,
-        w.pg.bw.avg_write_bandwidth,
-    );
-    w.wb_reclaimable > wb_bg
-}
 
-/// One step of the flusher of device `dev` (wb_workfn): finish due completions, pick the work (queued works,
-/// then the periodic kupdate pass, then the background pass), run one iteration of wb_writeback, and yield.
-pub fn wb_workfn_step(k: &mut Kernel, dev: usize) {
-    k.wb.wbs[dev].next_run = None;
-    complete_writeback(k, k.now);
-    if k.wb.wbs[dev].cur.is_none() {
-        let work = next_work(k, dev);
-        match work {
-            Some(w) => {
-                k.wb.wbs[dev].cur = Some(w);
-                k.wb.wbs[dev].running = true;
-            }
-            None => {
-                k.wb.wbs[dev].running = false;
-                // Nothing to do: re-arm the periodic flush while dirty inodes remain.
-                if k.wb.wbs[dev].has_dirty_io() && k.wb.interval_cs > 0 {
-                    let at = Nanos(k.now.0 + k.wb.interval_ns());
-                    k.wb.wbs[dev].wake_at(at, false);
+    /// One step of the flusher of device `dev` (wb_workfn): finish due completions, pick the work (queued works,
+    /// then the periodic kupdate pass, then the background pass), run one iteration of wb_writeback, and yield.
+    pub fn wb_workfn_step(&mut self, dev: usize) {
+        self.wb.wbs[dev].next_run = None;
+        self.complete_writeback(self.now);
+        if self.wb.wbs[dev].cur.is_none() {
+            let work = self.next_work(dev);
+            match work {
+                Some(w) => {
+                    self.wb.wbs[dev].cur = Some(w);
+                    self.wb.wbs[dev].running = true;
                 }
-                return;
+                None => {
+                    self.wb.wbs[dev].running = false;
+                    // Nothing to do: re-arm the periodic flush while dirty inodes remain.
+                    if self.wb.wbs[dev].has_dirty_io() && self.wb.interval_cs > 0 {
+                        let at = Nanos(self.now.0 + self.wb.interval_ns());
+                        self.wb.wbs[dev].wake_at(at, false);
+                    }
+                    return;
+                }
             }
         }
-    }
-    let more = wb_writeback_iteration(k, dev);
-    if !more {
-        // wb_do_writeback: the work's pages (trace_writeback_pages_written).
-        let w = k.wb.wbs[dev].cur.take().unwrap();
-        if k.events_on() {
-            let device = k.devices[dev].name.clone();
-            k.emit(EventKind::WritebackPagesWritten { device, pages: w.written });
+        let more = self.wb_writeback_iteration(dev);
+        if !more {
+            // wb_do_writeback: the work's pages (trace_writeback_pages_written).
+            let w = self.wb.wbs[dev].cur.take().unwrap();
+            if self.events_on() {
+                let device = self.devices[dev].name.clone();
+                self.emit(EventKind::WritebackPagesWritten { device, pages: w.written });
+            }
         }
+        // Yield: run again at this step's end (a new work, or the next iteration; do_writepages' CPU time included).
+        let at = self.now;
+        self.wb.wbs[dev].wake_at(at, false);
     }
-    // Yield: run again at this step's end (a new work, or the next iteration; do_writepages' CPU time included).
-    let at = k.now;
-    k.wb.wbs[dev].wake_at(at, false);
-}
 
-/// get_next_work_item, wb_check_start_all, wb_check_old_data_flush, wb_check_background_flush.
-fn next_work(k: &mut Kernel, dev: usize) -> Option<WbWork> {
-    if let Some(w) = k.wb.wbs[dev].work_list.pop_front() {
-        return Some(w);
-    }
-    let now = jiffies_at(k.now.0);
-    let interval = k.wb.interval_cs * HZ / 100;
-    if interval > 0 && now.wrapping_sub(k.wb.wbs[dev].last_old_flush) >= interval {
-        k.wb.wbs[dev].last_old_flush = now;
-        // get_nr_dirty_pages: NR_FILE_DIRTY + dirty inodes.
-        let nr = k.vm.nr_dirty + k.inodes.iter().filter(|i| i.dirtied_when.is_some()).count() as u64;
-        if nr > 0 {
+    /// get_next_work_item, wb_check_start_all, wb_check_old_data_flush, wb_check_background_flush.
+    fn next_work(&mut self, dev: usize) -> Option<WbWork> {
+        if let Some(w) = self.wb.wbs[dev].work_list.pop_front() {
+            return Some(w);
+        }
+        let now = jiffies_at(self.now.0);
+        let interval = self.wb.interval_cs * HZ / 100;
+        if interval > 0 && now.wrapping_sub(self.wb.wbs[dev].last_old_flush) >= interval {
+            self.wb.wbs[dev].last_old_flush = now;
+            // get_nr_dirty_pages: NR_FILE_DIRTY + dirty inodes.
+            let nr = self.vm.nr_dirty + self.inodes.iter().filter(|i| i.dirtied_when.is_some()).count() as u64;
+            if nr > 0 {
+                return Some(WbWork {
+                    nr_pages: nr as i64,
+                    sync_all: false,
+                    for_kupdate: true,
+                    for_background: false,
+                    range_cyclic: true,
+                    reason: "periodic",
+                    written: 0,
+                });
+            }
+        }
+        if self.wb_over_bg_thresh(dev) {
             return Some(WbWork {
-                nr_pages: nr as i64,
+                nr_pages: i64::MAX,
                 sync_all: false,
-                for_kupdate: true,
-                for_background: false,
+                for_kupdate: false,
+                for_background: true,
                 range_cyclic: true,
-                reason: "periodic",
+                reason: "background",
                 written: 0,
             });
         }
+        None
     }
-    if wb_over_bg_thresh(k, dev) {
-        return Some(WbWork {
-            nr_pages: i64::MAX,
-            sync_all: false,
-            for_kupdate: false,
-            for_background: true,
-            range_cyclic: true,
-            reason: "background",
-            written: 0,
-        });
-    }
-    None
-}
 
-/// The writeback_start (`start`) or writeback_written event of a work (trace_writeback_start/written).
-fn emit_work(k: &mut Kernel, dev: usize, w: &WbWork, start: bool) {
-    if !k.events_on() {
-        return;
-    }
-    let device = k.devices[dev].name.clone();
-    let (nr_pages, sync_mode, kupdate) = (w.nr_pages, w.sync_all as u64, w.for_kupdate as u64);
-    let (range_cyclic, background) = (w.range_cyclic as u64, w.for_background as u64);
-    let reason = std::sync::Arc::from(w.reason);
-    let e = if start {
-        EventKind::WritebackStart { device, nr_pages, sync_mode, kupdate, range_cyclic, background, reason }
-    } else {
-        EventKind::WritebackWritten { device, nr_pages, sync_mode, kupdate, range_cyclic, background, reason }
-    };
-    k.emit(e);
-}
-
-/// One iteration of wb_writeback's loop for the current work; returns whether the work goes on.
-fn wb_writeback_iteration(k: &mut Kernel, dev: usize) -> bool {
-    let w = k.wb.wbs[dev].cur.clone().unwrap();
-    if w.nr_pages <= 0 {
-        return false;
-    }
-    if (w.for_background || w.for_kupdate) && !k.wb.wbs[dev].work_list.is_empty() {
-        return false;
-    }
-    if w.for_background && !wb_over_bg_thresh(k, dev) {
-        return false;
-    }
-    emit_work(k, dev, &w, true);
-    let mut queued = false;
-    if k.wb.wbs[dev].b_io.is_empty() {
-        let now = k.now.0;
-        let dirtied_before =
-            if w.for_kupdate { Some(Nanos(now.saturating_sub(k.wb.expire_cs * 10_000_000))) } else { Some(Nanos(now)) };
-        queue_io(k, dev, &w, dirtied_before);
-        queued = true;
-    }
-    let progress = writeback_sb_inodes(k, dev);
-    let w = k.wb.wbs[dev].cur.clone().unwrap();
-    emit_work(k, dev, &w, false);
-    if progress > 0 || !queued {
-        return true;
-    }
-    // Nothing written and nothing busy to wait on (no I_SYNC contention in the model): done.
-    false
-}
-
-/// queue_io: b_more_io goes to b_io, then the inodes of b_dirty dirtied before `dirtied_before` (oldest first);
-/// traces writeback_queue_io.
-fn queue_io(k: &mut Kernel, dev: usize, w: &WbWork, dirtied_before: Option<Nanos>) {
-    let wb = &mut k.wb.wbs[dev];
-    let mut moved = 0u64;
-    while let Some(f) = wb.b_more_io.pop_back() {
-        wb.b_io.push_front(f);
-        moved += 1;
-    }
-    let older = dirtied_before.unwrap_or(k.now);
-    let mut expired = Vec::new();
-    while let Some(&f) = wb.b_dirty.back() {
-        let when = k.inodes[f as usize].dirtied_when.unwrap_or(Nanos(0));
-        if when > older {
-            break;
+    /// The writeback_start (`start`) or writeback_written event of a work (trace_writeback_start/written).
+    fn emit_work(&mut self, dev: usize, w: &WbWork, start: bool) {
+        if !self.events_on() {
+            return;
         }
-        wb.b_dirty.pop_back();
-        expired.push(f);
+        let device = self.devices[dev].name.clone();
+        let (nr_pages, sync_mode, kupdate) = (w.nr_pages, w.sync_all as u64, w.for_kupdate as u64);
+        let (range_cyclic, background) = (w.range_cyclic as u64, w.for_background as u64);
+        let reason = std::sync::Arc::from(w.reason);
+        let e = if start {
+            EventKind::WritebackStart { device, nr_pages, sync_mode, kupdate, range_cyclic, background, reason }
+        } else {
+            EventKind::WritebackWritten { device, nr_pages, sync_mode, kupdate, range_cyclic, background, reason }
+        };
+        self.emit(e);
     }
-    // move_expired_inodes: the oldest ends at the back of b_io (written first).
-    for f in expired.iter().rev() {
-        wb.b_io.push_front(*f);
+
+    /// One iteration of wb_writeback's loop for the current work; returns whether the work goes on.
+    fn wb_writeback_iteration(&mut self, dev: usize) -> bool {
+        let w = self.wb.wbs[dev].cur.clone().unwrap();
+        if w.nr_pages <= 0 {
+            return false;
+        }
+        if (w.for_background || w.for_kupdate) && !self.wb.wbs[dev].work_list.is_empty() {
+            return false;
+        }
+        if w.for_background && !self.wb_over_bg_thresh(dev) {
+            return false;
+        }
+        self.emit_work(dev, &w, true);
+        let mut queued = false;
+        if self.wb.wbs[dev].b_io.is_empty() {
+            let now = self.now.0;
+            let dirtied_before = if w.for_kupdate {
+                Some(Nanos(now.saturating_sub(self.wb.expire_cs * 10_000_000)))
+            } else {
+                Some(Nanos(now))
+            };
+            self.queue_io(dev, &w, dirtied_before);
+            queued = true;
+        }
+        let progress = self.writeback_sb_inodes(dev);
+        let w = self.wb.wbs[dev].cur.clone().unwrap();
+        self.emit_work(dev, &w, false);
+        if progress > 0 || !queued {
+            return true;
+        }
+        // Nothing written and nothing busy to wait on (no I_SYNC contention in the model): done.
+        false
     }
-    let enqueue = moved + expired.len() as u64;
-    if k.events_on() {
-        let device = k.devices[dev].name.clone();
-        let age = ((k.now.0 - older.0) / 1_000_000) as i64;
-        k.emit(EventKind::WritebackQueueIo {
-            device,
-            older: jiffies_at(older.0),
-            age,
-            enqueue,
-            reason: std::sync::Arc::from(w.reason),
-        });
+
+    /// queue_io: b_more_io goes to b_io, then the inodes of b_dirty dirtied before `dirtied_before` (oldest first);
+    /// traces writeback_queue_io.
+    fn queue_io(&mut self, dev: usize, w: &WbWork, dirtied_before: Option<Nanos>) {
+        let wb = &mut self.wb.wbs[dev];
+        let mut moved = 0u64;
+        while let Some(f) = wb.b_more_io.pop_back() {
+            wb.b_io.push_front(f);
+            moved += 1;
+        }
+        let older = dirtied_before.unwrap_or(self.now);
+        let mut expired = Vec::new();
+        while let Some(&f) = wb.b_dirty.back() {
+            let when = self.inodes[f as usize].dirtied_when.unwrap_or(Nanos(0));
+            if when > older {
+                break;
+            }
+            wb.b_dirty.pop_back();
+            expired.push(f);
+        }
+        // move_expired_inodes: the oldest ends at the back of b_io (written first).
+        for f in expired.iter().rev() {
+            wb.b_io.push_front(*f);
+        }
+        let enqueue = moved + expired.len() as u64;
+        if self.events_on() {
+            let device = self.devices[dev].name.clone();
+            let age = ((self.now.0 - older.0) / 1_000_000) as i64;
+            self.emit(EventKind::WritebackQueueIo {
+                device,
+                older: jiffies_at(older.0),
+                age,
+                enqueue,
+                reason: std::sync::Arc::from(w.reason),
+            });
+        }
     }
 }
 
@@ -512,84 +503,86 @@ pub fn writeback_chunk_size(avg_write_bandwidth: u64, dirty_limit: u64, w: &WbWo
     (pages + MIN_WRITEBACK_PAGES) / MIN_WRITEBACK_PAGES * MIN_WRITEBACK_PAGES
 }
 
-/// writeback_sb_inodes: writes the inodes at the back of b_io, a chunk each, until b_io is empty, the work's
-/// pages are done or 100 ms have passed; requeue_inode decides where each goes. Returns the pages written (plus
-/// one per inode left clean).
-fn writeback_sb_inodes(k: &mut Kernel, dev: usize) -> i64 {
-    let start = k.now;
-    let mut total: i64 = 0;
-    while let Some(file) = k.wb.wbs[dev].b_io.pop_back() {
-        let w = k.wb.wbs[dev].cur.clone().unwrap();
-        let chunk = writeback_chunk_size(k.wb.wbs[dev].pg.bw.avg_write_bandwidth, k.wb.dom.dirty_limit, &w);
-        let mut wbc =
-            Wbc { sync_all: w.sync_all, nr_to_write: chunk, range_cyclic: true, range_start: 0, range_end: 0 };
-        let index = k.inodes[file as usize].writeback_index;
-        let dirtied = k.inodes[file as usize].dirtied_when.unwrap_or(k.now);
-        let (wrote, _) = do_writepages(k, file, &mut wbc);
-        let wrote = wrote as i64;
-        k.wb.wbs[dev].cur.as_mut().unwrap().nr_pages -= chunk - wbc.nr_to_write;
-        total += wrote;
-        let still_dirty = has_dirty_folios(k, file);
-        if k.events_on() {
-            let device = k.devices[dev].name.clone();
-            let name = k.file_name(file);
-            let state = if still_dirty { "I_DIRTY_PAGES|I_SYNC" } else { "I_SYNC" };
-            k.emit(EventKind::WritebackSingleInode {
-                device,
-                file: name,
-                state: std::sync::Arc::from(state),
-                dirtied_when: jiffies_at(dirtied.0),
-                index,
-                to_write: chunk,
-                wrote: wrote as u64,
-            });
-        }
-        k.wb.wbs[dev].cur.as_mut().unwrap().written += wrote;
-        // requeue_inode.
-        if still_dirty {
-            if wbc.nr_to_write <= 0 {
-                // Used its whole slice: requeue_io, after the other inodes of b_io.
-                k.wb.wbs[dev].b_more_io.push_front(file);
+impl Kernel {
+    /// writeback_sb_inodes: writes the inodes at the back of b_io, a chunk each, until b_io is empty, the work's
+    /// pages are done or 100 ms have passed; requeue_inode decides where each goes. Returns the pages written (plus
+    /// one per inode left clean).
+    fn writeback_sb_inodes(&mut self, dev: usize) -> i64 {
+        let start = self.now;
+        let mut total: i64 = 0;
+        while let Some(file) = self.wb.wbs[dev].b_io.pop_back() {
+            let w = self.wb.wbs[dev].cur.clone().unwrap();
+            let chunk = writeback_chunk_size(self.wb.wbs[dev].pg.bw.avg_write_bandwidth, self.wb.dom.dirty_limit, &w);
+            let mut wbc =
+                Wbc { sync_all: w.sync_all, nr_to_write: chunk, range_cyclic: true, range_start: 0, range_end: 0 };
+            let index = self.inodes[file as usize].writeback_index;
+            let dirtied = self.inodes[file as usize].dirtied_when.unwrap_or(self.now);
+            let (wrote, _) = self.do_writepages(file, &mut wbc);
+            let wrote = wrote as i64;
+            self.wb.wbs[dev].cur.as_mut().unwrap().nr_pages -= chunk - wbc.nr_to_write;
+            total += wrote;
+            let still_dirty = self.has_dirty_folios(file);
+            if self.events_on() {
+                let device = self.devices[dev].name.clone();
+                let name = self.file_name(file);
+                let state = if still_dirty { "I_DIRTY_PAGES|I_SYNC" } else { "I_SYNC" };
+                self.emit(EventKind::WritebackSingleInode {
+                    device,
+                    file: name,
+                    state: std::sync::Arc::from(state),
+                    dirtied_when: jiffies_at(dirtied.0),
+                    index,
+                    to_write: chunk,
+                    wrote: wrote as u64,
+                });
+            }
+            self.wb.wbs[dev].cur.as_mut().unwrap().written += wrote;
+            // requeue_inode.
+            if still_dirty {
+                if wbc.nr_to_write <= 0 {
+                    // Used its whole slice: requeue_io, after the other inodes of b_io.
+                    self.wb.wbs[dev].b_more_io.push_front(file);
+                } else {
+                    // redirty_tail: back on b_dirty as the newest, dirtied now.
+                    self.inodes[file as usize].dirtied_when = Some(self.now);
+                    self.wb.wbs[dev].b_dirty.push_front(file);
+                }
             } else {
-                // redirty_tail: back on b_dirty as the newest, dirtied now.
-                k.inodes[file as usize].dirtied_when = Some(k.now);
-                k.wb.wbs[dev].b_dirty.push_front(file);
+                let ino = &mut self.inodes[file as usize];
+                ino.dirtied_when = None;
+                (ino.dirty_sync, ino.dirty_pages) = (false, false);
+                total += 1;
             }
-        } else {
-            let ino = &mut k.inodes[file as usize];
-            ino.dirtied_when = None;
-            (ino.dirty_sync, ino.dirty_pages) = (false, false);
-            total += 1;
-        }
-        if total > 0 {
-            if k.now.0 >= start.0 + 1_000_000_000 / 10 {
-                break;
-            }
-            if k.wb.wbs[dev].cur.as_ref().unwrap().nr_pages <= 0 {
-                break;
+            if total > 0 {
+                if self.now.0 >= start.0 + 1_000_000_000 / 10 {
+                    break;
+                }
+                if self.wb.wbs[dev].cur.as_ref().unwrap().nr_pages <= 0 {
+                    break;
+                }
             }
         }
+        total
     }
-    total
-}
 
-/// mapping_tagged(mapping, PAGECACHE_TAG_DIRTY), from the inode's dirty page count.
-fn has_dirty_folios(k: &Kernel, file: u32) -> bool {
-    k.inodes[file as usize].nr_dirty > 0
-}
-
-/// After a data-integrity sync: an inode with no dirty page left leaves the writeback lists (its dirty state was
-/// written); the flusher finds nothing for it.
-pub fn inode_maybe_clean(k: &mut Kernel, file: u32) {
-    if k.inodes[file as usize].nr_dirty > 0 || k.inodes[file as usize].dirtied_when.is_none() {
-        return;
+    /// mapping_tagged(mapping, PAGECACHE_TAG_DIRTY), from the inode's dirty page count.
+    fn has_dirty_folios(&self, file: u32) -> bool {
+        self.inodes[file as usize].nr_dirty > 0
     }
-    let ino = &mut k.inodes[file as usize];
-    ino.dirtied_when = None;
-    (ino.dirty_sync, ino.dirty_pages) = (false, false);
-    let dev = k.inodes[file as usize].device;
-    let w = &mut k.wb.wbs[dev];
-    for list in [&mut w.b_dirty, &mut w.b_io, &mut w.b_more_io] {
-        list.retain(|&f| f != file);
+
+    /// After a data-integrity sync: an inode with no dirty page left leaves the writeback lists (its dirty state was
+    /// written); the flusher finds nothing for it.
+    pub fn inode_maybe_clean(&mut self, file: u32) {
+        if self.inodes[file as usize].nr_dirty > 0 || self.inodes[file as usize].dirtied_when.is_none() {
+            return;
+        }
+        let ino = &mut self.inodes[file as usize];
+        ino.dirtied_when = None;
+        (ino.dirty_sync, ino.dirty_pages) = (false, false);
+        let dev = self.inodes[file as usize].device;
+        let w = &mut self.wb.wbs[dev];
+        for list in [&mut w.b_dirty, &mut w.b_io, &mut w.b_more_io] {
+            list.retain(|&f| f != file);
+        }
     }
 }

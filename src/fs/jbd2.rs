@@ -11,11 +11,10 @@
 //! its own afterwards (the commit was a barrier). The journal sits in the middle of the device (sector 2097152 of
 //! a 2 GiB device), its first transaction 8 blocks in.
 //!
-//! DIVERGENCE: a fixed transaction size (no tracking of which metadata blocks are dirty), no periodic 5 s commit,
-//! no commit for the flusher's block allocations; checked only for ext4 with 4 KiB blocks.
+//! DIVERGENCE: a fixed transaction size (no tracking of which metadata blocks are dirty), no periodic 5 s //! no commit for the flusher's block allocations; checked only for ext4 with 4 KiB blocks.
 
 use crate::block::{Request, SECTOR};
-use crate::sim::kernel::Kernel;
+use crate::kernel::Kernel;
 use crate::trace::event::{EventKind, Name};
 use crate::units::Nanos;
 
@@ -40,90 +39,102 @@ impl Journal {
     }
 }
 
-/// The commit's journal buffers (jbd2_journal_write_metadata_buffer, submit_bh under the commit's plug, then
-/// wait_on_buffer): one journal write of `blocks` blocks at `sector`, a 4 KiB bio per block, the first allocating
-/// the request (Q, G, block_io_start of its 4 KiB), the others back-merged into it (Q, M), then the request issued
-/// whole (D) and completed (C, block_io_done).
-fn journal_write(k: &mut Kernel, dev: usize, sector: u64, blocks: u64, bs: u64) {
-    let wsm: Name = Name::from("WSM");
-    let per = bs / SECTOR;
-    let device = k.devices[dev].name.clone();
-    let r = Request { sector, nr_sectors: blocks * per, segments: blocks };
-    // Under a blk-throttle limit the request forms when the throttle releases the bios.
-    let at = k.devices[dev].throttle_bio(k.now, r.nr_sectors * SECTOR);
-    if k.events_on() {
-        let (d, w) = (device.clone(), wsm.clone());
-        k.emit_at(at, EventKind::BlockBioQueue { device: d.clone(), rwbs: w.clone(), sector, nr_sector: per });
-        k.emit_at(at, EventKind::BlockGetrq { device: d.clone(), rwbs: w.clone(), sector, nr_sector: per });
-        k.emit_at(
-            at,
-            EventKind::BlockIoStart { device: d.clone(), rwbs: w.clone(), bytes: bs, sector, nr_sector: per },
-        );
-        for b in 1..blocks {
-            let s = sector + b * per;
-            k.emit_at(at, EventKind::BlockBioQueue { device: d.clone(), rwbs: w.clone(), sector: s, nr_sector: per });
-            k.emit_at(
+impl Kernel {
+    /// The commit's journal buffers (jbd2_journal_write_metadata_buffer, submit_bh under the commit's plug, then
+    /// wait_on_buffer): one journal write of `blocks` blocks at `sector`, a 4 KiB bio per block, the first allocating
+    /// the request (Q, G, block_io_start of its 4 KiB), the others back-merged into it (Q, M), then the request issued
+    /// whole (D) and completed (C, block_io_done).
+    fn journal_write(&mut self, dev: usize, sector: u64, blocks: u64, bs: u64) {
+        let wsm: Name = Name::from("WSM");
+        let per = bs / SECTOR;
+        let device = self.devices[dev].name.clone();
+        let r = Request { sector, nr_sectors: blocks * per, segments: blocks };
+        // Under a blk-throttle limit the request forms when the throttle releases the bios.
+        let at = self.devices[dev].throttle_bio(self.now, r.nr_sectors * SECTOR);
+        if self.events_on() {
+            let (d, w) = (device.clone(), wsm.clone());
+            self.emit_at(at, EventKind::BlockBioQueue { device: d.clone(), rwbs: w.clone(), sector, nr_sector: per });
+            self.emit_at(at, EventKind::BlockGetrq { device: d.clone(), rwbs: w.clone(), sector, nr_sector: per });
+            self.emit_at(
                 at,
-                EventKind::BlockBioBackmerge { device: d.clone(), rwbs: w.clone(), sector: s, nr_sector: per },
+                EventKind::BlockIoStart { device: d.clone(), rwbs: w.clone(), bytes: bs, sector, nr_sector: per },
             );
+            for b in 1..blocks {
+                let s = sector + b * per;
+                self.emit_at(
+                    at,
+                    EventKind::BlockBioQueue { device: d.clone(), rwbs: w.clone(), sector: s, nr_sector: per },
+                );
+                self.emit_at(
+                    at,
+                    EventKind::BlockBioBackmerge { device: d.clone(), rwbs: w.clone(), sector: s, nr_sector: per },
+                );
+            }
+            let issue =
+                EventKind::BlockRqIssue { device: d, rwbs: w, bytes: blocks * bs, sector, nr_sector: r.nr_sectors };
+            self.emit_at(at, issue);
         }
-        let issue = EventKind::BlockRqIssue { device: d, rwbs: w, bytes: blocks * bs, sector, nr_sector: r.nr_sectors };
-        k.emit_at(at, issue);
+        let done = self.queue_request(dev, &r, &wsm, None, Some(at));
+        self.now = self.now.max(done);
     }
-    let done = crate::fs::writepages::queue_request(k, dev, &r, &wsm, None, Some(at));
-    k.now = k.now.max(done);
-}
 
-/// The commit block: a REQ_PREFLUSH | REQ_FUA write, which the flush machinery (block/blk-flush.c) runs on a device
-/// without FUA as a preflush (FF), the write (inserted and issued: I, D), and a postflush (FF), then completes the
-/// original request (C with no sectors left).
-fn commit_block(k: &mut Kernel, dev: usize, sector: u64, bs: u64) {
-    let per = bs / SECTOR;
-    let device = k.devices[dev].name.clone();
-    let (wsm, fw): (Name, Name) = (Name::from("WSM"), Name::from("FWFSM"));
-    if k.events_on() {
-        k.emit(EventKind::BlockBioQueue { device: device.clone(), rwbs: fw.clone(), sector, nr_sector: per });
-        k.emit(EventKind::BlockGetrq { device: device.clone(), rwbs: fw.clone(), sector, nr_sector: per });
-        k.emit(EventKind::BlockIoStart { device: device.clone(), rwbs: fw, bytes: bs, sector, nr_sector: per });
-    }
-    crate::fs::sync::blkdev_issue_flush(k, dev);
-    let r = Request { sector, nr_sectors: per, segments: 1 };
-    if k.events_on() {
-        let d = device.clone();
-        k.emit(EventKind::BlockRqInsert { device: d.clone(), rwbs: wsm.clone(), bytes: bs, sector, nr_sector: per });
-        k.emit(EventKind::BlockRqIssue { device: d, rwbs: wsm.clone(), bytes: bs, sector, nr_sector: per });
-    }
-    let done = crate::fs::writepages::queue_request(k, dev, &r, &wsm, None, None);
-    k.now = k.now.max(done);
-    crate::fs::sync::blkdev_issue_flush(k, dev);
-    if k.events_on() {
-        let end = Request { sector, nr_sectors: 0, segments: 0 };
-        for e in crate::block::completion_events(&device, &wsm, &end) {
-            k.emit(e);
+    /// The commit block: a REQ_PREFLUSH | REQ_FUA write, which the flush machinery (block/blk-flush.c) runs on a device
+    /// without FUA as a preflush (FF), the write (inserted and issued: I, D), and a postflush (FF), then completes the
+    /// original request (C with no sectors left).
+    fn commit_block(&mut self, dev: usize, sector: u64, bs: u64) {
+        let per = bs / SECTOR;
+        let device = self.devices[dev].name.clone();
+        let (wsm, fw): (Name, Name) = (Name::from("WSM"), Name::from("FWFSM"));
+        if self.events_on() {
+            self.emit(EventKind::BlockBioQueue { device: device.clone(), rwbs: fw.clone(), sector, nr_sector: per });
+            self.emit(EventKind::BlockGetrq { device: device.clone(), rwbs: fw.clone(), sector, nr_sector: per });
+            self.emit(EventKind::BlockIoStart { device: device.clone(), rwbs: fw, bytes: bs, sector, nr_sector: per });
+        }
+        self.blkdev_issue_flush(dev);
+        let r = Request { sector, nr_sectors: per, segments: 1 };
+        if self.events_on() {
+            let d = device.clone();
+            self.emit(EventKind::BlockRqInsert {
+                device: d.clone(),
+                rwbs: wsm.clone(),
+                bytes: bs,
+                sector,
+                nr_sector: per,
+            });
+            self.emit(EventKind::BlockRqIssue { device: d, rwbs: wsm.clone(), bytes: bs, sector, nr_sector: per });
+        }
+        let done = self.queue_request(dev, &r, &wsm, None, None);
+        self.now = self.now.max(done);
+        self.blkdev_issue_flush(dev);
+        if self.events_on() {
+            let end = Request { sector, nr_sectors: 0, segments: 0 };
+            for e in crate::block::completion_events(&device, &wsm, &end) {
+                self.emit(e);
+            }
         }
     }
-}
 
-/// jbd2_journal_commit_transaction for the running transaction of device `dev`, waited for by the caller.
-pub fn commit(k: &mut Kernel, dev: usize) {
-    let bs = k.fs_block.get(dev).copied().unwrap_or(4096);
-    let task = std::mem::replace(&mut k.task, Name::from("jbd2"));
-    k.now = Nanos(k.now.0 + JBD2_WAKE_NS);
-    let j = k.journals[dev].clone();
-    let mut head = j.head;
-    let mut metadata = 4;
-    if !j.committed {
-        // jbd2_journal_update_sb_log_tail: the journal superblock first.
-        journal_write(k, dev, j.start, 1, bs);
-        metadata = 5;
+    /// jbd2_journal_commit_transaction for the running transaction of device `dev`, waited for by the caller.
+    pub fn commit(&mut self, dev: usize) {
+        let bs = self.fs_block.get(dev).copied().unwrap_or(4096);
+        let task = std::mem::replace(&mut self.task, Name::from("jbd2"));
+        self.now = Nanos(self.now.0 + JBD2_WAKE_NS);
+        let j = self.journals[dev].clone();
+        let mut head = j.head;
+        let mut metadata = 4;
+        if !j.committed {
+            // jbd2_journal_update_sb_log_tail: the journal superblock first.
+            self.journal_write(dev, j.start, 1, bs);
+            metadata = 5;
+        }
+        self.journal_write(dev, head, metadata, bs);
+        head += metadata * bs / SECTOR;
+        self.commit_block(dev, head, bs);
+        head += bs / SECTOR;
+        self.journals[dev].head = head;
+        self.journals[dev].committed = true;
+        self.task = task;
     }
-    journal_write(k, dev, head, metadata, bs);
-    head += metadata * bs / SECTOR;
-    commit_block(k, dev, head, bs);
-    head += bs / SECTOR;
-    k.journals[dev].head = head;
-    k.journals[dev].committed = true;
-    k.task = task;
 }
 
 #[cfg(test)]

@@ -1,41 +1,43 @@
 //! fs/open.c (6.18): the argument checks of ftruncate(2) (`do_ftruncate`) and fallocate(2) (`vfs_fallocate`) before
 //! the filesystem's ->setattr / ->fallocate (`super::ext4`).
 
-use super::ext4::{ext4_fallocate, ext4_setattr_size, s_maxbytes, Unsupported};
-use crate::sim::kernel::Kernel;
+use super::ext4::{s_maxbytes, Unsupported};
+use crate::kernel::Kernel;
 use crate::trace::op::FallocMode;
 
-/// do_ftruncate on a descriptor opened with `writable`: EINVAL for a negative length or a descriptor not open for
-/// writing, EFBIG past the filesystem's largest file; then do_truncate -> notify_change -> ->setattr(ATTR_SIZE).
-pub fn do_ftruncate(k: &mut Kernel, file: u32, writable: bool, length: u64) -> Result<i64, Unsupported> {
-    if length > i64::MAX as u64 || !writable {
-        return Ok(-(libc::EINVAL as i64));
+impl Kernel {
+    /// do_ftruncate on a descriptor opened with `writable`: EINVAL for a negative length or a descriptor not open for
+    /// writing, EFBIG past the filesystem's largest file; then do_truncate -> notify_change -> ->setattr(ATTR_SIZE).
+    pub fn do_ftruncate(&mut self, file: u32, writable: bool, length: u64) -> Result<i64, Unsupported> {
+        if length > i64::MAX as u64 || !writable {
+            return Ok(-(libc::EINVAL as i64));
+        }
+        if length > s_maxbytes(self.fs_block_size(file)) {
+            return Ok(-(libc::EFBIG as i64));
+        }
+        self.ext4_setattr_size(file, length)
     }
-    if length > s_maxbytes(k.fs_block_size(file)) {
-        return Ok(-(libc::EFBIG as i64));
-    }
-    ext4_setattr_size(k, file, length)
-}
 
-/// vfs_fallocate: EINVAL for a negative offset or a length that is not positive, EBADF for a descriptor not open
-/// for writing, EFBIG past the filesystem's largest file; then ->fallocate.
-pub fn vfs_fallocate(
-    k: &mut Kernel,
-    file: u32,
-    writable: bool,
-    mode: FallocMode,
-    offset: u64,
-    len: u64,
-) -> Result<i64, Unsupported> {
-    if offset > i64::MAX as u64 || len == 0 || len > i64::MAX as u64 {
-        return Ok(-(libc::EINVAL as i64));
+    /// vfs_fallocate: EINVAL for a negative offset or a length that is not positive, EBADF for a descriptor not open
+    /// for writing, EFBIG past the filesystem's largest file; then ->fallocate.
+    pub fn vfs_fallocate(
+        &mut self,
+        file: u32,
+        writable: bool,
+        mode: FallocMode,
+        offset: u64,
+        len: u64,
+    ) -> Result<i64, Unsupported> {
+        if offset > i64::MAX as u64 || len == 0 || len > i64::MAX as u64 {
+            return Ok(-(libc::EINVAL as i64));
+        }
+        if !writable {
+            return Ok(-(libc::EBADF as i64));
+        }
+        let end = offset + len;
+        if end > i64::MAX as u64 || end > s_maxbytes(self.fs_block_size(file)) {
+            return Ok(-(libc::EFBIG as i64));
+        }
+        self.ext4_fallocate(file, mode, offset, len)
     }
-    if !writable {
-        return Ok(-(libc::EBADF as i64));
-    }
-    let end = offset + len;
-    if end > i64::MAX as u64 || end > s_maxbytes(k.fs_block_size(file)) {
-        return Ok(-(libc::EFBIG as i64));
-    }
-    ext4_fallocate(k, file, mode, offset, len)
 }

@@ -1,74 +1,69 @@
 //! mm/fadvise.c `generic_fadvise` and mm/readahead.c `ksys_readahead` (readahead(2) is fadvise WILLNEED).
 //!
-//! DONTNEED invalidates clean, unlocked, unmapped folios wholly inside the page range (`mapping_try_invalidate`,
+//! DONTNEED invalidates clean, unmapped folios wholly inside the page range (`mapping_try_invalidate`,
 //! mm/truncate.c) and retries once when some could not be evicted (the kernel drains every CPU's LRU batches first,
 //! which the model does not have); the writeback it starts first (`__filemap_fdatawrite_range`) comes with the write
 //! side.
 
 use super::filemap::OpenFile;
-use super::readahead::{force_page_cache_ra, Ractl};
-use crate::sim::kernel::Kernel;
+use super::readahead::Ractl;
+use crate::kernel::Kernel;
 use crate::trace::op::Fadvice;
 
-/// generic_fadvise. `ra_pages` is the bdi's window (read_ahead_kb / 4). Returns 0 or a negative errno.
-pub fn generic_fadvise(
-    k: &mut Kernel,
-    of: &mut OpenFile,
-    ra_pages: u64,
-    offset: u64,
-    len: u64,
-    advice: Fadvice,
-) -> i64 {
-    // offset and len are loff_t: "negative" ones are EINVAL.
-    if offset > i64::MAX as u64 || len > i64::MAX as u64 {
-        return -(libc::EINVAL as i64);
-    }
-    let endbyte = if len == 0 || offset.checked_add(len).is_none_or(|e| e > i64::MAX as u64) {
-        i64::MAX as u64
-    } else {
-        offset + len - 1
-    };
-    match advice {
-        Fadvice::Normal => {
-            of.ra.ra_pages = ra_pages;
-            of.random = false;
-            of.noreuse = false;
+impl Kernel {
+    /// generic_fadvise. `ra_pages` is the bdi's window (read_ahead_kb / 4). Returns 0 or a negative errno.
+    pub fn generic_fadvise(&mut self, of: &mut OpenFile, ra_pages: u64, offset: u64, len: u64, advice: Fadvice) -> i64 {
+        // offset and len are loff_t: "negative" ones are EINVAL.
+        if offset > i64::MAX as u64 || len > i64::MAX as u64 {
+            return -(libc::EINVAL as i64);
         }
-        Fadvice::Random => of.random = true,
-        Fadvice::Sequential => {
-            of.ra.ra_pages = ra_pages * 2;
-            of.random = false;
-        }
-        Fadvice::WillNeed => {
-            let start = offset >> 12;
-            let end = endbyte >> 12;
-            let nr = (end - start).wrapping_add(1);
-            let nr = if nr == 0 { u64::MAX } else { nr };
-            let mut ractl = Ractl::new(of.file, start, of.random);
-            let ra = of.ra;
-            force_page_cache_ra(k, &mut ractl, &ra, nr);
-        }
-        Fadvice::NoReuse => of.noreuse = true,
-        Fadvice::DontNeed => {
-            let start = (offset + 4095) >> 12;
-            let mut end = endbyte >> 12;
-            // A partial last page is kept, unless it is the file's last byte.
-            let isize = k.inodes[of.file as usize].size;
-            if endbyte & 4095 != 4095 && Some(endbyte) != isize.checked_sub(1) {
-                if end == 0 {
-                    return 0;
-                }
-                end -= 1;
+        let endbyte = if len == 0 || offset.checked_add(len).is_none_or(|e| e > i64::MAX as u64) {
+            i64::MAX as u64
+        } else {
+            offset + len - 1
+        };
+        match advice {
+            Fadvice::Normal => {
+                of.ra.ra_pages = ra_pages;
+                of.random = false;
+                of.noreuse = false;
             }
-            if end >= start {
-                // lru_add_drain, then mapping_try_invalidate; failures (dirty, writeback or mapped folios here) make
-                // the kernel drain all CPUs' LRU batches and invalidate again.
-                let r = super::truncate::mapping_try_invalidate(k, of.file, start, end);
-                if r.nr_failed > 0 {
-                    super::truncate::invalidate_mapping_pages(k, of.file, start, end);
+            Fadvice::Random => of.random = true,
+            Fadvice::Sequential => {
+                of.ra.ra_pages = ra_pages * 2;
+                of.random = false;
+            }
+            Fadvice::WillNeed => {
+                let start = offset >> 12;
+                let end = endbyte >> 12;
+                let nr = (end - start).wrapping_add(1);
+                let nr = if nr == 0 { u64::MAX } else { nr };
+                let mut ractl = Ractl::new(of.file, start, of.random);
+                let ra = of.ra;
+                self.force_page_cache_ra(&mut ractl, &ra, nr);
+            }
+            Fadvice::NoReuse => of.noreuse = true,
+            Fadvice::DontNeed => {
+                let start = (offset + 4095) >> 12;
+                let mut end = endbyte >> 12;
+                // A partial last page is kept, unless it is the file's last byte.
+                let isize = self.inodes[of.file as usize].size;
+                if endbyte & 4095 != 4095 && Some(endbyte) != isize.checked_sub(1) {
+                    if end == 0 {
+                        return 0;
+                    }
+                    end -= 1;
+                }
+                if end >= start {
+                    // lru_add_drain, then mapping_try_invalidate; failures (dirty, writeback or mapped folios here) make
+                    // the kernel drain all CPUs' LRU batches and invalidate again.
+                    let r = self.mapping_try_invalidate(of.file, start, end);
+                    if r.nr_failed > 0 {
+                        self.invalidate_mapping_pages(of.file, start, end);
+                    }
                 }
             }
         }
+        0
     }
-    0
 }

@@ -1,7 +1,7 @@
 //! Page faults on file mappings (6.18): mm/memory.c `do_read_fault`, `do_fault_around`, and mm/filemap.c
 //! `filemap_map_pages`, `filemap_fault`, `do_sync_mmap_readahead`, `do_async_mmap_readahead`.
 //!
-//! A fault first tries fault-around: map the uptodate, unlocked, unmarked folios in the 16-page window
+//! A fault first tries fault-around: map the uptodate, unmarked folios in the 16-page window
 //! (fault_around_bytes 64 KiB) around the address, each whole folio at once (6.18 maps entire large folios, except
 //! the one holding the file's last page);
 //! only if the faulting page is still unmapped does `filemap_fault` run. When `filemap_fault` starts readahead or
@@ -17,8 +17,8 @@
 
 use super::filemap::OpenFile;
 use super::folio::{Folio, FolioId, PG_READAHEAD, PG_WORKINGSET};
-use super::readahead::{page_cache_async_ra, page_cache_ra_order, page_cache_sync_ra, Ractl};
-use crate::sim::kernel::Kernel;
+use super::readahead::Ractl;
+use crate::kernel::Kernel;
 use crate::trace::event::EventKind;
 
 /// fault_around_bytes / PAGE_SIZE.
@@ -129,95 +129,100 @@ fn covered(p: &Ptes, index: u64, nr: u64) -> std::ops::Range<u64> {
     index.max(p.pgoff)..(index + nr).min(p.pgoff + p.pages)
 }
 
-/// folio_referenced (mm/rmap.c): walks every mapping of the folio's file; returns whether any page is mapped and
-/// how many of its PTEs were young (clearing them).
-pub fn folio_referenced(k: &mut Kernel, file: u32, index: u64, nr: u64) -> (bool, u64) {
-    let (mut mapped, mut young) = (false, 0);
-    for p in k.ptes.iter_mut().filter(|p| p.live && p.file == file) {
-        for page in covered(p, index, nr) {
-            if let Some(y) = p.test_clear_young(page - p.pgoff) {
-                mapped = true;
-                young += y as u64;
+impl Kernel {
+    /// folio_referenced (mm/rmap.c): walks every mapping of the folio's file; returns whether any page is mapped and
+    /// how many of its PTEs were young (clearing them).
+    pub fn folio_referenced(&mut self, file: u32, index: u64, nr: u64) -> (bool, u64) {
+        let (mut mapped, mut young) = (false, 0);
+        for p in self.ptes.iter_mut().filter(|p| p.live && p.file == file) {
+            for page in covered(p, index, nr) {
+                if let Some(y) = p.test_clear_young(page - p.pgoff) {
+                    mapped = true;
+                    young += y as u64;
+                }
+            }
+        }
+        (mapped, young)
+    }
+
+    /// folio_mapped: whether any page of the folio has a PTE.
+    pub fn folio_mapped(&self, file: u32, index: u64, nr: u64) -> bool {
+        self.ptes
+            .iter()
+            .filter(|p| p.live && p.file == file)
+            .any(|p| covered(p, index, nr).any(|page| p.is_mapped(page - p.pgoff)))
+    }
+
+    /// try_to_unmap: removes every PTE of the folio's pages.
+    pub fn try_to_unmap(&mut self, file: u32, index: u64, nr: u64) {
+        for p in self.ptes.iter_mut().filter(|p| p.live && p.file == file) {
+            let r = covered(p, index, nr);
+            if !r.is_empty() {
+                p.zap(r.start - p.pgoff, r.end - r.start);
             }
         }
     }
-    (mapped, young)
-}
 
-/// folio_mapped: whether any page of the folio has a PTE.
-pub fn folio_mapped(k: &Kernel, file: u32, index: u64, nr: u64) -> bool {
-    k.ptes
-        .iter()
-        .filter(|p| p.live && p.file == file)
-        .any(|p| covered(p, index, nr).any(|page| p.is_mapped(page - p.pgoff)))
-}
-
-/// try_to_unmap: removes every PTE of the folio's pages.
-pub fn try_to_unmap(k: &mut Kernel, file: u32, index: u64, nr: u64) {
-    for p in k.ptes.iter_mut().filter(|p| p.live && p.file == file) {
-        let r = covered(p, index, nr);
-        if !r.is_empty() {
-            p.zap(r.start - p.pgoff, r.end - r.start);
-        }
-    }
-}
-
-/// folio_mkclean (mm/rmap.c): write-protects every PTE of the folio's pages, so the next write to them faults and
-/// dirties the folio again (folio_clear_dirty_for_io, before writeback).
-pub fn folio_mkclean(k: &mut Kernel, file: u32, index: u64, nr: u64) {
-    for p in k.ptes.iter_mut().filter(|p| p.live && p.file == file) {
-        for page in covered(p, index, nr) {
-            p.write_protect(page - p.pgoff);
-        }
-    }
-}
-
-/// A folio fault-around may map (next_uptodate_folio): uptodate, unlocked, not PG_readahead, inside i_size.
-fn mappable(k: &Kernel, id: FolioId, max_idx: u64) -> bool {
-    let f = k.folios.get(id);
-    k.folios.uptodate(id, k.now) && !f.test(PG_READAHEAD) && f.index() < max_idx
-}
-
-/// filemap_map_pages over file pages [start, end] of `vma`: maps every page of each mappable folio that lies in the
-/// VMA; emits the tracepoint when at least one folio was found; lowers mmap_miss by the pages seen.
-fn filemap_map_pages(k: &mut Kernel, of: &mut OpenFile, vma: &mut Vma, start: u64, end: u64) {
-    let file = of.file;
-    let max_idx = k.inodes[file as usize].size.div_ceil(4096);
-    let mut found = false;
-    let mut mmap_miss = 0u64;
-    // Folios overlapping [start, end]: the one holding `start`, then those beginning inside.
-    let mut ids = Vec::new();
-    if let Some(id) = k.inodes[file as usize].mapping.lookup(&k.folios, start) {
-        ids.push(id);
-    }
-    ids.extend(k.inodes[file as usize].mapping.range(start + 1, end + 1));
-    for id in ids {
-        let f = *k.folios.get(id);
-        if !mappable(k, id, max_idx) {
-            continue;
-        }
-        found = true;
-        // 6.18 maps a large folio whole, unless it reaches the end of the file (`file_end >= folio_next_index`
-        // fails for the folio holding the last page, so it is mapped only within the window).
-        let file_end = max_idx - 1;
-        let (lo, hi) = if file_end >= f.next_index() {
-            (f.index().max(vma.pgoff), f.next_index().min(vma.pgoff + vma.pages))
-        } else {
-            (f.index().max(start).max(vma.pgoff), f.next_index().min(end + 1).min(vma.pgoff + vma.pages).min(max_idx))
-        };
-        for page in lo..hi {
-            if !f.test(PG_WORKINGSET) && page >= start && page <= end {
-                mmap_miss += 1;
+    /// folio_mkclean (mm/rmap.c): write-protects every PTE of the folio's pages, so the next write to them faults and
+    /// dirties the folio again (folio_clear_dirty_for_io, before writeback).
+    pub fn folio_mkclean(&mut self, file: u32, index: u64, nr: u64) {
+        for p in self.ptes.iter_mut().filter(|p| p.live && p.file == file) {
+            for page in covered(p, index, nr) {
+                p.write_protect(page - p.pgoff);
             }
-            k.ptes[vma.pte].map(page - vma.pgoff);
         }
     }
-    if found && k.events_on() {
-        let name = k.file_name(file);
-        let last_index = end.min(max_idx - 1);
-        k.emit(EventKind::MmFilemapMapPages { file: name, index: start, last_index });
+
+    /// A folio fault-around may map (next_uptodate_folio): uptodate, unlocked, not PG_readahead, inside i_size.
+    fn mappable(&self, id: FolioId, max_idx: u64) -> bool {
+        let f = self.folios.get(id);
+        self.folios.uptodate(id, self.now) && !f.test(PG_READAHEAD) && f.index() < max_idx
     }
-    of.ra.mmap_miss = of.ra.mmap_miss.saturating_sub(mmap_miss);
+
+    /// filemap_map_pages over file pages [start, end] of `vma`: maps every page of each mappable folio that lies in the
+    /// VMA; emits the tracepoint when at least one folio was found; lowers mmap_miss by the pages seen.
+    fn filemap_map_pages(&mut self, of: &mut OpenFile, vma: &mut Vma, start: u64, end: u64) {
+        let file = of.file;
+        let max_idx = self.inodes[file as usize].size.div_ceil(4096);
+        let mut found = false;
+        let mut mmap_miss = 0u64;
+        // Folios overlapping [start, end]: the one holding `start`, then those beginning inside.
+        let mut ids = Vec::new();
+        if let Some(id) = self.inodes[file as usize].mapping.lookup(&self.folios, start) {
+            ids.push(id);
+        }
+        ids.extend(self.inodes[file as usize].mapping.range(start + 1, end + 1));
+        for id in ids {
+            let f = *self.folios.get(id);
+            if !self.mappable(id, max_idx) {
+                continue;
+            }
+            found = true;
+            // 6.18 maps a large folio whole, unless it reaches the end of the file (`file_end >= folio_next_index`
+            // fails for the folio holding the last page, so it is mapped only within the window).
+            let file_end = max_idx - 1;
+            let (lo, hi) = if file_end >= f.next_index() {
+                (f.index().max(vma.pgoff), f.next_index().min(vma.pgoff + vma.pages))
+            } else {
+                (
+                    f.index().max(start).max(vma.pgoff),
+                    f.next_index().min(end + 1).min(vma.pgoff + vma.pages).min(max_idx),
+                )
+            };
+            for page in lo..hi {
+                if !f.test(PG_WORKINGSET) && page >= start && page <= end {
+                    mmap_miss += 1;
+                }
+                self.ptes[vma.pte].map(page - vma.pgoff);
+            }
+        }
+        if found && self.events_on() {
+            let name = self.file_name(file);
+            let last_index = end.min(max_idx - 1);
+            self.emit(EventKind::MmFilemapMapPages { file: name, index: start, last_index });
+        }
+        of.ra.mmap_miss = of.ra.mmap_miss.saturating_sub(mmap_miss);
+    }
 }
 
 /// do_fault_around: the 16-page aligned window around the fault, clamped to the VMA and its page table.
@@ -229,141 +234,143 @@ fn fault_around_window(vma: &Vma, page: u64) -> (u64, u64) {
     (page + from_pte - pte_off, page + to_pte - pte_off)
 }
 
-/// do_sync_mmap_readahead: readahead for a major fault. Returns whether the fault lock was dropped (fpin).
-fn do_sync_mmap_readahead(k: &mut Kernel, of: &mut OpenFile, vma: &Vma, page: u64, first_try: bool) -> bool {
-    if vma.huge {
-        let mut ractl = Ractl::new(of.file, page & !(HPAGE_PMD_NR - 1), of.random);
-        of.ra.size = if vma.rand { HPAGE_PMD_NR } else { 2 * HPAGE_PMD_NR };
-        of.ra.async_size = HPAGE_PMD_NR;
-        of.ra.order = HPAGE_PMD_ORDER;
-        page_cache_ra_order(k, &mut ractl, &mut of.ra);
-        return first_try;
-    }
-    if vma.rand || of.ra.ra_pages == 0 {
-        return false;
-    }
-    if vma.seq {
-        let mut ractl = Ractl::new(of.file, page, of.random);
-        let req = of.ra.ra_pages;
-        page_cache_sync_ra(k, &mut ractl, &mut of.ra, req);
-        return first_try;
-    }
-    if of.ra.mmap_miss < MMAP_LOTSAMISS * 10 {
-        of.ra.mmap_miss += 1;
-    }
-    if of.ra.mmap_miss > MMAP_LOTSAMISS {
-        return false;
-    }
-    // Read-around.
-    of.ra.start = page.saturating_sub(of.ra.ra_pages / 2);
-    of.ra.size = of.ra.ra_pages;
-    of.ra.async_size = of.ra.ra_pages / 4;
-    of.ra.order = 0;
-    let mut ractl = Ractl::new(of.file, of.ra.start, of.random);
-    page_cache_ra_order(k, &mut ractl, &mut of.ra);
-    first_try
-}
-
-/// do_async_mmap_readahead: a fault on a cached folio; async readahead if it is marked. Returns fpin.
-fn do_async_mmap_readahead(k: &mut Kernel, of: &mut OpenFile, vma: &Vma, page: u64, first_try: bool) -> bool {
-    if vma.rand || of.ra.ra_pages == 0 {
-        return false;
-    }
-    of.ra.mmap_miss = of.ra.mmap_miss.saturating_sub(1);
-    let id = k.inodes[of.file as usize].mapping.lookup(&k.folios, page).expect("caller found the folio");
-    if k.folios.get(id).test(PG_READAHEAD) {
-        let mut ractl = Ractl::new(of.file, page, of.random);
-        let req = of.ra.ra_pages;
-        page_cache_async_ra(k, &mut ractl, &mut of.ra, id, req);
-        return first_try;
-    }
-    false
-}
-
-/// A read access to file page `page` through `vma` (do_read_fault). Returns false for SIGBUS (beyond EOF).
-pub fn handle_read_access(k: &mut Kernel, of: &mut OpenFile, vma: &mut Vma, page: u64) -> bool {
-    if k.ptes[vma.pte].is_mapped(page - vma.pgoff) {
-        k.ptes[vma.pte].touch(page - vma.pgoff);
-        return true;
-    }
-    k.vm.pgfault += 1;
-    do_fault(k, of, vma, page, true)
-}
-
-/// do_read_fault (with fault-around: filemap_map_pages first) or the __do_fault of do_shared_fault (without), then
-/// filemap_fault and finish_fault, which maps the page (read-only; a write fault makes it writable after
-/// page_mkwrite). False on SIGBUS (beyond the end of the file).
-pub fn do_fault(k: &mut Kernel, of: &mut OpenFile, vma: &mut Vma, page: u64, fault_around: bool) -> bool {
-    let mut first_try = true;
-    loop {
-        if fault_around {
-            let (from, to) = fault_around_window(vma, page);
-            filemap_map_pages(k, of, vma, from, to);
-            if k.ptes[vma.pte].is_mapped(page - vma.pgoff) {
-                return true;
-            }
+impl Kernel {
+    /// do_sync_mmap_readahead: readahead for a major fault. Returns whether the fault lock was dropped (fpin).
+    fn do_sync_mmap_readahead(&mut self, of: &mut OpenFile, vma: &Vma, page: u64, first_try: bool) -> bool {
+        if vma.huge {
+            let mut ractl = Ractl::new(of.file, page & !(HPAGE_PMD_NR - 1), of.random);
+            of.ra.size = if vma.rand { HPAGE_PMD_NR } else { 2 * HPAGE_PMD_NR };
+            of.ra.async_size = HPAGE_PMD_NR;
+            of.ra.order = HPAGE_PMD_ORDER;
+            self.page_cache_ra_order(&mut ractl, &mut of.ra);
+            return first_try;
         }
-        // filemap_fault.
-        let file = of.file;
-        if k.events_on() {
-            let name = k.file_name(file);
-            k.emit(EventKind::MmFilemapFault { file: name, index: page });
-        }
-        if page >= k.inodes[file as usize].size.div_ceil(4096) {
+        if vma.rand || of.ra.ra_pages == 0 {
             return false;
         }
-        let mut fpin = false;
-        let mut major = false;
-        let id = match k.inodes[file as usize].mapping.lookup(&k.folios, page) {
-            Some(id) => {
-                if first_try {
-                    // filemap_get_folio's reference keeps the folio through readahead's allocations.
-                    k.pinned.push(id);
-                    fpin |= do_async_mmap_readahead(k, of, vma, page, first_try);
-                    k.pinned.clear();
+        if vma.seq {
+            let mut ractl = Ractl::new(of.file, page, of.random);
+            let req = of.ra.ra_pages;
+            self.page_cache_sync_ra(&mut ractl, &mut of.ra, req);
+            return first_try;
+        }
+        if of.ra.mmap_miss < MMAP_LOTSAMISS * 10 {
+            of.ra.mmap_miss += 1;
+        }
+        if of.ra.mmap_miss > MMAP_LOTSAMISS {
+            return false;
+        }
+        // Read-around.
+        of.ra.start = page.saturating_sub(of.ra.ra_pages / 2);
+        of.ra.size = of.ra.ra_pages;
+        of.ra.async_size = of.ra.ra_pages / 4;
+        of.ra.order = 0;
+        let mut ractl = Ractl::new(of.file, of.ra.start, of.random);
+        self.page_cache_ra_order(&mut ractl, &mut of.ra);
+        first_try
+    }
+
+    /// do_async_mmap_readahead: a fault on a cached folio; async readahead if it is marked. Returns fpin.
+    fn do_async_mmap_readahead(&mut self, of: &mut OpenFile, vma: &Vma, page: u64, first_try: bool) -> bool {
+        if vma.rand || of.ra.ra_pages == 0 {
+            return false;
+        }
+        of.ra.mmap_miss = of.ra.mmap_miss.saturating_sub(1);
+        let id = self.inodes[of.file as usize].mapping.lookup(&self.folios, page).expect("caller found the folio");
+        if self.folios.get(id).test(PG_READAHEAD) {
+            let mut ractl = Ractl::new(of.file, page, of.random);
+            let req = of.ra.ra_pages;
+            self.page_cache_async_ra(&mut ractl, &mut of.ra, id, req);
+            return first_try;
+        }
+        false
+    }
+
+    /// A read access to file page `page` through `vma` (do_read_fault). Returns false for SIGBUS (beyond EOF).
+    pub fn handle_read_access(&mut self, of: &mut OpenFile, vma: &mut Vma, page: u64) -> bool {
+        if self.ptes[vma.pte].is_mapped(page - vma.pgoff) {
+            self.ptes[vma.pte].touch(page - vma.pgoff);
+            return true;
+        }
+        self.vm.pgfault += 1;
+        self.do_fault(of, vma, page, true)
+    }
+
+    /// do_read_fault (with fault-around: filemap_map_pages first) or the __do_fault of do_shared_fault (without), then
+    /// filemap_fault and finish_fault, which maps the page (read-only; a write fault makes it writable after
+    /// page_mkwrite). False on SIGBUS (beyond the end of the file).
+    pub fn do_fault(&mut self, of: &mut OpenFile, vma: &mut Vma, page: u64, fault_around: bool) -> bool {
+        let mut first_try = true;
+        loop {
+            if fault_around {
+                let (from, to) = fault_around_window(vma, page);
+                self.filemap_map_pages(of, vma, from, to);
+                if self.ptes[vma.pte].is_mapped(page - vma.pgoff) {
+                    return true;
                 }
-                id
             }
-            None => {
-                major = true;
-                k.vm.pgmajfault += 1;
-                k.vm.sync_misses += 1;
-                fpin |= do_sync_mmap_readahead(k, of, vma, page, first_try);
-                match k.inodes[file as usize].mapping.lookup(&k.folios, page) {
-                    Some(id) => id,
-                    None => {
-                        // __filemap_get_folio(FGP_CREAT) then filemap_read_folio, synchronously.
-                        let f = Folio::new(page, 0, file, 0);
-                        let id = k.add_to_page_cache(f);
-                        k.submit_folio_reads(file, &[id], false);
-                        fpin |= first_try;
-                        id
+            // filemap_fault.
+            let file = of.file;
+            if self.events_on() {
+                let name = self.file_name(file);
+                self.emit(EventKind::MmFilemapFault { file: name, index: page });
+            }
+            if page >= self.inodes[file as usize].size.div_ceil(4096) {
+                return false;
+            }
+            let mut fpin = false;
+            let mut major = false;
+            let id = match self.inodes[file as usize].mapping.lookup(&self.folios, page) {
+                Some(id) => {
+                    if first_try {
+                        // filemap_get_folio's reference keeps the folio through readahead's allocations.
+                        self.pinned.push(id);
+                        fpin |= self.do_async_mmap_readahead(of, vma, page, first_try);
+                        self.pinned.clear();
+                    }
+                    id
+                }
+                None => {
+                    major = true;
+                    self.vm.pgmajfault += 1;
+                    self.vm.sync_misses += 1;
+                    fpin |= self.do_sync_mmap_readahead(of, vma, page, first_try);
+                    match self.inodes[file as usize].mapping.lookup(&self.folios, page) {
+                        Some(id) => id,
+                        None => {
+                            // __filemap_get_folio(FGP_CREAT) then filemap_read_folio, synchronously.
+                            let f = Folio::new(page, 0, file, 0);
+                            let id = self.add_to_page_cache(f);
+                            self.submit_folio_reads(file, &[id], false);
+                            fpin |= first_try;
+                            id
+                        }
                     }
                 }
+            };
+            if self.folios.partial_blocks(id).is_some() && self.folios.ready_at(id) <= self.now {
+                // A folio a write left partly valid: page_not_uptodate -> filemap_read_folio reads the missing blocks
+                // (block_read_full_folio) and waits (without it the fault would retry forever).
+                self.vm.sync_misses += 1;
+                self.block_read_full_folio(file, id);
             }
-        };
-        if k.folios.partial_blocks(id).is_some() && k.folios.ready_at(id) <= k.now {
-            // A folio a write left partly valid: page_not_uptodate -> filemap_read_folio reads the missing blocks
-            // (block_read_full_folio) and waits (without it the fault would retry forever).
-            k.vm.sync_misses += 1;
-            crate::mm::filemap_write::block_read_full_folio(k, file, id);
-        }
-        if !k.folios.uptodate(id, k.now) {
-            // lock_folio_maybe_drop_mmap: sleep on the folio lock (dropping the fault lock on a first try).
-            fpin |= first_try;
-            k.vm.sync_misses += 1;
-            k.now = k.folios.ready_at(id);
-        }
-        if fpin {
-            // VM_FAULT_RETRY: the arch handler retries, with FAULT_FLAG_TRIED only after a major fault.
-            if major {
-                first_try = false;
+            if !self.folios.uptodate(id, self.now) {
+                // lock_folio_maybe_drop_mmap: sleep on the folio lock (dropping the fault lock on a first try).
+                fpin |= first_try;
+                self.vm.sync_misses += 1;
+                self.now = self.folios.ready_at(id);
             }
-            continue;
+            if fpin {
+                // VM_FAULT_RETRY: the arch handler retries, with FAULT_FLAG_TRIED only after a major fault.
+                if major {
+                    first_try = false;
+                }
+                continue;
+            }
+            // finish_fault: map the faulting page.
+            self.ptes[vma.pte].map(page - vma.pgoff);
+            return true;
         }
-        // finish_fault: map the faulting page.
-        k.ptes[vma.pte].map(page - vma.pgoff);
-        return true;
     }
 }
 

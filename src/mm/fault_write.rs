@@ -12,67 +12,69 @@
 //! loop device needs no stable pages) are not modelled; MAP_PRIVATE writes (copy-on-write into anonymous memory)
 //! are refused by the simulator.
 
-use crate::mm::fault::{do_fault, Vma};
+use crate::kernel::Kernel;
+use crate::mm::fault::Vma;
 use crate::mm::filemap::OpenFile;
-use crate::sim::kernel::Kernel;
 
-/// handle_pte_fault's write side for a shared mapping: nothing when the PTE is writable, else wp_page_shared (mapped
-/// read-only) or do_shared_fault (not mapped), for file page `page` through `vma`. False on SIGBUS.
-pub fn handle_write_access(k: &mut Kernel, of: &mut OpenFile, vma: &mut Vma, page: u64) -> bool {
-    let off = page - vma.pgoff;
-    let p = &k.ptes[vma.pte];
-    if p.is_mapped(off) && p.is_writable(off) {
-        k.ptes[vma.pte].touch(off);
-        return true;
-    }
-    k.vm.pgfault += 1;
-    let missing = !k.ptes[vma.pte].is_mapped(off);
-    if missing && !do_fault(k, of, vma, page, false) {
-        return false;
-    }
-    let file = of.file;
-    if !page_mkwrite(k, file, page) {
-        return false;
-    }
-    if missing {
-        // finish_fault maps the whole folio (inside the mapping and i_size), writable: on the host a shared
-        // write fault comes once per folio (traces/write/mmap_write: 552 filemap faults for 24576 page writes,
-        // at the folios' first pages).
-        let id = k.inodes[file as usize].mapping.lookup(&k.folios, page).expect("the fault left it cached");
-        let f = *k.folios.get(id);
-        let eof = k.inodes[file as usize].size.div_ceil(4096);
-        let lo = f.index().max(vma.pgoff);
-        let hi = f.next_index().min(vma.pgoff + vma.pages).min(eof);
-        for p in lo..hi {
-            k.ptes[vma.pte].map(p - vma.pgoff);
-            k.ptes[vma.pte].make_writable(p - vma.pgoff);
+impl Kernel {
+    /// handle_pte_fault's write side for a shared mapping: nothing when the PTE is writable, else wp_page_shared (mapped
+    /// read-only) or do_shared_fault (not mapped), for file page `page` through `vma`. False on SIGBUS.
+    pub fn handle_write_access(&mut self, of: &mut OpenFile, vma: &mut Vma, page: u64) -> bool {
+        let off = page - vma.pgoff;
+        let p = &self.ptes[vma.pte];
+        if p.is_mapped(off) && p.is_writable(off) {
+            self.ptes[vma.pte].touch(off);
+            return true;
         }
-    } else {
-        // wp_page_shared -> wp_page_reuse: this PTE only.
-        k.ptes[vma.pte].make_writable(off);
+        self.vm.pgfault += 1;
+        let missing = !self.ptes[vma.pte].is_mapped(off);
+        if missing && !self.do_fault(of, vma, page, false) {
+            return false;
+        }
+        let file = of.file;
+        if !self.page_mkwrite(file, page) {
+            return false;
+        }
+        if missing {
+            // finish_fault maps the whole folio (inside the mapping and i_size), writable: on the host a shared
+            // write fault comes once per folio (traces/write/mmap_write: 552 filemap faults for 24576 page writes,
+            // at the folios' first pages).
+            let id = self.inodes[file as usize].mapping.lookup(&self.folios, page).expect("the fault left it cached");
+            let f = *self.folios.get(id);
+            let eof = self.inodes[file as usize].size.div_ceil(4096);
+            let lo = f.index().max(vma.pgoff);
+            let hi = f.next_index().min(vma.pgoff + vma.pages).min(eof);
+            for p in lo..hi {
+                self.ptes[vma.pte].map(p - vma.pgoff);
+                self.ptes[vma.pte].make_writable(p - vma.pgoff);
+            }
+        } else {
+            // wp_page_shared -> wp_page_reuse: this PTE only.
+            self.ptes[vma.pte].make_writable(off);
+        }
+        // fault_dirty_shared_page.
+        self.balance_dirty_pages_inline(file);
+        true
     }
-    // fault_dirty_shared_page.
-    crate::mm::balance_dirty::balance_dirty_pages_inline(k, file);
-    true
-}
 
-/// ext4_page_mkwrite -> block_page_mkwrite for file page `page` (uptodate and cached after the fault): file times,
-/// then the folio dirtied. False when the page is beyond the end of the file (VM_FAULT_SIGBUS).
-pub fn page_mkwrite(k: &mut Kernel, file: u32, page: u64) -> bool {
-    if page >= k.inodes[file as usize].size.div_ceil(4096) {
-        return false;
+    /// ext4_page_mkwrite -> block_page_mkwrite for file page `page` (uptodate and cached after the fault): file times,
+    /// then the folio dirtied. False when the page is beyond the end of the file (VM_FAULT_SIGBUS).
+    pub fn page_mkwrite(&mut self, file: u32, page: u64) -> bool {
+        if page >= self.inodes[file as usize].size.div_ceil(4096) {
+            return false;
+        }
+        self.file_update_time(file);
+        let Some(id) = self.inodes[file as usize].mapping.lookup(&self.folios, page) else { return false };
+        self.folio_mark_dirty(file, id);
+        true
     }
-    crate::fs::fs_writeback::file_update_time(k, file);
-    let Some(id) = k.inodes[file as usize].mapping.lookup(&k.folios, page) else { return false };
-    crate::mm::filemap_write::folio_mark_dirty(k, file, id);
-    true
-}
 
-/// msync(2) on [off, off+len) of a mapping of `file` from file page `pgoff`: MS_SYNC writes and waits the range
-/// (vfs_fsync_range); MS_ASYNC and MS_INVALIDATE do nothing on this kernel.
-pub fn msync(k: &mut Kernel, file: u32, pgoff: u64, off: u64, len: u64, sync: bool) {
-    if sync && len > 0 {
-        let start = pgoff * 4096 + off;
-        crate::fs::sync::vfs_fsync_range(k, file, start, start + len - 1);
+    /// msync(2) on [off, off+len) of a mapping of `file` from file page `pgoff`: MS_SYNC writes and waits the range
+    /// (vfs_fsync_range); MS_ASYNC and MS_INVALIDATE do nothing on this kernel.
+    pub fn msync(&mut self, file: u32, pgoff: u64, off: u64, len: u64, sync: bool) {
+        if sync && len > 0 {
+            let start = pgoff * 4096 + off;
+            self.vfs_fsync_range(file, start, start + len - 1);
+        }
     }
 }

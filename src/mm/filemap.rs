@@ -5,8 +5,8 @@
 //! only (the LRU comes with issue 4).
 
 use super::folio::{FolioId, PG_DIRTY, PG_READAHEAD, PG_WRITEBACK};
-use super::readahead::{page_cache_async_ra, page_cache_sync_ra, FileRaState, Ractl};
-use crate::sim::kernel::Kernel;
+use super::readahead::{FileRaState, Ractl};
+use crate::kernel::Kernel;
 use crate::trace::event::EventKind;
 
 /// PAGEVEC_SIZE: folios per batch.
@@ -30,183 +30,185 @@ pub struct ReadFlags {
     pub nowait: bool,
 }
 
-/// filemap_get_read_batch: cached folios from `index` up to `max`, stopping after a folio that is not uptodate or
-/// carries PG_readahead, or after 31 folios.
-fn get_read_batch(k: &Kernel, file: u32, index: u64, max: u64, batch: &mut Vec<FolioId>) {
-    batch.clear();
-    let mapping = &k.inodes[file as usize].mapping;
-    let mut i = index;
-    while i <= max {
-        let Some(id) = mapping.lookup(&k.folios, i) else { break };
-        batch.push(id);
-        if batch.len() == FOLIO_BATCH {
-            break;
-        }
-        let f = k.folios.get(id);
-        if !k.folios.uptodate(id, k.now) || f.test(PG_READAHEAD) {
-            break;
-        }
-        i = f.next_index();
-    }
-}
-
-/// filemap_create_folio: no readahead could add the page: one order-0 folio read with ->read_folio.
-fn create_folio(k: &mut Kernel, file: u32, index: u64) -> FolioId {
-    let f = super::folio::Folio::new(index, 0, file, 0);
-    let id = k.add_to_page_cache(f);
-    k.submit_folio_reads(file, &[id], false);
-    id
-}
-
-/// filemap_get_pages: a batch of uptodate folios for the read at `pos` of `count` bytes, running sync readahead
-/// on a miss and async readahead on a marked folio. When the batch ends in a folio still under I/O, the task waits
-/// for it (filemap_update_page), drops it and returns the folios before it, or retries the lookup when it was the
-/// only one (AOP_TRUNCATED_PAGE), so a cold read is usually served by one call. The tracepoint fires only on the
-/// path that returns a full batch, as in the kernel. `Err(-EAGAIN)` with IOCB_NOWAIT when I/O would be waited on.
-fn get_pages(
-    k: &mut Kernel,
-    of: &mut OpenFile,
-    pos: u64,
-    count: u64,
-    flags: ReadFlags,
-    batch: &mut Vec<FolioId>,
-) -> Result<(), i64> {
-    let index = pos >> 12;
-    let last_index = (pos + count).div_ceil(4096);
-    loop {
-        get_read_batch(k, of.file, index, last_index - 1, batch);
-        if batch.is_empty() {
-            k.vm.sync_misses += 1;
-            let mut ractl = Ractl::new(of.file, index, of.random);
-            page_cache_sync_ra(k, &mut ractl, &mut of.ra, last_index - index);
-            get_read_batch(k, of.file, index, last_index - 1, batch);
-        }
-        if batch.is_empty() {
-            if flags.nowait {
-                return Err(-(libc::EAGAIN as i64));
-            }
-            // filemap_create_folio reads the page synchronously and returns it (no tracepoint on this path).
-            let id = create_folio(k, of.file, index);
-            k.now = k.now.max(k.folios.ready_at(id));
+impl Kernel {
+    /// filemap_get_read_batch: cached folios from `index` up to `max`, stopping after a folio that is not uptodate or
+    /// carries PG_readahead, or after 31 folios.
+    fn get_read_batch(&self, file: u32, index: u64, max: u64, batch: &mut Vec<FolioId>) {
+        batch.clear();
+        let mapping = &self.inodes[file as usize].mapping;
+        let mut i = index;
+        while i <= max {
+            let Some(id) = mapping.lookup(&self.folios, i) else { break };
             batch.push(id);
-            return Ok(());
-        }
-        let last = *batch.last().unwrap();
-        let f = *k.folios.get(last);
-        if f.test(PG_READAHEAD) {
-            // The batch holds references to its folios while readahead allocates: reclaim must keep them.
-            k.pinned.extend_from_slice(batch);
-            let mut ractl = Ractl::new(of.file, f.index(), of.random);
-            page_cache_async_ra(k, &mut ractl, &mut of.ra, last, last_index - f.index());
-            k.pinned.clear();
-        }
-        if k.folios.partial_blocks(last).is_some() && k.folios.ready_at(last) <= k.now {
-            if flags.nowait {
-                return Err(-(libc::EAGAIN as i64));
-            }
-            // filemap_update_page -> filemap_read_folio: the folio is locked here, read and waited for.
-            k.vm.sync_misses += 1;
-            super::filemap_write::block_read_full_folio(k, of.file, last);
-        }
-        if !k.folios.uptodate(last, k.now) {
-            if !flags.nowait {
-                // folio_put_wait_locked: sleep until the read completes, then AOP_TRUNCATED_PAGE.
-                k.vm.sync_misses += 1;
-                k.now = k.folios.ready_at(last);
-            }
-            batch.pop();
-            if !batch.is_empty() {
-                return Ok(());
-            }
-            if flags.nowait {
-                return Err(-(libc::EAGAIN as i64));
-            }
-            continue;
-        }
-        if k.events_on() {
-            let file = k.file_name(of.file);
-            k.emit(EventKind::MmFilemapGetPages { file, index, last_index: last_index - 1 });
-        }
-        return Ok(());
-    }
-}
-
-/// filemap_read: a buffered read of `count` bytes at `pos`. Returns the bytes read or a negative errno.
-pub fn filemap_read(k: &mut Kernel, of: &mut OpenFile, pos: u64, count: u64, flags: ReadFlags) -> i64 {
-    // rw_verify_area: a range past loff_t is EINVAL; vfs_read caps the count at MAX_RW_COUNT.
-    if pos > i64::MAX as u64 || pos.checked_add(count).is_none_or(|e| e > i64::MAX as u64) {
-        return -(libc::EINVAL as i64);
-    }
-    let count = count.min(crate::trace::op::MAX_RW_COUNT);
-    if count == 0 {
-        return 0;
-    }
-    // The batch buffer lives in the kernel so the hit path allocates nothing.
-    let mut batch = std::mem::take(&mut k.read_batch);
-    let r = read_loop(k, of, pos, count, flags, &mut batch);
-    k.read_batch = batch;
-    // file_accessed: atime, with relatime.
-    crate::fs::fs_writeback::touch_atime(k, of.file);
-    r
-}
-
-/// The body of filemap_read: get_pages, mark accessed, copy, until the request or the file ends.
-fn read_loop(
-    k: &mut Kernel,
-    of: &mut OpenFile,
-    mut pos: u64,
-    count: u64,
-    flags: ReadFlags,
-    batch: &mut Vec<FolioId>,
-) -> i64 {
-    let mut remaining = count;
-    let mut already = 0u64;
-    let mut last_pos = of.ra.prev_pos;
-    loop {
-        let isize = k.inodes[of.file as usize].size;
-        if pos >= isize {
-            break;
-        }
-        if let Err(e) = get_pages(k, of, pos, remaining, flags, batch) {
-            if already == 0 {
-                of.ra.prev_pos = last_pos;
-                return e;
-            }
-            break;
-        }
-        let isize = k.inodes[of.file as usize].size;
-        if pos >= isize {
-            break;
-        }
-        let end_offset = isize.min(pos + remaining);
-        // Mark the first folio accessed unless this read continues in the folio the last one ended in.
-        let first = *k.folios.get(batch[0]);
-        let same = last_pos > 0
-            && ((last_pos as u64 - 1) >> 12) >= first.index()
-            && ((last_pos as u64 - 1) >> 12) < first.next_index()
-            && (pos >> 12) >= first.index();
-        for (i, &id) in batch.iter().enumerate() {
-            if i > 0 || !same {
-                k.mark_accessed(id);
-            }
-            let f = k.folios.get(id);
-            let fsize = f.nr_pages() * 4096;
-            let offset = pos & (fsize - 1);
-            if pos >= end_offset {
+            if batch.len() == FOLIO_BATCH {
                 break;
             }
-            let bytes = (end_offset - pos).min(fsize - offset);
-            already += bytes;
-            pos += bytes;
-            remaining -= bytes;
-            last_pos = pos as i64;
-        }
-        if remaining == 0 || pos >= isize {
-            break;
+            let f = self.folios.get(id);
+            if !self.folios.uptodate(id, self.now) || f.test(PG_READAHEAD) {
+                break;
+            }
+            i = f.next_index();
         }
     }
-    of.ra.prev_pos = last_pos;
-    already as i64
+
+    /// filemap_create_folio: no readahead could add the page: one order-0 folio read with ->read_folio.
+    fn create_folio(&mut self, file: u32, index: u64) -> FolioId {
+        let f = super::folio::Folio::new(index, 0, file, 0);
+        let id = self.add_to_page_cache(f);
+        self.submit_folio_reads(file, &[id], false);
+        id
+    }
+
+    /// filemap_get_pages: a batch of uptodate folios for the read at `pos` of `count` bytes, running sync readahead
+    /// on a miss and async readahead on a marked folio. When the batch ends in a folio still under I/O, the task waits
+    /// for it (filemap_update_page), drops it and returns the folios before it, or retries the lookup when it was the
+    /// only one (AOP_TRUNCATED_PAGE), so a cold read is usually served by one call. The tracepoint fires only on the
+    /// path that returns a full batch, as in the kernel. `Err(-EAGAIN)` with IOCB_NOWAIT when I/O would be waited on.
+    fn get_pages(
+        &mut self,
+        of: &mut OpenFile,
+        pos: u64,
+        count: u64,
+        flags: ReadFlags,
+        batch: &mut Vec<FolioId>,
+    ) -> Result<(), i64> {
+        let index = pos >> 12;
+        let last_index = (pos + count).div_ceil(4096);
+        loop {
+            self.get_read_batch(of.file, index, last_index - 1, batch);
+            if batch.is_empty() {
+                self.vm.sync_misses += 1;
+                let mut ractl = Ractl::new(of.file, index, of.random);
+                self.page_cache_sync_ra(&mut ractl, &mut of.ra, last_index - index);
+                self.get_read_batch(of.file, index, last_index - 1, batch);
+            }
+            if batch.is_empty() {
+                if flags.nowait {
+                    return Err(-(libc::EAGAIN as i64));
+                }
+                // filemap_create_folio reads the page synchronously and returns it (no tracepoint on this path).
+                let id = self.create_folio(of.file, index);
+                self.now = self.now.max(self.folios.ready_at(id));
+                batch.push(id);
+                return Ok(());
+            }
+            let last = *batch.last().unwrap();
+            let f = *self.folios.get(last);
+            if f.test(PG_READAHEAD) {
+                // The batch holds references to its folios while readahead allocates: reclaim must keep them.
+                self.pinned.extend_from_slice(batch);
+                let mut ractl = Ractl::new(of.file, f.index(), of.random);
+                self.page_cache_async_ra(&mut ractl, &mut of.ra, last, last_index - f.index());
+                self.pinned.clear();
+            }
+            if self.folios.partial_blocks(last).is_some() && self.folios.ready_at(last) <= self.now {
+                if flags.nowait {
+                    return Err(-(libc::EAGAIN as i64));
+                }
+                // filemap_update_page -> filemap_read_folio: the folio is locked here, read and waited for.
+                self.vm.sync_misses += 1;
+                self.block_read_full_folio(of.file, last);
+            }
+            if !self.folios.uptodate(last, self.now) {
+                if !flags.nowait {
+                    // folio_put_wait_locked: sleep until the read completes, then AOP_TRUNCATED_PAGE.
+                    self.vm.sync_misses += 1;
+                    self.now = self.folios.ready_at(last);
+                }
+                batch.pop();
+                if !batch.is_empty() {
+                    return Ok(());
+                }
+                if flags.nowait {
+                    return Err(-(libc::EAGAIN as i64));
+                }
+                continue;
+            }
+            if self.events_on() {
+                let file = self.file_name(of.file);
+                self.emit(EventKind::MmFilemapGetPages { file, index, last_index: last_index - 1 });
+            }
+            return Ok(());
+        }
+    }
+
+    /// filemap_read: a buffered read of `count` bytes at `pos`. Returns the bytes read or a negative errno.
+    pub fn filemap_read(&mut self, of: &mut OpenFile, pos: u64, count: u64, flags: ReadFlags) -> i64 {
+        // rw_verify_area: a range past loff_t is EINVAL; vfs_read caps the count at MAX_RW_COUNT.
+        if pos > i64::MAX as u64 || pos.checked_add(count).is_none_or(|e| e > i64::MAX as u64) {
+            return -(libc::EINVAL as i64);
+        }
+        let count = count.min(crate::trace::op::MAX_RW_COUNT);
+        if count == 0 {
+            return 0;
+        }
+        // The batch buffer lives in the kernel so the hit path allocates nothing.
+        let mut batch = std::mem::take(&mut self.read_batch);
+        let r = self.read_loop(of, pos, count, flags, &mut batch);
+        self.read_batch = batch;
+        // file_accessed: atime, with relatime.
+        self.touch_atime(of.file);
+        r
+    }
+
+    /// The body of filemap_read: get_pages, mark accessed, copy, until the request or the file ends.
+    fn read_loop(
+        &mut self,
+        of: &mut OpenFile,
+        mut pos: u64,
+        count: u64,
+        flags: ReadFlags,
+        batch: &mut Vec<FolioId>,
+    ) -> i64 {
+        let mut remaining = count;
+        let mut already = 0u64;
+        let mut last_pos = of.ra.prev_pos;
+        loop {
+            let isize = self.inodes[of.file as usize].size;
+            if pos >= isize {
+                break;
+            }
+            if let Err(e) = self.get_pages(of, pos, remaining, flags, batch) {
+                if already == 0 {
+                    of.ra.prev_pos = last_pos;
+                    return e;
+                }
+                break;
+            }
+            let isize = self.inodes[of.file as usize].size;
+            if pos >= isize {
+                break;
+            }
+            let end_offset = isize.min(pos + remaining);
+            // Mark the first folio accessed unless this read continues in the folio the last one ended in.
+            let first = *self.folios.get(batch[0]);
+            let same = last_pos > 0
+                && ((last_pos as u64 - 1) >> 12) >= first.index()
+                && ((last_pos as u64 - 1) >> 12) < first.next_index()
+                && (pos >> 12) >= first.index();
+            for (i, &id) in batch.iter().enumerate() {
+                if i > 0 || !same {
+                    self.mark_accessed(id);
+                }
+                let f = self.folios.get(id);
+                let fsize = f.nr_pages() * 4096;
+                let offset = pos & (fsize - 1);
+                if pos >= end_offset {
+                    break;
+                }
+                let bytes = (end_offset - pos).min(fsize - offset);
+                already += bytes;
+                pos += bytes;
+                remaining -= bytes;
+                last_pos = pos as i64;
+            }
+            if remaining == 0 || pos >= isize {
+                break;
+            }
+        }
+        of.ra.prev_pos = last_pos;
+        already as i64
+    }
 }
 
 /// struct cachestat (include/uapi/linux/mman.h): pages of a range by state (the model's, and the probe's from the
@@ -227,42 +229,45 @@ impl Cachestat {
     }
 }
 
-/// filemap_cachestat: walks pages [first_index, last_index] of the file: folios (large ones clipped to the range)
-/// count as cached, dirty (PAGECACHE_TAG_DIRTY: PG_dirty here) and under writeback; shadow entries as evicted, and
-/// as recently evicted when workingset_test_recent holds (refault distance against NR_ACTIVE_FILE as of the last
-/// stats flush). The kernel first calls mem_cgroup_flush_stats_ratelimited, which flushes only when the periodic
-/// flush is late; the model brings its periodic flush up to date (`flush_stats`) instead.
-pub fn filemap_cachestat(k: &mut Kernel, file: u32, first_index: u64, last_index: u64) -> Cachestat {
-    crate::mm::vmscan::flush_stats(k);
-    let mut cs = Cachestat::default();
-    let clip = |index: u64, nr: u64| {
-        let end = index.saturating_add(nr - 1);
-        nr - first_index.saturating_sub(index) - end.saturating_sub(last_index)
-    };
-    let mapping = &k.inodes[file as usize].mapping;
-    let straddling = mapping.lookup(&k.folios, first_index).filter(|&id| k.folios.get(id).index() < first_index);
-    let to = last_index.saturating_add(1);
-    for id in straddling.into_iter().chain(mapping.range(first_index, to)) {
-        let f = k.folios.get(id);
-        let nr = clip(f.index(), f.nr_pages());
-        cs.nr_cache += nr;
-        if f.test(PG_DIRTY) {
-            cs.nr_dirty += nr;
-        }
-        if f.test(PG_WRITEBACK) {
-            cs.nr_writeback += nr;
-        }
-    }
-    if mapping.nr_shadows() > 0 {
-        let before = mapping.shadow_at(first_index).filter(|_| !mapping.contains(&k.folios, first_index));
-        let before = before.map(|s| (first_index & !((1u64 << s.order) - 1), s)).filter(|(i, _)| *i < first_index);
-        for (index, shadow) in before.into_iter().chain(mapping.shadows_starting_in(first_index, to)) {
-            let nr = clip(index, 1 << shadow.order);
-            cs.nr_evicted += nr;
-            if k.ws.test_recent(shadow) {
-                cs.nr_recently_evicted += nr;
+impl Kernel {
+    /// filemap_cachestat: walks pages [first_index, last_index] of the file: folios (large ones clipped to the range)
+    /// count as cached, dirty (PAGECACHE_TAG_DIRTY: PG_dirty here) and under writeback; shadow entries as evicted, and
+    /// as recently evicted when workingset_test_recent holds (refault distance against NR_ACTIVE_FILE as of the last
+    /// stats flush). The kernel first calls mem_cgroup_flush_stats_ratelimited, which flushes only when the periodic
+    /// flush is late; the model brings its periodic flush up to date (`flush_stats`) instead.
+    pub fn filemap_cachestat(&mut self, file: u32, first_index: u64, last_index: u64) -> Cachestat {
+        self.flush_stats();
+        let mut cs = Cachestat::default();
+        let clip = |index: u64, nr: u64| {
+            let end = index.saturating_add(nr - 1);
+            nr - first_index.saturating_sub(index) - end.saturating_sub(last_index)
+        };
+        let mapping = &self.inodes[file as usize].mapping;
+        let straddling =
+            mapping.lookup(&self.folios, first_index).filter(|&id| self.folios.get(id).index() < first_index);
+        let to = last_index.saturating_add(1);
+        for id in straddling.into_iter().chain(mapping.range(first_index, to)) {
+            let f = self.folios.get(id);
+            let nr = clip(f.index(), f.nr_pages());
+            cs.nr_cache += nr;
+            if f.test(PG_DIRTY) {
+                cs.nr_dirty += nr;
+            }
+            if f.test(PG_WRITEBACK) {
+                cs.nr_writeback += nr;
             }
         }
+        if mapping.nr_shadows() > 0 {
+            let before = mapping.shadow_at(first_index).filter(|_| !mapping.contains(&self.folios, first_index));
+            let before = before.map(|s| (first_index & !((1u64 << s.order) - 1), s)).filter(|(i, _)| *i < first_index);
+            for (index, shadow) in before.into_iter().chain(mapping.shadows_starting_in(first_index, to)) {
+                let nr = clip(index, 1 << shadow.order);
+                cs.nr_evicted += nr;
+                if self.ws.test_recent(shadow) {
+                    cs.nr_recently_evicted += nr;
+                }
+            }
+        }
+        cs
     }
-    cs
 }

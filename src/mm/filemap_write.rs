@@ -21,8 +21,8 @@
 //! (only clean -> dirty enqueues).
 
 use super::folio::{Folio, FolioId, PG_DIRTY};
-use crate::fs::fs_writeback::mark_inode_dirty;
-use crate::sim::kernel::Kernel;
+
+use crate::kernel::Kernel;
 use crate::trace::event::EventKind;
 
 /// MAX_PAGECACHE_ORDER on x86-64 (PMD order): the largest folio, and generic_perform_write's chunk.
@@ -38,155 +38,157 @@ pub fn fgf_order(len: u64) -> u8 {
     }
 }
 
-/// generic_perform_write (after file_update_time): copies `count` bytes at `pos` into the page cache chunk by
-/// chunk, dirtying folios and growing i_size. Returns the bytes written.
-///
-/// `checked`: the caller already ran balance_dirty_pages_ratelimited for the first chunk (the task yields for
-/// its pauses there); later chunks check inline.
-pub fn generic_perform_write(k: &mut Kernel, file: u32, pos: u64, count: u64, checked: bool) -> i64 {
-    if pos > i64::MAX as u64 || pos.checked_add(count).is_none_or(|e| e > i64::MAX as u64) {
-        return -(libc::EINVAL as i64);
-    }
-    let count = count.min(crate::trace::op::MAX_RW_COUNT);
-    if count == 0 {
-        return 0;
-    }
-    // file_modified -> file_update_time -> __mark_inode_dirty(I_DIRTY_SYNC) when the coarse clock moved.
-    crate::fs::fs_writeback::file_update_time(k, file);
-    let chunk = 4096u64 << MAX_PAGECACHE_ORDER;
-    let mut pos = pos;
-    let mut left = count;
-    let mut first = true;
-    while left > 0 {
-        let offset = pos & (chunk - 1);
-        let mut bytes = (chunk - offset).min(left);
-        if !(first && checked) {
-            crate::mm::balance_dirty::balance_dirty_pages_inline(k, file);
+impl Kernel {
+    /// generic_perform_write (after file_update_time): copies `count` bytes at `pos` into the page cache chunk by
+    /// chunk, dirtying folios and growing i_size. Returns the bytes written.
+    ///
+    /// `checked`: the caller already ran balance_dirty_pages_ratelimited for the first chunk (the task yields for
+    /// its pauses there); later chunks check inline.
+    pub fn generic_perform_write(&mut self, file: u32, pos: u64, count: u64, checked: bool) -> i64 {
+        if pos > i64::MAX as u64 || pos.checked_add(count).is_none_or(|e| e > i64::MAX as u64) {
+            return -(libc::EINVAL as i64);
         }
-        first = false;
-        let id = write_begin(k, file, pos, bytes);
-        let f = *k.folios.get(id);
-        let in_folio = pos - f.index() * 4096;
-        bytes = bytes.min(f.nr_pages() * 4096 - in_folio);
-        write_end(k, file, id, pos, bytes);
-        pos += bytes;
-        left -= bytes;
-    }
-    count as i64
-}
-
-/// ext4_da_write_begin: finds or creates the folio for [pos, pos + len) (__filemap_get_folio with FGP_WRITEBEGIN
-/// and fgf_set_order(len): the order falls to the index's alignment, then one step at a time while the range
-/// overlaps cached pages), waits for a read in flight, and prepares the blocks the write touches.
-fn write_begin(k: &mut Kernel, file: u32, pos: u64, len: u64) -> FolioId {
-    let index = pos >> 12;
-    if let Some(id) = k.inodes[file as usize].mapping.lookup(&k.folios, index) {
-        // folio_lock: wait for a read in flight.
-        k.now = k.now.max(k.folios.ready_at(id));
-        if let Some(valid) = k.folios.partial_blocks(id).cloned() {
-            block_write_begin(k, file, id, pos, len, valid);
+        let count = count.min(crate::trace::op::MAX_RW_COUNT);
+        if count == 0 {
+            return 0;
         }
-        return id;
-    }
-    let mut order = fgf_order(len);
-    if index & ((1u64 << order) - 1) != 0 {
-        order = index.trailing_zeros() as u8;
-    }
-    while order > 0 && k.inodes[file as usize].mapping.any_in(&k.folios, index, 1u64 << order) {
-        order -= 1;
-    }
-    let id = k.add_to_page_cache(Folio::new(index, order, file, 0));
-    // The new folio has no read in flight: its blocks are prepared below and it is uptodate once all are valid.
-    k.folios.set_uptodate_now(id);
-    let nr_blocks = (4096u64 << order) / k.fs_block_size(file);
-    block_write_begin(k, file, id, pos, len, vec![0; nr_blocks.div_ceil(64) as usize]);
-    id
-}
-
-/// __block_write_begin_int: of the blocks [pos, pos + len) touches, those it covers only in part and that are
-/// not valid yet are read when they are allocated on disk (one request each, bh_read_nowait, and the task waits)
-/// or zeroed otherwise; then every touched block is valid. The folio is uptodate when all its blocks are.
-fn block_write_begin(k: &mut Kernel, file: u32, id: FolioId, pos: u64, len: u64, mut valid: Vec<u64>) {
-    let f = *k.folios.get(id);
-    let start = f.index() * 4096;
-    let end = start + f.nr_pages() * 4096;
-    let (from, to) = (pos.max(start), (pos + len).min(end));
-    let bs = k.fs_block_size(file);
-    let allocated = k.inodes[file as usize].allocated;
-    let ext = &k.inodes[file as usize].extents;
-    let mut reads = Vec::new();
-    let mut b = from / bs * bs;
-    while b < to {
-        let n = ((b - start) / bs) as usize;
-        let is_valid = valid[n / 64] & (1 << (n % 64)) != 0;
-        if !is_valid && (b < from || b + bs > to) && b < allocated && ext.hole_left(b >> 12) == 0 {
-            reads.push(b);
+        // file_modified -> file_update_time -> __mark_inode_dirty(I_DIRTY_SYNC) when the coarse clock moved.
+        self.file_update_time(file);
+        let chunk = 4096u64 << MAX_PAGECACHE_ORDER;
+        let mut pos = pos;
+        let mut left = count;
+        let mut first = true;
+        while left > 0 {
+            let offset = pos & (chunk - 1);
+            let mut bytes = (chunk - offset).min(left);
+            if !(first && checked) {
+                self.balance_dirty_pages_inline(file);
+            }
+            first = false;
+            let id = self.write_begin(file, pos, bytes);
+            let f = *self.folios.get(id);
+            let in_folio = pos - f.index() * 4096;
+            bytes = bytes.min(f.nr_pages() * 4096 - in_folio);
+            self.write_end(file, id, pos, bytes);
+            pos += bytes;
+            left -= bytes;
         }
-        valid[n / 64] |= 1 << (n % 64);
-        b += bs;
+        count as i64
     }
-    if !reads.is_empty() {
-        let done = k.read_blocks(file, &reads, bs);
-        k.now = k.now.max(done);
-    }
-    k.folios.set_partial(id, valid, (end - start) / bs);
-}
 
-/// block_read_full_folio (ext4_read_folio on a folio with buffers): a partially uptodate folio met by a read gets
-/// its missing blocks read when they are allocated (one request each) or zeroed; the reader waits.
-pub fn block_read_full_folio(k: &mut Kernel, file: u32, id: FolioId) {
-    let Some(valid) = k.folios.partial_blocks(id).cloned() else { return };
-    let f = *k.folios.get(id);
-    let start = f.index() * 4096;
-    let bs = k.fs_block_size(file);
-    let nr_blocks = f.nr_pages() * 4096 / bs;
-    let allocated = k.inodes[file as usize].allocated;
-    let reads: Vec<u64> = (0..nr_blocks)
-        .filter(|&n| valid[(n / 64) as usize] & (1 << (n % 64)) == 0)
-        .map(|n| start + n * bs)
-        .filter(|&b| b < allocated && k.inodes[file as usize].extents.hole_left(b >> 12) == 0)
-        .collect();
-    if !reads.is_empty() {
-        let done = k.read_blocks(file, &reads, bs);
-        k.now = k.now.max(done);
+    /// ext4_da_write_begin: finds or creates the folio for [pos, pos + len) (__filemap_get_folio with FGP_WRITEBEGIN
+    /// and fgf_set_order(len): the order falls to the index's alignment, then one step at a time while the range
+    /// overlaps cached pages), waits for a read in flight, and prepares the blocks the write touches.
+    fn write_begin(&mut self, file: u32, pos: u64, len: u64) -> FolioId {
+        let index = pos >> 12;
+        if let Some(id) = self.inodes[file as usize].mapping.lookup(&self.folios, index) {
+            // folio_lock: wait for a read in flight.
+            self.now = self.now.max(self.folios.ready_at(id));
+            if let Some(valid) = self.folios.partial_blocks(id).cloned() {
+                self.block_write_begin(file, id, pos, len, valid);
+            }
+            return id;
+        }
+        let mut order = fgf_order(len);
+        if index & ((1u64 << order) - 1) != 0 {
+            order = index.trailing_zeros() as u8;
+        }
+        while order > 0 && self.inodes[file as usize].mapping.any_in(&self.folios, index, 1u64 << order) {
+            order -= 1;
+        }
+        let id = self.add_to_page_cache(Folio::new(index, order, file, 0));
+        // The new folio has no read in flight: its blocks are prepared below and it is uptodate once all are valid.
+        self.folios.set_uptodate_now(id);
+        let nr_blocks = (4096u64 << order) / self.fs_block_size(file);
+        self.block_write_begin(file, id, pos, len, vec![0; nr_blocks.div_ceil(64) as usize]);
+        id
     }
-    k.folios.set_partial(id, vec![u64::MAX; nr_blocks.div_ceil(64) as usize], nr_blocks);
-}
 
-/// ext4_da_write_end / block_write_end: the folio is marked dirty and i_size grows to cover the write.
-fn write_end(k: &mut Kernel, file: u32, id: FolioId, pos: u64, copied: u64) {
-    folio_mark_dirty(k, file, id);
-    let ino = &mut k.inodes[file as usize];
-    if pos + copied > ino.size {
-        ino.size = pos + copied;
+    /// __block_write_begin_int: of the blocks [pos, pos + len) touches, those it covers only in part and that are
+    /// not valid yet are read when they are allocated on disk (one request each, bh_read_nowait, and the task waits)
+    /// or zeroed otherwise; then every touched block is valid. The folio is uptodate when all its blocks are.
+    fn block_write_begin(&mut self, file: u32, id: FolioId, pos: u64, len: u64, mut valid: Vec<u64>) {
+        let f = *self.folios.get(id);
+        let start = f.index() * 4096;
+        let end = start + f.nr_pages() * 4096;
+        let (from, to) = (pos.max(start), (pos + len).min(end));
+        let bs = self.fs_block_size(file);
+        let allocated = self.inodes[file as usize].allocated;
+        let ext = &self.inodes[file as usize].extents;
+        let mut reads = Vec::new();
+        let mut b = from / bs * bs;
+        while b < to {
+            let n = ((b - start) / bs) as usize;
+            let is_valid = valid[n / 64] & (1 << (n % 64)) != 0;
+            if !is_valid && (b < from || b + bs > to) && b < allocated && ext.hole_left(b >> 12) == 0 {
+                reads.push(b);
+            }
+            valid[n / 64] |= 1 << (n % 64);
+            b += bs;
+        }
+        if !reads.is_empty() {
+            let done = self.read_blocks(file, &reads, bs);
+            self.now = self.now.max(done);
+        }
+        self.folios.set_partial(id, valid, (end - start) / bs);
     }
-}
 
-/// folio_mark_dirty -> __folio_mark_dirty: a clean folio becomes dirty, is accounted (folio_account_dirtied:
-/// NR_FILE_DIRTY, NR_DIRTIED, the task's nr_dirtied) and its inode gets I_DIRTY_PAGES.
-pub fn folio_mark_dirty(k: &mut Kernel, file: u32, id: FolioId) {
-    let f = k.folios.get_mut(id);
-    if f.test(PG_DIRTY) {
-        return;
+    /// block_read_full_folio (ext4_read_folio on a folio with buffers): a partially uptodate folio met by a read gets
+    /// its missing blocks read when they are allocated (one request each) or zeroed; the reader waits.
+    pub fn block_read_full_folio(&mut self, file: u32, id: FolioId) {
+        let Some(valid) = self.folios.partial_blocks(id).cloned() else { return };
+        let f = *self.folios.get(id);
+        let start = f.index() * 4096;
+        let bs = self.fs_block_size(file);
+        let nr_blocks = f.nr_pages() * 4096 / bs;
+        let allocated = self.inodes[file as usize].allocated;
+        let reads: Vec<u64> = (0..nr_blocks)
+            .filter(|&n| valid[(n / 64) as usize] & (1 << (n % 64)) == 0)
+            .map(|n| start + n * bs)
+            .filter(|&b| b < allocated && self.inodes[file as usize].extents.hole_left(b >> 12) == 0)
+            .collect();
+        if !reads.is_empty() {
+            let done = self.read_blocks(file, &reads, bs);
+            self.now = self.now.max(done);
+        }
+        self.folios.set_partial(id, vec![u64::MAX; nr_blocks.div_ceil(64) as usize], nr_blocks);
     }
-    f.flags |= PG_DIRTY;
-    let (index, nr) = (f.index(), f.nr_pages());
-    k.vm.nr_dirty += nr;
-    k.vm.nr_dirtied += nr;
-    let dev = k.inodes[file as usize].device;
-    k.inodes[file as usize].nr_dirty += nr;
-    let w = &mut k.wb.wbs[dev];
-    w.wb_dirtied += nr;
-    w.wb_reclaimable += nr;
-    let cpu = crate::mm::balance_dirty::task_cpu(k);
-    let t = k.cur_task;
-    crate::mm::page_writeback::account_page_dirtied(&mut k.wb.tasks[t], &mut k.wb.rl, cpu, nr);
-    if k.events_on() {
-        let device = k.devices[k.inodes[file as usize].device].name.clone();
-        let name = k.file_name(file);
-        k.emit(EventKind::WritebackDirtyFolio { device, file: name, index });
+
+    /// ext4_da_write_end / block_write_end: the folio is marked dirty and i_size grows to cover the write.
+    fn write_end(&mut self, file: u32, id: FolioId, pos: u64, copied: u64) {
+        self.folio_mark_dirty(file, id);
+        let ino = &mut self.inodes[file as usize];
+        if pos + copied > ino.size {
+            ino.size = pos + copied;
+        }
     }
-    mark_inode_dirty(k, file, false);
+
+    /// folio_mark_dirty -> __folio_mark_dirty: a clean folio becomes dirty, is accounted (folio_account_dirtied:
+    /// NR_FILE_DIRTY, NR_DIRTIED, the task's nr_dirtied) and its inode gets I_DIRTY_PAGES.
+    pub fn folio_mark_dirty(&mut self, file: u32, id: FolioId) {
+        let f = self.folios.get_mut(id);
+        if f.test(PG_DIRTY) {
+            return;
+        }
+        f.flags |= PG_DIRTY;
+        let (index, nr) = (f.index(), f.nr_pages());
+        self.vm.nr_dirty += nr;
+        self.vm.nr_dirtied += nr;
+        let dev = self.inodes[file as usize].device;
+        self.inodes[file as usize].nr_dirty += nr;
+        let w = &mut self.wb.wbs[dev];
+        w.wb_dirtied += nr;
+        w.wb_reclaimable += nr;
+        let cpu = self.task_cpu();
+        let t = self.cur_task;
+        crate::mm::page_writeback::account_page_dirtied(&mut self.wb.tasks[t], &mut self.wb.rl, cpu, nr);
+        if self.events_on() {
+            let device = self.devices[self.inodes[file as usize].device].name.clone();
+            let name = self.file_name(file);
+            self.emit(EventKind::WritebackDirtyFolio { device, file: name, index });
+        }
+        self.mark_inode_dirty(file, false);
+    }
 }
 
 #[cfg(test)]

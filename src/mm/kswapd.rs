@@ -21,10 +21,10 @@
 //! only raises the balance test by the folio's tail pages (no fragmentation, no kcompactd); no writeback or
 //! throttling from reclaim (no dirty pages yet); kswapd stops with the last task (its remaining work is not run).
 
-use super::page_alloc::{nr_free_pages, zone_watermark_ok};
+use super::page_alloc::zone_watermark_ok;
 use super::vmscan::SWAP_CLUSTER_MAX;
-use super::vmscan::{shrink_node, snapshot_refaults, Reclaimer, ScanControl, DEF_PRIORITY, MAX_RECLAIM_RETRIES};
-use crate::sim::kernel::Kernel;
+use super::vmscan::{Reclaimer, ScanControl, DEF_PRIORITY, MAX_RECLAIM_RETRIES};
+use crate::kernel::Kernel;
 use crate::units::Nanos;
 
 /// kswapd_try_to_sleep's first, short sleep: schedule_timeout(HZ/10), HZ = 250 on the host.
@@ -90,105 +90,107 @@ impl Kswapd {
     }
 }
 
-/// pgdat_balanced: free pages above the high watermark for an order-`order` request.
-pub fn pgdat_balanced(k: &Kernel, order: u32) -> bool {
-    zone_watermark_ok(nr_free_pages(k), order, k.zone.wmark.high)
-}
-
-/// prepare_kswapd_sleep: hopeless (MAX_RECLAIM_RETRIES failed runs) or balanced.
-fn prepare_kswapd_sleep(k: &Kernel) -> bool {
-    k.kswapd.failures >= MAX_RECLAIM_RETRIES || pgdat_balanced(k, 0)
-}
-
-/// wakeup_kswapd: an allocation of `order` found the zone below its low watermark; kswapd runs at the waker's clock
-/// unless it is already running, hopeless, or the zone is balanced.
-pub fn wakeup_kswapd(k: &mut Kernel, order: u32) {
-    k.kswapd.order = k.kswapd.order.max(order);
-    if k.kswapd.state == KswapdState::Running {
-        return;
+impl Kernel {
+    /// pgdat_balanced: free pages above the high watermark for an order-`order` request.
+    pub fn pgdat_balanced(&self, order: u32) -> bool {
+        zone_watermark_ok(self.nr_free_pages(), order, self.zone.wmark.high)
     }
-    if k.kswapd.failures >= MAX_RECLAIM_RETRIES || pgdat_balanced(k, order) {
-        return;
-    }
-    if k.kswapd.state == KswapdState::Napping {
-        k.vm.kswapd_low_wmark_hit_quickly += 1;
-    }
-    k.kswapd.state = KswapdState::Running;
-    let now = k.now;
-    k.kswapd.schedule(now);
-}
 
-/// The kswapd thread's next step at `k.now` (the caller made kswapd0 the running task): the end of a nap, or one
-/// round of balance_pgdat.
-pub fn kswapd_run(k: &mut Kernel) {
-    match k.kswapd.state {
-        KswapdState::Asleep => return,
-        KswapdState::Napping => {
-            // The nap ended without a wake-up: sleep for good if still balanced, else balance again at once.
-            if prepare_kswapd_sleep(k) {
-                k.kswapd.state = KswapdState::Asleep;
-                return;
+    /// prepare_kswapd_sleep: hopeless (MAX_RECLAIM_RETRIES failed runs) or balanced.
+    fn prepare_kswapd_sleep(&self) -> bool {
+        self.kswapd.failures >= MAX_RECLAIM_RETRIES || self.pgdat_balanced(0)
+    }
+
+    /// wakeup_kswapd: an allocation of `order` found the zone below its low watermark; kswapd runs at the waker's clock
+    /// unless it is already running, hopeless, or the zone is balanced.
+    pub fn wakeup_kswapd(&mut self, order: u32) {
+        self.kswapd.order = self.kswapd.order.max(order);
+        if self.kswapd.state == KswapdState::Running {
+            return;
+        }
+        if self.kswapd.failures >= MAX_RECLAIM_RETRIES || self.pgdat_balanced(order) {
+            return;
+        }
+        if self.kswapd.state == KswapdState::Napping {
+            self.vm.kswapd_low_wmark_hit_quickly += 1;
+        }
+        self.kswapd.state = KswapdState::Running;
+        let now = self.now;
+        self.kswapd.schedule(now);
+    }
+
+    /// The kswapd thread's next step at `k.now` (the caller made kswapd0 the running task): the end of a nap, or one
+    /// round of balance_pgdat.
+    pub fn kswapd_run(&mut self) {
+        match self.kswapd.state {
+            KswapdState::Asleep => return,
+            KswapdState::Napping => {
+                // The nap ended without a wake-up: sleep for good if still balanced, else balance again at once.
+                if self.prepare_kswapd_sleep() {
+                    self.kswapd.state = KswapdState::Asleep;
+                    return;
+                }
+                self.vm.kswapd_high_wmark_hit_quickly += 1;
+                self.kswapd.state = KswapdState::Running;
             }
-            k.vm.kswapd_high_wmark_hit_quickly += 1;
-            k.kswapd.state = KswapdState::Running;
+            KswapdState::Running => {}
         }
-        KswapdState::Running => {}
+        self.balance_pgdat_round();
     }
-    balance_pgdat_round(k);
-}
 
-/// One iteration of balance_pgdat's priority loop: stop if balanced, else kswapd_shrink_node at the current
-/// priority, raising it (lowering the number) when the round scanned less than its goal or reclaimed nothing.
-fn balance_pgdat_round(k: &mut Kernel) {
-    let mut b = match k.kswapd.balance {
-        Some(b) => b,
-        None => {
-            k.vm.pageoutrun += 1;
-            let order = std::mem::take(&mut k.kswapd.order);
-            Balance { priority: DEF_PRIORITY, order, nr_reclaimed: 0 }
+    /// One iteration of balance_pgdat's priority loop: stop if balanced, else kswapd_shrink_node at the current
+    /// priority, raising it (lowering the number) when the round scanned less than its goal or reclaimed nothing.
+    fn balance_pgdat_round(&mut self) {
+        let mut b = match self.kswapd.balance {
+            Some(b) => b,
+            None => {
+                self.vm.pageoutrun += 1;
+                let order = std::mem::take(&mut self.kswapd.order);
+                Balance { priority: DEF_PRIORITY, order, nr_reclaimed: 0 }
+            }
+        };
+        if self.pgdat_balanced(b.order) {
+            return self.balance_pgdat_done();
         }
-    };
-    if pgdat_balanced(k, b.order) {
-        return balance_pgdat_done(k);
-    }
-    // kswapd_shrink_node: reclaim the high watermark's worth, or at least a batch.
-    let mut sc = ScanControl::new(Reclaimer::Kswapd, k.zone.wmark.high.max(SWAP_CLUSTER_MAX));
-    sc.priority = b.priority;
-    sc.nr_reclaimed = b.nr_reclaimed;
-    shrink_node(k, &mut sc);
-    let nr_reclaimed = sc.nr_reclaimed - b.nr_reclaimed;
-    if b.order > 0 && sc.nr_reclaimed >= 2 << b.order {
-        // compact_gap reached: recheck the watermarks at order 0.
-        b.order = 0;
-    }
-    let raise_priority = sc.nr_scanned.max(nr_reclaimed) < sc.nr_to_reclaim;
-    b.nr_reclaimed = sc.nr_reclaimed;
-    if raise_priority || nr_reclaimed == 0 {
-        b.priority -= 1;
-    }
-    if b.priority < 1 {
-        if b.nr_reclaimed == 0 {
-            k.kswapd.failures += 1;
+        // kswapd_shrink_node: reclaim the high watermark's worth, or at least a batch.
+        let mut sc = ScanControl::new(Reclaimer::Kswapd, self.zone.wmark.high.max(SWAP_CLUSTER_MAX));
+        sc.priority = b.priority;
+        sc.nr_reclaimed = b.nr_reclaimed;
+        self.shrink_node(&mut sc);
+        let nr_reclaimed = sc.nr_reclaimed - b.nr_reclaimed;
+        if b.order > 0 && sc.nr_reclaimed >= 2 << b.order {
+            // compact_gap reached: recheck the watermarks at order 0.
+            b.order = 0;
         }
-        k.kswapd.balance = Some(b);
-        return balance_pgdat_done(k);
+        let raise_priority = sc.nr_scanned.max(nr_reclaimed) < sc.nr_to_reclaim;
+        b.nr_reclaimed = sc.nr_reclaimed;
+        if raise_priority || nr_reclaimed == 0 {
+            b.priority -= 1;
+        }
+        if b.priority < 1 {
+            if b.nr_reclaimed == 0 {
+                self.kswapd.failures += 1;
+            }
+            self.kswapd.balance = Some(b);
+            return self.balance_pgdat_done();
+        }
+        self.kswapd.balance = Some(b);
+        let now = self.now;
+        self.kswapd.schedule(now);
     }
-    k.kswapd.balance = Some(b);
-    let now = k.now;
-    k.kswapd.schedule(now);
-}
 
-/// The end of balance_pgdat (snapshot_refaults), then kswapd_try_to_sleep: nap if the node may sleep, else
-/// (KSWAPD_HIGH_WMARK_HIT_QUICKLY) balance again.
-fn balance_pgdat_done(k: &mut Kernel) {
-    k.kswapd.balance = None;
-    snapshot_refaults(k);
-    let now = k.now;
-    if prepare_kswapd_sleep(k) {
-        k.kswapd.state = KswapdState::Napping;
-        k.kswapd.schedule(Nanos(now.0 + KSWAPD_NAP_NS));
-    } else {
-        k.vm.kswapd_high_wmark_hit_quickly += 1;
-        k.kswapd.schedule(now);
+    /// The end of balance_pgdat (snapshot_refaults), then kswapd_try_to_sleep: nap if the node may sleep, else
+    /// (KSWAPD_HIGH_WMARK_HIT_QUICKLY) balance again.
+    fn balance_pgdat_done(&mut self) {
+        self.kswapd.balance = None;
+        self.snapshot_refaults();
+        let now = self.now;
+        if self.prepare_kswapd_sleep() {
+            self.kswapd.state = KswapdState::Napping;
+            self.kswapd.schedule(Nanos(now.0 + KSWAPD_NAP_NS));
+        } else {
+            self.vm.kswapd_high_wmark_hit_quickly += 1;
+            self.kswapd.schedule(now);
+        }
     }
 }

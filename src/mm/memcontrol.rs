@@ -8,8 +8,8 @@
 //! buffers, page tables, slab) are a constant `MEMCG_OTHER_PAGES` measured on this host; a charge that reclaim
 //! cannot make room for is made anyway and counted (the kernel would OOM-kill), also under __GFP_NORETRY.
 
-use super::vmscan::{try_to_free_mem_cgroup_pages, MAX_RECLAIM_RETRIES};
-use crate::sim::kernel::Kernel;
+use super::vmscan::MAX_RECLAIM_RETRIES;
+use crate::kernel::Kernel;
 
 /// MEMCG_CHARGE_BATCH: pages a charge takes from the counter at once (the rest goes to the per-CPU stock).
 pub const MEMCG_CHARGE_BATCH: u64 = 64;
@@ -33,35 +33,37 @@ impl Memcg {
     }
 }
 
-/// try_charge_memcg for a new folio of `nr` pages: from the stock, else a batch from the counter, reclaiming at
-/// the limit.
-pub fn charge(k: &mut Kernel, nr: u64) {
-    let Some(m) = k.memcg.as_mut() else { return };
-    if m.stock >= nr {
-        m.stock -= nr;
-        return;
-    }
-    let batch = nr.max(MEMCG_CHARGE_BATCH);
-    for _ in 0..MAX_RECLAIM_RETRIES {
-        let m = k.memcg.as_mut().unwrap();
-        if m.usage + batch <= m.limit {
-            m.usage += batch;
-            m.stock += batch - nr;
+impl Kernel {
+    /// try_charge_memcg for a new folio of `nr` pages: from the stock, else a batch from the counter, reclaiming at
+    /// the limit.
+    pub fn charge(&mut self, nr: u64) {
+        let Some(m) = self.memcg.as_mut() else { return };
+        if m.stock >= nr {
+            m.stock -= nr;
             return;
         }
-        if try_to_free_mem_cgroup_pages(k, batch) == 0 {
-            break;
+        let batch = nr.max(MEMCG_CHARGE_BATCH);
+        for _ in 0..MAX_RECLAIM_RETRIES {
+            let m = self.memcg.as_mut().unwrap();
+            if m.usage + batch <= m.limit {
+                m.usage += batch;
+                m.stock += batch - nr;
+                return;
+            }
+            if self.try_to_free_mem_cgroup_pages(batch) == 0 {
+                break;
+            }
         }
+        // Could not make room: charge anyway and count it (the kernel would invoke the OOM killer).
+        let m = self.memcg.as_mut().unwrap();
+        m.usage += nr;
+        m.failed_charges += 1;
     }
-    // Could not make room: charge anyway and count it (the kernel would invoke the OOM killer).
-    let m = k.memcg.as_mut().unwrap();
-    m.usage += nr;
-    m.failed_charges += 1;
-}
 
-/// The page_counter uncharge of an evicted or invalidated folio.
-pub fn uncharge(k: &mut Kernel, nr: u64) {
-    if let Some(m) = k.memcg.as_mut() {
-        m.usage = m.usage.saturating_sub(nr);
+    /// The page_counter uncharge of an evicted or invalidated folio.
+    pub fn uncharge(&mut self, nr: u64) {
+        if let Some(m) = self.memcg.as_mut() {
+            m.usage = m.usage.saturating_sub(nr);
+        }
     }
 }

@@ -30,9 +30,8 @@
 //!   would, on the kernel, stall in reclaim throttling and end in the OOM killer; the model allocates anyway and
 //!   counts it in `Zone::overcommitted` (checked by the tests).
 
-use super::kswapd::wakeup_kswapd;
-use super::vmscan::{try_to_free_pages, MAX_RECLAIM_RETRIES};
-use crate::sim::kernel::Kernel;
+use super::vmscan::MAX_RECLAIM_RETRIES;
+use crate::kernel::Kernel;
 
 /// PAGE_SHIFT.
 pub const PAGE_SHIFT: u32 = 12;
@@ -146,10 +145,12 @@ impl Zone {
     }
 }
 
-/// zone_page_state(zone, NR_FREE_PAGES): managed pages not used outside the cache and not holding file pages.
-pub fn nr_free_pages(k: &Kernel) -> u64 {
-    let file = k.lru.nr_pages[0] + k.lru.nr_pages[1];
-    k.zone.managed.saturating_sub(k.zone.used + file)
+impl Kernel {
+    /// zone_page_state(zone, NR_FREE_PAGES): managed pages not used outside the cache and not holding file pages.
+    pub fn nr_free_pages(&self) -> u64 {
+        let file = self.lru.nr_pages[0] + self.lru.nr_pages[1];
+        self.zone.managed.saturating_sub(self.zone.used + file)
+    }
 }
 
 /// __zone_watermark_ok without reserves or fragmentation: an order-`order` request leaves the zone above `mark`
@@ -158,50 +159,53 @@ pub fn zone_watermark_ok(free: u64, order: u32, mark: u64) -> bool {
     free as i128 - ((1i128 << order) - 1) > mark as i128
 }
 
-/// __alloc_pages for a page-cache folio of 2^order pages: the fast path at the low watermark, else the slow path.
-/// Returns whether the folio can be allocated; the caller then adds it to the page cache.
-pub fn alloc_folio(k: &mut Kernel, order: u32, gfp: Gfp) -> bool {
-    let ok = zone_watermark_ok(nr_free_pages(k), order, k.zone.wmark.low) || alloc_pages_slowpath(k, order, gfp);
-    if ok {
-        let free = nr_free_pages(k).saturating_sub(1 << order);
-        k.zone.free_lowest = k.zone.free_lowest.min(free);
+impl Kernel {
+    /// __alloc_pages for a page-cache folio of 2^order pages: the fast path at the low watermark, else the slow path.
+    /// Returns whether the folio can be allocated; the caller then adds it to the page cache.
+    pub fn alloc_folio(&mut self, order: u32, gfp: Gfp) -> bool {
+        let ok = zone_watermark_ok(self.nr_free_pages(), order, self.zone.wmark.low)
+            || self.alloc_pages_slowpath(order, gfp);
+        if ok {
+            let free = self.nr_free_pages().saturating_sub(1 << order);
+            self.zone.free_lowest = self.zone.free_lowest.min(free);
+        }
+        ok
     }
-    ok
-}
 
-/// __alloc_pages_slowpath: wake kswapd, try at the min watermark, reclaim directly (try_to_free_pages) and try
-/// again; __GFP_NORETRY gives up after one reclaim (a costly order before it: compaction is skipped below the
-/// watermarks), others retry while reclaim makes progress (should_reclaim_retry).
-fn alloc_pages_slowpath(k: &mut Kernel, order: u32, gfp: Gfp) -> bool {
-    let mut no_progress_loops = 0;
-    loop {
-        wakeup_kswapd(k, order);
-        if zone_watermark_ok(nr_free_pages(k), order, k.zone.wmark.min) {
-            return true;
-        }
-        if gfp == Gfp::NoRetry && order > PAGE_ALLOC_COSTLY_ORDER {
-            // __alloc_pages_direct_compact returns COMPACT_SKIPPED below the watermarks: goto nopage.
-            k.zone.noretry_failed += 1;
-            return false;
-        }
-        // __alloc_pages_direct_reclaim.
-        let progress = try_to_free_pages(k);
-        if zone_watermark_ok(nr_free_pages(k), order, k.zone.wmark.min) {
-            return true;
-        }
-        if gfp == Gfp::NoRetry {
-            k.zone.noretry_failed += 1;
-            return false;
-        }
-        // should_reclaim_retry.
-        if progress > 0 && order <= PAGE_ALLOC_COSTLY_ORDER {
-            no_progress_loops = 0;
-        } else {
-            no_progress_loops += 1;
-        }
-        if no_progress_loops > MAX_RECLAIM_RETRIES {
-            k.zone.overcommitted += 1;
-            return true;
+    /// __alloc_pages_slowpath: wake kswapd, try at the min watermark, reclaim directly (try_to_free_pages) and try
+    /// again; __GFP_NORETRY gives up after one reclaim (a costly order before it: compaction is skipped below the
+    /// watermarks), others retry while reclaim makes progress (should_reclaim_retry).
+    fn alloc_pages_slowpath(&mut self, order: u32, gfp: Gfp) -> bool {
+        let mut no_progress_loops = 0;
+        loop {
+            self.wakeup_kswapd(order);
+            if zone_watermark_ok(self.nr_free_pages(), order, self.zone.wmark.min) {
+                return true;
+            }
+            if gfp == Gfp::NoRetry && order > PAGE_ALLOC_COSTLY_ORDER {
+                // __alloc_pages_direct_compact returns COMPACT_SKIPPED below the watermarks: goto nopage.
+                self.zone.noretry_failed += 1;
+                return false;
+            }
+            // __alloc_pages_direct_reclaim.
+            let progress = self.try_to_free_pages();
+            if zone_watermark_ok(self.nr_free_pages(), order, self.zone.wmark.min) {
+                return true;
+            }
+            if gfp == Gfp::NoRetry {
+                self.zone.noretry_failed += 1;
+                return false;
+            }
+            // should_reclaim_retry.
+            if progress > 0 && order <= PAGE_ALLOC_COSTLY_ORDER {
+                no_progress_loops = 0;
+            } else {
+                no_progress_loops += 1;
+            }
+            if no_progress_loops > MAX_RECLAIM_RETRIES {
+                self.zone.overcommitted += 1;
+                return true;
+            }
         }
     }
 }

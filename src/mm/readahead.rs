@@ -21,7 +21,7 @@
 
 use super::folio::{Folio, FolioId, PG_READAHEAD};
 use super::page_alloc::Gfp;
-use crate::sim::kernel::Kernel;
+use crate::kernel::Kernel;
 use crate::trace::event::EventKind;
 
 /// MAX_PAGECACHE_ORDER on the host (min(11, PMD order 9)).
@@ -106,42 +106,54 @@ pub fn ractl_max_pages(ra: &FileRaState, io_pages: u64, req_size: u64) -> u64 {
     max_pages
 }
 
-/// trace_page_cache_sync_ra / trace_page_cache_async_ra: the ra state at entry.
-fn emit_ra(k: &mut Kernel, file: u32, index: u64, ra: &FileRaState, req_count: u64, sync: bool) {
-    if !k.events_on() {
-        return;
-    }
-    let f = k.file_name(file);
-    let (index, req_count, order, size, async_size, ra_pages, mmap_miss, prev_pos) =
-        (index, req_count, ra.order as u64, ra.size, ra.async_size, ra.ra_pages, ra.mmap_miss, ra.prev_pos);
-    k.emit(if sync {
-        EventKind::PageCacheSyncRa { file: f, index, req_count, order, size, async_size, ra_pages, mmap_miss, prev_pos }
-    } else {
-        EventKind::PageCacheAsyncRa {
-            file: f,
-            index,
-            req_count,
-            order,
-            size,
-            async_size,
-            ra_pages,
-            mmap_miss,
-            prev_pos,
+impl Kernel {
+    /// trace_page_cache_sync_ra / trace_page_cache_async_ra: the ra state at entry.
+    fn emit_ra(&mut self, file: u32, index: u64, ra: &FileRaState, req_count: u64, sync: bool) {
+        if !self.events_on() {
+            return;
         }
-    });
-}
-
-/// read_pages: submits the batch's folios as reads (the filesystem's ->readahead), REQ_RAHEAD.
-fn read_pages(k: &mut Kernel, ractl: &mut Ractl) {
-    if ractl.batch.is_empty() {
-        return;
+        let f = self.file_name(file);
+        let (index, req_count, order, size, async_size, ra_pages, mmap_miss, prev_pos) =
+            (index, req_count, ra.order as u64, ra.size, ra.async_size, ra.ra_pages, ra.mmap_miss, ra.prev_pos);
+        self.emit(if sync {
+            EventKind::PageCacheSyncRa {
+                file: f,
+                index,
+                req_count,
+                order,
+                size,
+                async_size,
+                ra_pages,
+                mmap_miss,
+                prev_pos,
+            }
+        } else {
+            EventKind::PageCacheAsyncRa {
+                file: f,
+                index,
+                req_count,
+                order,
+                size,
+                async_size,
+                ra_pages,
+                mmap_miss,
+                prev_pos,
+            }
+        });
     }
-    let n: u64 = ractl.batch.iter().map(|&id| k.folios.get(id).nr_pages()).sum();
-    let batch = std::mem::take(&mut ractl.batch);
-    k.submit_folio_reads(ractl.file, &batch, true);
-    ractl.batch = batch;
-    ractl.batch.clear();
-    ractl.index += n;
+
+    /// read_pages: submits the batch's folios as reads (the filesystem's ->readahead), REQ_RAHEAD.
+    fn read_pages(&mut self, ractl: &mut Ractl) {
+        if ractl.batch.is_empty() {
+            return;
+        }
+        let n: u64 = ractl.batch.iter().map(|&id| self.folios.get(id).nr_pages()).sum();
+        let batch = std::mem::take(&mut ractl.batch);
+        self.submit_folio_reads(ractl.file, &batch, true);
+        ractl.batch = batch;
+        ractl.batch.clear();
+        ractl.index += n;
+    }
 }
 
 /// Why a readahead folio was not added.
@@ -153,213 +165,215 @@ enum AddError {
     NoMem,
 }
 
-/// ra_alloc_folio: filemap_alloc_folio(readahead_gfp_mask) + filemap_add_folio for a new folio of `order` at
-/// `index`.
-fn add_folio(k: &mut Kernel, file: u32, index: u64, order: u32, readahead: bool) -> Result<FolioId, AddError> {
-    if k.inodes[file as usize].mapping.any_in(&k.folios, index, 1 << order) {
-        return Err(AddError::Exists);
-    }
-    let flags = if readahead { PG_READAHEAD } else { 0 };
-    let f = Folio::new(index, order as u8, file, flags);
-    k.filemap_add_folio(f, Gfp::NoRetry).ok_or(AddError::NoMem)
-}
-
-/// page_cache_ra_unbounded: reads `nr_to_read` pages from the ractl's index whatever the file size, skipping
-/// cached pages, marking the page `nr_to_read - lookahead_size` from the start, stopping at a failed allocation.
-pub fn page_cache_ra_unbounded(k: &mut Kernel, ractl: &mut Ractl, nr_to_read: u64, lookahead_size: u64) {
-    let index = ractl.index;
-    if k.events_on() {
-        let file = k.file_name(ractl.file);
-        k.emit(EventKind::PageCacheRaUnbounded { file, index, nr_to_read, lookahead_size });
-    }
-    // mark = round_up(index + nr - lookahead, 1) - index: out of reach when lookahead is 0 or above nr.
-    let mark = (index + nr_to_read).wrapping_sub(lookahead_size).wrapping_sub(index);
-    let mut i = 0u64;
-    while i < nr_to_read {
-        let at = index + i;
-        match add_folio(k, ractl.file, at, 0, i == mark) {
-            Ok(id) => {
-                ractl.batch.push(id);
-                i += 1;
-            }
-            // Out of memory: read what was allocated and stop.
-            Err(AddError::NoMem) => break,
-            Err(AddError::Exists) => {
-                // Already cached: submit what we have and continue after it.
-                read_pages(k, ractl);
-                ractl.index += 1;
-                i = ractl.index - index;
-            }
+impl Kernel {
+    /// ra_alloc_folio: filemap_alloc_folio(readahead_gfp_mask) + filemap_add_folio for a new folio of `order` at
+    /// `index`.
+    fn add_folio(&mut self, file: u32, index: u64, order: u32, readahead: bool) -> Result<FolioId, AddError> {
+        if self.inodes[file as usize].mapping.any_in(&self.folios, index, 1 << order) {
+            return Err(AddError::Exists);
         }
+        let flags = if readahead { PG_READAHEAD } else { 0 };
+        let f = Folio::new(index, order as u8, file, flags);
+        self.filemap_add_folio(f, Gfp::NoRetry).ok_or(AddError::NoMem)
     }
-    read_pages(k, ractl);
-}
 
-/// do_page_cache_ra: clips the read to the page holding the last byte of the file.
-pub fn do_page_cache_ra(k: &mut Kernel, ractl: &mut Ractl, mut nr_to_read: u64, lookahead_size: u64) {
-    let isize = k.inodes[ractl.file as usize].size;
-    if isize == 0 {
-        return;
-    }
-    let end_index = (isize - 1) >> 12;
-    if ractl.index > end_index {
-        return;
-    }
-    if nr_to_read > end_index - ractl.index {
-        nr_to_read = end_index - ractl.index + 1;
-    }
-    page_cache_ra_unbounded(k, ractl, nr_to_read, lookahead_size);
-}
-
-/// force_page_cache_ra: fadvise(WILLNEED), readahead(2), FMODE_RANDOM reads: up to max(io_pages, ra_pages) pages in
-/// 2 MiB chunks, no marker.
-pub fn force_page_cache_ra(k: &mut Kernel, ractl: &mut Ractl, ra: &FileRaState, nr_to_read: u64) {
-    let io_pages = k.io_pages(ractl.file);
-    let max_pages = io_pages.max(ra.ra_pages);
-    let mut nr = nr_to_read.min(max_pages);
-    while nr > 0 {
-        let chunk = nr.min(512);
-        let before = ractl.index;
-        do_page_cache_ra(k, ractl, chunk, 0);
-        // The next chunk starts where this one ended, whether or not it read anything.
-        ractl.index = before + chunk;
-        nr -= chunk;
-    }
-}
-
-/// page_cache_ra_order: allocates the window [ra.start, ra.start + ra.size) as folios of up to `ra.order`, marking
-/// the folio at start + size - async_size; on a cached page or a failed allocation, reads the rest with
-/// `do_page_cache_ra`.
-pub fn page_cache_ra_order(k: &mut Kernel, ractl: &mut Ractl, ra: &mut FileRaState) {
-    let start = ractl.index;
-    let mut index = start;
-    if k.events_on() {
-        let file = k.file_name(ractl.file);
-        let (order, size, async_size, ra_pages) = (ra.order as u64, ra.size, ra.async_size, ra.ra_pages);
-        k.emit(EventKind::PageCacheRaOrder { file, index, order, size, async_size, ra_pages });
-    }
-    let isize = k.inodes[ractl.file as usize].size;
-    let mut limit = isize.saturating_sub(1) >> 12;
-    let mark = index + ra.size - ra.async_size;
-    limit = limit.min(index + ra.size - 1);
-    let mut new_order = ra.order.min(MAX_PAGECACHE_ORDER).min(ilog2(ra.size));
-    if ra.size == 0 {
-        new_order = 0;
-    }
-    ra.order = new_order;
-    let mut failed = false;
-    if isize > 0 {
-        while index <= limit {
-            let mut order = new_order;
-            if index & ((1 << order) - 1) != 0 {
-                order = index.trailing_zeros();
-            }
-            while order > 0 && index + (1 << order) - 1 > limit {
-                order -= 1;
-            }
-            let m = mark & !((1u64 << order) - 1);
-            match add_folio(k, ractl.file, index, order, index == m) {
+    /// page_cache_ra_unbounded: reads `nr_to_read` pages from the ractl's index whatever the file size, skipping
+    /// cached pages, marking the page `nr_to_read - lookahead_size` from the start, stopping at a failed allocation.
+    pub fn page_cache_ra_unbounded(&mut self, ractl: &mut Ractl, nr_to_read: u64, lookahead_size: u64) {
+        let index = ractl.index;
+        if self.events_on() {
+            let file = self.file_name(ractl.file);
+            self.emit(EventKind::PageCacheRaUnbounded { file, index, nr_to_read, lookahead_size });
+        }
+        // mark = round_up(index + nr - lookahead, 1) - index: out of reach when lookahead is 0 or above nr.
+        let mark = (index + nr_to_read).wrapping_sub(lookahead_size).wrapping_sub(index);
+        let mut i = 0u64;
+        while i < nr_to_read {
+            let at = index + i;
+            match self.add_folio(ractl.file, at, 0, i == mark) {
                 Ok(id) => {
                     ractl.batch.push(id);
-                    index += 1 << order;
+                    i += 1;
                 }
-                Err(_) => {
-                    failed = true;
-                    break;
+                // Out of memory: read what was allocated and stop.
+                Err(AddError::NoMem) => break,
+                Err(AddError::Exists) => {
+                    // Already cached: submit what we have and continue after it.
+                    self.read_pages(ractl);
+                    ractl.index += 1;
+                    i = ractl.index - index;
                 }
             }
         }
+        self.read_pages(ractl);
     }
-    read_pages(k, ractl);
-    if !failed {
-        return;
-    }
-    // Fallback: the regular path for what is left of the window.
-    if ra.size > index - start {
-        ractl.index = index;
-        do_page_cache_ra(k, ractl, ra.size - (index - start), ra.async_size);
-    }
-}
 
-/// page_cache_sync_ra: a cache miss at `ractl.index` for a read of `req_count` pages.
-pub fn page_cache_sync_ra(k: &mut Kernel, ractl: &mut Ractl, ra: &mut FileRaState, mut req_count: u64) {
-    let index = ractl.index;
-    emit_ra(k, ractl.file, index, ra, req_count, true);
-    let mut forced = ractl.random;
-    if ra.ra_pages == 0 {
-        req_count = 1;
-        forced = true;
-    }
-    if forced {
-        force_page_cache_ra(k, ractl, ra, req_count);
-        return;
-    }
-    let max_pages = ractl_max_pages(ra, k.io_pages(ractl.file), req_count);
-    let prev_index = (ra.prev_pos as u64) >> 12;
-    if index == 0 || req_count > max_pages || index.wrapping_sub(prev_index) <= 1 {
-        // Start of file, oversized read, or sequential miss.
-        ra.start = index;
-        ra.size = get_init_ra_size(req_count, max_pages);
-        ra.async_size = if ra.size > req_count { ra.size - req_count } else { ra.size >> 1 };
-    } else {
-        // Look for the history a sequential stream leaves behind.
-        let miss = k.inodes[ractl.file as usize].mapping.prev_miss(&k.folios, index - 1, max_pages);
-        let mut contig = index.wrapping_sub(miss).wrapping_sub(1);
-        if contig <= req_count {
-            // A standalone small random read: read it as is, leave the state alone.
-            do_page_cache_ra(k, ractl, req_count, 0);
+    /// do_page_cache_ra: clips the read to the page holding the last byte of the file.
+    pub fn do_page_cache_ra(&mut self, ractl: &mut Ractl, mut nr_to_read: u64, lookahead_size: u64) {
+        let isize = self.inodes[ractl.file as usize].size;
+        if isize == 0 {
             return;
         }
-        if miss == u64::MAX {
-            contig *= 2;
-        }
-        ra.start = index;
-        ra.size = (contig + req_count).min(max_pages);
-        ra.async_size = 1;
-    }
-    ra.order = 0;
-    ractl.index = ra.start;
-    page_cache_ra_order(k, ractl, ra);
-}
-
-/// page_cache_async_ra: the reader reached the marked folio `folio`; push the window forward.
-pub fn page_cache_async_ra(k: &mut Kernel, ractl: &mut Ractl, ra: &mut FileRaState, folio: FolioId, req_count: u64) {
-    if ra.ra_pages == 0 {
-        return;
-    }
-    let f = *k.folios.get(folio);
-    if f.test(super::folio::PG_WRITEBACK) {
-        return;
-    }
-    let index = ractl.index;
-    emit_ra(k, ractl.file, index, ra, req_count, false);
-    k.folios.get_mut(folio).flags &= !PG_READAHEAD;
-    let max_pages = ractl_max_pages(ra, k.io_pages(ractl.file), req_count);
-    let expected = (ra.start + ra.size - ra.async_size) & !(f.nr_pages() - 1);
-    if index == expected {
-        ra.start += ra.size;
-        ra.size = ra.size.max(get_next_ra_size(ra.size, max_pages));
-    } else {
-        // A marked folio without matching state (interleaved streams): size from the cached run after it.
-        let start = k.inodes[ractl.file as usize].mapping.next_miss(&k.folios, index + 1, max_pages);
-        if start == 0 || start - index > max_pages {
+        let end_index = (isize - 1) >> 12;
+        if ractl.index > end_index {
             return;
         }
-        ra.start = start;
-        ra.size = start - index + req_count;
-        ra.size = get_next_ra_size(ra.size, max_pages);
+        if nr_to_read > end_index - ractl.index {
+            nr_to_read = end_index - ractl.index + 1;
+        }
+        self.page_cache_ra_unbounded(ractl, nr_to_read, lookahead_size);
     }
-    ra.order += 2;
-    let ffs = if max_pages == 0 { 0 } else { max_pages.trailing_zeros() };
-    let align = 1u64 << ra.order.min(ffs);
-    let end = ra.start + ra.size;
-    let aligned_end = end & !(align - 1);
-    if aligned_end > ra.start {
-        ra.size -= end - aligned_end;
+
+    /// force_page_cache_ra: fadvise(WILLNEED), readahead(2), FMODE_RANDOM reads: up to max(io_pages, ra_pages) pages in
+    /// 2 MiB chunks, no marker.
+    pub fn force_page_cache_ra(&mut self, ractl: &mut Ractl, ra: &FileRaState, nr_to_read: u64) {
+        let io_pages = self.io_pages(ractl.file);
+        let max_pages = io_pages.max(ra.ra_pages);
+        let mut nr = nr_to_read.min(max_pages);
+        while nr > 0 {
+            let chunk = nr.min(512);
+            let before = ractl.index;
+            self.do_page_cache_ra(ractl, chunk, 0);
+            // The next chunk starts where this one ended, whether or not it read anything.
+            ractl.index = before + chunk;
+            nr -= chunk;
+        }
     }
-    ra.async_size = ra.size;
-    ractl.index = ra.start;
-    page_cache_ra_order(k, ractl, ra);
+
+    /// page_cache_ra_order: allocates the window [ra.start, ra.start + ra.size) as folios of up to `ra.order`, marking
+    /// the folio at start + size - async_size; on a cached page or a failed allocation, reads the rest with
+    /// `do_page_cache_ra`.
+    pub fn page_cache_ra_order(&mut self, ractl: &mut Ractl, ra: &mut FileRaState) {
+        let start = ractl.index;
+        let mut index = start;
+        if self.events_on() {
+            let file = self.file_name(ractl.file);
+            let (order, size, async_size, ra_pages) = (ra.order as u64, ra.size, ra.async_size, ra.ra_pages);
+            self.emit(EventKind::PageCacheRaOrder { file, index, order, size, async_size, ra_pages });
+        }
+        let isize = self.inodes[ractl.file as usize].size;
+        let mut limit = isize.saturating_sub(1) >> 12;
+        let mark = index + ra.size - ra.async_size;
+        limit = limit.min(index + ra.size - 1);
+        let mut new_order = ra.order.min(MAX_PAGECACHE_ORDER).min(ilog2(ra.size));
+        if ra.size == 0 {
+            new_order = 0;
+        }
+        ra.order = new_order;
+        let mut failed = false;
+        if isize > 0 {
+            while index <= limit {
+                let mut order = new_order;
+                if index & ((1 << order) - 1) != 0 {
+                    order = index.trailing_zeros();
+                }
+                while order > 0 && index + (1 << order) - 1 > limit {
+                    order -= 1;
+                }
+                let m = mark & !((1u64 << order) - 1);
+                match self.add_folio(ractl.file, index, order, index == m) {
+                    Ok(id) => {
+                        ractl.batch.push(id);
+                        index += 1 << order;
+                    }
+                    Err(_) => {
+                        failed = true;
+                        break;
+                    }
+                }
+            }
+        }
+        self.read_pages(ractl);
+        if !failed {
+            return;
+        }
+        // Fallback: the regular path for what is left of the window.
+        if ra.size > index - start {
+            ractl.index = index;
+            self.do_page_cache_ra(ractl, ra.size - (index - start), ra.async_size);
+        }
+    }
+
+    /// page_cache_sync_ra: a cache miss at `ractl.index` for a read of `req_count` pages.
+    pub fn page_cache_sync_ra(&mut self, ractl: &mut Ractl, ra: &mut FileRaState, mut req_count: u64) {
+        let index = ractl.index;
+        self.emit_ra(ractl.file, index, ra, req_count, true);
+        let mut forced = ractl.random;
+        if ra.ra_pages == 0 {
+            req_count = 1;
+            forced = true;
+        }
+        if forced {
+            self.force_page_cache_ra(ractl, ra, req_count);
+            return;
+        }
+        let max_pages = ractl_max_pages(ra, self.io_pages(ractl.file), req_count);
+        let prev_index = (ra.prev_pos as u64) >> 12;
+        if index == 0 || req_count > max_pages || index.wrapping_sub(prev_index) <= 1 {
+            // Start of file, oversized read, or sequential miss.
+            ra.start = index;
+            ra.size = get_init_ra_size(req_count, max_pages);
+            ra.async_size = if ra.size > req_count { ra.size - req_count } else { ra.size >> 1 };
+        } else {
+            // Look for the history a sequential stream leaves behind.
+            let miss = self.inodes[ractl.file as usize].mapping.prev_miss(&self.folios, index - 1, max_pages);
+            let mut contig = index.wrapping_sub(miss).wrapping_sub(1);
+            if contig <= req_count {
+                // A standalone small random read: read it as is, leave the state alone.
+                self.do_page_cache_ra(ractl, req_count, 0);
+                return;
+            }
+            if miss == u64::MAX {
+                contig *= 2;
+            }
+            ra.start = index;
+            ra.size = (contig + req_count).min(max_pages);
+            ra.async_size = 1;
+        }
+        ra.order = 0;
+        ractl.index = ra.start;
+        self.page_cache_ra_order(ractl, ra);
+    }
+
+    /// page_cache_async_ra: the reader reached the marked folio `folio`; push the window forward.
+    pub fn page_cache_async_ra(&mut self, ractl: &mut Ractl, ra: &mut FileRaState, folio: FolioId, req_count: u64) {
+        if ra.ra_pages == 0 {
+            return;
+        }
+        let f = *self.folios.get(folio);
+        if f.test(super::folio::PG_WRITEBACK) {
+            return;
+        }
+        let index = ractl.index;
+        self.emit_ra(ractl.file, index, ra, req_count, false);
+        self.folios.get_mut(folio).flags &= !PG_READAHEAD;
+        let max_pages = ractl_max_pages(ra, self.io_pages(ractl.file), req_count);
+        let expected = (ra.start + ra.size - ra.async_size) & !(f.nr_pages() - 1);
+        if index == expected {
+            ra.start += ra.size;
+            ra.size = ra.size.max(get_next_ra_size(ra.size, max_pages));
+        } else {
+            // A marked folio without matching state (interleaved streams): size from the cached run after it.
+            let start = self.inodes[ractl.file as usize].mapping.next_miss(&self.folios, index + 1, max_pages);
+            if start == 0 || start - index > max_pages {
+                return;
+            }
+            ra.start = start;
+            ra.size = start - index + req_count;
+            ra.size = get_next_ra_size(ra.size, max_pages);
+        }
+        ra.order += 2;
+        let ffs = if max_pages == 0 { 0 } else { max_pages.trailing_zeros() };
+        let align = 1u64 << ra.order.min(ffs);
+        let end = ra.start + ra.size;
+        let aligned_end = end & !(align - 1);
+        if aligned_end > ra.start {
+            ra.size -= end - aligned_end;
+        }
+        ra.async_size = ra.size;
+        ractl.index = ra.start;
+        self.page_cache_ra_order(ractl, ra);
+    }
 }
 
 #[cfg(test)]

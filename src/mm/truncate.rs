@@ -20,290 +20,291 @@
 //! a reference, e.g. a folio still in a per-CPU LRU batch); no per-CPU LRU batches, so invalidation never fails for
 //! that reason either; folio_zero_range and ->invalidate_folio change data only.
 
-use super::fault::folio_mapped;
 use super::filemap::FOLIO_BATCH;
 use super::folio::{Folio, FolioId, PCSIM_READ_IN, PG_ACTIVE, PG_DIRTY, PG_READAHEAD, PG_REFERENCED};
 use super::folio::{PG_WORKINGSET, PG_WRITEBACK};
 use super::swap::{folio_lru_list, LruList};
-use crate::sim::kernel::Kernel;
+use crate::kernel::Kernel;
 
-/// unmap_mapping_pages: removes the PTEs of file pages [start, start + nr) from every mapping of the file.
-pub fn unmap_mapping_pages(k: &mut Kernel, file: u32, start: u64, nr: u64) {
-    let end = start.saturating_add(nr);
-    for p in k.ptes.iter_mut().filter(|p| p.live && p.file == file) {
-        let lo = start.max(p.pgoff);
-        let hi = end.min(p.pgoff + p.pages);
-        if lo < hi {
-            p.zap(lo - p.pgoff, hi - lo);
+impl Kernel {
+    /// unmap_mapping_pages: removes the PTEs of file pages [start, start + nr) from every mapping of the file.
+    pub fn unmap_mapping_pages(&mut self, file: u32, start: u64, nr: u64) {
+        let end = start.saturating_add(nr);
+        for p in self.ptes.iter_mut().filter(|p| p.live && p.file == file) {
+            let lo = start.max(p.pgoff);
+            let hi = end.min(p.pgoff + p.pages);
+            if lo < hi {
+                p.zap(lo - p.pgoff, hi - lo);
+            }
         }
     }
-}
 
-/// folio_lock on a folio under read I/O: the task sleeps until the read completes.
-fn folio_lock(k: &mut Kernel, id: FolioId) {
-    let ready = k.folios.ready_at(id);
-    if ready > k.now {
-        k.now = ready;
-    }
-}
-
-/// Not locked now: no read I/O in flight (find_lock_entries' folio_trylock). A folio left partly valid by a write
-/// is not uptodate but not locked either.
-fn unlocked(k: &Kernel, id: FolioId) -> bool {
-    k.folios.ready_at(id) <= k.now
-}
-
-/// folio_cancel_dirty -> folio_account_cleaned: a dirty folio being thrown away stops counting as dirty
-/// (NR_FILE_DIRTY, the file's dirty pages, WB_RECLAIMABLE).
-fn folio_cancel_dirty(k: &mut Kernel, id: FolioId) {
-    let f = k.folios.get_mut(id);
-    if f.test(PG_DIRTY) {
-        f.flags &= !PG_DIRTY;
-        let (nr, file) = (f.nr_pages(), f.file() as usize);
-        k.vm.nr_dirty -= nr;
-        k.inodes[file].nr_dirty -= nr;
-        let dev = k.inodes[file].device;
-        k.wb.wbs[dev].wb_reclaimable -= nr;
-    }
-}
-
-/// folio_wait_writeback: the task sleeps until the folio's writeback completes.
-fn folio_wait_writeback(k: &mut Kernel, id: FolioId) {
-    let f = *k.folios.get(id);
-    if f.test(PG_WRITEBACK) {
-        crate::fs::sync::filemap_fdatawait_range(k, f.file(), f.index() * 4096, f.next_index() * 4096 - 1);
-    }
-}
-
-/// truncate_inode_folio: truncate_cleanup_folio (unmap the folio if mapped, folio_cancel_dirty) and
-/// filemap_remove_folio (no shadow entry).
-fn truncate_inode_folio(k: &mut Kernel, id: FolioId) {
-    let f = *k.folios.get(id);
-    if folio_mapped(k, f.file(), f.index(), f.nr_pages()) {
-        unmap_mapping_pages(k, f.file(), f.index(), f.nr_pages());
-    }
-    folio_cancel_dirty(k, id);
-    k.delete_from_page_cache(id);
-}
-
-/// The folios overlapping pages [start, end] in index order: the one holding `start`, then those beginning after it.
-fn folios_overlapping(k: &Kernel, file: u32, start: u64, end: u64) -> Vec<FolioId> {
-    let mapping = &k.inodes[file as usize].mapping;
-    let first = mapping.lookup(&k.folios, start).filter(|&id| k.folios.get(id).index() < start);
-    first.into_iter().chain(mapping.range(start, end.saturating_add(1))).collect()
-}
-
-/// find_lock_entries over pages [start, end]: the folios lying wholly inside the range that can be locked now (not
-/// under read I/O) and are not under writeback, in index order.
-fn find_lock_entries(k: &Kernel, file: u32, start: u64, end: u64) -> Vec<FolioId> {
-    k.inodes[file as usize]
-        .mapping
-        .range(start, end.saturating_add(1))
-        .filter(|&id| {
-            let f = k.folios.get(id);
-            f.next_index() - 1 <= end && unlocked(k, id) && !f.test(PG_WRITEBACK)
-        })
-        .collect()
-}
-
-/// Clears the shadow entries lying wholly inside pages [start, end] (find_lock_entries returns only those).
-fn clear_shadows_inside(k: &mut Kernel, file: u32, start: u64, end: u64) -> u64 {
-    let mapping = &mut k.inodes[file as usize].mapping;
-    if mapping.nr_shadows() == 0 {
-        return 0;
-    }
-    let inside: Vec<u64> = mapping
-        .shadows_starting_in(start, end.saturating_add(1))
-        .into_iter()
-        .filter(|(i, s)| i + (1u64 << s.order) - 1 <= end)
-        .map(|(i, _)| i)
-        .collect();
-    for &i in &inside {
-        mapping.remove_shadows(i, i + 1, file, &mut k.ws.shadow_nodes);
-    }
-    inside.len() as u64
-}
-
-/// Clears every shadow entry overlapping pages [start, end) (truncate_folio_batch_exceptionals after
-/// find_get_entries, which returns entries straddling the range's start too).
-fn clear_shadows_overlapping(k: &mut Kernel, file: u32, start: u64, end: u64) {
-    let mapping = &mut k.inodes[file as usize].mapping;
-    if mapping.nr_shadows() == 0 || start >= end {
-        return;
-    }
-    let list = &mut k.ws.shadow_nodes;
-    if let Some(s) = mapping.shadow_at(start) {
-        let first = start & !((1u64 << s.order) - 1);
-        mapping.remove_shadows(first, first + 1, file, list);
-    }
-    mapping.remove_shadows(start, end, file, list);
-}
-
-/// folio_split (mm/huge_memory.c) as 6.18's try_folio_split does it for truncation: a non-uniform split of a large
-/// folio into buddy halves down to an order-0 folio holding page `at`. The folio keeps its first piece (and its
-/// flags); the other pieces copy PG_referenced, PG_active, PG_workingset and PG_dirty (not PG_readahead) and go on
-/// the folio's LRU list on its newer side (lru_add_split_folio). Pieces at or beyond the end of file are removed from
-/// the page cache in ascending order, as __folio_split does. Returns false when the folio cannot be split: it has
-/// buffers that cannot be released (dirty or under writeback, or a write left it partly valid: filemap_release_folio
-/// fails).
-fn folio_split(k: &mut Kernel, id: FolioId, at: u64) -> bool {
-    let f = *k.folios.get(id);
-    if f.order == 0 {
-        return true;
-    }
-    if f.test(PG_DIRTY) || f.test(PG_WRITEBACK) || k.folios.partial_blocks(id).is_some() {
-        return false;
-    }
-    let file = f.file();
-    let mut pieces: Vec<(u64, u8)> = Vec::with_capacity(f.order as usize + 1);
-    let (mut base, mut order) = (f.index(), f.order);
-    while order > 0 {
-        order -= 1;
-        let half = 1u64 << order;
-        if at < base + half {
-            pieces.push((base + half, order));
-        } else {
-            pieces.push((base, order));
-            base += half;
+    /// folio_lock on a folio under read I/O: the task sleeps until the read completes.
+    fn folio_lock(&mut self, id: FolioId) {
+        let ready = self.folios.ready_at(id);
+        if ready > self.now {
+            self.now = ready;
         }
     }
-    pieces.push((base, 0));
-    pieces.sort_unstable();
-    let list = folio_lru_list(&k.folios, id);
-    k.inodes[file as usize].mapping.remove(&k.folios, f.index(), None, file, &mut k.ws.shadow_nodes);
-    let tail_flags = f.flags & (PG_REFERENCED | PG_ACTIVE | PG_WORKINGSET | PG_DIRTY | PCSIM_READ_IN);
-    let mut ids = Vec::with_capacity(pieces.len());
-    for &(index, order) in &pieces {
-        let pid = if index == f.index() {
-            k.folios.get_mut(id).order = order;
-            // The shrunken folio's LRU page count changes with it.
-            k.lru.nr_pages[list as usize] -= f.nr_pages() - (1u64 << order);
-            id
-        } else {
-            let pid = k.folios.alloc(Folio::new(index, order, file, tail_flags));
-            k.lru.add_newer_than(&mut k.folios, pid, id, list);
-            pid
-        };
-        k.inodes[file as usize].mapping.insert(&k.folios, pid, file, &mut k.ws.shadow_nodes);
-        ids.push(pid);
-    }
-    let eof = k.inodes[file as usize].size.div_ceil(4096);
-    for pid in ids.into_iter().skip(1) {
-        if k.folios.get(pid).index() >= eof {
-            k.delete_from_page_cache(pid);
-        }
-    }
-    true
-}
 
-/// truncate_inode_partial_folio: the folio holding an end of the byte range [start, end] (inclusive; `u64::MAX`
-/// for the end of file). Wholly inside: removed. Otherwise the range is zeroed (data only) and a large folio split
-/// at the range's first page, and again at the page after its last when the range ends inside the folio. A folio
-/// that cannot be split is removed whole, unless it is dirty: then it stays and false is returned.
-fn truncate_inode_partial_folio(k: &mut Kernel, id: FolioId, start: u64, end: u64) -> bool {
-    let f = *k.folios.get(id);
-    let pos = f.index() * 4096;
-    let size = f.nr_pages() * 4096;
-    let offset = start.saturating_sub(pos);
-    let length = if pos + size <= end { size - offset } else { end + 1 - pos - offset };
-    folio_wait_writeback(k, id);
-    if length == size {
-        truncate_inode_folio(k, id);
-        return true;
+    /// Not locked now: no read I/O in flight (find_lock_entries' folio_trylock). A folio left partly valid by a write
+    /// is not uptodate but not locked either.
+    fn unlocked(&self, id: FolioId) -> bool {
+        self.folios.ready_at(id) <= self.now
     }
-    if f.order == 0 {
-        return true;
-    }
-    if !folio_split(k, id, f.index() + offset / 4096) {
-        if k.folios.get(id).test(PG_DIRTY) {
-            return false;
-        }
-        truncate_inode_folio(k, id);
-        return true;
-    }
-    if offset + length == size {
-        return true;
-    }
-    let at2 = f.index() + (offset + length) / 4096;
-    if let Some(id2) = k.inodes[f.file() as usize].mapping.lookup(&k.folios, at2) {
-        if k.folios.get(id2).order > 0 {
-            // Its result does not matter here.
-            let _ = folio_split(k, id2, at2);
-        }
-    }
-    true
-}
 
-/// truncate_inode_pages_range: removes the page cache of bytes [lstart, lend] (`lend` inclusive, `u64::MAX` for the
-/// end of file); partial pages at either end stay (zeroed in the kernel), partial large folios are split.
-pub fn truncate_inode_pages_range(k: &mut Kernel, file: u32, lstart: u64, lend: u64) {
-    {
-        let mapping = &k.inodes[file as usize].mapping;
-        if mapping.nrpages == 0 && mapping.nr_shadows() == 0 {
+    /// folio_cancel_dirty -> folio_account_cleaned: a dirty folio being thrown away stops counting as dirty
+    /// (NR_FILE_DIRTY, the file's dirty pages, WB_RECLAIMABLE).
+    fn folio_cancel_dirty(&mut self, id: FolioId) {
+        let f = self.folios.get_mut(id);
+        if f.test(PG_DIRTY) {
+            f.flags &= !PG_DIRTY;
+            let (nr, file) = (f.nr_pages(), f.file() as usize);
+            self.vm.nr_dirty -= nr;
+            self.inodes[file].nr_dirty -= nr;
+            let dev = self.inodes[file].device;
+            self.wb.wbs[dev].wb_reclaimable -= nr;
+        }
+    }
+
+    /// folio_wait_writeback: the task sleeps until the folio's writeback completes.
+    fn folio_wait_writeback(&mut self, id: FolioId) {
+        let f = *self.folios.get(id);
+        if f.test(PG_WRITEBACK) {
+            self.filemap_fdatawait_range(f.file(), f.index() * 4096, f.next_index() * 4096 - 1);
+        }
+    }
+
+    /// truncate_inode_folio: truncate_cleanup_folio (unmap the folio if mapped, folio_cancel_dirty) and
+    /// filemap_remove_folio (no shadow entry).
+    fn truncate_inode_folio(&mut self, id: FolioId) {
+        let f = *self.folios.get(id);
+        if self.folio_mapped(f.file(), f.index(), f.nr_pages()) {
+            self.unmap_mapping_pages(f.file(), f.index(), f.nr_pages());
+        }
+        self.folio_cancel_dirty(id);
+        self.delete_from_page_cache(id);
+    }
+
+    /// The folios overlapping pages [start, end] in index order: the one holding `start`, then those beginning after it.
+    fn folios_overlapping(&self, file: u32, start: u64, end: u64) -> Vec<FolioId> {
+        let mapping = &self.inodes[file as usize].mapping;
+        let first = mapping.lookup(&self.folios, start).filter(|&id| self.folios.get(id).index() < start);
+        first.into_iter().chain(mapping.range(start, end.saturating_add(1))).collect()
+    }
+
+    /// find_lock_entries over pages [start, end]: the folios lying wholly inside the range that can be locked now (not
+    /// under read I/O) and are not under writeback, in index order.
+    fn find_lock_entries(&self, file: u32, start: u64, end: u64) -> Vec<FolioId> {
+        self.inodes[file as usize]
+            .mapping
+            .range(start, end.saturating_add(1))
+            .filter(|&id| {
+                let f = self.folios.get(id);
+                f.next_index() - 1 <= end && self.unlocked(id) && !f.test(PG_WRITEBACK)
+            })
+            .collect()
+    }
+
+    /// Clears the shadow entries lying wholly inside pages [start, end] (find_lock_entries returns only those).
+    fn clear_shadows_inside(&mut self, file: u32, start: u64, end: u64) -> u64 {
+        let mapping = &mut self.inodes[file as usize].mapping;
+        if mapping.nr_shadows() == 0 {
+            return 0;
+        }
+        let inside: Vec<u64> = mapping
+            .shadows_starting_in(start, end.saturating_add(1))
+            .into_iter()
+            .filter(|(i, s)| i + (1u64 << s.order) - 1 <= end)
+            .map(|(i, _)| i)
+            .collect();
+        for &i in &inside {
+            mapping.remove_shadows(i, i + 1, file, &mut self.ws.shadow_nodes);
+        }
+        inside.len() as u64
+    }
+
+    /// Clears every shadow entry overlapping pages [start, end) (truncate_folio_batch_exceptionals after
+    /// find_get_entries, which returns entries straddling the range's start too).
+    fn clear_shadows_overlapping(&mut self, file: u32, start: u64, end: u64) {
+        let mapping = &mut self.inodes[file as usize].mapping;
+        if mapping.nr_shadows() == 0 || start >= end {
             return;
         }
-    }
-    let mut start = lstart.div_ceil(4096);
-    let mut end = if lend == u64::MAX { u64::MAX } else { (lend + 1) >> 12 };
-    // First pass: whole, unlocked folios and whole shadow entries, in ascending batches of FOLIO_BATCH entries
-    // (the order of removals is ascending either way).
-    if start < end {
-        for id in find_lock_entries(k, file, start, end - 1) {
-            truncate_inode_folio(k, id);
+        let list = &mut self.ws.shadow_nodes;
+        if let Some(s) = mapping.shadow_at(start) {
+            let first = start & !((1u64 << s.order) - 1);
+            mapping.remove_shadows(first, first + 1, file, list);
         }
-        clear_shadows_inside(k, file, start, end - 1);
+        mapping.remove_shadows(start, end, file, list);
     }
-    let _ = FOLIO_BATCH;
-    let mut same_folio = (lstart >> 12) == (lend >> 12);
-    if let Some(id) = k.inodes[file as usize].mapping.lookup(&k.folios, lstart >> 12) {
-        folio_lock(k, id);
-        let f = *k.folios.get(id);
-        same_folio = lend < f.next_index() * 4096;
-        if !truncate_inode_partial_folio(k, id, lstart, lend) {
-            start = f.next_index();
-            if same_folio {
-                end = f.index();
+
+    /// folio_split (mm/huge_memory.c) as 6.18's try_folio_split does it for truncation: a non-uniform split of a large
+    /// folio into buddy halves down to an order-0 folio holding page `at`. The folio keeps its first piece (and its
+    /// flags); the other pieces copy PG_referenced, PG_active, PG_workingset and PG_dirty (not PG_readahead) and go on
+    /// the folio's LRU list on its newer side (lru_add_split_folio). Pieces at or beyond the end of file are removed from
+    /// the page cache in ascending order, as __folio_split does. Returns false when the folio cannot be split: it has
+    /// buffers that cannot be released (dirty or under writeback, or a write left it partly valid: filemap_release_folio
+    /// fails).
+    fn folio_split(&mut self, id: FolioId, at: u64) -> bool {
+        let f = *self.folios.get(id);
+        if f.order == 0 {
+            return true;
+        }
+        if f.test(PG_DIRTY) || f.test(PG_WRITEBACK) || self.folios.partial_blocks(id).is_some() {
+            return false;
+        }
+        let file = f.file();
+        let mut pieces: Vec<(u64, u8)> = Vec::with_capacity(f.order as usize + 1);
+        let (mut base, mut order) = (f.index(), f.order);
+        while order > 0 {
+            order -= 1;
+            let half = 1u64 << order;
+            if at < base + half {
+                pieces.push((base + half, order));
+            } else {
+                pieces.push((base, order));
+                base += half;
             }
         }
-    }
-    if !same_folio {
-        if let Some(id) = k.inodes[file as usize].mapping.lookup(&k.folios, lend >> 12) {
-            folio_lock(k, id);
-            let index = k.folios.get(id).index();
-            if !truncate_inode_partial_folio(k, id, lstart, lend) {
-                end = index;
+        pieces.push((base, 0));
+        pieces.sort_unstable();
+        let list = folio_lru_list(&self.folios, id);
+        self.inodes[file as usize].mapping.remove(&self.folios, f.index(), None, file, &mut self.ws.shadow_nodes);
+        let tail_flags = f.flags & (PG_REFERENCED | PG_ACTIVE | PG_WORKINGSET | PG_DIRTY | PCSIM_READ_IN);
+        let mut ids = Vec::with_capacity(pieces.len());
+        for &(index, order) in &pieces {
+            let pid = if index == f.index() {
+                self.folios.get_mut(id).order = order;
+                // The shrunken folio's LRU page count changes with it.
+                self.lru.nr_pages[list as usize] -= f.nr_pages() - (1u64 << order);
+                id
+            } else {
+                let pid = self.folios.alloc(Folio::new(index, order, file, tail_flags));
+                self.lru.add_newer_than(&mut self.folios, pid, id, list);
+                pid
+            };
+            self.inodes[file as usize].mapping.insert(&self.folios, pid, file, &mut self.ws.shadow_nodes);
+            ids.push(pid);
+        }
+        let eof = self.inodes[file as usize].size.div_ceil(4096);
+        for pid in ids.into_iter().skip(1) {
+            if self.folios.get(pid).index() >= eof {
+                self.delete_from_page_cache(pid);
             }
         }
+        true
     }
-    // Second pass (find_get_entries): everything left in [start, end), waiting for folios under read I/O.
-    if start < end {
-        for id in folios_overlapping(k, file, start, end - 1) {
-            folio_lock(k, id);
-            folio_wait_writeback(k, id);
-            truncate_inode_folio(k, id);
+
+    /// truncate_inode_partial_folio: the folio holding an end of the byte range [start, end] (inclusive; `u64::MAX`
+    /// for the end of file). Wholly inside: removed. Otherwise the range is zeroed (data only) and a large folio split
+    /// at the range's first page, and again at the page after its last when the range ends inside the folio. A folio
+    /// that cannot be split is removed whole, unless it is dirty: then it stays and false is returned.
+    fn truncate_inode_partial_folio(&mut self, id: FolioId, start: u64, end: u64) -> bool {
+        let f = *self.folios.get(id);
+        let pos = f.index() * 4096;
+        let size = f.nr_pages() * 4096;
+        let offset = start.saturating_sub(pos);
+        let length = if pos + size <= end { size - offset } else { end + 1 - pos - offset };
+        self.folio_wait_writeback(id);
+        if length == size {
+            self.truncate_inode_folio(id);
+            return true;
         }
-        clear_shadows_overlapping(k, file, start, end);
+        if f.order == 0 {
+            return true;
+        }
+        if !self.folio_split(id, f.index() + offset / 4096) {
+            if self.folios.get(id).test(PG_DIRTY) {
+                return false;
+            }
+            self.truncate_inode_folio(id);
+            return true;
+        }
+        if offset + length == size {
+            return true;
+        }
+        let at2 = f.index() + (offset + length) / 4096;
+        if let Some(id2) = self.inodes[f.file() as usize].mapping.lookup(&self.folios, at2) {
+            if self.folios.get(id2).order > 0 {
+                // Its result does not matter here.
+                let _ = self.folio_split(id2, at2);
+            }
+        }
+        true
     }
-}
 
-/// truncate_pagecache: after i_size has been set to `newsize`, unmaps the pages from the new end of file on
-/// (unmap_mapping_range) and truncates the page cache there.
-pub fn truncate_pagecache(k: &mut Kernel, file: u32, newsize: u64) {
-    let holebegin = newsize.div_ceil(4096);
-    unmap_mapping_pages(k, file, holebegin, u64::MAX);
-    truncate_inode_pages_range(k, file, newsize, u64::MAX);
-    unmap_mapping_pages(k, file, holebegin, u64::MAX);
-}
-
-/// truncate_pagecache_range: a punched hole of bytes [lstart, lend]: unmaps the whole pages inside it, then
-/// truncates the page cache of the range.
-pub fn truncate_pagecache_range(k: &mut Kernel, file: u32, lstart: u64, lend: u64) {
-    let unmap_start = lstart.div_ceil(4096);
-    let unmap_end = lend.saturating_add(1) >> 12; // exclusive, in pages
-    if unmap_end > unmap_start {
-        unmap_mapping_pages(k, file, unmap_start, unmap_end - unmap_start);
+    /// truncate_inode_pages_range: removes the page cache of bytes [lstart, lend] (`lend` inclusive, `u64::MAX` for the
+    /// end of file); partial pages at either end stay (zeroed in the kernel), partial large folios are split.
+    pub fn truncate_inode_pages_range(&mut self, file: u32, lstart: u64, lend: u64) {
+        {
+            let mapping = &self.inodes[file as usize].mapping;
+            if mapping.nrpages == 0 && mapping.nr_shadows() == 0 {
+                return;
+            }
+        }
+        let mut start = lstart.div_ceil(4096);
+        let mut end = if lend == u64::MAX { u64::MAX } else { (lend + 1) >> 12 };
+        // First pass: whole, unlocked folios and whole shadow entries, in ascending batches of FOLIO_BATCH entries
+        // (the order of removals is ascending either way).
+        if start < end {
+            for id in self.find_lock_entries(file, start, end - 1) {
+                self.truncate_inode_folio(id);
+            }
+            self.clear_shadows_inside(file, start, end - 1);
+        }
+        let _ = FOLIO_BATCH;
+        let mut same_folio = (lstart >> 12) == (lend >> 12);
+        if let Some(id) = self.inodes[file as usize].mapping.lookup(&self.folios, lstart >> 12) {
+            self.folio_lock(id);
+            let f = *self.folios.get(id);
+            same_folio = lend < f.next_index() * 4096;
+            if !self.truncate_inode_partial_folio(id, lstart, lend) {
+                start = f.next_index();
+                if same_folio {
+                    end = f.index();
+                }
+            }
+        }
+        if !same_folio {
+            if let Some(id) = self.inodes[file as usize].mapping.lookup(&self.folios, lend >> 12) {
+                self.folio_lock(id);
+                let index = self.folios.get(id).index();
+                if !self.truncate_inode_partial_folio(id, lstart, lend) {
+                    end = index;
+                }
+            }
+        }
+        // Second pass (find_get_entries): everything left in [start, end), waiting for folios under read I/O.
+        if start < end {
+            for id in self.folios_overlapping(file, start, end - 1) {
+                self.folio_lock(id);
+                self.folio_wait_writeback(id);
+                self.truncate_inode_folio(id);
+            }
+            self.clear_shadows_overlapping(file, start, end);
+        }
     }
-    truncate_inode_pages_range(k, file, lstart, lend);
+
+    /// truncate_pagecache: after i_size has been set to `newsize`, unmaps the pages from the new end of file on
+    /// (unmap_mapping_range) and truncates the page cache there.
+    pub fn truncate_pagecache(&mut self, file: u32, newsize: u64) {
+        let holebegin = newsize.div_ceil(4096);
+        self.unmap_mapping_pages(file, holebegin, u64::MAX);
+        self.truncate_inode_pages_range(file, newsize, u64::MAX);
+        self.unmap_mapping_pages(file, holebegin, u64::MAX);
+    }
+
+    /// truncate_pagecache_range: a punched hole of bytes [lstart, lend]: unmaps the whole pages inside it, then
+    /// truncates the page cache of the range.
+    pub fn truncate_pagecache_range(&mut self, file: u32, lstart: u64, lend: u64) {
+        let unmap_start = lstart.div_ceil(4096);
+        let unmap_end = lend.saturating_add(1) >> 12; // exclusive, in pages
+        if unmap_end > unmap_start {
+            self.unmap_mapping_pages(file, unmap_start, unmap_end - unmap_start);
+        }
+        self.truncate_inode_pages_range(file, lstart, lend);
+    }
 }
 
 /// What an invalidation did: pages (and shadow entries) invalidated, and folios it could not evict.
@@ -313,91 +314,94 @@ pub struct Invalidated {
     pub nr_failed: u64,
 }
 
-/// deactivate_file_folio -> lru_deactivate_file for a folio invalidation could not evict: a mapped folio is left
-/// alone; a dirty or writeback one goes to the inactive head with PG_reclaim (PG_readahead's bit); a clean one to
-/// the inactive tail. PG_active and PG_referenced are cleared (PGDEACTIVATE counted for an active one).
-fn deactivate_file_folio(k: &mut Kernel, id: FolioId) {
-    let f = *k.folios.get(id);
-    if folio_mapped(k, f.file(), f.index(), f.nr_pages()) {
-        return;
-    }
-    let list = folio_lru_list(&k.folios, id);
-    k.lru.del(&mut k.folios, id, list);
-    k.folios.get_mut(id).flags &= !(PG_ACTIVE | PG_REFERENCED);
-    if f.test(PG_DIRTY) || f.test(PG_WRITEBACK) {
-        k.lru.add(&mut k.folios, id, LruList::InactiveFile);
-        k.folios.get_mut(id).flags |= PG_READAHEAD;
-    } else {
-        k.lru.add_tail(&mut k.folios, id, LruList::InactiveFile);
-    }
-    if list == LruList::ActiveFile {
-        k.vm.pgdeactivate += f.nr_pages();
-    }
-}
-
-/// mapping_try_invalidate: evicts the clean, unlocked, unmapped folios lying wholly in pages [start, end]
-/// (mapping_evict_folio refuses dirty, writeback and mapped ones; find_lock_entries skips locked ones, folios under
-/// writeback and large folios crossing either end) without leaving shadow entries, and clears the shadow entries
-/// inside the range. A folio it could not evict is deactivated and counted in `nr_failed`.
-pub fn mapping_try_invalidate(k: &mut Kernel, file: u32, start: u64, end: u64) -> Invalidated {
-    let mut r = Invalidated::default();
-    for id in find_lock_entries(k, file, start, end) {
-        let f = *k.folios.get(id);
-        let evictable = !f.test(PG_DIRTY) && !f.test(PG_WRITEBACK) && !folio_mapped(k, file, f.index(), f.nr_pages());
-        if evictable {
-            k.delete_from_page_cache(id);
-            r.count += f.nr_pages();
+impl Kernel {
+    /// deactivate_file_folio -> lru_deactivate_file for a folio invalidation could not evict: a mapped folio is left
+    /// alone; a dirty or writeback one goes to the inactive head with PG_reclaim (PG_readahead's bit); a clean one to
+    /// the inactive tail. PG_active and PG_referenced are cleared (PGDEACTIVATE counted for an active one).
+    fn deactivate_file_folio(&mut self, id: FolioId) {
+        let f = *self.folios.get(id);
+        if self.folio_mapped(f.file(), f.index(), f.nr_pages()) {
+            return;
+        }
+        let list = folio_lru_list(&self.folios, id);
+        self.lru.del(&mut self.folios, id, list);
+        self.folios.get_mut(id).flags &= !(PG_ACTIVE | PG_REFERENCED);
+        if f.test(PG_DIRTY) || f.test(PG_WRITEBACK) {
+            self.lru.add(&mut self.folios, id, LruList::InactiveFile);
+            self.folios.get_mut(id).flags |= PG_READAHEAD;
         } else {
-            deactivate_file_folio(k, id);
-            r.nr_failed += 1;
+            self.lru.add_tail(&mut self.folios, id, LruList::InactiveFile);
+        }
+        if list == LruList::ActiveFile {
+            self.vm.pgdeactivate += f.nr_pages();
         }
     }
-    r.count += clear_shadows_inside(k, file, start, end);
-    r
-}
 
-/// invalidate_mapping_pages: mapping_try_invalidate without the failure count (drop_caches, the retry of
-/// fadvise DONTNEED). Returns the pages and shadow entries invalidated.
-pub fn invalidate_mapping_pages(k: &mut Kernel, file: u32, start: u64, end: u64) -> u64 {
-    mapping_try_invalidate(k, file, start, end).count
-}
-
-/// invalidate_inode_pages2_range: removes every folio overlapping pages [start, end], unmapping mapped ones
-/// (the rest of the range at once, on the first mapped folio) and waiting for locked ones; a dirty folio cannot be
-/// removed (ext4 has no ->launder_folio): -EBUSY. Shadow entries in the range are cleared. Used by O_DIRECT writes
-/// (fs/direct_io.rs: kiocb_invalidate_pages and kiocb_invalidate_post_direct_write); 6.18's O_DIRECT reads only
-/// write back (kiocb_write_and_wait).
-pub fn invalidate_inode_pages2_range(k: &mut Kernel, file: u32, start: u64, end: u64) -> i64 {
-    let mut ret = 0;
-    let mut did_range_unmap = false;
-    for id in folios_overlapping(k, file, start, end) {
-        let f = *k.folios.get(id);
-        if !did_range_unmap && folio_mapped(k, file, f.index(), f.nr_pages()) {
-            let from = f.index().max(start);
-            unmap_mapping_pages(k, file, from, end.saturating_sub(from).saturating_add(1));
-            did_range_unmap = true;
+    /// mapping_try_invalidate: evicts the clean, unlocked, unmapped folios lying wholly in pages [start, end]
+    /// (mapping_evict_folio refuses dirty, writeback and mapped ones; find_lock_entries skips locked ones, folios under
+    /// writeback and large folios crossing either end) without leaving shadow entries, and clears the shadow entries
+    /// inside the range. A folio it could not evict is deactivated and counted in `nr_failed`.
+    pub fn mapping_try_invalidate(&mut self, file: u32, start: u64, end: u64) -> Invalidated {
+        let mut r = Invalidated::default();
+        for id in self.find_lock_entries(file, start, end) {
+            let f = *self.folios.get(id);
+            let evictable =
+                !f.test(PG_DIRTY) && !f.test(PG_WRITEBACK) && !self.folio_mapped(file, f.index(), f.nr_pages());
+            if evictable {
+                self.delete_from_page_cache(id);
+                r.count += f.nr_pages();
+            } else {
+                self.deactivate_file_folio(id);
+                r.nr_failed += 1;
+            }
         }
-        folio_lock(k, id);
-        folio_wait_writeback(k, id);
-        if folio_mapped(k, file, f.index(), f.nr_pages()) {
-            unmap_mapping_pages(k, file, f.index(), f.nr_pages());
-        }
-        if k.folios.get(id).test(PG_DIRTY) {
-            ret = -(libc::EBUSY as i64);
-            continue;
-        }
-        k.delete_from_page_cache(id);
+        r.count += self.clear_shadows_inside(file, start, end);
+        r
     }
-    clear_shadows_overlapping(k, file, start, end.saturating_add(1));
-    ret
+
+    /// invalidate_mapping_pages: mapping_try_invalidate without the failure count (drop_caches, the retry of
+    /// fadvise DONTNEED). Returns the pages and shadow entries invalidated.
+    pub fn invalidate_mapping_pages(&mut self, file: u32, start: u64, end: u64) -> u64 {
+        self.mapping_try_invalidate(file, start, end).count
+    }
+
+    /// invalidate_inode_pages2_range: removes every folio overlapping pages [start, end], unmapping mapped ones
+    /// (the rest of the range at once, on the first mapped folio) and waiting for locked ones; a dirty folio cannot be
+    /// removed (ext4 has no ->launder_folio): -EBUSY. Shadow entries in the range are cleared. Used by O_DIRECT writes
+    /// (fs/direct_io.rs: kiocb_invalidate_pages and kiocb_invalidate_post_direct_write); 6.18's O_DIRECT reads only
+    /// write back (kiocb_write_and_wait).
+    pub fn invalidate_inode_pages2_range(&mut self, file: u32, start: u64, end: u64) -> i64 {
+        let mut ret = 0;
+        let mut did_range_unmap = false;
+        for id in self.folios_overlapping(file, start, end) {
+            let f = *self.folios.get(id);
+            if !did_range_unmap && self.folio_mapped(file, f.index(), f.nr_pages()) {
+                let from = f.index().max(start);
+                self.unmap_mapping_pages(file, from, end.saturating_sub(from).saturating_add(1));
+                did_range_unmap = true;
+            }
+            self.folio_lock(id);
+            self.folio_wait_writeback(id);
+            if self.folio_mapped(file, f.index(), f.nr_pages()) {
+                self.unmap_mapping_pages(file, f.index(), f.nr_pages());
+            }
+            if self.folios.get(id).test(PG_DIRTY) {
+                ret = -(libc::EBUSY as i64);
+                continue;
+            }
+            self.delete_from_page_cache(id);
+        }
+        self.clear_shadows_overlapping(file, start, end.saturating_add(1));
+        ret
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::block::ExtentMap;
+    use crate::kernel::Inode;
     use crate::mm::fault::Vma;
-    use crate::sim::kernel::Inode;
     use crate::trace::event::EventKind;
     use crate::units::Nanos;
 
@@ -437,7 +441,7 @@ mod tests {
         let mut k = kernel(16 << 20, &folios);
         let newsize = (5 << 20) + 3072;
         k.inodes[0].size = newsize;
-        truncate_pagecache(&mut k, 0, newsize);
+        k.truncate_pagecache(0, newsize);
         let mut want: Vec<(u64, u64)> = (0..6).map(|i| (1312 + 32 * i, 5)).collect();
         want.extend([(1281, 0), (1282, 1), (1284, 2), (1288, 3), (1296, 4)]);
         assert_eq!(deletes(&k), want);
@@ -451,7 +455,7 @@ mod tests {
     fn a_punched_hole_inside_one_folio_splits_it_twice() {
         // Pages [770, 780) of the order-5 folio at 768 (traces/kernel/punch_hole).
         let mut k = kernel(16 << 20, &[(736, 5), (768, 5), (800, 5)]);
-        truncate_pagecache_range(&mut k, 0, 770 * 4096, 780 * 4096 - 1);
+        k.truncate_pagecache_range(0, 770 * 4096, 780 * 4096 - 1);
         assert_eq!(deletes(&k), vec![(770, 0), (771, 0), (772, 2), (776, 2)]);
         assert_eq!(cached(&k), vec![(736, 5), (768, 1), (780, 0), (781, 0), (782, 1), (784, 4), (800, 5)]);
         k.check_invariants().unwrap();
@@ -463,7 +467,7 @@ mod tests {
         // The folio at 4 is still being read until t = 1000.
         let id = k.inodes[0].mapping.lookup(&k.folios, 4).unwrap();
         k.folios.set_ready_at(id, Nanos(1000));
-        truncate_pagecache_range(&mut k, 0, 0, 12 * 4096 - 1);
+        k.truncate_pagecache_range(0, 0, 12 * 4096 - 1);
         assert_eq!(deletes(&k), vec![(0, 2), (8, 2), (4, 2)]);
         assert_eq!(k.now, Nanos(1000), "the truncating task waited for the read");
         assert!(cached(&k).is_empty());
@@ -488,7 +492,7 @@ mod tests {
             k.ptes[vma.pte].map(p);
         }
         k.inodes[0].size = 4096;
-        truncate_pagecache(&mut k, 0, 4096);
+        k.truncate_pagecache(0, 4096);
         assert_eq!(deletes(&k), vec![(1, 0), (2, 0)]);
         assert_eq!(k.inodes[0].mapping.nr_shadows(), 0);
         assert!(k.ptes[vma.pte].is_mapped(0) && !k.ptes[vma.pte].is_mapped(1) && !k.ptes[vma.pte].is_mapped(2));
@@ -505,7 +509,7 @@ mod tests {
         let locked = k.inodes[0].mapping.lookup(&k.folios, 2).unwrap();
         k.folios.set_ready_at(locked, Nanos(50));
         // Pages 0..=5: the order-2 folio at 4 crosses the end.
-        let r = mapping_try_invalidate(&mut k, 0, 0, 5);
+        let r = k.mapping_try_invalidate(0, 0, 5);
         assert_eq!(deletes(&k), vec![(3, 0)]);
         assert_eq!(
             r,
@@ -514,7 +518,7 @@ mod tests {
         );
         // The dirty folio was deactivated with PG_reclaim; the shadow at 9 is outside the range.
         assert!(k.folios.get(dirty).test(PG_READAHEAD));
-        assert_eq!(invalidate_mapping_pages(&mut k, 0, 6, 20), 2, "page 8 and the shadow at 9");
+        assert_eq!(k.invalidate_mapping_pages(0, 6, 20), 2, "page 8 and the shadow at 9");
         assert_eq!(k.inodes[0].mapping.nr_shadows(), 0);
         k.check_invariants().unwrap();
     }
@@ -528,7 +532,7 @@ mod tests {
         let dirty = k.inodes[0].mapping.lookup(&k.folios, 1).unwrap();
         k.folios.get_mut(dirty).flags |= PG_DIRTY;
         // Pages [0, 3]: the order-2 folio at 2 overlaps and goes whole.
-        assert_eq!(invalidate_inode_pages2_range(&mut k, 0, 0, 3), -(libc::EBUSY as i64));
+        assert_eq!(k.invalidate_inode_pages2_range(0, 0, 3), -(libc::EBUSY as i64));
         assert_eq!(deletes(&k), vec![(0, 0), (2, 2)]);
         assert!(!k.ptes[vma.pte].is_mapped(0) && !k.ptes[vma.pte].is_mapped(5));
         assert_eq!(cached(&k), vec![(1, 0)]);

@@ -1,27 +1,7 @@
-//! mm/vmscan.c, classic LRU, file pages only: the reclaim policy every reclaimer shares, behind one entry point,
-//! `shrink_node` (-> `prepare_scan_control`, `shrink_lruvec` -> `shrink_active_list` / `shrink_inactive_list` ->
-//! `shrink_folio_list`), and the two direct reclaimers built on it, `try_to_free_pages` (the machine's memory, from
-//! the page allocator) and `try_to_free_mem_cgroup_pages` (the workload's memory cgroup, from its charge). kswapd
-//! (`balance_pgdat`) is in kswapd.rs and calls `shrink_node` too.
-//!
-//! Who reclaims decides only the counters (pgscan/pgsteal_kswapd or _direct; memcg reclaim counts neither, as
-//! `cgroup_reclaim()` makes the kernel do), the scan's stopping rule (global direct reclaim at DEF_PRIORITY scans
-//! its whole target, `proportional_reclaim`) and whose clock pays the CPU time.
-//!
-//! Simplifications (DIVERGENCE): one lruvec (the workload's memory cgroup when there is one, else the root) serves
-//! every reclaimer; VM_EXEC mappings are not modelled; only the file lists are scanned (no swap); per-CPU LRU batches
-//! are not modelled; lruvec statistics read by reclaim are those of the last memcg stats flush
-//! (`workingset::FLUSH_TIME_NS`; a new cgroup reads zeros until its first, the root's are current from the start);
-//! folios are kept, not reclaimed, while under read I/O (locked) or held by a read batch (`Kernel::pinned`, the
-//! extra reference that makes `__remove_mapping` fail); reclaim costs `RECLAIM_FOLIO_NS` of CPU per folio scanned,
-//! a constant; no writeback from reclaim (a dirty folio met by reclaim makes the run refused). After each
-//! priority round's LRU scan the shadow-node shrinker runs (`shrink_slab`, memory cgroups only).
-
-use super::fault::{folio_referenced, try_to_unmap};
 use super::folio::{FolioId, PG_ACTIVE, PG_REFERENCED, PG_WORKINGSET};
 use super::swap::LruList;
 use super::workingset::{count_shadow_nodes, do_shrink_slab_budget};
-use crate::sim::kernel::Kernel;
+use crate::kernel::Kernel;
 use crate::units::Nanos;
 
 /// SWAP_CLUSTER_MAX: pages isolated per batch.
@@ -80,16 +60,18 @@ pub struct LruvecStats {
     pub refaults: u64,
 }
 
-/// The periodic stats flush (flush_memcg_stats_dwork): snapshot of what reclaim and refaults read. A new memory
-/// cgroup reads zeros until its first periodic flush; the root's statistics were flushed before the run.
-pub fn flush_stats(k: &mut Kernel) {
-    let now = k.now.0;
-    if now >= k.ws.next_flush_ns {
-        let record = k.ws.next_flush_ns != 0 || k.memcg.is_none();
-        let active = k.lru.nr_pages[1];
-        k.ws.flush_stats(now, active, record);
-        if record {
-            k.lru_stats.flushed = [k.lru.nr_pages[0], active, k.ws.workingset_activate_file];
+impl Kernel {
+    /// The periodic stats flush (flush_memcg_stats_dwork): snapshot of what reclaim and refaults read. A new memory
+    /// cgroup reads zeros until its first periodic flush; the root's statistics were flushed before the run.
+    pub fn flush_stats(&mut self) {
+        let now = self.now.0;
+        if now >= self.ws.next_flush_ns {
+            let record = self.ws.next_flush_ns != 0 || self.memcg.is_none();
+            let active = self.lru.nr_pages[1];
+            self.ws.flush_stats(now, active, record);
+            if record {
+                self.lru_stats.flushed = [self.lru.nr_pages[0], active, self.ws.workingset_activate_file];
+            }
         }
     }
 }
@@ -101,214 +83,220 @@ fn inactive_is_low(inactive: u64, active: u64) -> bool {
     inactive * ratio < active
 }
 
-/// prepare_scan_control: deactivate file pages when refaults were activated since the last reclaim or the
-/// inactive list is low.
-fn prepare_scan_control(k: &mut Kernel, sc: &mut ScanControl) {
-    flush_stats(k);
-    let s = &k.lru_stats;
-    sc.may_deactivate = s.flushed[2] != s.refaults || inactive_is_low(s.flushed[0], s.flushed[1]);
-}
-
-/// snapshot_refaults: remembers the activations this reclaim has seen.
-pub fn snapshot_refaults(k: &mut Kernel) {
-    k.lru_stats.refaults = k.lru_stats.flushed[2];
-}
-
-/// shrink_node: one pass over the lruvec at `sc.priority`; reclaim progress revives a hopeless kswapd.
-pub fn shrink_node(k: &mut Kernel, sc: &mut ScanControl) {
-    let before = sc.nr_reclaimed;
-    prepare_scan_control(k, sc);
-    shrink_lruvec(k, sc);
-    // shrink_node_memcgs: the slab shrinkers run after the LRU at every priority.
-    shrink_slab(k, sc.priority);
-    if sc.nr_reclaimed > before {
-        k.kswapd.failures = 0;
+impl Kernel {
+    /// prepare_scan_control: deactivate file pages when refaults were activated since the last reclaim or the
+    /// inactive list is low.
+    fn prepare_scan_control(&mut self, sc: &mut ScanControl) {
+        self.flush_stats();
+        let s = &self.lru_stats;
+        sc.may_deactivate = s.flushed[2] != s.refaults || inactive_is_low(s.flushed[0], s.flushed[1]);
     }
-}
 
-/// shrink_lruvec with get_scan_count's file-only answer (lru_size >> priority per list): 32-page batches of the
-/// inactive then the active list, until this pass reclaimed `nr_to_reclaim` (except global direct reclaim at
-/// DEF_PRIORITY, which scans its whole target).
-fn shrink_lruvec(k: &mut Kernel, sc: &mut ScanControl) {
-    let mut nr = [k.lru.nr_pages[0] >> sc.priority, k.lru.nr_pages[1] >> sc.priority];
-    let proportional_reclaim = sc.reclaimer == Reclaimer::Direct && sc.priority == DEF_PRIORITY;
-    let mut nr_reclaimed = 0;
-    while nr[0] > 0 || nr[1] > 0 {
-        if nr[0] > 0 {
-            let n = nr[0].min(SWAP_CLUSTER_MAX);
-            nr[0] -= n;
-            nr_reclaimed += shrink_inactive_list(k, sc, n);
+    /// snapshot_refaults: remembers the activations this reclaim has seen.
+    pub fn snapshot_refaults(&mut self) {
+        self.lru_stats.refaults = self.lru_stats.flushed[2];
+    }
+
+    /// shrink_node: one pass over the lruvec at `sc.priority`; reclaim progress revives a hopeless kswapd.
+    pub fn shrink_node(&mut self, sc: &mut ScanControl) {
+        let before = sc.nr_reclaimed;
+        self.prepare_scan_control(sc);
+        self.shrink_lruvec(sc);
+        // shrink_node_memcgs: the slab shrinkers run after the LRU at every priority.
+        self.shrink_slab(sc.priority);
+        if sc.nr_reclaimed > before {
+            self.kswapd.failures = 0;
         }
-        if nr[1] > 0 {
-            let n = nr[1].min(SWAP_CLUSTER_MAX);
-            nr[1] -= n;
-            if sc.may_deactivate {
-                shrink_active_list(k, sc, n);
+    }
+
+    /// shrink_lruvec with get_scan_count's file-only answer (lru_size >> priority per list): 32-page batches of the
+    /// inactive then the active list, until this pass reclaimed `nr_to_reclaim` (except global direct reclaim at
+    /// DEF_PRIORITY, which scans its whole target).
+    fn shrink_lruvec(&mut self, sc: &mut ScanControl) {
+        let mut nr = [self.lru.nr_pages[0] >> sc.priority, self.lru.nr_pages[1] >> sc.priority];
+        let proportional_reclaim = sc.reclaimer == Reclaimer::Direct && sc.priority == DEF_PRIORITY;
+        let mut nr_reclaimed = 0;
+        while nr[0] > 0 || nr[1] > 0 {
+            if nr[0] > 0 {
+                let n = nr[0].min(SWAP_CLUSTER_MAX);
+                nr[0] -= n;
+                nr_reclaimed += self.shrink_inactive_list(sc, n);
+            }
+            if nr[1] > 0 {
+                let n = nr[1].min(SWAP_CLUSTER_MAX);
+                nr[1] -= n;
+                if sc.may_deactivate {
+                    self.shrink_active_list(sc, n);
+                }
+            }
+            // No anon lists: once the goal is met there is no proportion to keep, so stop.
+            if nr_reclaimed >= sc.nr_to_reclaim && !proportional_reclaim {
+                break;
             }
         }
-        // No anon lists: once the goal is met there is no proportion to keep, so stop.
-        if nr_reclaimed >= sc.nr_to_reclaim && !proportional_reclaim {
-            break;
+        sc.nr_reclaimed += nr_reclaimed;
+    }
+
+    /// do_try_to_free_pages: shrink_node at falling priority until `nr_to_reclaim` pages are reclaimed; returns them.
+    fn do_try_to_free_pages(&mut self, sc: &mut ScanControl) -> u64 {
+        loop {
+            sc.nr_scanned = 0;
+            self.shrink_node(sc);
+            if sc.nr_reclaimed >= sc.nr_to_reclaim || sc.priority == 0 {
+                break;
+            }
+            sc.priority -= 1;
+        }
+        self.snapshot_refaults();
+        sc.nr_reclaimed
+    }
+
+    /// try_to_free_pages: the allocating task's direct reclaim of SWAP_CLUSTER_MAX pages (ALLOCSTALL_MOVABLE: page
+    /// cache folios are movable allocations). Returns the pages reclaimed.
+    pub fn try_to_free_pages(&mut self) -> u64 {
+        self.vm.allocstall_movable += 1;
+        let mut sc = ScanControl::new(Reclaimer::Direct, SWAP_CLUSTER_MAX);
+        self.do_try_to_free_pages(&mut sc)
+    }
+
+    /// try_to_free_mem_cgroup_pages: reclaims at least `nr_pages` (max with SWAP_CLUSTER_MAX) from the memory cgroup
+    /// if it can; returns the pages reclaimed.
+    pub fn try_to_free_mem_cgroup_pages(&mut self, nr_pages: u64) -> u64 {
+        let mut sc = ScanControl::new(Reclaimer::Memcg, nr_pages.max(SWAP_CLUSTER_MAX));
+        self.do_try_to_free_pages(&mut sc)
+    }
+
+    /// The reclaimer's CPU time for `folios` folios scanned: the allocating task's clock advances (the stall is part of
+    /// its op's latency); kswapd's step is charged when it ends (its next step is that much later), so all of a step's
+    /// events carry the time it started and keep their order against the other tasks' ops.
+    fn charge_cpu(&mut self, sc: &ScanControl, folios: u64) {
+        let ns = folios * RECLAIM_FOLIO_NS;
+        if sc.reclaimer == Reclaimer::Kswapd {
+            self.kswapd.cpu_ns += ns;
+        } else {
+            self.now = Nanos(self.now.0 + ns);
         }
     }
-    sc.nr_reclaimed += nr_reclaimed;
-}
 
-/// do_try_to_free_pages: shrink_node at falling priority until `nr_to_reclaim` pages are reclaimed; returns them.
-fn do_try_to_free_pages(k: &mut Kernel, sc: &mut ScanControl) -> u64 {
-    loop {
-        sc.nr_scanned = 0;
-        shrink_node(k, sc);
-        if sc.nr_reclaimed >= sc.nr_to_reclaim || sc.priority == 0 {
-            break;
+    /// shrink_active_list: moves up to `nr_to_scan` pages from the active tail to the inactive head, PG_workingset set.
+    fn shrink_active_list(&mut self, sc: &ScanControl, nr_to_scan: u64) {
+        let (mut scanned, mut folios) = (0, 0);
+        while scanned < nr_to_scan {
+            let Some(id) = self.lru.tail(LruList::ActiveFile) else { break };
+            let f = *self.folios.get(id);
+            let nr = f.nr_pages();
+            scanned += nr;
+            folios += 1;
+            // folio_referenced clears the young bits; only VM_EXEC file folios stay active (not modelled: none).
+            let _ = self.folio_referenced(f.file(), f.index(), nr);
+            self.lru.del(&mut self.folios, id, LruList::ActiveFile);
+            let f = self.folios.get_mut(id);
+            f.flags = (f.flags & !PG_ACTIVE) | PG_WORKINGSET;
+            self.lru.add(&mut self.folios, id, LruList::InactiveFile);
+            self.vm.pgdeactivate += nr;
         }
-        sc.priority -= 1;
+        self.charge_cpu(sc, folios);
     }
-    snapshot_refaults(k);
-    sc.nr_reclaimed
-}
 
-/// try_to_free_pages: the allocating task's direct reclaim of SWAP_CLUSTER_MAX pages (ALLOCSTALL_MOVABLE: page
-/// cache folios are movable allocations). Returns the pages reclaimed.
-pub fn try_to_free_pages(k: &mut Kernel) -> u64 {
-    k.vm.allocstall_movable += 1;
-    let mut sc = ScanControl::new(Reclaimer::Direct, SWAP_CLUSTER_MAX);
-    do_try_to_free_pages(k, &mut sc)
-}
-
-/// try_to_free_mem_cgroup_pages: reclaims at least `nr_pages` (max with SWAP_CLUSTER_MAX) from the memory cgroup
-/// if it can; returns the pages reclaimed.
-pub fn try_to_free_mem_cgroup_pages(k: &mut Kernel, nr_pages: u64) -> u64 {
-    let mut sc = ScanControl::new(Reclaimer::Memcg, nr_pages.max(SWAP_CLUSTER_MAX));
-    do_try_to_free_pages(k, &mut sc)
-}
-
-/// The reclaimer's CPU time for `folios` folios scanned: the allocating task's clock advances (the stall is part of
-/// its op's latency); kswapd's step is charged when it ends (its next step is that much later), so all of a step's
-/// events carry the time it started and keep their order against the other tasks' ops.
-fn charge_cpu(k: &mut Kernel, sc: &ScanControl, folios: u64) {
-    let ns = folios * RECLAIM_FOLIO_NS;
-    if sc.reclaimer == Reclaimer::Kswapd {
-        k.kswapd.cpu_ns += ns;
-    } else {
-        k.now = Nanos(k.now.0 + ns);
-    }
-}
-
-/// shrink_active_list: moves up to `nr_to_scan` pages from the active tail to the inactive head, PG_workingset set.
-fn shrink_active_list(k: &mut Kernel, sc: &ScanControl, nr_to_scan: u64) {
-    let (mut scanned, mut folios) = (0, 0);
-    while scanned < nr_to_scan {
-        let Some(id) = k.lru.tail(LruList::ActiveFile) else { break };
-        let f = *k.folios.get(id);
-        let nr = f.nr_pages();
-        scanned += nr;
-        folios += 1;
-        // folio_referenced clears the young bits; only VM_EXEC file folios stay active (not modelled: none).
-        let _ = folio_referenced(k, f.file(), f.index(), nr);
-        k.lru.del(&mut k.folios, id, LruList::ActiveFile);
-        let f = k.folios.get_mut(id);
-        f.flags = (f.flags & !PG_ACTIVE) | PG_WORKINGSET;
-        k.lru.add(&mut k.folios, id, LruList::InactiveFile);
-        k.vm.pgdeactivate += nr;
-    }
-    charge_cpu(k, sc, folios);
-}
-
-/// shrink_inactive_list + shrink_folio_list: evicts up to `nr_to_scan` pages from the inactive tail; folios under
-/// read I/O (locked) or pinned by a reader go back to the head. Returns the pages reclaimed.
-fn shrink_inactive_list(k: &mut Kernel, sc: &mut ScanControl, nr_to_scan: u64) -> u64 {
-    let (mut scanned, mut reclaimed, mut folios) = (0, 0, 0);
-    let mut kept: Vec<FolioId> = Vec::new();
-    while scanned < nr_to_scan {
-        let Some(id) = k.lru.tail(LruList::InactiveFile) else { break };
-        let f = *k.folios.get(id);
-        scanned += f.nr_pages();
-        folios += 1;
-        if f.test(super::folio::PG_DIRTY) {
-            // Dirty folios wait for writeback (PG_reclaim, flusher wake-up), which is not modelled yet.
-            k.unsupported = Some("reclaim of dirty folios (writeback under memory pressure is not modelled yet)");
-        }
-        if !k.folios.uptodate(id, k.now) || f.test(super::folio::PG_DIRTY) || f.test(super::folio::PG_WRITEBACK) {
-            // folio_trylock fails while the read is in flight: keep. A folio under writeback is not reclaimed
-            // either (DIVERGENCE: shrink_folio_list marks it PG_reclaim and activates it; the model keeps it).
-            k.lru.del(&mut k.folios, id, LruList::InactiveFile);
-            kept.push(id);
-            continue;
-        }
-        sc.nr_scanned += f.nr_pages();
-        // folio_check_references: young PTEs of a mapped folio spare it (activated when referenced before or
-        // young in more than one PTE, else marked and kept); PG_referenced alone never saves a clean folio.
-        let (mapped, young) = folio_referenced(k, f.file(), f.index(), f.nr_pages());
-        let referenced_folio = f.test(PG_REFERENCED);
-        k.folios.get_mut(id).flags &= !PG_REFERENCED;
-        if young > 0 {
-            k.folios.get_mut(id).flags |= PG_REFERENCED;
-            k.lru.del(&mut k.folios, id, LruList::InactiveFile);
-            if referenced_folio || young > 1 {
-                k.folios.get_mut(id).flags |= PG_ACTIVE;
-                k.lru.add(&mut k.folios, id, LruList::ActiveFile);
-                k.vm.pgactivate += f.nr_pages();
-                k.ws.activation(f.nr_pages());
-            } else {
+    /// shrink_inactive_list + shrink_folio_list: evicts up to `nr_to_scan` pages from the inactive tail; folios under
+    /// read I/O (locked) or pinned by a reader go back to the head. Returns the pages reclaimed.
+    fn shrink_inactive_list(&mut self, sc: &mut ScanControl, nr_to_scan: u64) -> u64 {
+        let (mut scanned, mut reclaimed, mut folios) = (0, 0, 0);
+        let mut kept: Vec<FolioId> = Vec::new();
+        while scanned < nr_to_scan {
+            let Some(id) = self.lru.tail(LruList::InactiveFile) else { break };
+            let f = *self.folios.get(id);
+            scanned += f.nr_pages();
+            folios += 1;
+            if f.test(super::folio::PG_DIRTY) {
+                // Dirty folios wait for writeback (PG_reclaim, flusher wake-up), which is not modelled yet.
+                self.unsupported =
+                    Some("reclaim of dirty folios (writeback under memory pressure is not modelled yet)");
+            }
+            if !self.folios.uptodate(id, self.now)
+                || f.test(super::folio::PG_DIRTY)
+                || f.test(super::folio::PG_WRITEBACK)
+            {
+                // folio_trylock fails while the read is in flight: keep. A folio under writeback is not reclaimed
+                // either (DIVERGENCE: shrink_folio_list marks it PG_reclaim and activates it; the model keeps it).
+                self.lru.del(&mut self.folios, id, LruList::InactiveFile);
                 kept.push(id);
+                continue;
             }
-            continue;
+            sc.nr_scanned += f.nr_pages();
+            // folio_check_references: young PTEs of a mapped folio spare it (activated when referenced before or
+            // young in more than one PTE, else marked and kept); PG_referenced alone never saves a clean folio.
+            let (mapped, young) = self.folio_referenced(f.file(), f.index(), f.nr_pages());
+            let referenced_folio = f.test(PG_REFERENCED);
+            self.folios.get_mut(id).flags &= !PG_REFERENCED;
+            if young > 0 {
+                self.folios.get_mut(id).flags |= PG_REFERENCED;
+                self.lru.del(&mut self.folios, id, LruList::InactiveFile);
+                if referenced_folio || young > 1 {
+                    self.folios.get_mut(id).flags |= PG_ACTIVE;
+                    self.lru.add(&mut self.folios, id, LruList::ActiveFile);
+                    self.vm.pgactivate += f.nr_pages();
+                    self.ws.activation(f.nr_pages());
+                } else {
+                    kept.push(id);
+                }
+                continue;
+            }
+            if self.pinned.contains(&id) {
+                // __remove_mapping: the reader's reference makes folio_ref_freeze fail: keep.
+                self.lru.del(&mut self.folios, id, LruList::InactiveFile);
+                kept.push(id);
+                continue;
+            }
+            if mapped {
+                self.try_to_unmap(f.file(), f.index(), f.nr_pages());
+            }
+            self.evict(id);
+            reclaimed += f.nr_pages();
         }
-        if k.pinned.contains(&id) {
-            // __remove_mapping: the reader's reference makes folio_ref_freeze fail: keep.
-            k.lru.del(&mut k.folios, id, LruList::InactiveFile);
-            kept.push(id);
-            continue;
+        for id in kept {
+            self.lru.add(&mut self.folios, id, LruList::InactiveFile);
         }
-        if mapped {
-            try_to_unmap(k, f.file(), f.index(), f.nr_pages());
+        let vm = &mut self.vm;
+        vm.pgscan_file += scanned;
+        vm.pgsteal_file += reclaimed;
+        match sc.reclaimer {
+            Reclaimer::Kswapd => {
+                vm.pgscan_kswapd += scanned;
+                vm.pgsteal_kswapd += reclaimed;
+            }
+            Reclaimer::Direct => {
+                vm.pgscan_direct += scanned;
+                vm.pgsteal_direct += reclaimed;
+            }
+            Reclaimer::Memcg => {}
         }
-        k.evict(id);
-        reclaimed += f.nr_pages();
+        self.charge_cpu(sc, folios);
+        reclaimed
     }
-    for id in kept {
-        k.lru.add(&mut k.folios, id, LruList::InactiveFile);
-    }
-    let vm = &mut k.vm;
-    vm.pgscan_file += scanned;
-    vm.pgsteal_file += reclaimed;
-    match sc.reclaimer {
-        Reclaimer::Kswapd => {
-            vm.pgscan_kswapd += scanned;
-            vm.pgsteal_kswapd += reclaimed;
-        }
-        Reclaimer::Direct => {
-            vm.pgscan_direct += scanned;
-            vm.pgsteal_direct += reclaimed;
-        }
-        Reclaimer::Memcg => {}
-    }
-    charge_cpu(k, sc, folios);
-    reclaimed
-}
 
-/// shrink_slab for the workload's memory cgroup at `priority`: the shadow-node shrinker (mm/shrinker.c
-/// do_shrink_slab with workingset.c's count_shadow_nodes / scan_shadow_nodes), which frees the oldest shadow-only
-/// xarray nodes beyond lru_pages / 8, the cgroup's LRU pages read as of its last stats flush.
-pub fn shrink_slab(k: &mut Kernel, priority: u32) {
-    if k.memcg.is_none() {
-        // The root's count_shadow_nodes allows node_present_pages / 8 nodes: never reached by these workloads.
-        return;
-    }
-    let lru_pages = k.lru_stats.flushed[0] + k.lru_stats.flushed[1];
-    let list = &mut k.ws.shadow_nodes;
-    let freeable = count_shadow_nodes(list.len(), lru_pages);
-    if freeable == 0 {
-        return;
-    }
-    let nr_to_scan = do_shrink_slab_budget(freeable, &mut list.nr_deferred, priority);
-    // list_lru_walk: each walked node is isolated and freed (shadow_lru_isolate).
-    for _ in 0..nr_to_scan {
-        let Some((file, key)) = k.ws.shadow_nodes.first() else { break };
-        let freed = k.inodes[file as usize].mapping.free_shadow_node(key, file, &mut k.ws.shadow_nodes);
-        debug_assert!(freed, "a listed node holds only shadows");
-        k.ws.shadow_nodes.nodereclaim += 1;
+    /// shrink_slab for the workload's memory cgroup at `priority`: the shadow-node shrinker (mm/shrinker.c
+    /// do_shrink_slab with workingset.c's count_shadow_nodes / scan_shadow_nodes), which frees the oldest shadow-only
+    /// xarray nodes beyond lru_pages / 8, the cgroup's LRU pages read as of its last stats flush.
+    pub fn shrink_slab(&mut self, priority: u32) {
+        if self.memcg.is_none() {
+            // The root's count_shadow_nodes allows node_present_pages / 8 nodes: never reached by these workloads.
+            return;
+        }
+        let lru_pages = self.lru_stats.flushed[0] + self.lru_stats.flushed[1];
+        let list = &mut self.ws.shadow_nodes;
+        let freeable = count_shadow_nodes(list.len(), lru_pages);
+        if freeable == 0 {
+            return;
+        }
+        let nr_to_scan = do_shrink_slab_budget(freeable, &mut list.nr_deferred, priority);
+        // list_lru_walk: each walked node is isolated and freed (shadow_lru_isolate).
+        for _ in 0..nr_to_scan {
+            let Some((file, key)) = self.ws.shadow_nodes.first() else { break };
+            let freed = self.inodes[file as usize].mapping.free_shadow_node(key, file, &mut self.ws.shadow_nodes);
+            debug_assert!(freed, "a listed node holds only shadows");
+            self.ws.shadow_nodes.nodereclaim += 1;
+        }
     }
 }
 

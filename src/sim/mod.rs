@@ -9,7 +9,7 @@
 
 pub mod cpu;
 pub mod extents;
-pub mod kernel;
+
 pub mod queue;
 pub mod stats;
 pub mod task;
@@ -21,11 +21,11 @@ pub use extents::{merge_extents, read_extents};
 pub use queue::EventQueue;
 
 use crate::block::{BlockDevice, Extent, ExtentMap};
+use crate::kernel::{Inode, Kernel, VmStat};
 use crate::mm::folio::Folio;
 use crate::scenario::{InitialState, Scenario};
 use crate::trace::event::Event;
 use crate::units::Nanos;
-use kernel::{Inode, Kernel, VmStat};
 pub use task::SimError;
 use task::{Task, TaskStats};
 
@@ -101,13 +101,13 @@ pub const SERIES_INTERVAL_NS: u64 = 100_000_000;
 
 /// One vmstat_series sample of the model's state, in the probe's keys and units.
 fn series_sample(k: &mut Kernel, sc: &Scenario, at: Nanos) -> crate::trace::series::Sample {
-    crate::fs::writepages::complete_writeback(k, at);
+    k.complete_writeback(at);
     let mut values = std::collections::BTreeMap::new();
     values.insert("nr_dirty".to_string(), k.vm.nr_dirty);
     values.insert("nr_writeback".to_string(), k.wb.nr_writeback);
     values.insert("nr_dirtied".to_string(), k.vm.nr_dirtied);
     values.insert("nr_written".to_string(), k.wb.nr_written);
-    let mem = crate::mm::balance_dirty::dirtyable_memory(k);
+    let mem = k.dirtyable_memory();
     let (bg, thresh) = crate::mm::page_writeback::global_dirty_limits(&mem, &k.wb.vm, false, &k.wb.dom);
     values.insert("dirty_thresh_kb".to_string(), thresh * 4);
     values.insert("background_thresh_kb".to_string(), bg * 4);
@@ -232,7 +232,7 @@ pub fn simulate(sc: &Scenario, opts: &SimOptions) -> Result<SimResult, SimError>
         sc.devices.len(),
         sc.tasks.len(),
         sc.machine.cpus.max(1) as u64,
-        &crate::mm::balance_dirty::dirtyable_memory(&k),
+        &k.dirtyable_memory(),
     );
 
     // Initial state: cached ranges as order-0 folios (the probe reads them through FADV_RANDOM, which adds
@@ -257,7 +257,7 @@ pub fn simulate(sc: &Scenario, opts: &SimOptions) -> Result<SimResult, SimError>
         }
     }
 
-    let free_start = crate::mm::page_alloc::nr_free_pages(&k);
+    let free_start = k.nr_free_pages();
     k.zone.free_lowest = free_start;
 
     let mut tasks: Vec<Task> =
@@ -327,14 +327,14 @@ pub fn simulate(sc: &Scenario, opts: &SimOptions) -> Result<SimResult, SimError>
                     continue;
                 }
                 k.task = kswapd_name.clone();
-                crate::mm::kswapd::kswapd_run(&mut k);
+                k.kswapd_run();
             }
             Runnable::Flusher(dev, generation) => {
                 if !k.wb.is_current(dev, generation) {
                     continue;
                 }
                 k.task = kworker_name.clone();
-                crate::fs::fs_writeback::wb_workfn_step(&mut k, dev);
+                k.wb_workfn_step(dev);
             }
         }
         for (at, dev, generation) in k.wb.take_schedules() {
@@ -418,7 +418,7 @@ pub fn simulate(sc: &Scenario, opts: &SimOptions) -> Result<SimResult, SimError>
         counters: {
             let vm = &k.vm;
             vec![
-                ("nr_free_pages", crate::mm::page_alloc::nr_free_pages(&k)),
+                ("nr_free_pages", k.nr_free_pages()),
                 ("nr_inactive_file", k.lru.nr_pages[0]),
                 ("nr_active_file", k.lru.nr_pages[1]),
                 ("pgactivate", vm.pgactivate),
@@ -450,7 +450,7 @@ pub fn simulate(sc: &Scenario, opts: &SimOptions) -> Result<SimResult, SimError>
             low: k.zone.wmark.low,
             high: k.zone.wmark.high,
             free_start,
-            free_end: crate::mm::page_alloc::nr_free_pages(&k),
+            free_end: k.nr_free_pages(),
             free_lowest: k.zone.free_lowest,
             peak_cached: k.peak_cached_pages,
             overcommitted: k.zone.overcommitted,

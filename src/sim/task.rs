@@ -3,11 +3,11 @@
 
 use std::sync::Arc;
 
-use super::kernel::Kernel;
 use super::stats::Histogram;
-use crate::mm::fadvise::generic_fadvise;
-use crate::mm::fault::{handle_read_access, Vma};
-use crate::mm::filemap::{filemap_read, OpenFile, ReadFlags};
+use crate::kernel::Kernel;
+
+use crate::mm::fault::Vma;
+use crate::mm::filemap::{OpenFile, ReadFlags};
 use crate::mm::readahead::FileRaState;
 use crate::scenario::OpStream;
 use crate::trace::event::Name;
@@ -110,7 +110,7 @@ impl Task {
 
     /// Runs the next op at `k.now`; `Ok(false)` when the stream is done.
     pub fn step(&mut self, k: &mut Kernel, ra_pages: &[u64]) -> Result<bool, SimError> {
-        crate::fs::writepages::complete_writeback(k, k.now);
+        k.complete_writeback(k.now);
         let (op, start, resumed) = match self.pending.take() {
             Some((op, start, bdp_start, again)) => (op, start, Some((bdp_start, again))),
             None => {
@@ -130,9 +130,7 @@ impl Task {
             if resumed.is_none_or(|(_, again)| again) {
                 let bdp_start = resumed.map(|(s, _)| s);
                 let entered = bdp_start.unwrap_or(crate::mm::page_writeback::jiffies_at(k.now.0));
-                if let Some((pause, again)) =
-                    crate::mm::balance_dirty::balance_dirty_pages_ratelimited(k, file, bdp_start)
-                {
+                if let Some((pause, again)) = k.balance_dirty_pages_ratelimited(file, bdp_start) {
                     k.now = Nanos(k.now.0 + pause);
                     self.pending = Some((op, start, entered, again));
                     return Ok(true);
@@ -190,9 +188,9 @@ impl Task {
         let mut page = off >> 12;
         while page * 4096 < end {
             let ok = if write {
-                crate::mm::fault_write::handle_write_access(k, of, vma, vma.pgoff + page)
+                k.handle_write_access(of, vma, vma.pgoff + page)
             } else {
-                handle_read_access(k, of, vma, vma.pgoff + page)
+                k.handle_read_access(of, vma, vma.pgoff + page)
             };
             if !ok {
                 // SIGBUS: beyond the end of the file.
@@ -211,7 +209,7 @@ impl Task {
         if d.direct {
             return Self::direct_read(k, d, pos, len);
         }
-        filemap_read(k, &mut d.of, pos, len, flags)
+        k.filemap_read(&mut d.of, pos, len, flags)
     }
 
     /// vfs_write on a regular file: the buffered write path (generic_perform_write) at `pos`, or at the end of the
@@ -227,7 +225,7 @@ impl Task {
                 None if d.append => k.inodes[d.of.file as usize].size,
                 None => d.pos,
             };
-            let r = crate::fs::direct_io::direct_write(k, d.of.file, at, len);
+            let r = k.direct_write(d.of.file, at, len);
             if r > 0 && pos.is_none() && d.append {
                 d.pos = at;
             }
@@ -241,10 +239,10 @@ impl Task {
             }
             None => d.pos,
         };
-        let r = crate::mm::filemap_write::generic_perform_write(k, d.of.file, at, len, true);
+        let r = k.generic_perform_write(d.of.file, at, len, true);
         if r > 0 && d.sync {
             // O_SYNC / O_DSYNC: generic_write_sync -> vfs_fsync_range on the written range.
-            crate::fs::sync::vfs_fsync_range(k, d.of.file, at, at + r as u64 - 1);
+            k.vfs_fsync_range(d.of.file, at, at + r as u64 - 1);
         }
         Ok(r)
     }
@@ -259,7 +257,7 @@ impl Task {
             return 0;
         }
         let n = len.min(size.div_ceil(512) * 512 - pos);
-        k.direct_read(d.of.file, pos, n);
+        k.dio_bio_read(d.of.file, pos, n);
         n.min(size - pos) as i64
     }
 
@@ -275,7 +273,7 @@ impl Task {
                 }
                 if flags.trunc {
                     // do_open -> handle_truncate -> do_truncate(0), whatever the access mode.
-                    crate::fs::ext4::ext4_setattr_size(k, file.0, 0).map_err(|u| self.unsupported(u))?;
+                    k.ext4_setattr_size(file.0, 0).map_err(|u| self.unsupported(u))?;
                 }
                 self.files.push(Fdesc {
                     of,
@@ -313,7 +311,7 @@ impl Task {
                 vma.shared_write = *write && *shared;
                 self.maps[slot] = Some(vma);
                 // generic_file_mmap -> file_accessed.
-                crate::fs::fs_writeback::touch_atime(k, file);
+                k.touch_atime(file);
                 0
             }
             Op::Munmap { map } => match self.maps.get_mut(map.0 as usize).and_then(|m| m.take()) {
@@ -335,7 +333,7 @@ impl Task {
                 let sync = matches!(mode, crate::trace::op::MsyncMode::Sync);
                 // len 0: to the end of the mapping (as the probe issues it).
                 let len = if *len == 0 { vma.pages * 4096 - off } else { *len };
-                crate::mm::fault_write::msync(k, file, pgoff, *off, len, sync);
+                k.msync(file, pgoff, *off, len, sync);
                 0
             }
             Op::Madvise { map, off, len, advice } => {
@@ -354,8 +352,7 @@ impl Task {
                         // madvise_willneed: vfs_fadvise(WILLNEED) over the file range behind the mapping.
                         let file_off = (vma.pgoff << 12) + off;
                         let dev = k.inodes[self.files[vma.of].of.file as usize].device;
-                        return Ok(generic_fadvise(
-                            k,
+                        return Ok(k.generic_fadvise(
                             &mut self.files[vma.of].of,
                             ra_pages[dev],
                             file_off,
@@ -430,24 +427,24 @@ impl Task {
                 let r = Self::write(k, d, Some(*off), total)?;
                 if r > 0 && (flags.dsync || flags.sync) && !d.sync {
                     // RWF_DSYNC / RWF_SYNC: generic_write_sync on the written range.
-                    crate::fs::sync::vfs_fsync_range(k, d.of.file, *off, *off + r as u64 - 1);
+                    k.vfs_fsync_range(d.of.file, *off, *off + r as u64 - 1);
                 }
                 r
             }
             Op::Fsync { fd } | Op::Fdatasync { fd } => {
                 let Some(d) = self.fd(*fd) else { return Ok(ebadf) };
                 let file = d.of.file;
-                crate::fs::sync::vfs_fsync_range(k, file, 0, u64::MAX >> 1);
+                k.vfs_fsync_range(file, 0, u64::MAX >> 1);
                 0
             }
             Op::SyncFileRange { fd, off, len, flags } => {
                 let Some(d) = self.fd(*fd) else { return Ok(ebadf) };
                 let file = d.of.file;
-                crate::fs::sync::sync_file_range(k, file, *off, *len, *flags);
+                k.sync_file_range(file, *off, *len, *flags);
                 0
             }
             Op::Sync => {
-                crate::fs::sync::ksys_sync(k);
+                k.ksys_sync();
                 0
             }
             Op::Sendfile { fd, off, len } => {
@@ -488,7 +485,7 @@ impl Task {
             Op::Fadvise { fd, off, len, advice } => {
                 let Some(d) = self.fd(*fd) else { return Ok(ebadf) };
                 let dev = k.inodes[d.of.file as usize].device;
-                generic_fadvise(k, &mut d.of, ra_pages[dev], *off, *len, *advice)
+                k.generic_fadvise(&mut d.of, ra_pages[dev], *off, *len, *advice)
             }
             Op::Readahead { fd, off, len } => {
                 let Some(d) = self.fd(*fd) else { return Ok(ebadf) };
@@ -496,24 +493,24 @@ impl Task {
                     return Ok(ebadf);
                 }
                 let dev = k.inodes[d.of.file as usize].device;
-                generic_fadvise(k, &mut d.of, ra_pages[dev], *off, *len, Fadvice::WillNeed)
+                k.generic_fadvise(&mut d.of, ra_pages[dev], *off, *len, Fadvice::WillNeed)
             }
             Op::Ftruncate { fd, len } => {
                 let Some(d) = self.fd(*fd) else { return Ok(ebadf) };
                 let (file, writable) = (d.of.file, d.writable);
-                crate::fs::open::do_ftruncate(k, file, writable, *len).map_err(|u| self.unsupported(u))?
+                k.do_ftruncate(file, writable, *len).map_err(|u| self.unsupported(u))?
             }
             Op::Fallocate { fd, mode, off, len } => {
                 let Some(d) = self.fd(*fd) else { return Ok(ebadf) };
                 let (file, writable) = (d.of.file, d.writable);
-                crate::fs::open::vfs_fallocate(k, file, writable, *mode, *off, *len).map_err(|u| self.unsupported(u))?
+                k.vfs_fallocate(file, writable, *mode, *off, *len).map_err(|u| self.unsupported(u))?
             }
             Op::Cachestat { fd, off, len } => {
                 let Some(d) = self.fd(*fd) else { return Ok(ebadf) };
                 let file = d.of.file;
                 // SYSCALL_DEFINE4(cachestat): last page (off + len - 1) >> PAGE_SHIFT, or the end for len 0.
                 let last = if *len == 0 { u64::MAX } else { off.wrapping_add(*len).wrapping_sub(1) >> 12 };
-                let cs = crate::mm::filemap::filemap_cachestat(k, file, off >> 12, last);
+                let cs = k.filemap_cachestat(file, off >> 12, last);
                 let rec = crate::compare::cachestat::Record {
                     time_ns: k.now.0 - SYSCALL_NS,
                     task: self.name.to_string(),
@@ -533,7 +530,7 @@ impl Task {
                 // drop_pagecache_sb -> invalidate_mapping_pages on every inode: clean, unlocked folios go, without
                 // leaving shadow entries.
                 for file in 0..k.inodes.len() as u32 {
-                    crate::mm::truncate::invalidate_mapping_pages(k, file, 0, u64::MAX);
+                    k.invalidate_mapping_pages(file, 0, u64::MAX);
                 }
                 0
             }

@@ -8,10 +8,10 @@ use crate::mm::address_space::AddressSpace;
 use crate::mm::folio::{Folio, FolioId, FolioSlab};
 use crate::mm::folio::{PG_ACTIVE, PG_WORKINGSET};
 use crate::mm::kswapd::Kswapd;
-use crate::mm::memcontrol::{charge, uncharge, Memcg};
-use crate::mm::page_alloc::{alloc_folio, Gfp, Zone};
+use crate::mm::memcontrol::Memcg;
+use crate::mm::page_alloc::{Gfp, Zone};
 use crate::mm::swap::{folio_add_lru, folio_lru_list, folio_mark_accessed, Lruvec};
-use crate::mm::vmscan::{flush_stats, LruvecStats};
+use crate::mm::vmscan::LruvecStats;
 use crate::mm::workingset::{Shadow, Workingset};
 use crate::trace::event::{Event, EventKind, Name};
 use crate::units::Nanos;
@@ -262,13 +262,13 @@ impl Kernel {
     /// filemap_alloc_folio + filemap_add_folio: allocates the folio's pages (`None` when a __GFP_NORETRY allocation
     /// fails), then inserts it (the caller checked the range is free) and puts it on the LRU.
     pub fn filemap_add_folio(&mut self, f: Folio, gfp: Gfp) -> Option<FolioId> {
-        if !alloc_folio(self, f.order as u32, gfp) {
+        if !self.alloc_folio(f.order as u32, gfp) {
             return None;
         }
         let nr = f.nr_pages();
-        flush_stats(self);
+        self.flush_stats();
         // mem_cgroup_charge first: reclaim may run before the new folio is in the cache.
-        charge(self, nr);
+        self.charge(nr);
         let id = self.folios.alloc(f);
         // New folios are locked until their read completes (the caller submits it).
         self.folios.set_ready_at(id, Nanos(u64::MAX));
@@ -313,7 +313,7 @@ impl Kernel {
                         self.emit_at(if i == 0 { self.now } else { at }, e);
                     }
                 }
-                let done = crate::fs::writepages::queue_request(self, dev, r, rwbs, None, Some(at));
+                let done = self.queue_request(dev, r, rwbs, None, Some(at));
                 done_at.push((r.sector, r.sector + r.nr_sectors, done));
                 continue;
             }
@@ -368,7 +368,7 @@ impl Kernel {
     /// __filemap_remove_folio with an optional shadow entry left in the folio's slots.
     fn remove_folio(&mut self, id: FolioId, shadow: Option<Shadow>) {
         let f = *self.folios.get(id);
-        uncharge(self, f.nr_pages());
+        self.uncharge(f.nr_pages());
         let list = folio_lru_list(&self.folios, id);
         self.lru.del(&mut self.folios, id, list);
         let mapping = &mut self.inodes[f.file() as usize].mapping;
@@ -420,14 +420,14 @@ impl Kernel {
 
     /// An O_DIRECT read of `len` bytes at `pos` (iomap_dio_bio_iter: bios straight from the extent map, REQ_OP_READ);
     /// the task waits for them.
-    pub fn direct_read(&mut self, file: u32, pos: u64, len: u64) {
+    pub fn dio_bio_read(&mut self, file: u32, pos: u64, len: u64) {
         let rwbs = self.rwbs_r.clone();
         self.direct_io(file, pos, len, &rwbs);
     }
 
     /// An O_DIRECT write of `len` bytes at `pos` (iomap_dio_bio_iter, REQ_OP_WRITE | REQ_SYNC | REQ_IDLE: rwbs WS);
     /// the task waits for the bios.
-    pub fn direct_write(&mut self, file: u32, pos: u64, len: u64) {
+    pub fn dio_bio_write(&mut self, file: u32, pos: u64, len: u64) {
         let rwbs = self.rwbs_ws.clone();
         self.direct_io(file, pos, len, &rwbs);
     }
