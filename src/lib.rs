@@ -10,6 +10,7 @@ pub mod kernel;
 pub mod mm;
 pub mod probe;
 pub mod report;
+pub mod rng;
 pub mod scenario;
 pub mod sim;
 pub mod trace;

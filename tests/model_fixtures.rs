@@ -11,9 +11,10 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
-use pcsim::compare::cachestat::{compare as compare_cachestat, parse, ranges, Record};
+use pcsim::compare::cachestat::{compare as compare_cachestat, ranges};
 use pcsim::compare::{compare, Group};
 use pcsim::sim::{read_extents, simulate, SimOptions};
+use pcsim::trace::cachestat::{parse, Record};
 use pcsim::trace::log::{read_log_file, Log};
 
 fn root() -> PathBuf {

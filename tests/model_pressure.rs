@@ -104,8 +104,9 @@ fn pressure_scenarios_match_the_kernel_within_the_issue_bounds() {
 }
 
 /// Each cachestat count of the model inside the kernel's range over the runs, widened as `within` does.
-fn check_cachestat(name: &str, sim: &[pcsim::compare::cachestat::Record]) {
-    use pcsim::compare::cachestat::{compare, parse, FIELDS};
+fn check_cachestat(name: &str, sim: &[pcsim::trace::cachestat::Record]) {
+    use pcsim::compare::cachestat::{compare, FIELDS};
+    use pcsim::trace::cachestat::parse;
     let runs: Vec<_> = (1..=3)
         .map(|run| root().join(format!("traces/pressure/{name}/run-{run}/cachestat.txt")))
         .filter(|p| p.is_file())

@@ -85,8 +85,8 @@ proptest! {
 
     #[test]
     fn residency_parser_never_panics(text in ".{0,120}") {
-        let _ = pcsim::compare::residency::parse(&text);
-        let _ = pcsim::compare::residency::parse(&format!("data 10 5 0 0 0 0 {text}"));
+        let _ = pcsim::trace::residency::parse(&text);
+        let _ = pcsim::trace::residency::parse(&format!("data 10 5 0 0 0 0 {text}"));
     }
 
     #[test]

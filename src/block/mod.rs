@@ -245,9 +245,8 @@ impl BlockDevice {
         b.seek = d.seek;
         b.capacity_sectors = (d.size / SECTOR).max(1);
         // A stream of its own: "task" u64::MAX - index is no task's, purpose "wbatch".
-        let key =
-            crate::scenario::generate::stream_key(seed, u64::MAX - index as u64, 0, u64::from_le_bytes(*b"wbatch\0\0"));
-        b.write_batches.set_jitter(d.write_bw_spread_permille, crate::scenario::generate::chacha(key));
+        let key = crate::rng::stream_key(seed, u64::MAX - index as u64, 0, u64::from_le_bytes(*b"wbatch\0\0"));
+        b.write_batches.set_jitter(d.write_bw_spread_permille, crate::rng::chacha(key));
         b
     }
 

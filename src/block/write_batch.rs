@@ -93,7 +93,7 @@ impl WriteBatches {
         let scale_ppm = match self.jitter.as_mut() {
             Some((spread, rng)) if *spread > 0 => {
                 // rate = bw * (1 + spread * u), u uniform in [-1, 1): time per byte scales by its inverse.
-                let f = 1.0 + f64::from(*spread) / 1000.0 * (crate::scenario::generate::unit_f64(rng) * 2.0 - 1.0);
+                let f = 1.0 + f64::from(*spread) / 1000.0 * (crate::rng::unit_f64(rng) * 2.0 - 1.0);
                 (1_000_000.0 / f).round() as u64
             }
             _ => 1_000_000,

@@ -88,7 +88,7 @@ pub fn load_run(path: &Path) -> Result<Input, String> {
     let cs_path = path.join("cachestat.txt");
     let cachestat = if cs_path.is_file() {
         let text = std::fs::read_to_string(&cs_path).map_err(|e| format!("{}: {e}", cs_path.display()))?;
-        Some(super::cachestat::parse(&text).map_err(|e| format!("{}: {e}", cs_path.display()))?)
+        Some(crate::trace::cachestat::parse(&text).map_err(|e| format!("{}: {e}", cs_path.display()))?)
     } else {
         None
     };

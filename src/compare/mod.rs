@@ -32,27 +32,6 @@ use serde::Serialize;
 use crate::trace::event::{EventKind, System};
 use crate::trace::log::{format_event, Log};
 
-/// The data rows of a whitespace-separated table file (residency.txt, cachestat.txt): blank and `#` lines
-/// skipped, each row split into exactly as many columns as `header` (`# name name ...`) names. Returns each row's
-/// 1-based line number and columns; errors give the line.
-pub(crate) fn table_rows<'a>(text: &'a str, header: &str) -> Result<Vec<(usize, Vec<&'a str>)>, String> {
-    let names = header.trim_start_matches('#').trim();
-    let want = names.split_ascii_whitespace().count();
-    let mut rows = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        let t = line.trim();
-        if t.is_empty() || t.starts_with('#') {
-            continue;
-        }
-        let cols: Vec<&str> = t.split_ascii_whitespace().collect();
-        if cols.len() != want {
-            return Err(format!("line {}: expected {want} columns ({names}), found {}", i + 1, cols.len()));
-        }
-        rows.push((i + 1, cols));
-    }
-    Ok(rows)
-}
-
 /// Version of the JSON output's layout (`--json`); bumped on any incompatible change.
 pub const SCHEMA_VERSION: u32 = 1;
 
@@ -382,7 +361,8 @@ pub fn compare_with_limit(sim: &Log, probe: &Log, work_limit: u64) -> Report {
     // readahead that follows an evicted page differs. Say so rather than hide it.
     let mut foreign: BTreeMap<&str, usize> = BTreeMap::new();
     for e in &probe.events {
-        if matches!(e.kind, EventKind::MmFilemapDeleteFromPageCache { .. }) && crate::probe::is_foreign(&e.task) {
+        if matches!(e.kind, EventKind::MmFilemapDeleteFromPageCache { .. }) && crate::trace::event::is_foreign(&e.task)
+        {
             *foreign.entry(&e.task).or_default() += 1;
         }
     }

@@ -163,7 +163,7 @@ pub struct Kernel {
     /// Set by model code that met something the model cannot run yet; the op fails with SimError::Unsupported.
     pub unsupported: Option<&'static str>,
     /// The result of every cachestat op, in the order they ran.
-    pub cachestat_log: Vec<crate::compare::cachestat::Record>,
+    pub cachestat_log: Vec<crate::trace::cachestat::Record>,
 }
 
 impl Kernel {

@@ -84,7 +84,7 @@ pub fn ranges(bits: impl Iterator<Item = bool>) -> Vec<(u64, u64)> {
     out
 }
 
-pub use crate::compare::residency::format_ranges;
+pub use crate::trace::residency::format_ranges;
 
 /// /proc/vmstat as name -> value, in file order.
 pub fn vmstat() -> Vec<(String, i64)> {

@@ -348,7 +348,7 @@ fn run_inner(
     let lost = inst.lost_events();
 
     // Residency and extents.
-    let mut residency = format!("{}\n", crate::compare::residency::HEADER);
+    let mut residency = format!("{}\n", crate::trace::residency::HEADER);
     let mut extents = String::from("# file logical_bytes physical_bytes length_bytes flags\n");
     for (i, f) in sc.files.iter().enumerate() {
         let file = File::open(&paths[i]).map_err(|e| ProbeError::Host(format!("{}: {e}", paths[i].display())))?;
@@ -357,7 +357,7 @@ fn run_inner(
         let rr = collect::resident_ranges(&file, size)
             .map_err(|e| ProbeError::Host(format!("mincore {}: {e}", paths[i].display())))?;
         let counts = [cs.nr_cache, cs.nr_dirty, cs.nr_writeback, cs.nr_evicted, cs.nr_recently_evicted];
-        residency.push_str(&crate::compare::residency::format_line(&f.name, size.div_ceil(4096), counts, &rr));
+        residency.push_str(&crate::trace::residency::format_line(&f.name, size.div_ceil(4096), counts, &rr));
         residency.push('\n');
         for e in collect::fiemap(&file).map_err(|e| ProbeError::Host(format!("FIEMAP {}: {e}", paths[i].display())))? {
             let _ = writeln!(extents, "{} {} {} {} {:#x}", f.name, e.logical, e.physical, e.length, e.flags);
@@ -465,8 +465,8 @@ fn collect_cachestat(ops_dir: &Path) -> Result<Option<String>, ProbeError> {
         let p = e.path();
         if p.extension().is_some_and(|x| x == "cachestat") {
             let text = std::fs::read_to_string(&p).map_err(|e| ProbeError::Host(format!("{}: {e}", p.display())))?;
-            let mut rs = crate::compare::cachestat::parse(&text)
-                .map_err(|e| ProbeError::Host(format!("{}: {e}", p.display())))?;
+            let mut rs =
+                crate::trace::cachestat::parse(&text).map_err(|e| ProbeError::Host(format!("{}: {e}", p.display())))?;
             records.append(&mut rs);
         }
     }
@@ -474,7 +474,7 @@ fn collect_cachestat(ops_dir: &Path) -> Result<Option<String>, ProbeError> {
         return Ok(None);
     }
     records.sort_by(|a, b| (a.time_ns, &a.task).cmp(&(b.time_ns, &b.task)));
-    Ok(Some(crate::compare::cachestat::format(&records)))
+    Ok(Some(crate::trace::cachestat::format(&records)))
 }
 
 /// Counts from normalising a raw trace.
@@ -515,7 +515,7 @@ pub fn normalise_file(
         match norm.event(&rawl) {
             Ok(Some(e)) => {
                 if let crate::trace::EventKind::MmFilemapDeleteFromPageCache { .. } = e.kind {
-                    if is_foreign(&e.task) {
+                    if crate::trace::event::is_foreign(&e.task) {
                         *st.foreign_evictions.entry(e.task.to_string()).or_default() += 1;
                     }
                 }
@@ -532,9 +532,4 @@ pub fn normalise_file(
     }
     w.finish().map_err(werr)?.flush().map_err(werr)?;
     Ok(st)
-}
-
-/// Kernel threads that evict on their own account (reclaim, DAMON).
-pub fn is_foreign(task: &str) -> bool {
-    task.starts_with("kswapd") || task.starts_with("kdamond") || task.starts_with("khugepaged")
 }

@@ -429,7 +429,7 @@ fn run_task(sc: &Scenario, task: usize, files: &[PathBuf], t0: u64, out: &Path) 
         }
         writeln!(w, "{seq} {} {} {} {r}", op.name(), a.saturating_sub(t0), b - a).map_err(werr)?;
         if let (Op::Cachestat { off, len, .. }, Some((file, cs))) = (&op, st.cachestat.take()) {
-            let rec = crate::compare::cachestat::Record {
+            let rec = crate::trace::cachestat::Record {
                 time_ns: a.saturating_sub(t0),
                 task: spec.name.clone(),
                 file: sc.files[file as usize].name.clone(),

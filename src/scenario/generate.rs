@@ -23,59 +23,14 @@
 //! Lemire's unbiased multiply-and-reject, so they are exact and portable. Zipfian uses f64 `ln`/`exp`, which are
 //! reproducible on one platform's libm (the usual case); bit-identical sequences across libms are not promised.
 
+use crate::rng::{below, chacha, unit_f64};
 use crate::trace::op::{Fd, MapId, MsyncMode, Op};
-use rand_chacha::rand_core::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 use std::collections::VecDeque;
 
-/// SplitMix64's output function (Steele, Lea & Flood, 2014): a bijective 64-bit mixer.
-pub(crate) fn splitmix64(x: u64) -> u64 {
-    let mut z = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
-/// Purpose tags for [`stream_key`].
+/// Purpose tags for [`crate::rng::stream_key`].
 pub(crate) const PURPOSE_OFFSETS: u64 = 1;
 pub(crate) const PURPOSE_MIX: u64 = 2;
-
-/// The "pcsim-scenario-v1" stream derivation: `k = sm(seed ^ "pcsimgen")`, then `k = sm(k ^ part)` for
-/// `part` in (task, generator ordinal, purpose), where `sm` is SplitMix64's output function. Changing this changes every
-/// generated workload, so it is versioned by name in docs/SCENARIO.md.
-pub fn stream_key(seed: u64, task: u64, generator: u64, purpose: u64) -> u64 {
-    let mut k = splitmix64(seed ^ u64::from_le_bytes(*b"pcsimgen"));
-    for part in [task, generator, purpose] {
-        k = splitmix64(k ^ part);
-    }
-    k
-}
-
-/// A ChaCha8 generator whose 32-byte key is four SplitMix64 outputs of `key`, `key + 1`, `key + 2`, `key + 3`.
-pub(crate) fn chacha(key: u64) -> ChaCha8Rng {
-    let mut seed = [0u8; 32];
-    for (i, chunk) in seed.chunks_exact_mut(8).enumerate() {
-        chunk.copy_from_slice(&splitmix64(key.wrapping_add(i as u64)).to_le_bytes());
-    }
-    ChaCha8Rng::from_seed(seed)
-}
-
-/// A uniform integer in `[0, n)` (Lemire 2019, unbiased). `n` must be non-zero.
-pub(crate) fn below(rng: &mut ChaCha8Rng, n: u64) -> u64 {
-    debug_assert!(n > 0, "below(0)");
-    let threshold = n.wrapping_neg() % n;
-    loop {
-        let m = u128::from(rng.next_u64()) * u128::from(n);
-        if (m as u64) >= threshold {
-            return (m >> 64) as u64;
-        }
-    }
-}
-
-/// A uniform f64 in `[0, 1)` with 53 random bits.
-pub(crate) fn unit_f64(rng: &mut ChaCha8Rng) -> f64 {
-    (rng.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
-}
 
 /// Zipf(theta) over ranks `1..=n` by rejection-inversion (Hörmann & Derflinger 1996, "Rejection-inversion to
 /// generate variates from monotone discrete distributions"), as in Apache Commons RNG and rand_distr: O(1) memory
@@ -316,6 +271,7 @@ impl GenState {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::rng::stream_key;
 
     fn spec(pattern: Pattern, off: u64, len: u64, limit: Limit) -> GenSpec {
         GenSpec {

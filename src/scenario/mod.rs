@@ -20,7 +20,7 @@ mod stream;
 mod sysctl;
 mod validate;
 
-pub use generate::stream_key;
+pub use crate::rng::stream_key;
 pub use stream::OpStream;
 pub use sysctl::{default_min_free_kbytes, Sysctls};
 

@@ -44,12 +44,12 @@ pub struct CpuStalls {
 impl CpuStalls {
     /// The stream of task `task` of a scenario seeded `seed`.
     pub fn new(seed: u64, task: usize) -> Self {
-        let key = crate::scenario::generate::stream_key(seed, task as u64, u64::MAX, u64::from_le_bytes(*b"cpustall"));
-        CpuStalls { rng: crate::scenario::generate::chacha(key) }
+        let key = crate::rng::stream_key(seed, task as u64, u64::MAX, u64::from_le_bytes(*b"cpustall"));
+        CpuStalls { rng: crate::rng::chacha(key) }
     }
 
     fn draw(&mut self) -> u64 {
-        let u = crate::scenario::generate::unit_f64(&mut self.rng);
+        let u = crate::rng::unit_f64(&mut self.rng);
         let i = STALLS.iter().position(|&(q, _)| q > u).unwrap_or(STALLS.len() - 1).max(1);
         let ((q0, s0), (q1, s1)) = (STALLS[i - 1], STALLS[i]);
         (s0 + (s1 - s0) * (u - q0) / (q1 - q0)).round() as u64
@@ -62,7 +62,7 @@ impl CpuStalls {
             ns += self.draw();
         }
         let rest = pages % DRAW_PAGES;
-        if rest > 0 && crate::scenario::generate::unit_f64(&mut self.rng) * (DRAW_PAGES as f64) < rest as f64 {
+        if rest > 0 && crate::rng::unit_f64(&mut self.rng) * (DRAW_PAGES as f64) < rest as f64 {
             ns += self.draw();
         }
         ns

@@ -90,7 +90,7 @@ pub struct SimResult {
     /// The machine's zone: free pages at the start and the end (nr_free_pages), the fewest seen.
     pub zone: ZoneStats,
     /// The result of each cachestat op, in the order they ran.
-    pub cachestat: Vec<crate::compare::cachestat::Record>,
+    pub cachestat: Vec<crate::trace::cachestat::Record>,
     pub end: Nanos,
     /// The dirty-page time series (vmstat_series.txt), sampled every 100 ms when events are on.
     pub series: Option<crate::trace::series::Series>,
@@ -481,12 +481,12 @@ impl SimResult {
 
     /// cachestat.txt in the probe's format (`None` when the scenario ran no cachestat op).
     pub fn cachestat_text(&self) -> Option<String> {
-        (!self.cachestat.is_empty()).then(|| crate::compare::cachestat::format(&self.cachestat))
+        (!self.cachestat.is_empty()).then(|| crate::trace::cachestat::format(&self.cachestat))
     }
 
     /// residency.txt in the probe's format.
     pub fn residency_text(&self) -> String {
-        use crate::compare::residency::{format_line, HEADER};
+        use crate::trace::residency::{format_line, HEADER};
         let mut s = format!("{HEADER}\n");
         for f in &self.files {
             s.push_str(&format_line(&f.name, f.size_pages, [f.nr_cache, f.nr_dirty, 0, 0, 0], &f.ranges));

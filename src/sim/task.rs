@@ -511,7 +511,7 @@ impl Task {
                 // SYSCALL_DEFINE4(cachestat): last page (off + len - 1) >> PAGE_SHIFT, or the end for len 0.
                 let last = if *len == 0 { u64::MAX } else { off.wrapping_add(*len).wrapping_sub(1) >> 12 };
                 let cs = k.filemap_cachestat(file, off >> 12, last);
-                let rec = crate::compare::cachestat::Record {
+                let rec = crate::trace::cachestat::Record {
                     time_ns: k.now.0 - SYSCALL_NS,
                     task: self.name.to_string(),
                     file: k.file_name(file).to_string(),

@@ -361,3 +361,9 @@ impl fmt::Display for Event {
         f.write_str(&s)
     }
 }
+
+/// Kernel threads that evict pages on their own account (reclaim, DAMON, khugepaged): their deletions in a probe
+/// log are not the workload's.
+pub fn is_foreign(task: &str) -> bool {
+    task.starts_with("kswapd") || task.starts_with("kdamond") || task.starts_with("khugepaged")
+}
