@@ -12,6 +12,7 @@
 //! `nr_requests`), not by tags: DIVERGENCE, a task that would wait for a tag in the middle of an op cannot yield
 //! there (ops are atomic against other tasks), and wbt's limits are below the tag count for all but O_DIRECT writes.
 
+pub mod blk_mq;
 pub mod seek;
 pub mod throttle;
 pub mod wbt;

@@ -96,7 +96,7 @@ mod tests {
         let ino = Inode::new("f", 0, size, ExtentMap::contiguous(0, size.div_ceil(4096)));
         let mut k = Kernel::new(vec![ino], Vec::new(), vec![256], false);
         k.fs_block = vec![blocksize];
-        k.zone = crate::mm::page_alloc::Zone::new(1 << 30, 0, 4096, 10);
+        k.zone = crate::kernel::mmzone::Zone::new(1 << 30, 0, 4096, 10);
         for i in 0..pages {
             let id = k.add_to_page_cache(Folio::new(i, 0, 0, 0));
             k.folios.set_ready_at(id, Nanos(0));

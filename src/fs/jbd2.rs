@@ -21,24 +21,6 @@ use crate::units::Nanos;
 /// The jbd2 thread's wake-up after the data's writeback completed (host: 0.15-0.2 ms).
 pub const JBD2_WAKE_NS: u64 = 170_000;
 
-/// One device's journal: where the next transaction is written, and whether a commit happened yet.
-#[derive(Clone, Debug)]
-pub struct Journal {
-    /// First sector of the journal.
-    pub start: u64,
-    /// Sector of the journal's head (the next descriptor block).
-    pub head: u64,
-    pub committed: bool,
-}
-
-impl Journal {
-    /// The probe's scratch ext4 journal on a device of `size` bytes with `block` byte blocks.
-    pub fn new(size: u64, block: u64) -> Journal {
-        let start = size / SECTOR / 2;
-        Journal { start, head: start + 8 * block / SECTOR, committed: false }
-    }
-}
-
 impl Kernel {
     /// The commit's journal buffers (jbd2_journal_write_metadata_buffer, submit_bh under the commit's plug, then
     /// wait_on_buffer): one journal write of `blocks` blocks at `sector`, a 4 KiB bio per block, the first allocating
@@ -134,16 +116,5 @@ impl Kernel {
         self.journals[dev].head = head;
         self.journals[dev].committed = true;
         self.task = task;
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_journal_of_a_2gib_device_starts_in_its_middle() {
-        let j = Journal::new(2 << 30, 4096);
-        assert_eq!((j.start, j.head), (2097152, 2097216));
     }
 }

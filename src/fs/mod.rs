@@ -2,11 +2,13 @@
 //! syncs (`sync`), O_DIRECT writes (`direct_io`), and the entry points of ftruncate(2) and fallocate(2) (`open`, fs/open.c)
 //! with what ext4 does with them (`ext4`).
 
+pub mod buffer;
 pub mod direct_io;
 pub mod ext4;
 pub mod fs_writeback;
 pub mod inode;
 pub mod jbd2;
 pub mod open;
+pub mod readpage;
 pub mod sync;
 pub mod writepages;

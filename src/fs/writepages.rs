@@ -272,7 +272,7 @@ impl Kernel {
         self.close_write_batches(self.now);
         let at = at.unwrap_or_else(|| self.devices[dev].throttle_bio(self.now, nr_sectors * crate::block::SECTOR));
         let (batch, estimate) = self.devices[dev].queue_write(at, sector, nr_sectors);
-        self.wb.add_pending(crate::fs::fs_writeback::PendingWrite { dev, batch, folios, events });
+        self.wb.add_pending(crate::kernel::backing_dev::PendingWrite { dev, batch, folios, events });
         estimate
     }
 

@@ -19,6 +19,7 @@ use super::filemap::OpenFile;
 use super::folio::{Folio, FolioId, PG_READAHEAD, PG_WORKINGSET};
 use super::readahead::Ractl;
 use crate::kernel::Kernel;
+use crate::mm::pgtable::Ptes;
 use crate::trace::event::EventKind;
 
 /// fault_around_bytes / PAGE_SIZE.
@@ -59,120 +60,7 @@ impl Vma {
     }
 }
 
-/// The PTEs of one mapping: present and young (accessed) bits per page, in 64-page words keyed by word number
-/// (sparse: a mapping may be huge and touched in few places; looked up only, never iterated into output).
-#[derive(Clone, Debug, Default)]
-pub struct Ptes {
-    pub file: u32,
-    pub pgoff: u64,
-    pub pages: u64,
-    /// False after munmap.
-    pub live: bool,
-    mapped: hashbrown::HashMap<u64, u64>,
-    young: hashbrown::HashMap<u64, u64>,
-    writable: hashbrown::HashMap<u64, u64>,
-}
-
-impl Ptes {
-    pub fn is_mapped(&self, off: u64) -> bool {
-        self.mapped.get(&(off / 64)).is_some_and(|w| w & (1 << (off % 64)) != 0)
-    }
-    /// Maps a page (its PTE starts young, as x86 sets prefaulted PTEs).
-    pub fn map(&mut self, off: u64) {
-        *self.mapped.entry(off / 64).or_default() |= 1 << (off % 64);
-        self.touch(off);
-    }
-    pub fn is_writable(&self, off: u64) -> bool {
-        self.writable.get(&(off / 64)).is_some_and(|w| w & (1 << (off % 64)) != 0)
-    }
-    /// Makes a mapped page's PTE writable (and dirty: the write that faulted goes through).
-    pub fn make_writable(&mut self, off: u64) {
-        *self.writable.entry(off / 64).or_default() |= 1 << (off % 64);
-    }
-    /// Write-protects a page (folio_mkclean: the next write faults again).
-    pub fn write_protect(&mut self, off: u64) {
-        if let Some(w) = self.writable.get_mut(&(off / 64)) {
-            *w &= !(1 << (off % 64));
-        }
-    }
-    /// The hardware sets the accessed bit of a mapped page on access.
-    pub fn touch(&mut self, off: u64) {
-        *self.young.entry(off / 64).or_default() |= 1 << (off % 64);
-    }
-    /// Drops the PTEs of [off, off+len) (MADV_DONTNEED, munmap, try_to_unmap).
-    pub fn zap(&mut self, off: u64, len: u64) {
-        let end = off.saturating_add(len).min(self.pages);
-        for o in off..end {
-            if let Some(w) = self.mapped.get_mut(&(o / 64)) {
-                *w &= !(1 << (o % 64));
-            }
-            if let Some(w) = self.young.get_mut(&(o / 64)) {
-                *w &= !(1 << (o % 64));
-            }
-            self.write_protect(o);
-        }
-    }
-    /// Tests and clears the accessed bit (ptep_clear_flush_young); `None` when the page is not mapped.
-    fn test_clear_young(&mut self, off: u64) -> Option<bool> {
-        if !self.is_mapped(off) {
-            return None;
-        }
-        let w = self.young.entry(off / 64).or_default();
-        let y = *w & (1 << (off % 64)) != 0;
-        *w &= !(1 << (off % 64));
-        Some(y)
-    }
-}
-
-/// The file pages of [index, index+nr) that mapping `p` covers (rmap_walk's vma_address range; maybe empty).
-fn covered(p: &Ptes, index: u64, nr: u64) -> std::ops::Range<u64> {
-    index.max(p.pgoff)..(index + nr).min(p.pgoff + p.pages)
-}
-
 impl Kernel {
-    /// folio_referenced (mm/rmap.c): walks every mapping of the folio's file; returns whether any page is mapped and
-    /// how many of its PTEs were young (clearing them).
-    pub fn folio_referenced(&mut self, file: u32, index: u64, nr: u64) -> (bool, u64) {
-        let (mut mapped, mut young) = (false, 0);
-        for p in self.ptes.iter_mut().filter(|p| p.live && p.file == file) {
-            for page in covered(p, index, nr) {
-                if let Some(y) = p.test_clear_young(page - p.pgoff) {
-                    mapped = true;
-                    young += y as u64;
-                }
-            }
-        }
-        (mapped, young)
-    }
-
-    /// folio_mapped: whether any page of the folio has a PTE.
-    pub fn folio_mapped(&self, file: u32, index: u64, nr: u64) -> bool {
-        self.ptes
-            .iter()
-            .filter(|p| p.live && p.file == file)
-            .any(|p| covered(p, index, nr).any(|page| p.is_mapped(page - p.pgoff)))
-    }
-
-    /// try_to_unmap: removes every PTE of the folio's pages.
-    pub fn try_to_unmap(&mut self, file: u32, index: u64, nr: u64) {
-        for p in self.ptes.iter_mut().filter(|p| p.live && p.file == file) {
-            let r = covered(p, index, nr);
-            if !r.is_empty() {
-                p.zap(r.start - p.pgoff, r.end - r.start);
-            }
-        }
-    }
-
-    /// folio_mkclean (mm/rmap.c): write-protects every PTE of the folio's pages, so the next write to them faults and
-    /// dirties the folio again (folio_clear_dirty_for_io, before writeback).
-    pub fn folio_mkclean(&mut self, file: u32, index: u64, nr: u64) {
-        for p in self.ptes.iter_mut().filter(|p| p.live && p.file == file) {
-            for page in covered(p, index, nr) {
-                p.write_protect(page - p.pgoff);
-            }
-        }
-    }
-
     /// A folio fault-around may map (next_uptodate_folio): uptodate, unlocked, not PG_readahead, inside i_size.
     fn mappable(&self, id: FolioId, max_idx: u64) -> bool {
         let f = self.folios.get(id);

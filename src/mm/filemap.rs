@@ -4,13 +4,14 @@
 //! Simplifications: reads never fail (no -EIO, no truncation races); `folio_mark_accessed` sets PG_referenced
 //! only (the LRU comes with issue 4).
 
-use super::folio::{FolioId, PG_DIRTY, PG_READAHEAD, PG_WRITEBACK};
+use super::folio::{Folio, FolioId, FOLIO_BATCH, PG_ACTIVE, PG_DIRTY, PG_READAHEAD, PG_WORKINGSET, PG_WRITEBACK};
 use super::readahead::{FileRaState, Ractl};
+use super::swap::{folio_add_lru, folio_lru_list, folio_mark_accessed};
+use super::workingset::Shadow;
+use crate::kernel::mmzone::Gfp;
 use crate::kernel::Kernel;
 use crate::trace::event::EventKind;
-
-/// PAGEVEC_SIZE: folios per batch.
-pub const FOLIO_BATCH: usize = 31;
+use crate::units::Nanos;
 
 /// struct file: what the read path needs of an open file.
 #[derive(Clone, Debug)]
@@ -269,5 +270,73 @@ impl Kernel {
             }
         }
         cs
+    }
+}
+
+impl Kernel {
+    /// filemap_alloc_folio + filemap_add_folio with the mapping's gfp, which retries until it succeeds.
+    pub fn add_to_page_cache(&mut self, f: Folio) -> FolioId {
+        self.filemap_add_folio(f, Gfp::Mapping).expect("invariant: a retrying allocation succeeds")
+    }
+    /// filemap_alloc_folio + filemap_add_folio: allocates the folio's pages (`None` when a __GFP_NORETRY allocation
+    /// fails), then inserts it (the caller checked the range is free) and puts it on the LRU.
+    pub fn filemap_add_folio(&mut self, f: Folio, gfp: Gfp) -> Option<FolioId> {
+        if !self.alloc_folio(f.order as u32, gfp) {
+            return None;
+        }
+        let nr = f.nr_pages();
+        self.flush_stats();
+        // mem_cgroup_charge first: reclaim may run before the new folio is in the cache.
+        self.charge(nr);
+        let id = self.folios.alloc(f);
+        // New folios are locked until their read completes (the caller submits it).
+        self.folios.set_ready_at(id, Nanos(u64::MAX));
+        let mapping = &mut self.inodes[f.file() as usize].mapping;
+        if let Some(shadow) = mapping.insert(&self.folios, id, f.file(), &mut self.ws.shadow_nodes) {
+            // workingset_refault: activate when the refault distance fits the (flushed) active list.
+            let (activate, restore) = self.ws.refault(shadow, nr);
+            let fl = &mut self.folios.get_mut(id).flags;
+            if activate {
+                *fl |= PG_ACTIVE;
+            }
+            if restore {
+                *fl |= PG_WORKINGSET;
+            }
+        }
+        folio_add_lru(&mut self.lru, &mut self.folios, id);
+        self.peak_cached_pages = self.peak_cached_pages.max(self.lru.nr_pages[0] + self.lru.nr_pages[1]);
+        self.vm.nr_added += f.nr_pages();
+        if self.sink.enabled {
+            let file = self.file_name(f.file());
+            self.emit(EventKind::MmFilemapAddToPageCache { file, index: f.index(), order: f.order as u64 });
+        }
+        Some(id)
+    }
+    /// __filemap_remove_folio with an optional shadow entry left in the folio's slots.
+    pub(crate) fn remove_folio(&mut self, id: FolioId, shadow: Option<Shadow>) {
+        let f = *self.folios.get(id);
+        self.uncharge(f.nr_pages());
+        let list = folio_lru_list(&self.folios, id);
+        self.lru.del(&mut self.folios, id, list);
+        let mapping = &mut self.inodes[f.file() as usize].mapping;
+        mapping.remove(&self.folios, f.index(), shadow, f.file(), &mut self.ws.shadow_nodes);
+        self.folios.free(id);
+        self.vm.nr_deleted += f.nr_pages();
+        if self.sink.enabled {
+            let name = self.file_name(f.file());
+            self.emit(EventKind::MmFilemapDeleteFromPageCache { file: name, index: f.index(), order: f.order as u64 });
+        }
+    }
+    /// filemap_remove_folio: takes a folio out of its file's page cache and the LRU, uncharges and frees it.
+    pub fn delete_from_page_cache(&mut self, id: FolioId) {
+        self.remove_folio(id, None);
+    }
+    /// folio_mark_accessed, with the PGACTIVATE count.
+    pub fn mark_accessed(&mut self, id: FolioId) {
+        if folio_mark_accessed(&mut self.lru, &mut self.folios, id) {
+            let nr = self.folios.get(id).nr_pages();
+            self.vm.pgactivate += nr;
+            self.ws.activation(nr);
+        }
     }
 }

@@ -8,6 +8,9 @@
 
 use crate::units::Nanos;
 
+/// PAGEVEC_SIZE: folios per batch.
+pub const FOLIO_BATCH: usize = 31;
+
 /// Index of a folio in the slab.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct FolioId(pub u32);

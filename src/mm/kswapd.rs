@@ -24,71 +24,12 @@
 use super::page_alloc::zone_watermark_ok;
 use super::vmscan::SWAP_CLUSTER_MAX;
 use super::vmscan::{Reclaimer, ScanControl, DEF_PRIORITY, MAX_RECLAIM_RETRIES};
+use crate::kernel::mmzone::{Balance, KswapdState};
 use crate::kernel::Kernel;
 use crate::units::Nanos;
 
 /// kswapd_try_to_sleep's first, short sleep: schedule_timeout(HZ/10), HZ = 250 on the host.
 pub const KSWAPD_NAP_NS: u64 = 100_000_000;
-
-/// Where the kswapd thread is.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum KswapdState {
-    /// Fully asleep on pgdat->kswapd_wait: a wake-up starts it.
-    #[default]
-    Asleep,
-    /// In kswapd_try_to_sleep's HZ/10 sleep: a wake-up cuts it short.
-    Napping,
-    /// Balancing the node (not on the wait queue: wake-ups do nothing).
-    Running,
-}
-
-/// The scan control of a balance_pgdat in progress (one step per priority round).
-#[derive(Clone, Copy, Debug)]
-struct Balance {
-    priority: u32,
-    order: u32,
-    nr_reclaimed: u64,
-}
-
-/// The node's kswapd: its state, pgdat->kswapd_failures and kswapd_order, and its next run.
-#[derive(Clone, Debug, Default)]
-pub struct Kswapd {
-    pub state: KswapdState,
-    /// pgdat->kswapd_failures: balance_pgdat runs in a row that reclaimed nothing.
-    pub failures: u32,
-    /// pgdat->kswapd_order: the largest order a waker asked for.
-    order: u32,
-    balance: Option<Balance>,
-    /// Generation of the latest schedule; queue entries of older generations are stale.
-    generation: u64,
-    /// A run to queue: (time, generation), taken by the simulation loop.
-    pending: Option<(Nanos, u64)>,
-    /// CPU time of the current step's reclaim, charged when the step ends.
-    pub cpu_ns: u64,
-}
-
-impl Kswapd {
-    /// The run to queue, if one was scheduled since the last call.
-    /// Whether a run waits to be queued.
-    pub fn has_pending(&self) -> bool {
-        self.pending.is_some()
-    }
-
-    pub fn take_schedule(&mut self) -> Option<(Nanos, u64)> {
-        self.pending.take()
-    }
-
-    /// Whether a queue entry of `generation` is still the thread's next run.
-    pub fn is_current(&self, generation: u64) -> bool {
-        generation == self.generation && self.state != KswapdState::Asleep
-    }
-
-    /// Schedules the thread's next run at `at` plus the CPU time of the step that ends.
-    fn schedule(&mut self, at: Nanos) {
-        self.generation += 1;
-        self.pending = Some((Nanos(at.0 + std::mem::take(&mut self.cpu_ns)), self.generation));
-    }
-}
 
 impl Kernel {
     /// pgdat_balanced: free pages above the high watermark for an order-`order` request.

@@ -31,6 +31,7 @@
 //!   counts it in `Zone::overcommitted` (checked by the tests).
 
 use super::vmscan::MAX_RECLAIM_RETRIES;
+use crate::kernel::mmzone::{Gfp, Watermarks, Zone};
 use crate::kernel::Kernel;
 
 /// PAGE_SHIFT.
@@ -79,15 +80,6 @@ pub fn default_min_free_kbytes(memory: u64) -> u64 {
 /// vm.watermark_scale_factor's default.
 pub const DEFAULT_WATERMARK_SCALE_FACTOR: u64 = 10;
 
-/// A zone's watermarks in pages (zone->_watermark[]).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct Watermarks {
-    pub min: u64,
-    pub low: u64,
-    pub high: u64,
-    pub promo: u64,
-}
-
 /// mult_frac(x, n, d): x * n / d without overflowing.
 fn mult_frac(x: u64, n: u64, d: u64) -> u64 {
     (x / d) * n + (x % d) * n / d
@@ -108,31 +100,6 @@ pub fn setup_per_zone_wmarks(min_free_kbytes: u64, watermark_scale_factor: u64, 
             Watermarks { min, low, high, promo: high + tmp }
         })
         .collect()
-}
-
-/// The allocation context of a page-cache folio.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Gfp {
-    /// mapping_gfp_mask (GFP_HIGHUSER_MOVABLE, __GFP_FS cleared by the read path's memalloc_nofs): retries.
-    Mapping,
-    /// readahead_gfp_mask: | __GFP_NORETRY | __GFP_NOWARN: one reclaim attempt, then failure.
-    NoRetry,
-}
-
-/// struct zone, for the machine's one zone: sizes, watermarks and what the run saw of them.
-#[derive(Clone, Debug, Default)]
-pub struct Zone {
-    /// zone_managed_pages.
-    pub managed: u64,
-    /// Pages in use outside the page cache (`machine.used`), constant over the run.
-    pub used: u64,
-    pub wmark: Watermarks,
-    /// The fewest free pages seen right after an allocation.
-    pub free_lowest: u64,
-    /// Allocations made although reclaim could not bring free pages above min (the kernel would OOM-kill).
-    pub overcommitted: u64,
-    /// __GFP_NORETRY allocations that failed.
-    pub noretry_failed: u64,
 }
 
 impl Zone {

@@ -20,7 +20,7 @@
 //! (the kernel allocates first, then finds -EEXIST).
 
 use super::folio::{Folio, FolioId, PG_READAHEAD};
-use super::page_alloc::Gfp;
+use crate::kernel::mmzone::Gfp;
 use crate::kernel::Kernel;
 use crate::trace::event::EventKind;
 

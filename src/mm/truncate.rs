@@ -20,7 +20,7 @@
 //! a reference, e.g. a folio still in a per-CPU LRU batch); no per-CPU LRU batches, so invalidation never fails for
 //! that reason either; folio_zero_range and ->invalidate_folio change data only.
 
-use super::filemap::FOLIO_BATCH;
+use super::folio::FOLIO_BATCH;
 use super::folio::{Folio, FolioId, PCSIM_READ_IN, PG_ACTIVE, PG_DIRTY, PG_READAHEAD, PG_REFERENCED};
 use super::folio::{PG_WORKINGSET, PG_WRITEBACK};
 use super::swap::{folio_lru_list, LruList};
@@ -409,7 +409,7 @@ mod tests {
     fn kernel(size: u64, folios: &[(u64, u8)]) -> Kernel {
         let ino = Inode::new("f", 0, size, ExtentMap::contiguous(0, size.div_ceil(4096)));
         let mut k = Kernel::new(vec![ino], Vec::new(), vec![256], true);
-        k.zone = crate::mm::page_alloc::Zone::new(1 << 30, 0, 4096, 10);
+        k.zone = crate::kernel::mmzone::Zone::new(1 << 30, 0, 4096, 10);
         for &(index, order) in folios {
             let id = k.add_to_page_cache(Folio::new(index, order, 0, 0));
             k.folios.set_ready_at(id, Nanos(0));

@@ -51,15 +51,6 @@ impl ScanControl {
     }
 }
 
-/// The target lruvec's statistics as reclaim reads them: inactive and active file pages and
-/// WORKINGSET_ACTIVATE_FILE as of the last stats flush, and the activations at the last reclaim
-/// (lruvec->refaults[WORKINGSET_FILE], snapshot_refaults).
-#[derive(Clone, Debug, Default)]
-pub struct LruvecStats {
-    pub flushed: [u64; 3],
-    pub refaults: u64,
-}
-
 impl Kernel {
     /// The periodic stats flush (flush_memcg_stats_dwork): snapshot of what reclaim and refaults read. A new memory
     /// cgroup reads zeros until its first periodic flush; the root's statistics were flushed before the run.
@@ -297,6 +288,15 @@ impl Kernel {
             debug_assert!(freed, "a listed node holds only shadows");
             self.ws.shadow_nodes.nodereclaim += 1;
         }
+    }
+}
+
+impl Kernel {
+    /// __remove_mapping for reclaim: the folio leaves a shadow entry (workingset_eviction) and is deleted.
+    pub fn evict(&mut self, id: FolioId) {
+        let f = *self.folios.get(id);
+        let shadow = self.ws.eviction(f.nr_pages(), f.test(PG_WORKINGSET));
+        self.remove_folio(id, Some(shadow));
     }
 }
 

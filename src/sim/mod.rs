@@ -218,16 +218,16 @@ pub fn simulate(sc: &Scenario, opts: &SimOptions) -> Result<SimResult, SimError>
     let io_pages: Vec<u64> = sc.devices.iter().map(|d| d.max_sectors_kb as u64 / 4).collect();
     let ra_pages: Vec<u64> = sc.devices.iter().map(|d| d.read_ahead_kb as u64 / 4).collect();
     let mut k = Kernel::new(inodes, devices, io_pages, opts.events);
-    k.memcg = sc.machine.memcg_limit.map(crate::mm::memcontrol::Memcg::new);
-    k.zone = crate::mm::page_alloc::Zone::new(
+    k.memcg = sc.machine.memcg_limit.map(crate::kernel::memcontrol::Memcg::new);
+    k.zone = crate::kernel::mmzone::Zone::new(
         sc.machine.memory,
         sc.machine.used,
         sc.sysctls.min_free_kbytes,
         sc.sysctls.watermark_scale_factor,
     );
     k.fs_block = sc.devices.iter().map(fs_block_size).collect();
-    k.journals = sc.devices.iter().map(|d| crate::fs::jbd2::Journal::new(d.size, fs_block_size(d))).collect();
-    k.wb = crate::fs::fs_writeback::Writeback::new(
+    k.journals = sc.devices.iter().map(|d| crate::kernel::jbd2::Journal::new(d.size, fs_block_size(d))).collect();
+    k.wb = crate::kernel::backing_dev::Writeback::new(
         &sc.sysctls,
         sc.devices.len(),
         sc.tasks.len(),

@@ -1,0 +1,99 @@
+//! fs/ext4/readpage.c, `ext4_mpage_readpages`: the bios that read new folios (for ->readahead and ->read_folio),
+//! built from the file's extent map and merged into requests by the plug.
+
+use crate::block::{build_requests, MAX_SEGMENT_SECTORS};
+use crate::kernel::Kernel;
+use crate::mm::folio::FolioId;
+use crate::trace::event::EventKind;
+
+impl Kernel {
+    /// The physical runs (sector, sectors) of file pages [index, end), leaving out holes and unwritten extents (read
+    /// as zeros without I/O).
+    fn runs_of(&self, file: u32, mut index: u64, end: u64, out: &mut Vec<(u64, u64)>) {
+        let ino = &self.inodes[file as usize];
+        while index < end {
+            if !ino.extents.holes.is_empty() {
+                let hole = ino.extents.hole_left(index);
+                if hole > 0 {
+                    index = index.saturating_add(hole).min(end);
+                    continue;
+                }
+            }
+            let (sector, left) = ino.extents.map(index);
+            let n = left.min(end - index).min(ino.extents.data_left(index));
+            out.push((sector, n * 8));
+            index += n;
+        }
+    }
+    /// Submits reads of contiguous new folios: ext4_mpage_readpages (->readahead, REQ_RAHEAD) or ->read_folio
+    /// building bios, the plug merging them into requests; sets each folio's completion time.
+    pub fn submit_folio_reads(&mut self, file: u32, batch: &[FolioId], readahead: bool) {
+        let dev = self.inodes[file as usize].device;
+        self.scratch_runs.clear();
+        // Each folio's physical runs, computed once: runs[ends[i-1]..ends[i]] belong to batch[i].
+        let mut runs = Vec::new();
+        let mut ends = Vec::with_capacity(batch.len());
+        for &id in batch {
+            let f = *self.folios.get(id);
+            let seg = (f.nr_pages() * 8).min(MAX_SEGMENT_SECTORS);
+            let from = runs.len();
+            self.runs_of(file, f.index(), f.next_index(), &mut runs);
+            ends.push(runs.len());
+            for &(sector, sectors) in &runs[from..] {
+                match self.scratch_runs.last_mut() {
+                    Some(r) if r.0 + r.1 == sector && r.2 == seg => r.1 += sectors,
+                    _ => self.scratch_runs.push((sector, sectors, seg)),
+                }
+            }
+        }
+        let max_sectors = self.devices[dev].max_sectors;
+        self.scratch_reqs.clear();
+        build_requests(&self.scratch_runs, max_sectors, &mut self.scratch_reqs);
+        let rwbs = if readahead { self.rwbs_ra.clone() } else { self.rwbs_r.clone() };
+        if self.sink.enabled {
+            // Bios: physically contiguous folios, at most BIO_MAX_VECS (256) per bio. A bio that does not start a
+            // request was back-merged into the previous one by the plug.
+            let dev_name = self.devices[dev].name.clone();
+            let mut bios: Vec<(u64, u64)> = Vec::new();
+            let mut vecs = 0u64;
+            {
+                for &(sector, sectors) in &runs {
+                    match bios.last_mut() {
+                        Some(b) if b.0 + b.1 == sector && vecs < 256 => {
+                            b.1 += sectors;
+                            vecs += 1;
+                        }
+                        _ => {
+                            bios.push((sector, sectors));
+                            vecs = 1;
+                        }
+                    }
+                }
+            }
+            for &(sector, nr_sector) in &bios {
+                self.emit(EventKind::BlockBioQueue { device: dev_name.clone(), rwbs: rwbs.clone(), sector, nr_sector });
+                if !self.scratch_reqs.iter().any(|r| r.sector == sector) {
+                    let e = EventKind::BlockBioBackmerge {
+                        device: dev_name.clone(),
+                        rwbs: rwbs.clone(),
+                        sector,
+                        nr_sector,
+                    };
+                    self.emit(e);
+                }
+            }
+        }
+        let done_at = self.issue_requests(dev, &rwbs, false);
+        for (i, &id) in batch.iter().enumerate() {
+            // Uptodate when the last request holding any of its pages completes.
+            let mine = &runs[if i == 0 { 0 } else { ends[i - 1] }..ends[i]];
+            let ready = done_at
+                .iter()
+                .filter(|(s, e, _)| mine.iter().any(|&(rs, rn)| *s < rs + rn && rs < *e))
+                .map(|x| x.2)
+                .max()
+                .unwrap_or(self.now);
+            self.folios.set_ready_at(id, ready);
+        }
+    }
+}

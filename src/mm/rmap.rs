@@ -1,0 +1,48 @@
+//! mm/rmap.c: the reverse map walks reclaim and writeback make over a folio's mappings (every mapping of its file
+//! whose range covers it): the accessed bits (`folio_referenced`), unmapping (`try_to_unmap`), write protection at
+//! writeback (`folio_mkclean`).
+
+use crate::kernel::Kernel;
+use crate::mm::pgtable::covered;
+
+impl Kernel {
+    /// folio_referenced (mm/rmap.c): walks every mapping of the folio's file; returns whether any page is mapped and
+    /// how many of its PTEs were young (clearing them).
+    pub fn folio_referenced(&mut self, file: u32, index: u64, nr: u64) -> (bool, u64) {
+        let (mut mapped, mut young) = (false, 0);
+        for p in self.ptes.iter_mut().filter(|p| p.live && p.file == file) {
+            for page in covered(p, index, nr) {
+                if let Some(y) = p.test_clear_young(page - p.pgoff) {
+                    mapped = true;
+                    young += y as u64;
+                }
+            }
+        }
+        (mapped, young)
+    }
+    /// folio_mapped: whether any page of the folio has a PTE.
+    pub fn folio_mapped(&self, file: u32, index: u64, nr: u64) -> bool {
+        self.ptes
+            .iter()
+            .filter(|p| p.live && p.file == file)
+            .any(|p| covered(p, index, nr).any(|page| p.is_mapped(page - p.pgoff)))
+    }
+    /// try_to_unmap: removes every PTE of the folio's pages.
+    pub fn try_to_unmap(&mut self, file: u32, index: u64, nr: u64) {
+        for p in self.ptes.iter_mut().filter(|p| p.live && p.file == file) {
+            let r = covered(p, index, nr);
+            if !r.is_empty() {
+                p.zap(r.start - p.pgoff, r.end - r.start);
+            }
+        }
+    }
+    /// folio_mkclean (mm/rmap.c): write-protects every PTE of the folio's pages, so the next write to them faults and
+    /// dirties the folio again (folio_clear_dirty_for_io, before writeback).
+    pub fn folio_mkclean(&mut self, file: u32, index: u64, nr: u64) {
+        for p in self.ptes.iter_mut().filter(|p| p.live && p.file == file) {
+            for page in covered(p, index, nr) {
+                p.write_protect(page - p.pgoff);
+            }
+        }
+    }
+}
