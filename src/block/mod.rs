@@ -228,27 +228,10 @@ impl BlockDevice {
         self.write_batches.queue(now, nr_sectors * SECTOR + extra, self.write_bw, self.write_latency)
     }
 
-    /// Device `index` of a scenario seeded `seed`: its queue, bandwidths and latencies; a blk-throttle `write_bps`
-    /// below the device's write bandwidth releases write bios at that rate (throttle.rs; the probe's loop devices are
-    /// rotational); its seek model, if any; its random stream (the write batches' rates).
-    pub fn for_scenario(d: &crate::scenario::Device, seed: u64, index: usize) -> Self {
-        let mut b = BlockDevice::new(
-            Name::from(d.name.as_str()),
-            d.max_sectors_kb as u64,
-            d.read_bw,
-            d.read_latency,
-            d.queue_depth,
-        );
-        b.write_bw = d.write_bw.max(1);
-        b.throttle = d.write_bps.filter(|&bps| bps < d.write_bw).map(|bps| throttle::Throttle::new(bps, true));
-        b.write_latency = d.write_latency;
-        b.nr_requests = d.nr_requests.into();
-        b.seek = d.seek;
-        b.capacity_sectors = (d.size / SECTOR).max(1);
-        // A stream of its own: "task" u64::MAX - index is no task's, purpose "wbatch".
-        let key = crate::rng::stream_key(seed, u64::MAX - index as u64, 0, u64::from_le_bytes(*b"wbatch\0\0"));
-        b.write_batches.set_jitter(d.write_bw_spread_permille, crate::rng::chacha(key));
-        b
+    /// Seeds the write batches' rates: each batch runs at `write_bw` times a factor drawn uniformly from 1 +-
+    /// `spread_permille` thousandths, from the device's own random stream.
+    pub fn set_write_jitter(&mut self, spread_permille: u32, rng: rand_chacha::ChaCha8Rng) {
+        self.write_batches.set_jitter(spread_permille, rng);
     }
 
     /// The end of write batch `id` as known now, while it has not ended.

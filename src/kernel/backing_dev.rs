@@ -100,6 +100,15 @@ impl Wb {
     }
 }
 
+/// The vm sysctls writeback reads: the dirty limits (vm.dirty_ratio, dirty_bytes and their background twins),
+/// vm.dirty_expire_centisecs and vm.dirty_writeback_centisecs.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct WritebackSysctls {
+    pub vm: VmDirtySysctls,
+    pub dirty_expire_centisecs: u64,
+    pub dirty_writeback_centisecs: u64,
+}
+
 /// The writeback side of the kernel: the global wb_domain, the vm.dirty_* settings, per-task and per-CPU
 /// ratelimit state, one Wb per device, NR_WRITEBACK / NR_WRITTEN and the writeback completions in flight.
 #[derive(Clone, Debug, Default)]
@@ -133,14 +142,9 @@ pub struct PendingWrite {
 impl Writeback {
     /// Boot-time state for `devices` devices and `tasks` tasks (writeback_set_ratelimit sets ratelimit_pages and
     /// the domain's dirty_limit from the initial dirtyable memory).
-    pub fn new(s: &crate::scenario::Sysctls, devices: usize, tasks: usize, cpus: u64, mem: &DirtyableMemory) -> Self {
+    pub fn new(s: &WritebackSysctls, devices: usize, tasks: usize, cpus: u64, mem: &DirtyableMemory) -> Self {
         let now = jiffies_at(0);
-        let vm = VmDirtySysctls {
-            dirty_ratio: s.dirty_ratio,
-            dirty_bytes: s.dirty_bytes,
-            dirty_background_ratio: s.dirty_background_ratio,
-            dirty_background_bytes: s.dirty_background_bytes,
-        };
+        let vm = s.vm;
         let mut dom = WbDomain::new(now);
         let ratelimit = crate::mm::page_writeback::writeback_set_ratelimit(&mut dom, mem, &vm, false, cpus);
         Writeback {

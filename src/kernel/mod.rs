@@ -40,6 +40,8 @@ pub struct Kernel {
     pub devices: Vec<BlockDevice>,
     /// Per device: bdi->io_pages (max_sectors_kb / 4).
     pub io_pages: Vec<u64>,
+    /// Per device: bdi->ra_pages (read_ahead_kb / 4), a new open file's readahead window.
+    pub ra_pages: Vec<u64>,
     pub sink: EventSink,
     pub vm: VmStat,
     /// The file LRU of the (single) memory domain.
@@ -93,6 +95,7 @@ impl Kernel {
             inodes,
             devices,
             io_pages,
+            ra_pages: Vec::new(),
             sink: EventSink { enabled: events, events: Vec::new() },
             vm: VmStat::default(),
             lru: Lruvec::default(),

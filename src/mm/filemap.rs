@@ -10,6 +10,7 @@ use super::swap::{folio_add_lru, folio_lru_list, folio_mark_accessed};
 use super::workingset::Shadow;
 use crate::kernel::mmzone::Gfp;
 use crate::kernel::Kernel;
+use crate::trace::cachestat::Cachestat;
 use crate::trace::event::EventKind;
 use crate::units::Nanos;
 
@@ -209,24 +210,6 @@ impl Kernel {
         }
         of.ra.prev_pos = last_pos;
         already as i64
-    }
-}
-
-/// struct cachestat (include/uapi/linux/mman.h): pages of a range by state (the model's, and the probe's from the
-/// syscall).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
-pub struct Cachestat {
-    pub nr_cache: u64,
-    pub nr_dirty: u64,
-    pub nr_writeback: u64,
-    pub nr_evicted: u64,
-    pub nr_recently_evicted: u64,
-}
-
-impl Cachestat {
-    /// The counts in cachestat.txt's order.
-    pub fn counts(&self) -> [u64; 5] {
-        [self.nr_cache, self.nr_dirty, self.nr_writeback, self.nr_evicted, self.nr_recently_evicted]
     }
 }
 

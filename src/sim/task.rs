@@ -109,7 +109,7 @@ impl Task {
     }
 
     /// Runs the next op at `k.now`; `Ok(false)` when the stream is done.
-    pub fn step(&mut self, k: &mut Kernel, ra_pages: &[u64]) -> Result<bool, SimError> {
+    pub fn step(&mut self, k: &mut Kernel) -> Result<bool, SimError> {
         k.complete_writeback(k.now);
         let (op, start, resumed) = match self.pending.take() {
             Some((op, start, bdp_start, again)) => (op, start, Some((bdp_start, again))),
@@ -138,7 +138,7 @@ impl Task {
             }
         }
         let misses_before = k.vm.sync_misses;
-        let r = self.exec(k, &op, ra_pages)?;
+        let r = self.exec(k, &op)?;
         if let Some(what) = k.unsupported.take() {
             return Err(SimError::Unsupported { task: self.name.to_string(), op: what });
         }
@@ -261,12 +261,13 @@ impl Task {
         n.min(size - pos) as i64
     }
 
-    fn exec(&mut self, k: &mut Kernel, op: &Op, ra_pages: &[u64]) -> Result<i64, SimError> {
+    fn exec(&mut self, k: &mut Kernel, op: &Op) -> Result<i64, SimError> {
         let ebadf = -(libc::EBADF as i64);
         Ok(match op {
             Op::Open { fd, file, flags } => {
                 let dev = k.inodes[file.0 as usize].device;
-                let of = OpenFile { file: file.0, ra: FileRaState::new(ra_pages[dev]), random: false, noreuse: false };
+                let of =
+                    OpenFile { file: file.0, ra: FileRaState::new(k.ra_pages[dev]), random: false, noreuse: false };
                 let slot = fd.0 as usize;
                 if self.fds.len() <= slot {
                     self.fds.resize_with(slot + 1, || None);
@@ -354,7 +355,7 @@ impl Task {
                         let dev = k.inodes[self.files[vma.of].of.file as usize].device;
                         return Ok(k.generic_fadvise(
                             &mut self.files[vma.of].of,
-                            ra_pages[dev],
+                            k.ra_pages[dev],
                             file_off,
                             len,
                             Fadvice::WillNeed,
@@ -485,7 +486,7 @@ impl Task {
             Op::Fadvise { fd, off, len, advice } => {
                 let Some(d) = self.fd(*fd) else { return Ok(ebadf) };
                 let dev = k.inodes[d.of.file as usize].device;
-                k.generic_fadvise(&mut d.of, ra_pages[dev], *off, *len, *advice)
+                k.generic_fadvise(&mut d.of, k.ra_pages[dev], *off, *len, *advice)
             }
             Op::Readahead { fd, off, len } => {
                 let Some(d) = self.fd(*fd) else { return Ok(ebadf) };
@@ -493,7 +494,7 @@ impl Task {
                     return Ok(ebadf);
                 }
                 let dev = k.inodes[d.of.file as usize].device;
-                k.generic_fadvise(&mut d.of, ra_pages[dev], *off, *len, Fadvice::WillNeed)
+                k.generic_fadvise(&mut d.of, k.ra_pages[dev], *off, *len, Fadvice::WillNeed)
             }
             Op::Ftruncate { fd, len } => {
                 let Some(d) = self.fd(*fd) else { return Ok(ebadf) };

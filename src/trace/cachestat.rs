@@ -17,6 +17,24 @@ pub const HEADER: &str = "# time_ns task file off len nr_cache nr_dirty nr_write
 /// The five counts, in cachestat.txt's (and struct cachestat's) order.
 pub const FIELDS: [&str; 5] = ["nr_cache", "nr_dirty", "nr_writeback", "nr_evicted", "nr_recently_evicted"];
 
+/// struct cachestat (include/uapi/linux/mman.h): pages of a range by state (the model's, and the probe's from the
+/// syscall).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Cachestat {
+    pub nr_cache: u64,
+    pub nr_dirty: u64,
+    pub nr_writeback: u64,
+    pub nr_evicted: u64,
+    pub nr_recently_evicted: u64,
+}
+
+impl Cachestat {
+    /// The counts in cachestat.txt's order.
+    pub fn counts(&self) -> [u64; 5] {
+        [self.nr_cache, self.nr_dirty, self.nr_writeback, self.nr_evicted, self.nr_recently_evicted]
+    }
+}
+
 /// One cachestat op's result.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Record {
