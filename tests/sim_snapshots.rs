@@ -44,7 +44,7 @@ fn snapshots_of_summaries_and_readahead_decisions() {
         let Some((text, res)) = log_text(&sc) else { continue };
         let decisions: Vec<&str> =
             text.lines().filter(|l| l.contains(" page_cache_")).map(|l| l.splitn(3, ' ').nth(2).unwrap()).collect();
-        let summary = pcsim::cli::summary(&res);
+        let summary = res.summary().to_string();
         let name = p.file_stem().unwrap().to_string_lossy().into_owned();
         insta::assert_snapshot!(
             format!("{name}"),

@@ -7,11 +7,11 @@
 //! so `Repeat(count: 2, ops: [Read(fd: "a", ...), Close(fd: "a")])` is refused (the second read finds `a` closed).
 //! One extra pass suffices because a pass's effect on that state is idempotent.
 
+use super::diag::{check_name, error, fmt_size, known};
 use super::generate::{GenSpec, Limit, Pattern, Target, Zipf, PURPOSE_MIX, PURPOSE_OFFSETS};
 use super::locate::Loc;
 use super::schema::{OpDoc, OpenFlagDoc, PatternDoc, SyncRangeFlagDoc, SyscallDoc, TaskDoc};
 use super::stream::{Node, Program};
-use super::validate::{check_name, error, fmt_size, known};
 use super::{FileSpec, ScenarioError, TaskSpec};
 use crate::rng::stream_key;
 use crate::trace::op::{Access, Fd, FileId, MapId, Op, OpenFlags, RwFlags, SyncRangeFlags};

@@ -1,7 +1,9 @@
 //! The composition root: the model (`Kernel` and its subsystems) built from a scenario, with the engine's tasks.
 //! The only place where scenario settings become model configuration (the model never reads a `Scenario`).
 
-use crate::block::{BlockDevice, ExtentMap, SECTOR};
+use std::collections::BTreeMap;
+
+use crate::block::{BlockDevice, Extent, ExtentMap, SECTOR};
 use crate::kernel::backing_dev::{Writeback, WritebackSysctls};
 use crate::kernel::{Inode, Kernel};
 use crate::mm::folio::{Folio, PG_REFERENCED};
@@ -11,7 +13,15 @@ use crate::scenario::{InitialState, Scenario};
 
 use super::cpu::CpuStalls;
 use super::task::{SimError, Task};
-use super::SimOptions;
+
+/// Run settings.
+#[derive(Clone, Debug, Default)]
+pub struct SimOptions {
+    /// Record events (and the dirty-page series).
+    pub events: bool,
+    /// Per file name: the extent map to use (e.g. from a probe's extents.txt); contiguous by default.
+    pub extents: BTreeMap<String, Vec<Extent>>,
+}
 
 /// The model of a scenario at time 0, and its tasks.
 pub(crate) struct Built {

@@ -9,32 +9,23 @@ mod collect;
 pub mod cpu;
 mod engine;
 pub mod extents;
+mod output;
 pub mod queue;
 mod result;
 mod series;
 pub mod stats;
+mod summary;
 pub mod task;
 
-use std::collections::BTreeMap;
-
-pub use build::fs_block_size;
+pub use build::{fs_block_size, SimOptions};
 pub use extents::{merge_extents, read_extents};
 pub use queue::EventQueue;
 pub use result::{DeviceStats, FileResidency, SimResult, ZoneStats};
 pub use series::SERIES_INTERVAL_NS;
+pub use summary::Summary;
 pub use task::{SimError, TaskStats};
 
-use crate::block::Extent;
 use crate::scenario::Scenario;
-
-/// Run settings.
-#[derive(Clone, Debug, Default)]
-pub struct SimOptions {
-    /// Record events (and the dirty-page series).
-    pub events: bool,
-    /// Per file name: the extent map to use (e.g. from a probe's extents.txt); contiguous by default.
-    pub extents: BTreeMap<String, Vec<Extent>>,
-}
 
 /// Runs the scenario through the model.
 pub fn simulate(sc: &Scenario, opts: &SimOptions) -> Result<SimResult, SimError> {

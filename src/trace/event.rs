@@ -354,14 +354,6 @@ impl EventKind {
     }
 }
 
-impl fmt::Display for Event {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut s = String::with_capacity(128);
-        crate::trace::log::format_event(self, &mut s);
-        f.write_str(&s)
-    }
-}
-
 /// Kernel threads that evict pages on their own account (reclaim, DAMON, khugepaged): their deletions in a probe
 /// log are not the workload's.
 pub fn is_foreign(task: &str) -> bool {

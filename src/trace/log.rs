@@ -170,6 +170,15 @@ pub fn write_log(log: &Log) -> Vec<u8> {
     w.finish().expect("writing to memory")
 }
 
+/// An event as its log line (without the newline).
+impl std::fmt::Display for Event {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut s = String::with_capacity(128);
+        format_event(self, &mut s);
+        f.write_str(&s)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

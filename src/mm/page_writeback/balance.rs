@@ -16,27 +16,9 @@ use super::limits::{
 use super::ratelimit::{__wb_update_bandwidth, wb_position_ratio, BdiWriteback};
 use super::trace::{BalanceDirtyPagesTrace, BdiDirtyRatelimitTrace, GlobalDirtyStateTrace};
 use super::{
-    ilog2, roundup_pow_of_two, time_after, DirtyThrottleControl, BANDWIDTH_INTERVAL, DIRTY_POLL_THRESH, HZ, MAX_PAUSE,
-    PAGE_SHIFT, RATELIMIT_CALC_SHIFT,
+    ilog2, roundup_pow_of_two, time_after, DirtyThrottleControl, TaskDirty, BANDWIDTH_INTERVAL, DIRTY_POLL_THRESH, HZ,
+    MAX_PAUSE, PAGE_SHIFT, RATELIMIT_CALC_SHIFT,
 };
-
-/// The dirty-throttling fields of struct task_struct.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct TaskDirty {
-    /// Pages dirtied since the last balance_dirty_pages pause.
-    pub nr_dirtied: u64,
-    /// Pages the task may dirty before balance_dirty_pages is called.
-    pub nr_dirtied_pause: u64,
-    /// When the last pause ended (jiffies; 0: never paused).
-    pub dirty_paused_when: u64,
-}
-
-impl Default for TaskDirty {
-    /// kernel/fork.c: a new task checks after 128 KiB (32 pages).
-    fn default() -> Self {
-        TaskDirty { nr_dirtied: 0, nr_dirtied_pause: 128 >> (PAGE_SHIFT - 10), dirty_paused_when: 0 }
-    }
-}
 
 /// The per-CPU counters and the global `ratelimit_pages` of balance_dirty_pages_ratelimited.
 #[derive(Clone, Debug, PartialEq, Eq)]
