@@ -11,6 +11,21 @@ use crate::kernel::Kernel;
 use crate::trace::event::Name;
 
 impl Kernel {
+    /// iomap_dio_rw for a read (fs/iomap/direct-io.c): 512-byte alignment or EINVAL; straight to the device, up to
+    /// the end of the file (rounded up to a sector).
+    pub fn iomap_dio_read(&mut self, file: u32, pos: u64, len: u64) -> i64 {
+        if pos % 512 != 0 || len % 512 != 0 {
+            return -(libc::EINVAL as i64);
+        }
+        let size = self.inodes[file as usize].size;
+        if pos >= size {
+            return 0;
+        }
+        let n = len.min(size.div_ceil(512) * 512 - pos);
+        self.dio_bio_read(file, pos, n);
+        n.min(size - pos) as i64
+    }
+
     /// iomap_dio_rw for a write of `len` bytes at `pos` of `file`. Returns the bytes written or -EINVAL.
     pub fn direct_write(&mut self, file: u32, pos: u64, len: u64) -> i64 {
         if pos % 512 != 0 || len % 512 != 0 {

@@ -5,6 +5,12 @@ use crate::trace::op::FallocMode;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Unsupported(pub &'static str);
 
+impl From<Unsupported> for crate::kernel::SyscallError {
+    fn from(u: Unsupported) -> Self {
+        crate::kernel::SyscallError::Refused(u.0)
+    }
+}
+
 /// sb->s_maxbytes of ext4 with extents (ext4_max_size): 2^32 - 1 blocks.
 pub fn s_maxbytes(blocksize: u64) -> u64 {
     ((1u64 << 32) - 1) * blocksize

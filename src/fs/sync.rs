@@ -6,9 +6,11 @@
 //! Simplifications (DIVERGENCE): the cache flush is one empty flush request (rwbs FF) served as a write batch of no
 //! bytes; sync(2) writes from the calling task, not through the flusher's queued work, and commits no journal.
 
+use crate::fs::file::Files;
 use crate::fs::writepages::Wbc;
 use crate::kernel::Kernel;
 use crate::trace::event::EventKind;
+use crate::trace::op::{Fd, SyncRangeFlags};
 use crate::units::Nanos;
 
 impl Kernel {
@@ -100,5 +102,30 @@ impl Kernel {
             self.blkdev_issue_flush(dev);
         }
         let _ = Nanos(0);
+    }
+}
+
+impl Kernel {
+    /// do_fsync (fsync(2) and fdatasync(2)): vfs_fsync_range over the whole file.
+    pub fn do_fsync(&mut self, files: &mut Files, fd: Fd) -> i64 {
+        let Some(d) = files.fget(fd) else { return -(libc::EBADF as i64) };
+        let file = d.of.file;
+        self.vfs_fsync_range(file, 0, u64::MAX >> 1);
+        0
+    }
+
+    /// ksys_sync_file_range on a descriptor.
+    pub fn ksys_sync_file_range(
+        &mut self,
+        files: &mut Files,
+        fd: Fd,
+        off: u64,
+        len: u64,
+        flags: SyncRangeFlags,
+    ) -> i64 {
+        let Some(d) = files.fget(fd) else { return -(libc::EBADF as i64) };
+        let file = d.of.file;
+        self.sync_file_range(file, off, len, flags);
+        0
     }
 }

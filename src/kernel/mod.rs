@@ -19,10 +19,24 @@ mod fs;
 pub mod jbd2;
 pub mod memcontrol;
 pub mod mmzone;
+pub mod syscall;
 mod vmstat;
 
 pub use fs::Inode;
 pub use vmstat::VmStat;
+
+/// The CPU time of entering and leaving a system call, and of copying one page to or from the user (DIVERGENCE: a
+/// constant model, not measured per host; a buffered write's time per page is drawn by the engine instead).
+pub const SYSCALL_NS: u64 = 250;
+pub const COPY_PAGE_NS: u64 = 150;
+
+/// Why a system call cannot be run by the model: an op it does not model yet, or one it refuses (the message says
+/// what); the engine turns either into a `SimError` naming the task.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SyscallError {
+    NotModelled(&'static str),
+    Refused(&'static str),
+}
 
 /// Where events go. Off means no event is built at all.
 #[derive(Clone, Debug, Default)]

@@ -5,10 +5,12 @@
 //! which the model does not have); the writeback it starts first (`__filemap_fdatawrite_range`) comes with the write
 //! side.
 
-use super::filemap::OpenFile;
 use super::readahead::Ractl;
+use crate::fs::file::Files;
+use crate::fs::file::OpenFile;
 use crate::kernel::Kernel;
 use crate::trace::op::Fadvice;
+use crate::trace::op::Fd;
 
 impl Kernel {
     /// generic_fadvise. `ra_pages` is the bdi's window (read_ahead_kb / 4). Returns 0 or a negative errno.
@@ -65,5 +67,14 @@ impl Kernel {
             }
         }
         0
+    }
+}
+
+impl Kernel {
+    /// ksys_fadvise64_64: posix_fadvise(2) on a descriptor (generic_fadvise).
+    pub fn ksys_fadvise64_64(&mut self, files: &mut Files, fd: Fd, off: u64, len: u64, advice: Fadvice) -> i64 {
+        let Some(d) = files.fget(fd) else { return -(libc::EBADF as i64) };
+        let ra_pages = self.ra_pages[self.inodes[d.of.file as usize].device];
+        self.generic_fadvise(&mut d.of, ra_pages, off, len, advice)
     }
 }

@@ -15,9 +15,9 @@
 //! emits no `mm_filemap_map_pages` for it); VM_EXEC read-around is not modelled; write faults come with the
 //! write side.
 
-use super::filemap::OpenFile;
 use super::folio::{Folio, FolioId, PG_READAHEAD, PG_WORKINGSET};
 use super::readahead::Ractl;
+use crate::fs::file::OpenFile;
 use crate::kernel::Kernel;
 use crate::mm::pgtable::Ptes;
 use crate::trace::event::EventKind;

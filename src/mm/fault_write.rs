@@ -12,9 +12,9 @@
 //! loop device needs no stable pages) are not modelled; MAP_PRIVATE writes (copy-on-write into anonymous memory)
 //! are refused by the simulator.
 
+use crate::fs::file::OpenFile;
 use crate::kernel::Kernel;
 use crate::mm::fault::Vma;
-use crate::mm::filemap::OpenFile;
 
 impl Kernel {
     /// handle_pte_fault's write side for a shared mapping: nothing when the PTE is writable, else wp_page_shared (mapped

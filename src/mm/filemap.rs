@@ -5,25 +5,18 @@
 //! only (the LRU comes with issue 4).
 
 use super::folio::{Folio, FolioId, FOLIO_BATCH, PG_ACTIVE, PG_DIRTY, PG_READAHEAD, PG_WORKINGSET, PG_WRITEBACK};
-use super::readahead::{FileRaState, Ractl};
+use super::readahead::Ractl;
 use super::swap::{folio_add_lru, folio_lru_list, folio_mark_accessed};
 use super::workingset::Shadow;
+use crate::fs::file::Files;
+use crate::fs::file::OpenFile;
 use crate::kernel::mmzone::Gfp;
 use crate::kernel::Kernel;
+use crate::kernel::SYSCALL_NS;
 use crate::trace::cachestat::Cachestat;
 use crate::trace::event::EventKind;
+use crate::trace::op::Fd;
 use crate::units::Nanos;
-
-/// struct file: what the read path needs of an open file.
-#[derive(Clone, Debug)]
-pub struct OpenFile {
-    pub file: u32,
-    pub ra: FileRaState,
-    /// FMODE_RANDOM (POSIX_FADV_RANDOM).
-    pub random: bool,
-    /// FMODE_NOREUSE (POSIX_FADV_NOREUSE).
-    pub noreuse: bool,
-}
 
 /// Flags of one read call (IOCB_*).
 #[derive(Clone, Copy, Debug, Default)]
@@ -321,5 +314,27 @@ impl Kernel {
             self.vm.pgactivate += nr;
             self.ws.activation(nr);
         }
+    }
+}
+
+impl Kernel {
+    /// SYSCALL_DEFINE4(cachestat): the pages holding bytes [off, off+len) (len 0: to the end of the file), their
+    /// counts recorded in the run's cachestat log with the call's start and the calling task.
+    pub fn ksys_cachestat(&mut self, files: &mut Files, fd: Fd, off: u64, len: u64) -> i64 {
+        let Some(d) = files.fget(fd) else { return -(libc::EBADF as i64) };
+        let file = d.of.file;
+        // The last page: (off + len - 1) >> PAGE_SHIFT, or the end for len 0.
+        let last = if len == 0 { u64::MAX } else { off.wrapping_add(len).wrapping_sub(1) >> 12 };
+        let cs = self.filemap_cachestat(file, off >> 12, last);
+        let rec = crate::trace::cachestat::Record {
+            time_ns: self.now.0 - SYSCALL_NS,
+            task: self.task.to_string(),
+            file: self.file_name(file).to_string(),
+            off,
+            len,
+            counts: cs.counts(),
+        };
+        self.cachestat_log.push(rec);
+        0
     }
 }

@@ -20,31 +20,14 @@
 //! (the kernel allocates first, then finds -EEXIST).
 
 use super::folio::{Folio, FolioId, PG_READAHEAD};
+use crate::fs::file::{FileRaState, Files};
 use crate::kernel::mmzone::Gfp;
 use crate::kernel::Kernel;
 use crate::trace::event::EventKind;
+use crate::trace::op::{Fadvice, Fd};
 
 /// MAX_PAGECACHE_ORDER on the host (min(11, PMD order 9)).
 pub const MAX_PAGECACHE_ORDER: u32 = 9;
-
-/// struct file_ra_state (include/linux/fs.h, 6.18).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct FileRaState {
-    pub start: u64,
-    pub size: u64,
-    pub async_size: u64,
-    pub ra_pages: u64,
-    pub mmap_miss: u64,
-    pub prev_pos: i64,
-    pub order: u32,
-}
-
-impl FileRaState {
-    /// file_ra_state_init: the bdi's window, no history.
-    pub fn new(ra_pages: u64) -> Self {
-        FileRaState { start: 0, size: 0, async_size: 0, ra_pages, mmap_miss: 0, prev_pos: -1, order: 0 }
-    }
-}
 
 /// struct readahead_control: the file (scenario file id), the next index to read, and the batch being built.
 #[derive(Debug)]
@@ -373,6 +356,18 @@ impl Kernel {
         ra.async_size = ra.size;
         ractl.index = ra.start;
         self.page_cache_ra_order(ractl, ra);
+    }
+}
+
+impl Kernel {
+    /// ksys_readahead (mm/readahead.c): EBADF unless open for reading, then vfs_fadvise(POSIX_FADV_WILLNEED).
+    pub fn ksys_readahead(&mut self, files: &mut Files, fd: Fd, off: u64, len: u64) -> i64 {
+        let Some(d) = files.fget(fd) else { return -(libc::EBADF as i64) };
+        if !d.readable {
+            return -(libc::EBADF as i64);
+        }
+        let ra_pages = self.ra_pages[self.inodes[d.of.file as usize].device];
+        self.generic_fadvise(&mut d.of, ra_pages, off, len, Fadvice::WillNeed)
     }
 }
 
