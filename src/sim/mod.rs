@@ -13,6 +13,7 @@ mod output;
 pub mod queue;
 mod result;
 mod series;
+mod snapshot;
 pub mod stats;
 mod summary;
 pub mod task;
