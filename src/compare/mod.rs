@@ -15,13 +15,21 @@
 //! they are reported, compared without their jiffies fields (global_dirty_state by count only), and never
 //! thresholded. Residency (resident page sets from `residency.txt`) is compared in [`residency`].
 
+#[doc(hidden)]
 pub mod align;
+#[doc(hidden)]
 pub mod cachestat;
+#[doc(hidden)]
 pub mod counters;
+#[doc(hidden)]
 pub mod curves;
+#[doc(hidden)]
 pub mod input;
+#[doc(hidden)]
 pub mod output;
+#[doc(hidden)]
 pub mod residency;
+#[doc(hidden)]
 pub mod write_checks;
 
 use std::collections::BTreeMap;
@@ -52,6 +60,7 @@ pub enum Group {
 }
 
 impl Group {
+    /// The group's name in reports (`readahead`, `pages`, `block`, `writeback`, `other`).
     pub fn name(self) -> &'static str {
         match self {
             Group::Readahead => "readahead",
@@ -121,7 +130,9 @@ pub fn canonical(kind: &EventKind) -> String {
 /// One side of a disagreement: the event's 1-based ordinal among the log's events, and its line.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Side {
+    /// The event's ordinal among its log's events (from 1).
     pub event: usize,
+    /// The event's log line.
     pub line: String,
 }
 
@@ -141,13 +152,19 @@ pub struct Disagreement {
 /// Agreement of one tracepoint over all its streams.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct KindReport {
+    /// The tracepoint.
     pub kind: &'static str,
+    /// What its agreement is used for.
     pub group: Group,
+    /// Events of this tracepoint in the simulated log.
     pub sim_count: usize,
+    /// Events of this tracepoint in the probe's log.
     pub probe_count: usize,
     /// Σ over streams of max(sim, probe): the denominator of both agreements.
     pub denominator: usize,
+    /// Events matched in log order (the longest common subsequence, summed over the streams).
     pub matched_in_order: usize,
+    /// Events matched regardless of order.
     pub matched_multiset: usize,
     /// matched_in_order / denominator (1.0 when both sides are empty).
     pub in_order: f64,
@@ -164,12 +181,19 @@ pub struct KindReport {
 /// Agreement of a group of tracepoints (pooled counts).
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct GroupReport {
+    /// The group.
     pub group: Group,
+    /// Whether a threshold may apply to it (writeback events never are).
     pub thresholded: bool,
+    /// Events of the group in the simulated log.
     pub sim_count: usize,
+    /// Events of the group in the probe's log.
     pub probe_count: usize,
+    /// The longer side's count, summed over the group's streams: what the agreements are fractions of.
     pub denominator: usize,
+    /// In-order agreement, percent.
     pub in_order: f64,
+    /// Multiset agreement, percent.
     pub multiset: f64,
     /// The agreement thresholds use: multiset for block, in order otherwise.
     pub score: f64,
@@ -178,12 +202,15 @@ pub struct GroupReport {
 /// The event comparison of one simulated log with one observed log.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Report {
+    /// Events in the simulated log (left-out ones excluded).
     pub sim_events: usize,
+    /// Events in the probe's log (left-out ones excluded).
     pub probe_events: usize,
     /// One row per tracepoint present on either side, in `EventKind::NAMES` order.
     pub kinds: Vec<KindReport>,
     /// One row per group present on either side.
     pub groups: Vec<GroupReport>,
+    /// What was left out of the scores and why (filesystem metadata, other reclaimers' evictions, host-only events).
     pub notes: Vec<String>,
 }
 

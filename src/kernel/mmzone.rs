@@ -100,7 +100,7 @@ impl Kswapd {
 
 /// The target lruvec's statistics as reclaim reads them: inactive and active file pages and
 /// WORKINGSET_ACTIVATE_FILE as of the last stats flush, and the activations at the last reclaim
-/// (lruvec->refaults[WORKINGSET_FILE], snapshot_refaults).
+/// (lruvec->refaults\[WORKINGSET_FILE\], snapshot_refaults).
 #[derive(Clone, Debug, Default)]
 pub struct LruvecStats {
     pub flushed: [u64; 3],

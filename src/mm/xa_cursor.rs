@@ -1,6 +1,6 @@
 //! lib/xarray.c's cursor (`xa_state`: `xas_load`, `xas_next`, `xas_prev`) walking an address space, as
 //! `page_cache_next_miss` / `page_cache_prev_miss` use it; split from address_space.rs. The tree is implied by the
-//! folios (see [`XaCursor`]).
+//! folios (see `XaCursor`).
 
 use super::folio::FolioSlab;
 use super::xarray::PageIndex;

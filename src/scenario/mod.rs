@@ -37,12 +37,19 @@ pub const DEFAULT_SEED: u64 = 1;
 /// A loaded, validated scenario.
 #[derive(Clone, Debug)]
 pub struct Scenario {
+    /// The scenario's name (names the probe's threads' files and the logs' headers).
     pub name: String,
+    /// The root seed every random stream derives from.
     pub seed: u64,
+    /// The machine: memory, CPUs, memory cgroup.
     pub machine: Machine,
+    /// The block devices, each with one filesystem.
     pub devices: Vec<Device>,
+    /// The vm sysctls in force (kernel defaults for those the scenario leaves out).
     pub sysctls: Sysctls,
+    /// The files that exist when the tasks start.
     pub files: Vec<FileSpec>,
+    /// The tasks, each a thread issuing its op stream.
     pub tasks: Vec<TaskSpec>,
     /// Where the scenario came from (the path as given, or the origin passed to [`Scenario::parse`]).
     pub source: String,
@@ -55,6 +62,7 @@ pub struct Scenario {
 pub struct Machine {
     /// RAM in bytes.
     pub memory: u64,
+    /// Online CPUs (the per-CPU ratelimits and batches scale with them).
     pub cpus: u32,
     /// A memory cgroup limit (memory.max) on the tasks, in bytes.
     pub memcg_limit: Option<u64>,
@@ -66,7 +74,9 @@ pub struct Machine {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum FsType {
     #[default]
+    /// ext4 (the default).
     Ext4,
+    /// xfs.
     Xfs,
 }
 
@@ -80,6 +90,7 @@ impl FsType {
         }
     }
 
+    /// The name mkfs and /proc/mounts use.
     pub fn name(&self) -> &'static str {
         match self {
             FsType::Ext4 => "ext4",
@@ -91,7 +102,9 @@ impl FsType {
 /// A block device with one filesystem.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Device {
+    /// The device's name (the event log's `device=`).
     pub name: String,
+    /// Its filesystem.
     pub fs: FsType,
     /// Bytes.
     pub size: u64,
@@ -105,8 +118,11 @@ pub struct Device {
     pub read_bw: u64,
     /// Bytes per second.
     pub write_bw: u64,
+    /// Time from issue to the first byte of a read.
     pub read_latency: Nanos,
+    /// An idle device's delay before it starts on a write batch.
     pub write_latency: Nanos,
+    /// Requests the device serves at once (reads).
     pub queue_depth: u32,
     /// A blk-throttle limit on writes to the device, bytes per second (cgroup v1 root
     /// `blkio.throttle.write_bps_device`, which also throttles the flusher's writeback). `None`: no limit.
@@ -121,11 +137,13 @@ pub struct Device {
 /// A file that exists before the tasks start.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FileSpec {
+    /// The file's name (the event log's `file=`).
     pub name: String,
     /// Index into [`Scenario::devices`].
     pub device: usize,
     /// Bytes.
     pub size: u64,
+    /// What of it is cached when the tasks start.
     pub state: InitialState,
 }
 
@@ -138,9 +156,19 @@ pub enum InitialState {
     /// The whole file cached and clean.
     Cached,
     /// Bytes [off, off+len) cached and clean.
-    CachedRange { off: u64, len: u64 },
+    CachedRange {
+        /// Start of the cached range, bytes.
+        off: u64,
+        /// Length of the cached range, bytes.
+        len: u64,
+    },
     /// Bytes [off, off+len) cached and dirty (written, not yet written back).
-    DirtyRange { off: u64, len: u64 },
+    DirtyRange {
+        /// Start of the dirty range, bytes.
+        off: u64,
+        /// Length of the dirty range, bytes.
+        len: u64,
+    },
 }
 
 /// One task (a Linux thread in the probe).
@@ -160,12 +188,15 @@ pub struct TaskSpec {
 /// A scenario refused: where, why, and usually what to do about it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ScenarioError {
+    /// The scenario's file (or the origin given to `Scenario::parse`).
     pub origin: String,
     /// 1-based; 0 when there is no position (e.g. the file could not be read).
     pub line: usize,
     /// 1-based, in characters.
     pub col: usize,
+    /// What is wrong.
     pub msg: String,
+    /// What to do about it, when there is something to say.
     pub hint: Option<String>,
 }
 

@@ -12,7 +12,8 @@ use crate::mm::swap::folio_add_lru;
 use crate::scenario::{InitialState, Scenario};
 
 use super::cpu::CpuStalls;
-use super::task::{SimError, Task};
+use super::result::SimError;
+use super::task::Task;
 
 /// Run settings.
 #[derive(Clone, Debug, Default)]

@@ -13,8 +13,9 @@ use crate::trace::series::Series;
 use crate::units::Nanos;
 
 use super::queue::EventQueue;
+use super::result::SimError;
 use super::series::{series_sample, SERIES_INTERVAL_NS};
-use super::task::{SimError, Task};
+use super::task::Task;
 
 /// What the event queue runs: a task's next op, or a step of kswapd0 (of the given schedule generation).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]

@@ -6,25 +6,33 @@
 
 mod build;
 mod collect;
+#[doc(hidden)]
 pub mod cpu;
 mod engine;
+#[doc(hidden)]
 pub mod extents;
 mod output;
+#[doc(hidden)]
 pub mod queue;
 mod result;
 mod series;
 mod snapshot;
 pub mod stats;
 mod summary;
+#[doc(hidden)]
 pub mod task;
 
-pub use build::{fs_block_size, SimOptions};
+#[doc(hidden)]
+pub use build::fs_block_size;
+pub use build::SimOptions;
+#[doc(hidden)]
 pub use extents::{merge_extents, read_extents};
+#[doc(hidden)]
 pub use queue::EventQueue;
-pub use result::{DeviceStats, FileResidency, SimResult, ZoneStats};
+pub use result::{DeviceStats, FileResidency, SimError, SimResult, TaskStats, ZoneStats};
 pub use series::SERIES_INTERVAL_NS;
+pub use stats::Histogram;
 pub use summary::Summary;
-pub use task::{SimError, TaskStats};
 
 use crate::scenario::Scenario;
 

@@ -12,16 +12,26 @@ use super::result::SimResult;
 impl SimResult {
     /// Writes the event log (`trace::log` format, header `source=sim`, the scenario, the seed) to `w`.
     pub fn write_events<W: Write>(&self, w: W) -> io::Result<W> {
+        let mut lw = LogWriter::new(w, &self.header())?;
+        for e in &self.events {
+            lw.write(e)?;
+        }
+        lw.finish()
+    }
+
+    /// The run's event log, as [`crate::trace::log::read_log`] would read its written form (header `source=sim`, the
+    /// scenario, the seed): what [`crate::compare()`] takes.
+    pub fn log(&self) -> crate::trace::log::Log {
+        crate::trace::log::Log { header: self.header(), events: self.events.clone() }
+    }
+
+    fn header(&self) -> BTreeMap<String, String> {
         let mut header = BTreeMap::new();
         header.insert("source".to_string(), "sim".to_string());
         header.insert("scenario".to_string(), self.scenario.clone());
         header.insert("seed".to_string(), self.seed.to_string());
         header.insert("pcsim".to_string(), env!("CARGO_PKG_VERSION").to_string());
-        let mut lw = LogWriter::new(w, &header)?;
-        for e in &self.events {
-            lw.write(e)?;
-        }
-        lw.finish()
+        header
     }
 
     /// Writes the run's directory in the probe's layout: events.log, residency.txt, vmstat.txt, and

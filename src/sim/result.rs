@@ -6,25 +6,93 @@ use crate::kernel::VmStat;
 use crate::trace::event::Event;
 use crate::units::Nanos;
 
-pub use super::task::TaskStats;
+use super::stats::Histogram;
+
+/// Why a scenario cannot be simulated (yet).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SimError {
+    #[error("task `{task}`: op `{op}` is not modelled yet (the model covers every op but this variant)")]
+    /// An op the model does not run yet.
+    Unsupported {
+        /// The task that issued it.
+        task: String,
+        /// The op.
+        op: &'static str,
+    },
+    #[error("task `{task}`: {why}")]
+    /// An op the model refuses in this situation (the message says why).
+    Refused {
+        /// The task that issued it.
+        task: String,
+        /// Why.
+        why: &'static str,
+    },
+    #[error("file `{file}` starts with dirty pages, which the read-side model does not handle yet")]
+    /// A file that starts with dirty pages.
+    DirtyInitialState {
+        /// The file.
+        file: String,
+    },
+    #[error("{0}")]
+    /// An extent map that does not fit the scenario.
+    BadExtents(String),
+    #[error("machine.memcg_limit with files cached before the run: the probe charges those to another cgroup, which the model does not represent yet; start the files cold")]
+    /// A memory cgroup with files cached before the run.
+    MemcgUnsupported,
+    #[error("the files start with {cached} bytes cached but the machine has {memory} bytes of memory for the page cache (its managed memory less machine.used)")]
+    /// More cached at the start than the machine's memory holds.
+    TooMuchCached {
+        /// Bytes cached at the start.
+        cached: u64,
+        /// Bytes the page cache may use.
+        memory: u64,
+    },
+}
+
+/// Per-task results.
+#[derive(Clone, Debug, Default)]
+pub struct TaskStats {
+    /// The task's name.
+    pub name: String,
+    /// Ops it ran (Sleep included).
+    pub ops: u64,
+    /// Ops that returned an error (-errno).
+    pub failed_ops: u64,
+    /// Bytes moved by its reads and writes (what the calls returned).
+    pub bytes: u64,
+    /// Read calls (read, pread, readv, preadv, sendfile).
+    pub read_ops: u64,
+    /// Read ops that waited for I/O or started synchronous readahead.
+    pub read_misses: u64,
+    /// Each op's latency (virtual time from its start to its return; Sleep not recorded), nanoseconds.
+    pub latency: Histogram,
+    /// When its last op returned.
+    pub end: Nanos,
+}
 
 /// Per device results.
 #[derive(Clone, Debug, Default)]
 pub struct DeviceStats {
+    /// The device's name.
     pub name: String,
+    /// Requests it served (reads and writes).
     pub requests: u64,
+    /// Sectors read (512 bytes).
     pub sectors_read: u64,
+    /// Time it was busy (the union of its service intervals), nanoseconds.
     pub busy_ns: u64,
 }
 
 /// Per file residency at the end.
 #[derive(Clone, Debug, Default)]
 pub struct FileResidency {
+    /// The file's name.
     pub name: String,
     /// i_size in pages at the end of the run.
     pub size_pages: u64,
     /// Dirty pages at the end (cachestat's nr_dirty).
     pub nr_dirty: u64,
+    /// Pages cached at the end (cachestat's nr_cache).
     pub nr_cache: u64,
     /// Resident pages as inclusive ranges.
     pub ranges: Vec<(u64, u64)>,
@@ -35,16 +103,23 @@ pub struct FileResidency {
 /// Everything a run produced.
 #[derive(Clone, Debug, Default)]
 pub struct SimResult {
+    /// The scenario's name.
     pub scenario: String,
+    /// The seed the run used.
     pub seed: u64,
     /// Events in time order (same-time events in emission order).
     pub events: Vec<Event>,
+    /// Per task, in the scenario's order.
     pub tasks: Vec<TaskStats>,
+    /// Per device, in the scenario's order.
     pub devices: Vec<DeviceStats>,
+    /// Per file at the end, in the scenario's order.
     pub files: Vec<FileResidency>,
+    /// The vm counters over the run.
     pub vm: VmStat,
     /// Pages on the inactive and active file LRU lists at the end (nr_inactive_file, nr_active_file).
     pub nr_inactive_file: u64,
+    /// Pages on the active file list at the end.
     pub nr_active_file: u64,
     /// Reclaim and workingset counters, named as in /proc/vmstat.
     pub counters: Vec<(&'static str, u64)>,
@@ -52,6 +127,7 @@ pub struct SimResult {
     pub zone: ZoneStats,
     /// The result of each cachestat op, in the order they ran.
     pub cachestat: Vec<crate::trace::cachestat::Record>,
+    /// When the last task ended (virtual time).
     pub end: Nanos,
     /// The dirty-page time series (vmstat_series.txt), sampled every 100 ms when events are on.
     pub series: Option<crate::trace::series::Series>,
@@ -60,11 +136,17 @@ pub struct SimResult {
 /// The machine's one zone over the run (pages).
 #[derive(Clone, Debug, Default)]
 pub struct ZoneStats {
+    /// Pages the zone manages (its memory less the struct pages).
     pub managed: u64,
+    /// The min watermark, pages.
     pub min: u64,
+    /// The low watermark (kswapd wakes below it), pages.
     pub low: u64,
+    /// The high watermark (kswapd sleeps above it), pages.
     pub high: u64,
+    /// Free pages at the start (after the initial page cache).
     pub free_start: u64,
+    /// Free pages at the end.
     pub free_end: u64,
     /// The fewest free pages right after an allocation.
     pub free_lowest: u64,
@@ -72,6 +154,7 @@ pub struct ZoneStats {
     pub peak_cached: u64,
     /// Allocations reclaim could not make room for (the kernel would OOM-kill), and __GFP_NORETRY failures.
     pub overcommitted: u64,
+    /// __GFP_NORETRY allocations (readahead's) that failed.
     pub noretry_failed: u64,
 }
 

@@ -3,44 +3,13 @@
 
 use std::sync::Arc;
 
-use super::stats::Histogram;
+use super::result::{SimError, TaskStats};
 use crate::kernel::syscall::Current;
 use crate::kernel::{Kernel, SyscallError, COPY_PAGE_NS, SYSCALL_NS};
 use crate::scenario::OpStream;
 use crate::trace::event::Name;
 use crate::trace::op::Op;
 use crate::units::Nanos;
-
-/// Why a scenario cannot be simulated (yet).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum SimError {
-    #[error("task `{task}`: op `{op}` is not modelled yet (the model covers every op but this variant)")]
-    Unsupported { task: String, op: &'static str },
-    #[error("task `{task}`: {why}")]
-    Refused { task: String, why: &'static str },
-    #[error("file `{file}` starts with dirty pages, which the read-side model does not handle yet")]
-    DirtyInitialState { file: String },
-    #[error("{0}")]
-    BadExtents(String),
-    #[error("machine.memcg_limit with files cached before the run: the probe charges those to another cgroup, which the model does not represent yet; start the files cold")]
-    MemcgUnsupported,
-    #[error("the files start with {cached} bytes cached but the machine has {memory} bytes of memory for the page cache (its managed memory less machine.used)")]
-    TooMuchCached { cached: u64, memory: u64 },
-}
-
-/// Per-task results.
-#[derive(Clone, Debug, Default)]
-pub struct TaskStats {
-    pub name: String,
-    pub ops: u64,
-    pub failed_ops: u64,
-    pub bytes: u64,
-    pub read_ops: u64,
-    /// Read ops that waited for I/O or started synchronous readahead.
-    pub read_misses: u64,
-    pub latency: Histogram,
-    pub end: Nanos,
-}
 
 pub struct Task {
     pub name: Name,

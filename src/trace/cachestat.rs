@@ -21,10 +21,15 @@ pub const FIELDS: [&str; 5] = ["nr_cache", "nr_dirty", "nr_writeback", "nr_evict
 /// syscall).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Cachestat {
+    /// Pages cached.
     pub nr_cache: u64,
+    /// Pages dirty.
     pub nr_dirty: u64,
+    /// Pages under writeback.
     pub nr_writeback: u64,
+    /// Pages evicted (shadow entries).
     pub nr_evicted: u64,
+    /// Evicted pages whose refault would activate them.
     pub nr_recently_evicted: u64,
 }
 
@@ -38,10 +43,15 @@ impl Cachestat {
 /// One cachestat op's result.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Record {
+    /// The op's start, nanoseconds from the run's start.
     pub time_ns: u64,
+    /// The task that ran it.
     pub task: String,
+    /// The file.
     pub file: String,
+    /// The range's start, bytes.
     pub off: u64,
+    /// The range's length, bytes (0: to the end of the file).
     pub len: u64,
     /// nr_cache, nr_dirty, nr_writeback, nr_evicted, nr_recently_evicted.
     pub counts: [u64; 5],
