@@ -285,7 +285,7 @@ impl Kernel {
             let inflight = d.writes_in_flight();
             let qd = d.nr_requests;
             d.wbt.advance(self.now, inflight > 0, qd);
-            let recent_wait = self.wb.wbs[dev].dirty_sleep.is_some_and(|t| self.now.0 < t.0 + 1_000_000_000);
+            let recent_wait = self.wb.wbs[dev].last_bdp_sleep.is_some_and(|t| self.now.0 < t.0 + 1_000_000_000);
             let d = &mut self.devices[dev];
             if inflight < d.wbt.limit(self.now, qd, background, recent_wait) {
                 d.wbt.wrote();

@@ -27,8 +27,8 @@ pub struct WbWork {
 /// BdiWriteback) and its counters (WB_RECLAIMABLE, WB_WRITEBACK, WB_DIRTIED, WB_WRITTEN, in pages).
 #[derive(Clone, Debug)]
 pub struct Wb {
-    /// wb->dirty_sleep: when a task last slept in balance_dirty_pages on this wb (blk-wbt's wb_recent_wait).
-    pub dirty_sleep: Option<Nanos>,
+    /// wb->bdi->last_bdp_sleep (6.8+; wb->dirty_sleep before): when a task last slept in balance_dirty_pages on this wb (blk-wbt's wb_recent_wait).
+    pub last_bdp_sleep: Option<Nanos>,
     /// Newest at the front; move_expired_inodes takes from the back (oldest).
     pub b_dirty: VecDeque<u32>,
     /// The next inode to write is at the back.
@@ -60,7 +60,7 @@ pub struct Wb {
 impl Wb {
     pub(crate) fn new(now_jiffies: u64) -> Self {
         Wb {
-            dirty_sleep: None,
+            last_bdp_sleep: None,
             b_dirty: VecDeque::new(),
             b_io: VecDeque::new(),
             b_more_io: VecDeque::new(),

@@ -5,7 +5,7 @@
 //! which the model does not have); the writeback it starts first (`__filemap_fdatawrite_range`) comes with the write
 //! side.
 
-use super::readahead::Ractl;
+use super::readahead::ReadaheadControl;
 use crate::fs::file::Files;
 use crate::fs::file::OpenFile;
 use crate::kernel::Kernel;
@@ -40,7 +40,7 @@ impl Kernel {
                 let end = endbyte >> 12;
                 let nr = (end - start).wrapping_add(1);
                 let nr = if nr == 0 { u64::MAX } else { nr };
-                let mut ractl = Ractl::new(of.file, start, of.random);
+                let mut ractl = ReadaheadControl::new(of.file, start, of.random);
                 let ra = of.ra;
                 self.force_page_cache_ra(&mut ractl, &ra, nr);
             }

@@ -16,7 +16,7 @@
 //! write side.
 
 use super::folio::{Folio, FolioId, PG_READAHEAD, PG_WORKINGSET};
-use super::readahead::Ractl;
+use super::readahead::ReadaheadControl;
 use crate::fs::file::OpenFile;
 use crate::kernel::Kernel;
 use crate::mm::pgtable::Ptes;
@@ -126,7 +126,7 @@ impl Kernel {
     /// do_sync_mmap_readahead: readahead for a major fault. Returns whether the fault lock was dropped (fpin).
     fn do_sync_mmap_readahead(&mut self, of: &mut OpenFile, vma: &Vma, page: u64, first_try: bool) -> bool {
         if vma.huge {
-            let mut ractl = Ractl::new(of.file, page & !(HPAGE_PMD_NR - 1), of.random);
+            let mut ractl = ReadaheadControl::new(of.file, page & !(HPAGE_PMD_NR - 1), of.random);
             of.ra.size = if vma.rand { HPAGE_PMD_NR } else { 2 * HPAGE_PMD_NR };
             of.ra.async_size = HPAGE_PMD_NR;
             of.ra.order = HPAGE_PMD_ORDER;
@@ -137,7 +137,7 @@ impl Kernel {
             return false;
         }
         if vma.seq {
-            let mut ractl = Ractl::new(of.file, page, of.random);
+            let mut ractl = ReadaheadControl::new(of.file, page, of.random);
             let req = of.ra.ra_pages;
             self.page_cache_sync_ra(&mut ractl, &mut of.ra, req);
             return first_try;
@@ -153,7 +153,7 @@ impl Kernel {
         of.ra.size = of.ra.ra_pages;
         of.ra.async_size = of.ra.ra_pages / 4;
         of.ra.order = 0;
-        let mut ractl = Ractl::new(of.file, of.ra.start, of.random);
+        let mut ractl = ReadaheadControl::new(of.file, of.ra.start, of.random);
         self.page_cache_ra_order(&mut ractl, &mut of.ra);
         first_try
     }
@@ -166,7 +166,7 @@ impl Kernel {
         of.ra.mmap_miss = of.ra.mmap_miss.saturating_sub(1);
         let id = self.inodes[of.file as usize].mapping.lookup(&self.folios, page).expect("caller found the folio");
         if self.folios.get(id).test(PG_READAHEAD) {
-            let mut ractl = Ractl::new(of.file, page, of.random);
+            let mut ractl = ReadaheadControl::new(of.file, page, of.random);
             let req = of.ra.ra_pages;
             self.page_cache_async_ra(&mut ractl, &mut of.ra, id, req);
             return first_try;

@@ -5,7 +5,7 @@
 //! only (the LRU comes with issue 4).
 
 use super::folio::{Folio, FolioId, FOLIO_BATCH, PG_ACTIVE, PG_DIRTY, PG_READAHEAD, PG_WORKINGSET, PG_WRITEBACK};
-use super::readahead::Ractl;
+use super::readahead::ReadaheadControl;
 use super::swap::{folio_add_lru, folio_lru_list, folio_mark_accessed};
 use super::workingset::Shadow;
 use crate::fs::file::Files;
@@ -73,7 +73,7 @@ impl Kernel {
             self.get_read_batch(of.file, index, last_index - 1, batch);
             if batch.is_empty() {
                 self.vm.sync_misses += 1;
-                let mut ractl = Ractl::new(of.file, index, of.random);
+                let mut ractl = ReadaheadControl::new(of.file, index, of.random);
                 self.page_cache_sync_ra(&mut ractl, &mut of.ra, last_index - index);
                 self.get_read_batch(of.file, index, last_index - 1, batch);
             }
@@ -92,7 +92,7 @@ impl Kernel {
             if f.test(PG_READAHEAD) {
                 // The batch holds references to its folios while readahead allocates: reclaim must keep them.
                 self.pinned.extend_from_slice(batch);
-                let mut ractl = Ractl::new(of.file, f.index(), of.random);
+                let mut ractl = ReadaheadControl::new(of.file, f.index(), of.random);
                 self.page_cache_async_ra(&mut ractl, &mut of.ra, last, last_index - f.index());
                 self.pinned.clear();
             }
@@ -183,7 +183,7 @@ impl Kernel {
                 && (pos >> 12) >= first.index();
             for (i, &id) in batch.iter().enumerate() {
                 if i > 0 || !same {
-                    self.mark_accessed(id);
+                    self.folio_mark_accessed(id);
                 }
                 let f = self.folios.get(id);
                 let fsize = f.nr_pages() * 4096;
@@ -263,7 +263,7 @@ impl Kernel {
         let nr = f.nr_pages();
         self.flush_stats();
         // mem_cgroup_charge first: reclaim may run before the new folio is in the cache.
-        self.charge(nr);
+        self.mem_cgroup_charge(nr);
         let id = self.folios.alloc(f);
         // New folios are locked until their read completes (the caller submits it).
         self.folios.set_ready_at(id, Nanos(u64::MAX));
@@ -291,7 +291,7 @@ impl Kernel {
     /// __filemap_remove_folio with an optional shadow entry left in the folio's slots.
     pub(crate) fn remove_folio(&mut self, id: FolioId, shadow: Option<Shadow>) {
         let f = *self.folios.get(id);
-        self.uncharge(f.nr_pages());
+        self.mem_cgroup_uncharge(f.nr_pages());
         let list = folio_lru_list(&self.folios, id);
         self.lru.del(&mut self.folios, id, list);
         let mapping = &mut self.inodes[f.file() as usize].mapping;
@@ -304,11 +304,11 @@ impl Kernel {
         }
     }
     /// filemap_remove_folio: takes a folio out of its file's page cache and the LRU, uncharges and frees it.
-    pub fn delete_from_page_cache(&mut self, id: FolioId) {
+    pub fn filemap_remove_folio(&mut self, id: FolioId) {
         self.remove_folio(id, None);
     }
     /// folio_mark_accessed, with the PGACTIVATE count.
-    pub fn mark_accessed(&mut self, id: FolioId) {
+    pub fn folio_mark_accessed(&mut self, id: FolioId) {
         if folio_mark_accessed(&mut self.lru, &mut self.folios, id) {
             let nr = self.folios.get(id).nr_pages();
             self.vm.pgactivate += nr;

@@ -17,7 +17,7 @@ pub const MEMCG_CHARGE_BATCH: u64 = 64;
 impl Kernel {
     /// try_charge_memcg for a new folio of `nr` pages: from the stock, else a batch from the counter, reclaiming at
     /// the limit.
-    pub fn charge(&mut self, nr: u64) {
+    pub fn mem_cgroup_charge(&mut self, nr: u64) {
         let Some(m) = self.memcg.as_mut() else { return };
         if m.stock >= nr {
             m.stock -= nr;
@@ -42,7 +42,7 @@ impl Kernel {
     }
 
     /// The page_counter uncharge of an evicted or invalidated folio.
-    pub fn uncharge(&mut self, nr: u64) {
+    pub fn mem_cgroup_uncharge(&mut self, nr: u64) {
         if let Some(m) = self.memcg.as_mut() {
             m.usage = m.usage.saturating_sub(nr);
         }

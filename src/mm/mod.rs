@@ -1,7 +1,6 @@
 //! Memory management: folios, the page cache of each file, readahead and the read path (mirroring mm/).
 
 pub mod address_space;
-pub mod balance_dirty;
 pub mod fadvise;
 pub mod fault;
 pub mod fault_write;

@@ -31,7 +31,7 @@ pub const MAX_PAGECACHE_ORDER: u32 = 9;
 
 /// struct readahead_control: the file (scenario file id), the next index to read, and the batch being built.
 #[derive(Debug)]
-pub struct Ractl {
+pub struct ReadaheadControl {
     pub file: u32,
     /// readahead_index(): the first page of the batch not yet submitted.
     pub index: u64,
@@ -41,9 +41,9 @@ pub struct Ractl {
     pub random: bool,
 }
 
-impl Ractl {
+impl ReadaheadControl {
     pub fn new(file: u32, index: u64, random: bool) -> Self {
-        Ractl { file, index, batch: Vec::new(), random }
+        ReadaheadControl { file, index, batch: Vec::new(), random }
     }
 }
 
@@ -126,7 +126,7 @@ impl Kernel {
     }
 
     /// read_pages: submits the batch's folios as reads (the filesystem's ->readahead), REQ_RAHEAD.
-    fn read_pages(&mut self, ractl: &mut Ractl) {
+    fn read_pages(&mut self, ractl: &mut ReadaheadControl) {
         if ractl.batch.is_empty() {
             return;
         }
@@ -151,7 +151,7 @@ enum AddError {
 impl Kernel {
     /// ra_alloc_folio: filemap_alloc_folio(readahead_gfp_mask) + filemap_add_folio for a new folio of `order` at
     /// `index`.
-    fn add_folio(&mut self, file: u32, index: u64, order: u32, readahead: bool) -> Result<FolioId, AddError> {
+    fn ra_alloc_folio(&mut self, file: u32, index: u64, order: u32, readahead: bool) -> Result<FolioId, AddError> {
         if self.inodes[file as usize].mapping.any_in(&self.folios, index, 1 << order) {
             return Err(AddError::Exists);
         }
@@ -162,7 +162,7 @@ impl Kernel {
 
     /// page_cache_ra_unbounded: reads `nr_to_read` pages from the ractl's index whatever the file size, skipping
     /// cached pages, marking the page `nr_to_read - lookahead_size` from the start, stopping at a failed allocation.
-    pub fn page_cache_ra_unbounded(&mut self, ractl: &mut Ractl, nr_to_read: u64, lookahead_size: u64) {
+    pub fn page_cache_ra_unbounded(&mut self, ractl: &mut ReadaheadControl, nr_to_read: u64, lookahead_size: u64) {
         let index = ractl.index;
         if self.events_on() {
             let file = self.file_name(ractl.file);
@@ -173,7 +173,7 @@ impl Kernel {
         let mut i = 0u64;
         while i < nr_to_read {
             let at = index + i;
-            match self.add_folio(ractl.file, at, 0, i == mark) {
+            match self.ra_alloc_folio(ractl.file, at, 0, i == mark) {
                 Ok(id) => {
                     ractl.batch.push(id);
                     i += 1;
@@ -192,7 +192,7 @@ impl Kernel {
     }
 
     /// do_page_cache_ra: clips the read to the page holding the last byte of the file.
-    pub fn do_page_cache_ra(&mut self, ractl: &mut Ractl, mut nr_to_read: u64, lookahead_size: u64) {
+    pub fn do_page_cache_ra(&mut self, ractl: &mut ReadaheadControl, mut nr_to_read: u64, lookahead_size: u64) {
         let isize = self.inodes[ractl.file as usize].size;
         if isize == 0 {
             return;
@@ -209,7 +209,7 @@ impl Kernel {
 
     /// force_page_cache_ra: fadvise(WILLNEED), readahead(2), FMODE_RANDOM reads: up to max(io_pages, ra_pages) pages in
     /// 2 MiB chunks, no marker.
-    pub fn force_page_cache_ra(&mut self, ractl: &mut Ractl, ra: &FileRaState, nr_to_read: u64) {
+    pub fn force_page_cache_ra(&mut self, ractl: &mut ReadaheadControl, ra: &FileRaState, nr_to_read: u64) {
         let io_pages = self.io_pages(ractl.file);
         let max_pages = io_pages.max(ra.ra_pages);
         let mut nr = nr_to_read.min(max_pages);
@@ -226,7 +226,7 @@ impl Kernel {
     /// page_cache_ra_order: allocates the window [ra.start, ra.start + ra.size) as folios of up to `ra.order`, marking
     /// the folio at start + size - async_size; on a cached page or a failed allocation, reads the rest with
     /// `do_page_cache_ra`.
-    pub fn page_cache_ra_order(&mut self, ractl: &mut Ractl, ra: &mut FileRaState) {
+    pub fn page_cache_ra_order(&mut self, ractl: &mut ReadaheadControl, ra: &mut FileRaState) {
         let start = ractl.index;
         let mut index = start;
         if self.events_on() {
@@ -254,7 +254,7 @@ impl Kernel {
                     order -= 1;
                 }
                 let m = mark & !((1u64 << order) - 1);
-                match self.add_folio(ractl.file, index, order, index == m) {
+                match self.ra_alloc_folio(ractl.file, index, order, index == m) {
                     Ok(id) => {
                         ractl.batch.push(id);
                         index += 1 << order;
@@ -278,7 +278,7 @@ impl Kernel {
     }
 
     /// page_cache_sync_ra: a cache miss at `ractl.index` for a read of `req_count` pages.
-    pub fn page_cache_sync_ra(&mut self, ractl: &mut Ractl, ra: &mut FileRaState, mut req_count: u64) {
+    pub fn page_cache_sync_ra(&mut self, ractl: &mut ReadaheadControl, ra: &mut FileRaState, mut req_count: u64) {
         let index = ractl.index;
         self.emit_ra(ractl.file, index, ra, req_count, true);
         let mut forced = ractl.random;
@@ -319,7 +319,13 @@ impl Kernel {
     }
 
     /// page_cache_async_ra: the reader reached the marked folio `folio`; push the window forward.
-    pub fn page_cache_async_ra(&mut self, ractl: &mut Ractl, ra: &mut FileRaState, folio: FolioId, req_count: u64) {
+    pub fn page_cache_async_ra(
+        &mut self,
+        ractl: &mut ReadaheadControl,
+        ra: &mut FileRaState,
+        folio: FolioId,
+        req_count: u64,
+    ) {
         if ra.ra_pages == 0 {
             return;
         }

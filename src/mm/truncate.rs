@@ -83,7 +83,7 @@ impl Kernel {
             self.unmap_mapping_pages(f.file(), f.index(), f.nr_pages());
         }
         self.folio_cancel_dirty(id);
-        self.delete_from_page_cache(id);
+        self.filemap_remove_folio(id);
     }
 
     /// The folios overlapping pages [start, end] in index order: the one holding `start`, then those beginning after it.
@@ -190,7 +190,7 @@ impl Kernel {
         let eof = self.inodes[file as usize].size.div_ceil(4096);
         for pid in ids.into_iter().skip(1) {
             if self.folios.get(pid).index() >= eof {
-                self.delete_from_page_cache(pid);
+                self.filemap_remove_folio(pid);
             }
         }
         true
@@ -348,7 +348,7 @@ impl Kernel {
             let evictable =
                 !f.test(PG_DIRTY) && !f.test(PG_WRITEBACK) && !self.folio_mapped(file, f.index(), f.nr_pages());
             if evictable {
-                self.delete_from_page_cache(id);
+                self.filemap_remove_folio(id);
                 r.count += f.nr_pages();
             } else {
                 self.deactivate_file_folio(id);
@@ -389,7 +389,7 @@ impl Kernel {
                 ret = -(libc::EBUSY as i64);
                 continue;
             }
-            self.delete_from_page_cache(id);
+            self.filemap_remove_folio(id);
         }
         self.clear_shadows_overlapping(file, start, end.saturating_add(1));
         ret
@@ -477,7 +477,7 @@ mod tests {
     fn evict(k: &mut Kernel, indices: &[u64]) {
         for &i in indices {
             let id = k.inodes[0].mapping.lookup(&k.folios, i).unwrap();
-            k.evict(id);
+            k.remove_mapping(id);
         }
         k.sink.events.clear();
     }

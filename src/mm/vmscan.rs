@@ -242,7 +242,7 @@ impl Kernel {
             if mapped {
                 self.try_to_unmap(f.file(), f.index(), f.nr_pages());
             }
-            self.evict(id);
+            self.remove_mapping(id);
             reclaimed += f.nr_pages();
         }
         for id in kept {
@@ -293,7 +293,7 @@ impl Kernel {
 
 impl Kernel {
     /// __remove_mapping for reclaim: the folio leaves a shadow entry (workingset_eviction) and is deleted.
-    pub fn evict(&mut self, id: FolioId) {
+    pub fn remove_mapping(&mut self, id: FolioId) {
         let f = *self.folios.get(id);
         let shadow = self.ws.eviction(f.nr_pages(), f.test(PG_WORKINGSET));
         self.remove_folio(id, Some(shadow));

@@ -322,15 +322,12 @@ pub fn task_dirty_exit(task: &TaskDirty, rl: &mut BdpRatelimits, cpu: usize) {
     rl.dirty_throttle_leaks[cpu] += task.nr_dirtied;
 }
 
-/// balance_dirty_pages_ratelimited: true when the caller must run balance_dirty_pages(wb, task.nr_dirtied): the
+/// The test at the head of balance_dirty_pages_ratelimited_flags (the machine-level function is
+/// `Kernel::balance_dirty_pages_ratelimited`, throttle.rs): true when the caller must run
+/// balance_dirty_pages(wb, task.nr_dirtied): the
 /// task dirtied nr_dirtied_pause pages (8 while the wb's dirty limit is exceeded), or its CPU dirtied
 /// ratelimit_pages since the last check; charges exited tasks' leaked pages to this task first.
-pub fn balance_dirty_pages_ratelimited(
-    task: &mut TaskDirty,
-    rl: &mut BdpRatelimits,
-    cpu: usize,
-    wb_dirty_exceeded: bool,
-) -> bool {
+pub fn bdp_ratelimited(task: &mut TaskDirty, rl: &mut BdpRatelimits, cpu: usize, wb_dirty_exceeded: bool) -> bool {
     let mut ratelimit = task.nr_dirtied_pause;
     if wb_dirty_exceeded {
         ratelimit = ratelimit.min(32 >> (PAGE_SHIFT - 10));
@@ -457,21 +454,21 @@ mod tests {
         let mut rl = BdpRatelimits::new(2, 100);
         let mut t = TaskDirty::default();
         account_page_dirtied(&mut t, &mut rl, 0, 31);
-        assert!(!balance_dirty_pages_ratelimited(&mut t, &mut rl, 0, false));
+        assert!(!bdp_ratelimited(&mut t, &mut rl, 0, false));
         account_page_dirtied(&mut t, &mut rl, 0, 1);
-        assert!(balance_dirty_pages_ratelimited(&mut t, &mut rl, 0, false));
+        assert!(bdp_ratelimited(&mut t, &mut rl, 0, false));
         assert_eq!(rl.bdp_ratelimits[0], 0);
         // dirty_exceeded: every 8 pages.
         let mut t = TaskDirty { nr_dirtied: 8, ..Default::default() };
-        assert!(balance_dirty_pages_ratelimited(&mut t, &mut rl, 0, true));
+        assert!(bdp_ratelimited(&mut t, &mut rl, 0, true));
         // The CPU's count reaching ratelimit_pages forces a check.
         let mut t = TaskDirty { nr_dirtied: 1, ..Default::default() };
         rl.bdp_ratelimits[1] = 100;
-        assert!(balance_dirty_pages_ratelimited(&mut t, &mut rl, 1, false));
+        assert!(bdp_ratelimited(&mut t, &mut rl, 1, false));
         // Leaks of exited tasks are charged to the next dirtier, up to its ratelimit.
         task_dirty_exit(&TaskDirty { nr_dirtied: 50, ..Default::default() }, &mut rl, 0);
         let mut t = TaskDirty { nr_dirtied: 2, ..Default::default() };
-        assert!(balance_dirty_pages_ratelimited(&mut t, &mut rl, 0, false));
+        assert!(bdp_ratelimited(&mut t, &mut rl, 0, false));
         assert_eq!((t.nr_dirtied, rl.dirty_throttle_leaks[0]), (32, 20));
     }
 }

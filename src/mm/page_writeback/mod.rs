@@ -40,11 +40,12 @@ mod balance;
 mod fprop;
 mod limits;
 mod ratelimit;
+pub mod throttle;
 mod trace;
 
 pub use balance::{
-    account_page_dirtied, balance_dirty_pages, balance_dirty_pages_ratelimited, dirty_poll_interval, domain_poll_intv,
-    task_dirty_exit, wb_max_pause, wb_min_pause, BdpAction, BdpArgs, BdpPass, BdpRatelimits, DirtyCounters,
+    account_page_dirtied, balance_dirty_pages, bdp_ratelimited, dirty_poll_interval, domain_poll_intv, task_dirty_exit,
+    wb_max_pause, wb_min_pause, BdpAction, BdpArgs, BdpPass, BdpRatelimits, DirtyCounters,
 };
 pub use fprop::{FpropGlobal, FpropLocal, FPROP_FRAC_BASE};
 pub use limits::{

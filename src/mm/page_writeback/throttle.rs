@@ -5,9 +5,7 @@
 
 use crate::kernel::Kernel;
 use crate::mm::page_writeback::DirtyableMemory;
-use crate::mm::page_writeback::{
-    balance_dirty_pages, balance_dirty_pages_ratelimited as bdp_ratelimited, BdpAction, BdpArgs, DirtyCounters,
-};
+use crate::mm::page_writeback::{balance_dirty_pages, bdp_ratelimited, BdpAction, BdpArgs, DirtyCounters};
 use crate::mm::page_writeback::{jiffies_at, JIFFY_NS};
 use crate::trace::event::EventKind;
 use crate::units::Nanos;
@@ -128,7 +126,7 @@ impl Kernel {
             // writer's next event came 0-4 ms after `pause` jiffies, most often 3.x ms (traces/write/slow_device_1g:
             // 425 of 690 pauses): it calls balance_dirty_pages just after the tick that woke it.
             BdpAction::Sleep { pause, again } => {
-                self.wb.wbs[dev].dirty_sleep = Some(self.now);
+                self.wb.wbs[dev].last_bdp_sleep = Some(self.now);
                 let tick = JIFFY_NS;
                 Some(((self.now.0 / tick + pause + 1) * tick - self.now.0, again))
             }
