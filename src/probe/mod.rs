@@ -15,6 +15,7 @@
 
 pub mod calibrate;
 pub mod cgroup;
+pub mod clock;
 pub mod collect;
 mod error;
 pub mod ftrace;
@@ -28,6 +29,7 @@ pub mod runner;
 pub mod sampler;
 pub mod scratch;
 pub mod stability;
+mod syscalls;
 pub mod sysctl;
 pub mod throttle;
 pub mod tracefs;

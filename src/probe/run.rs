@@ -161,9 +161,82 @@ fn run_inner(
     dir: &Path,
     undo: &mut Undo,
 ) -> Result<RunSummary, ProbeError> {
-    let pid = std::process::id();
     let tracefs_root = tracefs::locate(undo)?;
-    let workdir = PathBuf::from(format!("/var/tmp/pcsim-probe-{pid}-{run}"));
+    let setup = set_up(sc, run, undo)?;
+    // The scenario's sysctls apply after the set-up: mkfs and the files' data are written under the host's own
+    // dirty limits, so they never enter balance_dirty_pages and leave the new device's dirty ratelimit at the
+    // kernel's initial estimate (INIT_BW), where the model starts too.
+    let applied = sysctl::apply(sc.sysctls.explicit(), opts.allow_sysctl, undo)?;
+    guard::check()?;
+    quiesce(sc, opts)?;
+    let Traced {
+        t0,
+        end,
+        outcomes,
+        lost,
+        series,
+        bdi_stats,
+        memcg,
+        sysctls_in_force,
+        reclaimers,
+        vm_before,
+        vm_after,
+        warmup,
+        started_wall,
+    } = trace_workload(sc, &setup, &tracefs_root, dir, undo)?;
+    let samples = series.samples.len() as u64;
+    let sync_ns = collect_outputs(sc, &setup, dir, series, &vm_before, &vm_after)?;
+    let (release, version) = host::uname();
+    let stats = normalise(sc, &setup, dir, run, t0, &release)?;
+    let m = manifest::Manifest::build(manifest::Inputs {
+        sc,
+        run,
+        runs: opts.runs,
+        release,
+        version,
+        started_wall,
+        duration_ns: end.saturating_sub(t0),
+        scratches: &setup.scratches,
+        throttles: &setup.throttles,
+        series_samples: samples,
+        series_bdi_stats: bdi_stats,
+        sync_after_ns: sync_ns,
+        sysctls_in_force,
+        sysctls_applied: applied,
+        memcg: memcg.as_ref(),
+        reclaimers,
+        lost_events: lost,
+        stats: &stats,
+        outcomes: &outcomes,
+        warmup,
+        settle_s: opts.settle_s,
+    });
+    write_file(dir, "manifest.ron", &m.to_ron())?;
+    if lost > 0 {
+        eprintln!("pcsim: warning: the kernel dropped {lost} trace events (buffer overrun); the log is incomplete");
+    }
+    Ok(RunSummary {
+        dir: dir.to_path_buf(),
+        events: stats.events,
+        lost_events: lost,
+        ops: outcomes.iter().map(|o| o.ops).sum(),
+        failed_ops: outcomes.iter().map(|o| o.failed_ops).sum(),
+        duration_ns: end.saturating_sub(t0),
+    })
+}
+
+/// The run's scratch devices and files, set up.
+struct SetUp {
+    scratches: Vec<scratch::Scratch>,
+    /// Each scenario file's path on its scratch filesystem.
+    paths: Vec<PathBuf>,
+    throttles: Vec<Option<u64>>,
+}
+
+/// Builds one scratch filesystem per device under a work directory of this run (its files written), then sets the
+/// devices' blk-throttle write limits (after the files are written, so set-up is not throttled).
+fn set_up(sc: &Scenario, run: u32, undo: &mut Undo) -> Result<SetUp, ProbeError> {
+    let workdir = PathBuf::from(format!("/var/tmp/pcsim-probe-{}-{run}", std::process::id()));
     std::fs::create_dir_all(&workdir).map_err(|e| ProbeError::Host(format!("creating {}: {e}", workdir.display())))?;
     let w = workdir.clone();
     undo.push(format!("remove {}", workdir.display()), move || std::fs::remove_dir_all(&w).map_err(|e| e.to_string()));
@@ -179,20 +252,18 @@ fn run_inner(
             paths[i] = path.clone();
         }
     }
-    // A slower device: blk-throttle write limits (after the files are written, so set-up is not throttled).
     let mut throttles = vec![None; scratches.len()];
     for (i, s) in scratches.iter().enumerate() {
         if let Some(bps) = sc.devices[i].write_bps {
             throttles[i] = Some(throttle::limit_writes(s.major, s.minor, bps, undo)?);
         }
     }
-    // The scenario's sysctls apply after the set-up: mkfs and the files' data are written under the host's own
-    // dirty limits, so they never enter balance_dirty_pages and leave the new device's dirty ratelimit at the
-    // kernel's initial estimate (INIT_BW), where the model starts too.
-    let applied = sysctl::apply(sc.sysctls.explicit(), opts.allow_sysctl, undo)?;
-    guard::check()?;
-    // The dirty limits are global: write out the rest of the host's dirty pages first, so the workload starts from
-    // (almost) none but its own. Not when a scenario file starts with dirty pages, which must stay dirty.
+    Ok(SetUp { scratches, paths, throttles })
+}
+
+/// The dirty limits are global: writes out the rest of the host's dirty pages, so the workload starts from (almost)
+/// none but its own (not when a scenario file starts with dirty pages, which must stay dirty); then waits `--settle`.
+fn quiesce(sc: &Scenario, opts: &ProbeOptions) -> Result<(), ProbeError> {
     if !sc.files.iter().any(|f| matches!(f.state, crate::scenario::InitialState::DirtyRange { .. })) {
         // SAFETY: sync(2) has no arguments and cannot fail.
         unsafe { libc::sync() };
@@ -201,20 +272,51 @@ fn run_inner(
         guard::check()?;
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
+    Ok(())
+}
+
+/// What the traced workload left: its times and outcomes, the host's state around it.
+struct Traced {
+    t0: u64,
+    end: u64,
+    outcomes: Vec<runner::TaskOutcome>,
+    lost: u64,
+    series: crate::trace::series::Series,
+    bdi_stats: bool,
+    memcg: Option<cgroup::Memcg>,
+    sysctls_in_force: std::collections::BTreeMap<String, String>,
+    reclaimers: Vec<collect::Reclaimer>,
+    vm_before: Vec<(String, i64)>,
+    vm_after: Vec<(String, i64)>,
+    warmup: warm::WarmupRecord,
+    started_wall: std::time::SystemTime,
+}
+
+/// Runs the workload under tracing: its memory cgroup if any, the tracefs instance filtered to the scratch devices
+/// and its reader into raw_trace.txt, the memory warm-up, the counters' sampler, the tasks (in a worker process
+/// inside the cgroup, else on threads of this one); then checks nobody changed the host's limits meanwhile.
+fn trace_workload(
+    sc: &Scenario,
+    setup: &SetUp,
+    tracefs_root: &Path,
+    dir: &Path,
+    undo: &mut Undo,
+) -> Result<Traced, ProbeError> {
+    let pid = std::process::id();
     let bdi_dir = sampler::bdi_debugfs(undo);
     let memcg = match sc.machine.memcg_limit {
         Some(limit) => Some(cgroup::create(&format!("pcsim-probe-{pid}"), limit, undo)?),
         None => None,
     };
-    let devs: Vec<(u32, u32)> = scratches.iter().map(|s| (s.major, s.minor)).collect();
-    let inst = tracefs::Instance::create(&tracefs_root, &format!("pcsim-{pid}"), &devs, undo)?;
+    let devs: Vec<(u32, u32)> = setup.scratches.iter().map(|s| (s.major, s.minor)).collect();
+    let inst = tracefs::Instance::create(tracefs_root, &format!("pcsim-{pid}"), &devs, undo)?;
     let ops_dir = dir.join("ops");
     std::fs::create_dir_all(&ops_dir).map_err(|e| ProbeError::Host(format!("creating {}: {e}", ops_dir.display())))?;
     let raw_path = dir.join("raw_trace.txt");
     let raw = File::create(&raw_path).map_err(|e| ProbeError::Host(format!("creating {}: {e}", raw_path.display())))?;
     // The files' layout before the workload (a truncate or hole punch frees blocks, so the map written after the
     // run no longer shows where the freed part was read from).
-    write_extents(sc, &paths, &dir.join("extents_start.txt"))?;
+    write_extents(sc, &setup.paths, &dir.join("extents_start.txt"))?;
     let sysctls_in_force = sysctl::snapshot_vm();
     let reclaimers = collect::reclaimers();
     let vm_before = collect::vmstat();
@@ -225,15 +327,15 @@ fn run_inner(
     let warm_bytes = warm::amount(sc.devices.iter().map(|d| d.size).sum(), manifest::meminfo_kb("MemAvailable") * 1024);
     let warm_ns = warm::touch_and_free(warm_bytes);
     let reader = inst.start(raw)?;
-    let named: Vec<(String, u32, u32)> = scratches.iter().map(|s| (s.device.clone(), s.major, s.minor)).collect();
+    let named: Vec<(String, u32, u32)> = setup.scratches.iter().map(|s| (s.device.clone(), s.major, s.minor)).collect();
     let watch: Vec<(String, u64)> = sc.sysctls.explicit().iter().map(|(k, v)| (k.clone(), *v)).collect();
     let sampler = sampler::Sampler::start(&named, bdi_dir.as_deref(), watch)?;
     eprintln!("pcsim: running workload ({} tasks)", sc.tasks.len());
     let run_result = match &memcg {
-        Some(m) => worker::run(sc, &paths, &ops_dir, &m.procs_file()),
-        None => runner::run_all(sc, &paths, &ops_dir, None),
+        Some(m) => worker::run(sc, &setup.paths, &ops_dir, &m.procs_file()),
+        None => runner::run_all(sc, &setup.paths, &ops_dir, None),
     };
-    let end = runner::mono_ns();
+    let end = super::clock::mono_ns();
     let (series, sysctls_changed) = sampler.finish(run_result.as_ref().map(|(t0, _)| *t0).unwrap_or(end));
     inst.stop()?;
     reader.finish()?;
@@ -245,104 +347,105 @@ fn run_inner(
     };
     let (t0, outcomes) = run_result?;
     guard::check()?;
-    check_host_unchanged(sc, &scratches, &throttles, &sysctls_changed)?;
+    check_host_unchanged(sc, &setup.scratches, &setup.throttles, &sysctls_changed)?;
     let lost = inst.lost_events();
+    Ok(Traced {
+        t0,
+        end,
+        outcomes,
+        lost,
+        series,
+        bdi_stats: bdi_dir.is_some(),
+        memcg,
+        sysctls_in_force,
+        reclaimers,
+        vm_before,
+        vm_after,
+        warmup,
+        started_wall,
+    })
+}
 
-    // Residency and extents.
+/// Writes `text` to `dir/name`.
+fn write_file(dir: &Path, name: &str, text: &str) -> Result<(), ProbeError> {
+    std::fs::write(dir.join(name), text).map_err(|e| ProbeError::Host(format!("writing {name}: {e}")))
+}
+
+/// The run's outputs besides the trace: residency.txt and extents.txt (per file, at the end), vmstat.txt (the
+/// workload's deltas), vmstat_series.txt, cachestat.txt; then each scratch filesystem written back (syncfs), so no
+/// dirty data outlives the run. Returns the write-back's time.
+fn collect_outputs(
+    sc: &Scenario,
+    setup: &SetUp,
+    dir: &Path,
+    mut series: crate::trace::series::Series,
+    vm_before: &[(String, i64)],
+    vm_after: &[(String, i64)],
+) -> Result<u64, ProbeError> {
     let mut residency = format!("{}\n", crate::trace::residency::HEADER);
     let mut extents = String::from("# file logical_bytes physical_bytes length_bytes flags\n");
     for (i, f) in sc.files.iter().enumerate() {
-        let file = File::open(&paths[i]).map_err(|e| ProbeError::Host(format!("{}: {e}", paths[i].display())))?;
+        let path = &setup.paths[i];
+        let file = File::open(path).map_err(|e| ProbeError::Host(format!("{}: {e}", path.display())))?;
         let size = file.metadata().map(|m| m.len()).unwrap_or(f.size);
         let cs = collect::cachestat(&file).unwrap_or_default();
         let rr = collect::resident_ranges(&file, size)
-            .map_err(|e| ProbeError::Host(format!("mincore {}: {e}", paths[i].display())))?;
+            .map_err(|e| ProbeError::Host(format!("mincore {}: {e}", path.display())))?;
         let counts = [cs.nr_cache, cs.nr_dirty, cs.nr_writeback, cs.nr_evicted, cs.nr_recently_evicted];
         residency.push_str(&crate::trace::residency::format_line(&f.name, size.div_ceil(4096), counts, &rr));
         residency.push('\n');
-        for e in collect::fiemap(&file).map_err(|e| ProbeError::Host(format!("FIEMAP {}: {e}", paths[i].display())))? {
+        for e in collect::fiemap(&file).map_err(|e| ProbeError::Host(format!("FIEMAP {}: {e}", path.display())))? {
             let _ = writeln!(extents, "{} {} {} {} {:#x}", f.name, e.logical, e.physical, e.length, e.flags);
         }
     }
-    let write = |name: &str, text: &str| {
-        std::fs::write(dir.join(name), text).map_err(|e| ProbeError::Host(format!("writing {name}: {e}")))
-    };
-    write("residency.txt", &residency)?;
-    write("extents.txt", &extents)?;
+    write_file(dir, "residency.txt", &residency)?;
+    write_file(dir, "extents.txt", &extents)?;
     let mut vm = String::from("# /proc/vmstat after - before the workload\n");
-    for (k, v) in collect::vmstat_delta(&vm_before, &vm_after) {
+    for (k, v) in collect::vmstat_delta(vm_before, vm_after) {
         let _ = writeln!(vm, "{k} {v}");
     }
-    write("vmstat.txt", &vm)?;
-    let mut series = series;
+    write_file(dir, "vmstat.txt", &vm)?;
     series.header.insert("source".into(), "probe".into());
     series.header.insert("scenario".into(), sc.name.clone());
-    write(crate::trace::series::FILE_NAME, &crate::trace::series::write_series(&series))?;
-    // No dirty data may outlive the run: write back each scratch filesystem now (after residency and vmstat were
-    // read; unmounting would also write it back, but then inside the undo stack, with the sysctls restored).
+    write_file(dir, crate::trace::series::FILE_NAME, &crate::trace::series::write_series(&series))?;
+    // After residency and vmstat were read; unmounting would also write it back, but then inside the undo stack,
+    // with the sysctls restored.
     let mut sync_ns = 0;
-    for s in &scratches {
+    for s in &setup.scratches {
         sync_ns += sampler::syncfs(&s.mnt)?;
     }
-    if let Some(text) = collect_cachestat(&ops_dir)? {
-        write("cachestat.txt", &text)?;
+    if let Some(text) = collect_cachestat(&dir.join("ops"))? {
+        write_file(dir, "cachestat.txt", &text)?;
     }
+    Ok(sync_ns)
+}
 
-    // Normalise the raw trace.
+/// Normalises raw_trace.txt into events.log: the tasks' and devices' names, the files' inodes, the log's header.
+fn normalise(
+    sc: &Scenario,
+    setup: &SetUp,
+    dir: &Path,
+    run: u32,
+    t0: u64,
+    release: &str,
+) -> Result<super::NormaliseStats, ProbeError> {
     let mut norm = ftrace::Normaliser::new(t0);
     for t in &sc.tasks {
         norm.add_task(&t.name);
     }
-    for s in &scratches {
+    for s in &setup.scratches {
         norm.add_device(s.major, s.minor, &s.device);
         for (name, _, ino, _) in &s.files {
             norm.add_inode_on(s.major, s.minor, *ino, name);
         }
     }
-    let (release, version) = host::uname();
     let mut header = std::collections::BTreeMap::new();
     header.insert("source".to_string(), "probe".to_string());
     header.insert("scenario".to_string(), sc.name.clone());
     header.insert("seed".to_string(), sc.seed.to_string());
-    header.insert("kernel".to_string(), release.clone());
+    header.insert("kernel".to_string(), release.to_string());
     header.insert("run".to_string(), run.to_string());
-    let stats = normalise_file(&raw_path, &dir.join("events.log"), &mut norm, &header)?;
-
-    let m = manifest::Manifest::build(manifest::Inputs {
-        sc,
-        run,
-        runs: opts.runs,
-        release,
-        version,
-        started_wall,
-        duration_ns: end.saturating_sub(t0),
-        scratches: &scratches,
-        throttles: &throttles,
-        series_samples: series.samples.len() as u64,
-        series_bdi_stats: bdi_dir.is_some(),
-        sync_after_ns: sync_ns,
-        sysctls_in_force,
-        sysctls_applied: applied,
-        memcg: memcg.as_ref(),
-        reclaimers,
-        lost_events: lost,
-        stats: &stats,
-        outcomes: &outcomes,
-        warmup,
-        settle_s: opts.settle_s,
-    });
-    write("manifest.ron", &m.to_ron())?;
-    if lost > 0 {
-        eprintln!("pcsim: warning: the kernel dropped {lost} trace events (buffer overrun); the log is incomplete");
-    }
-    Ok(RunSummary {
-        dir: dir.to_path_buf(),
-        events: stats.events,
-        lost_events: lost,
-        ops: outcomes.iter().map(|o| o.ops).sum(),
-        failed_ops: outcomes.iter().map(|o| o.failed_ops).sum(),
-        duration_ns: end.saturating_sub(t0),
-    })
+    normalise_file(&dir.join("raw_trace.txt"), &dir.join("events.log"), &mut norm, &header)
 }
 
 /// FIEMAP of every scenario file, in extents.txt's format.
