@@ -41,6 +41,8 @@ const LEVEL1: u64 = 1 << 62;
 
 /// The node holding a folio of `order` at `index` and the slots it occupies there (orders 0..=11).
 fn node_slots(index: u64, order: u8) -> (u64, u64) {
+    // DIVERGENCE: every entry lives in a node, even a file's single entry at index 0, which the kernel keeps in the
+    // xarray's head (no node: a lone shadow there is never on the shadow-node list).
     let (key, first, n) = if order < 6 {
         (index >> 6, index & 63, 1u64 << order)
     } else {

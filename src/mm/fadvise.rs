@@ -2,8 +2,11 @@
 //!
 //! DONTNEED invalidates clean, unmapped folios wholly inside the page range (`mapping_try_invalidate`,
 //! mm/truncate.c) and retries once when some could not be evicted (the kernel drains every CPU's LRU batches first,
-//! which the model does not have); the writeback it starts first (`__filemap_fdatawrite_range`) comes with the write
-//! side.
+//! which the model does not have).
+//!
+//! Simplifications, each marked DIVERGENCE at its line: DONTNEED starts no writeback of the range's dirty pages
+//! first (the kernel's `__filemap_fdatawrite_range(WB_SYNC_NONE)`): its dirty folios stay dirty until the flusher or
+//! a sync writes them.
 
 use super::readahead::ReadaheadControl;
 use crate::fs::file::Files;
@@ -46,6 +49,8 @@ impl Kernel {
             }
             Fadvice::NoReuse => of.noreuse = true,
             Fadvice::DontNeed => {
+                // DIVERGENCE: no __filemap_fdatawrite_range(mapping, offset, endbyte, WB_SYNC_NONE) first: the range's
+                // dirty folios are not sent to writeback.
                 let start = (offset + 4095) >> 12;
                 let mut end = endbyte >> 12;
                 // A partial last page is kept, unless it is the file's last byte.

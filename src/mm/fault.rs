@@ -9,11 +9,11 @@
 //! (FAULT_FLAG_TRIED only after a major fault) goes through fault-around again, which is what the host's traces
 //! show (a `mm_filemap_map_pages` after each readahead).
 //!
-//! Simplifications: mappings are assumed 2 MiB aligned (the kernel aligns file mappings of 2 MiB or more for
-//! filesystems with large folios), so the page-table offset of a page is its offset in the mapping modulo 512;
-//! no PMD mappings of order-9 folios (DIVERGENCE: the kernel maps an aligned 2 MiB folio with one PMD and
-//! emits no `mm_filemap_map_pages` for it); VM_EXEC read-around is not modelled; write faults come with the
-//! write side.
+//! Simplifications, each marked DIVERGENCE at its line: mappings are assumed 2 MiB aligned (the kernel aligns file
+//! mappings of 2 MiB or more for filesystems with large folios), so the page-table offset of a page is its offset in
+//! the mapping modulo 512; no PMD mappings of order-9 folios (the kernel maps an aligned 2 MiB folio with one PMD
+//! and emits no `mm_filemap_map_pages` for it); no VM_EXEC mappings, so no VM_EXEC read-around. Write faults are
+//! fault_write.rs's.
 
 use super::folio::{Folio, FolioId, PG_READAHEAD, PG_WORKINGSET};
 use super::readahead::ReadaheadControl;
@@ -80,6 +80,8 @@ impl Kernel {
             ids.push(id);
         }
         ids.extend(self.inodes[file as usize].mapping.range(start + 1, end + 1));
+        // DIVERGENCE: every folio is mapped with PTEs; the kernel's filemap_map_pmd maps a PMD-aligned order-9 folio
+        // with one PMD (and then emits no mm_filemap_map_pages).
         for id in ids {
             let f = *self.folios.get(id);
             if !self.mappable(id, max_idx) {
@@ -116,6 +118,8 @@ impl Kernel {
 /// do_fault_around: the 16-page aligned window around the fault, clamped to the VMA and its page table.
 fn fault_around_window(vma: &Vma, page: u64) -> (u64, u64) {
     let vma_off = page - vma.pgoff;
+    // DIVERGENCE: the mapping is taken to start on a 2 MiB boundary, so a page's page-table slot is its offset in the
+    // mapping modulo 512 (the kernel uses the virtual address).
     let pte_off = vma_off % PTRS_PER_PTE;
     let from_pte = (pte_off & !(FAULT_AROUND_PAGES - 1)).max(pte_off - pte_off.min(vma_off));
     let to_pte = (from_pte + FAULT_AROUND_PAGES).min(PTRS_PER_PTE).min(pte_off + vma.pages - vma_off) - 1;
@@ -149,6 +153,7 @@ impl Kernel {
             return false;
         }
         // Read-around.
+        // DIVERGENCE: no VM_EXEC mappings, so never the VM_EXEC case of the kernel's read-around.
         of.ra.start = page.saturating_sub(of.ra.ra_pages / 2);
         of.ra.size = of.ra.ra_pages;
         of.ra.async_size = of.ra.ra_pages / 4;

@@ -8,9 +8,9 @@
 //! (block_page_mkwrite -> folio_mark_dirty: writeback_dirty_folio), and the fault ends with
 //! balance_dirty_pages_ratelimited (fault_dirty_shared_page), which may sleep.
 //!
-//! DIVERGENCE: ext4's delalloc block reservation and the folio_wait_stable of a folio under writeback (the scratch
-//! loop device needs no stable pages) are not modelled; MAP_PRIVATE writes (copy-on-write into anonymous memory)
-//! are refused by the simulator.
+//! Simplifications, each marked DIVERGENCE at its line: ext4's delalloc block reservation and the folio_wait_stable
+//! of a folio under writeback (the scratch loop device needs no stable pages) are not modelled; MAP_PRIVATE writable
+//! mappings (copy-on-write into anonymous memory) are refused (mm/mmap.rs).
 
 use crate::fs::file::OpenFile;
 use crate::kernel::Kernel;
@@ -64,6 +64,8 @@ impl Kernel {
             return false;
         }
         self.file_update_time(file);
+        // DIVERGENCE: no delalloc block reservation (ext4_da_get_block_prep, ENOSPC) and no folio_wait_stable for a
+        // folio under writeback: the folio is dirtied at once.
         let Some(id) = self.inodes[file as usize].mapping.lookup(&self.folios, page) else { return false };
         self.folio_mark_dirty(file, id);
         true

@@ -1,8 +1,13 @@
 //! mm/filemap.c, read side (6.18): `filemap_read`, `filemap_get_pages`, `filemap_get_read_batch`,
 //! `filemap_create_folio`, waiting on a locked folio (`filemap_update_page`); and `filemap_cachestat` (cachestat(2)).
 //!
-//! Simplifications: reads never fail (no -EIO, no truncation races); `folio_mark_accessed` sets PG_referenced
-//! only (the LRU comes with issue 4).
+//! `filemap_add_folio` (memcg charge, insertion taking a shadow entry, `workingset_refault`, `folio_add_lru`) and the
+//! removal of a folio (`__filemap_remove_folio`) live here too, as in the kernel; `folio_mark_accessed`'s promotion
+//! is swap.rs's.
+//!
+//! Simplifications, each marked DIVERGENCE at its line: reads never fail (no -EIO, no `shrink_readahead_size_eio`)
+//! and a folio never leaves the mapping while a reader waits for it (no truncation race); a folio added for a write
+//! (__GFP_WRITE) goes through refault detection like any other.
 
 use super::folio::{Folio, FolioId, FOLIO_BATCH, PG_ACTIVE, PG_DIRTY, PG_READAHEAD, PG_WORKINGSET, PG_WRITEBACK};
 use super::readahead::ReadaheadControl;
@@ -104,6 +109,8 @@ impl Kernel {
                 self.vm.sync_misses += 1;
                 self.block_read_full_folio(of.file, last);
             }
+            // DIVERGENCE: the read always succeeds and the folio is still in the mapping when the wait ends: no -EIO
+            // (filemap_read_folio's error, shrink_readahead_size_eio), no truncation racing with the reader.
             if !self.folios.uptodate(last, self.now) {
                 if !flags.nowait {
                     // folio_put_wait_locked: sleep until the read completes, then AOP_TRUNCATED_PAGE.
@@ -268,6 +275,8 @@ impl Kernel {
         // New folios are locked until their read completes (the caller submits it).
         self.folios.set_ready_at(id, Nanos(u64::MAX));
         let mapping = &mut self.inodes[f.file() as usize].mapping;
+        // DIVERGENCE: every caller's folio goes through workingset_refault; the kernel skips it for write_begin's
+        // (`!(gfp & __GFP_WRITE)`), so a write into an evicted range counts no refault and activates nothing there.
         if let Some(shadow) = mapping.insert(&self.folios, id, f.file(), &mut self.ws.shadow_nodes) {
             // workingset_refault: activate when the refault distance fits the (flushed) active list.
             let (activate, restore) = self.ws.refault(shadow, nr);

@@ -15,10 +15,12 @@
 //! A folio whose write left blocks neither written nor read stays !uptodate (mincore does not count it) until a
 //! read fills the missing blocks (block_read_full_folio) or writes cover them.
 //!
-//! Simplifications (DIVERGENCE): on-disk allocation is known as "below the highest byte ever allocated" (initial
-//! size, then written-back ranges, cut back by a shrinking truncate) less the pages that are holes or unwritten
-//! (`ExtentMap::holes`: punched holes, ZERO_RANGE, fallocate), at page granularity; mtime granularity is not modelled
-//! (only clean -> dirty enqueues).
+//! Simplifications, each marked DIVERGENCE at its line: on-disk allocation is known as "below the highest byte ever
+//! allocated" (initial size, then written-back ranges, cut back by a shrinking truncate) less the pages that are
+//! holes or unwritten (`ExtentMap::holes`: punched holes, ZERO_RANGE, fallocate), at page granularity; a new folio
+//! is allocated with the mapping's retrying gfp at the order the cached pages leave room for (the kernel tries the
+//! order with __GFP_NORETRY and falls back one order at a time on -ENOMEM or -EEXIST); mtime has one-jiffy
+//! granularity (fs/inode.rs).
 
 use super::folio::{Folio, FolioId, PG_DIRTY};
 
@@ -96,6 +98,9 @@ impl Kernel {
         while order > 0 && self.inodes[file as usize].mapping.any_in(&self.folios, index, 1u64 << order) {
             order -= 1;
         }
+        // DIVERGENCE: __filemap_get_folio allocates an order above the minimum with __GFP_NORETRY and falls back one
+        // order at a time when the allocation fails or the range is partly cached (-EEXIST); the model tests the cache
+        // first and allocates with the mapping's gfp, which reclaims until it succeeds.
         let id = self.add_to_page_cache(Folio::new(index, order, file, 0));
         // The new folio has no read in flight: its blocks are prepared below and it is uptodate once all are valid.
         self.folios.set_uptodate_now(id);
@@ -120,6 +125,8 @@ impl Kernel {
         while b < to {
             let n = ((b - start) / bs) as usize;
             let is_valid = valid[n / 64] & (1 << (n % 64)) != 0;
+            // DIVERGENCE: "allocated on disk" is "below the highest byte ever allocated and not in a hole", at page
+            // granularity (ext4 asks its extent status tree, block by block).
             if !is_valid && (b < from || b + bs > to) && b < allocated && ext.hole_left(b >> 12) == 0 {
                 reads.push(b);
             }

@@ -2,8 +2,8 @@
 //!
 //! A folio is 2^order pages of one file starting at an index aligned to its size. Only the flags the model uses are
 //! kept. A folio under read I/O carries PG_locked and its completion time sits in the slab's side table: before that
-//! time it is locked and not uptodate, from then on uptodate and unlocked (DIVERGENCE: a read error path is not
-//! modelled). Keeping the time out of the folio makes it 16 bytes; finished entries are swept from the table in
+//! time it is locked and not uptodate, from then on uptodate and unlocked (a read never fails: DIVERGENCE, marked at
+//! `uptodate`). Keeping the time out of the folio makes it 16 bytes; finished entries are swept from the table in
 //! batches (`FolioSlab::reap`).
 
 use crate::units::Nanos;
@@ -140,6 +140,8 @@ impl FolioSlab {
     /// PG_uptodate at `now`.
     #[inline]
     pub fn uptodate(&self, id: FolioId, now: Nanos) -> bool {
+        // DIVERGENCE: a read always succeeds: the folio is uptodate once its read completes (no read error leaving it
+        // !uptodate).
         self.ready_at(id) <= now && (self.partial.is_empty() || !self.partial.contains_key(&id.0))
     }
 

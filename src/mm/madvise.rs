@@ -36,6 +36,7 @@ impl Kernel {
                 return Ok(self.generic_fadvise(of, ra_pages, file_off, len, Fadvice::WillNeed));
             }
             Madvice::PopulateRead => return Ok(self.access_mapping(files, mm, map, off, len, false).min(0)),
+            // DIVERGENCE: refused: MADV_COLD (folio_deactivate) and MADV_PAGEOUT (reclaim_pages) are not modelled.
             Madvice::Cold | Madvice::PageOut => return Err(SyscallError::NotModelled("madvise (cold/pageout)")),
         }
         Ok(0)

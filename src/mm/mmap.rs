@@ -41,6 +41,8 @@ impl Kernel {
     pub fn do_mmap(&mut self, files: &Files, mm: &mut Mm, a: MmapArgs) -> Result<i64, SyscallError> {
         let Some(i) = files.index(a.fd) else { return Ok(-(libc::EBADF as i64)) };
         if a.write && !a.shared {
+            // DIVERGENCE: refused: a private writable mapping's writes are copy-on-write into anonymous memory, which
+            // the model does not have.
             return Err(SyscallError::NotModelled("mmap (private, writable)"));
         }
         if a.off % 4096 != 0 || a.len == 0 {
@@ -55,6 +57,7 @@ impl Kernel {
             mm.maps.resize_with(slot + 1, || None);
         }
         if let Some(old) = mm.maps[slot].take() {
+            // DIVERGENCE: dropped like vm_munmap's, young bits and all.
             self.ptes[old.pte] = Default::default();
         }
         let file = files.files[i].of.file;
@@ -69,6 +72,8 @@ impl Kernel {
     pub fn vm_munmap(&mut self, mm: &mut Mm, map: MapId) -> i64 {
         match mm.maps.get_mut(map.0 as usize).and_then(|m| m.take()) {
             Some(vma) => {
+                // DIVERGENCE: the page tables go without zap_pte_range's folio_mark_accessed of young PTEs
+                // (pgtable.rs).
                 self.ptes[vma.pte] = Default::default();
                 0
             }

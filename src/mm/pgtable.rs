@@ -43,6 +43,9 @@ impl Ptes {
     }
     /// Drops the PTEs of [off, off+len) (MADV_DONTNEED, munmap, try_to_unmap).
     pub fn zap(&mut self, off: u64, len: u64) {
+        // DIVERGENCE: the young bits are dropped; the kernel's zap_present_folio_ptes calls folio_mark_accessed for a
+        // young PTE of a mapping with recency (and folio_mark_dirty for a dirty one: here the write fault dirtied the
+        // folio already).
         let end = off.saturating_add(len).min(self.pages);
         for o in off..end {
             if let Some(w) = self.mapped.get_mut(&(o / 64)) {

@@ -6,18 +6,23 @@
 //!     |==================#===========================|
 //!     ^start             ^folio marked PG_readahead
 //! ```
-//! 6.18 differs from 6.12 (see ../shared/kernel-map.md §8): `file_ra_state.order` starts at 0 for sync readahead and
-//! read-around, grows by 2 per async window, is clamped in `page_cache_ra_order` and stored back; an async window's
-//! end is trimmed to a multiple of 2^min(order, ffs(max)-1); the tracepoints fire at function entry; the fallback
-//! after a failed large-folio allocation reads only the remainder of the window.
+//! 6.18 differs from the 6.12 source in what the host's traces show (6.12's `file_ra_state` has no `order`, its
+//! `page_cache_ra_order` starts large folios at order 2, and it has no readahead tracepoints): `file_ra_state.order`
+//! starts at 0 for sync readahead and read-around, grows by 2 per async window, is clamped in `page_cache_ra_order`
+//! and stored back; an async window's end is trimmed to a multiple of 2^min(order, ffs(max)-1); the tracepoints fire
+//! at function entry. From the 6.18 source rather than the traces: the fallback after a failed large-folio
+//! allocation reads only the remainder of the window, `page_cache_ra_unbounded` marks a folio only when
+//! lookahead_size <= nr_to_read, and `read_pages` no longer shrinks the window for folios the filesystem left unread.
 //!
 //! Folios are allocated with `readahead_gfp_mask` (__GFP_NORETRY): when the page allocator fails one
 //! (page_alloc.rs), `page_cache_ra_unbounded` stops the window there and `page_cache_ra_order` falls back to it for
 //! the rest, so a window under memory pressure ends short instead of failing.
 //!
-//! Simplifications: no blk-cgroup congestion, no read errors (`shrink_readahead_size_eio`), minimum folio order 0
-//! (ext4, xfs with 4 KiB blocks); the cached-page test comes before the allocation in `page_cache_ra_order` too
-//! (the kernel allocates first, then finds -EEXIST).
+//! Simplifications, each marked DIVERGENCE at its line: no blk-cgroup congestion (`blk_cgroup_congested` never
+//! forces or stops readahead); minimum folio order 0 (ext4, xfs with 4 KiB blocks); the cached-page test comes before
+//! the allocation in `page_cache_ra_order` too (the kernel allocates first, then finds -EEXIST); after a failed
+//! allocation `force_page_cache_ra` goes on at the next 2 MiB chunk, not right after the folio that failed. Read
+//! errors (`shrink_readahead_size_eio`) are not modelled: reads never fail (filemap.rs).
 
 use super::folio::{Folio, FolioId, PG_READAHEAD};
 use crate::fs::file::{FileRaState, Files};
@@ -152,6 +157,8 @@ impl Kernel {
     /// ra_alloc_folio: filemap_alloc_folio(readahead_gfp_mask) + filemap_add_folio for a new folio of `order` at
     /// `index`.
     fn ra_alloc_folio(&mut self, file: u32, index: u64, order: u32, readahead: bool) -> Result<FolioId, AddError> {
+        // DIVERGENCE: the cached-page test comes first, so a page already cached costs no allocation (and no reclaim);
+        // the kernel allocates the folio, then filemap_add_folio finds -EEXIST.
         if self.inodes[file as usize].mapping.any_in(&self.folios, index, 1 << order) {
             return Err(AddError::Exists);
         }
@@ -173,6 +180,8 @@ impl Kernel {
         let mut i = 0u64;
         while i < nr_to_read {
             let at = index + i;
+            // DIVERGENCE: order 0 where the kernel allocates mapping_min_folio_order() folios: the same for ext4 and
+            // xfs with 4 KiB blocks, the only filesystems modelled.
             match self.ra_alloc_folio(ractl.file, at, 0, i == mark) {
                 Ok(id) => {
                     ractl.batch.push(id);
@@ -218,6 +227,9 @@ impl Kernel {
             let before = ractl.index;
             self.do_page_cache_ra(ractl, chunk, 0);
             // The next chunk starts where this one ended, whether or not it read anything.
+            // DIVERGENCE: after an -ENOMEM break the kernel goes on from where read_pages left ractl's index (just
+            // after the last folio added); the model skips to the next chunk. The two agree unless an allocation
+            // failed.
             ractl.index = before + chunk;
             nr -= chunk;
         }
@@ -282,6 +294,7 @@ impl Kernel {
         let index = ractl.index;
         self.emit_ra(ractl.file, index, ra, req_count, true);
         let mut forced = ractl.random;
+        // DIVERGENCE: no blk_cgroup_congested() test (no blk-cgroup throttling of readahead in the model).
         if ra.ra_pages == 0 {
             req_count = 1;
             forced = true;
@@ -336,6 +349,7 @@ impl Kernel {
         let index = ractl.index;
         self.emit_ra(ractl.file, index, ra, req_count, false);
         self.folios.get_mut(folio).flags &= !PG_READAHEAD;
+        // DIVERGENCE: no blk_cgroup_congested() test here either (the kernel returns when the blkcg is congested).
         let max_pages = ractl_max_pages(ra, self.io_pages(ractl.file), req_count);
         let expected = (ra.start + ra.size - ra.async_size) & !(f.nr_pages() - 1);
         if index == expected {

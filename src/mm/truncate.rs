@@ -16,9 +16,11 @@
 //! A dirty (or partly written) large folio keeps its buffers, so it cannot be split: truncation then leaves it whole,
 //! pages past EOF included, as the kernel does; a clean one that cannot be split is removed whole.
 //!
-//! Simplifications (DIVERGENCE): the split of a clean folio never fails (the kernel's fails when something else holds
-//! a reference, e.g. a folio still in a per-CPU LRU batch); no per-CPU LRU batches, so invalidation never fails for
-//! that reason either; folio_zero_range and ->invalidate_folio change data only.
+//! `folio_zero_range` and `->invalidate_folio` change only data and buffers, which the model does not keep.
+//!
+//! Simplifications, each marked DIVERGENCE at its line: the split of a clean folio never fails (the kernel's fails
+//! when something else holds a reference, e.g. a folio still in a per-CPU LRU batch); no per-CPU LRU batches, so
+//! invalidation never fails for that reason either, and a folio it fails on is deactivated at once.
 
 use super::folio::FOLIO_BATCH;
 use super::folio::{Folio, FolioId, PCSIM_READ_IN, PG_ACTIVE, PG_DIRTY, PG_READAHEAD, PG_REFERENCED};
@@ -154,6 +156,8 @@ impl Kernel {
         if f.test(PG_DIRTY) || f.test(PG_WRITEBACK) || self.folios.partial_blocks(id).is_some() {
             return false;
         }
+        // DIVERGENCE: a clean folio always splits; the kernel's split fails (-EAGAIN) when a reference beyond the
+        // mapping's and the caller's is held (a per-CPU LRU batch, another task's lookup).
         let file = f.file();
         let mut pieces: Vec<(u64, u8)> = Vec::with_capacity(f.order as usize + 1);
         let (mut base, mut order) = (f.index(), f.order);
@@ -319,6 +323,7 @@ impl Kernel {
     /// alone; a dirty or writeback one goes to the inactive head with PG_reclaim (PG_readahead's bit); a clean one to
     /// the inactive tail. PG_active and PG_referenced are cleared (PGDEACTIVATE counted for an active one).
     fn deactivate_file_folio(&mut self, id: FolioId) {
+        // DIVERGENCE: at once; the kernel queues the folio in this CPU's lru_deactivate_file batch.
         let f = *self.folios.get(id);
         if self.folio_mapped(f.file(), f.index(), f.nr_pages()) {
             return;
@@ -345,6 +350,8 @@ impl Kernel {
         let mut r = Invalidated::default();
         for id in self.find_lock_entries(file, start, end) {
             let f = *self.folios.get(id);
+            // DIVERGENCE: mapping_evict_folio's reference count test is the mapped test alone: no folio is ever held
+            // by a per-CPU LRU batch or another task here.
             let evictable =
                 !f.test(PG_DIRTY) && !f.test(PG_WRITEBACK) && !self.folio_mapped(file, f.index(), f.nr_pages());
             if evictable {

@@ -200,6 +200,8 @@ pub fn balance_dirty_pages(
         ..Default::default()
     };
     domain_dirty_limits(&mut gdtc, &a.vm, a.rt_task, dom.dirty_limit);
+    // DIVERGENCE: the global domain only: no memcg domain (mdtc), as on the cgroup v1 host where cgroup writeback is
+    // off; on cgroup v2 the kernel also throttles against the memory cgroup's dirty limits.
     let global_dirty_state = GlobalDirtyStateTrace {
         nr_dirty: c.nr_file_dirty,
         nr_writeback: c.nr_writeback,
@@ -217,6 +219,7 @@ pub fn balance_dirty_pages(
     } else {
         gdtc.dirty <= dirty_freerun_ceiling(gdtc.thresh, gdtc.bg_thresh)
     };
+    // DIVERGENCE: laptop_mode is taken as off (the kernel's `!laptop_mode &&` before this test).
     let mut pass = BdpPass {
         action: BdpAction::FreeRun,
         start_background_writeback: c.nr_file_dirty > gdtc.bg_thresh && !c.writeback_in_progress,
@@ -233,7 +236,8 @@ pub fn balance_dirty_pages(
     }
     pass.start_background_writeback |= !c.writeback_in_progress;
 
-    // balance_wb_limits: wb_dirty_freerun (no PF_LOCAL_THROTTLE), wb_dirty_exceeded, wb_position_ratio.
+    // balance_wb_limits: wb_dirty_freerun, wb_dirty_exceeded, wb_position_ratio.
+    // DIVERGENCE: no PF_LOCAL_THROTTLE tasks (whose freerun test is against the wb's own limits).
     gdtc.freerun = false;
     if !strictlimit {
         wb_dirty_limits(&mut gdtc, dom, &mut wb.completions, bdi, avg_bw, c.wb_reclaimable, c.wb_writeback);
@@ -299,10 +303,12 @@ pub fn balance_dirty_pages(
     } else {
         (max_pause, max_pause as i64)
     };
+    // DIVERGENCE: no BDP_ASYNC caller (io_uring's, which gets -EAGAIN here instead of sleeping).
     pass.balance_dirty_pages = Some(trace(period, pause, task));
     task.dirty_paused_when = now.wrapping_add(pause as u64);
     task.nr_dirtied = 0;
     task.nr_dirtied_pause = nr_dirtied_pause;
+    // DIVERGENCE: no fatal signal ends the loop (the kernel breaks out when one is pending).
     let again = task_ratelimit == 0 && gdtc.wb_dirty > wb_stat_error(a.nr_cpu_ids);
     pass.action = BdpAction::Sleep { pause: pause as u64, again };
     pass.gdtc = gdtc;

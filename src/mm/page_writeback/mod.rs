@@ -31,10 +31,12 @@
 //!   domain's stale `dirty_limit`), `setpoint` = (limit + freerun) / 2, `wb_setpoint` = setpoint * wb_thresh /
 //!   (thresh + 1) with the raised wb_thresh; fields renamed bdi_setpoint/bdi_dirty -> wb_setpoint/wb_dirty.
 //!
-//! Simplifications: the global wb_domain only (the host mounts cgroup v1, where cgroup writeback is off, so there
-//! is no memcg domain: DIVERGENCE for cgroup v2 hosts); one bdi_writeback per bdi; percpu counters read exactly
-//! (the kernel's `percpu_counter_read` can lag by up to nr_cpus * batch); no PF_LOCAL_THROTTLE tasks, no BDP_ASYNC
-//! (io_uring's -EAGAIN), no fatal signals, laptop_mode off; no highmem (x86-64) beyond the caller's figure.
+//! Simplifications, each marked DIVERGENCE at its line: the global wb_domain only (the host mounts cgroup v1, where
+//! cgroup writeback is off, so there is no memcg domain: a divergence on cgroup v2 hosts); one bdi_writeback per bdi
+//! (kernel/backing_dev.rs); percpu counters read exactly (the kernel's `percpu_counter_read` can lag by up to
+//! nr_cpus * batch); no PF_LOCAL_THROTTLE tasks, no BDP_ASYNC (io_uring's -EAGAIN), no fatal signals, laptop_mode
+//! off; no RT or deadline tasks, and each task stays on one CPU (throttle.rs). Highmem is the caller's figure (0 on
+//! x86-64, as on the host).
 
 mod balance;
 mod fprop;

@@ -11,9 +11,10 @@ use crate::trace::event::EventKind;
 use crate::units::Nanos;
 
 impl Kernel {
-    /// The CPU a task runs on, for the per-CPU bdp_ratelimits (DIVERGENCE: tasks stay on one CPU each, spread over the
-    /// machine's CPUs in order; the kernel's migrate).
+    /// The CPU a task runs on, for the per-CPU bdp_ratelimits (tasks stay on one CPU each, spread over the machine's
+    /// CPUs in order).
     pub fn task_cpu(&self) -> usize {
+        // DIVERGENCE: no migration: the kernel's scheduler moves tasks between CPUs.
         self.cur_task % self.wb.rl.bdp_ratelimits.len().max(1)
     }
 
@@ -24,6 +25,7 @@ impl Kernel {
             totalreserve_pages: self.zone.wmark.high,
             nr_inactive_file: self.lru.nr_pages[0],
             nr_active_file: self.lru.nr_pages[1],
+            // x86-64 has no highmem.
             highmem_dirtyable: 0,
         }
     }
@@ -66,6 +68,7 @@ impl Kernel {
             now,
             start_time: start.unwrap_or(now),
             pages_dirtied: self.wb.tasks[t].nr_dirtied,
+            // DIVERGENCE: every task is SCHED_OTHER: no RT or deadline boost of the limits.
             rt_task: false,
             vm: self.wb.vm,
             vm_highmem_is_dirtyable: false,
@@ -136,6 +139,8 @@ impl Kernel {
     /// The whole balance_dirty_pages call made inside an op (later chunks of a write over 2 MiB): passes and sleeps
     /// run on the task's clock without yielding.
     pub fn balance_dirty_pages_inline(&mut self, file: u32) {
+        // DIVERGENCE: the sleeps do not yield: other tasks' ops wait for this op's end (ops are atomic, see the
+        // engine); only the pause before a write's first chunk lets them run.
         let start = jiffies_at(self.now.0);
         let mut pass = self.balance_dirty_pages_ratelimited(file, None);
         while let Some((pause, again)) = pass {
