@@ -3,8 +3,10 @@
 //! EINVAL; the cached range is written back and waited for, then dropped; the bios go straight to the device
 //! (REQ_SYNC: rwbs WS) and the task waits; the range is invalidated again after the write; i_size grows.
 //!
-//! Simplifications (DIVERGENCE): no FUA for O_DSYNC (ext4 falls back to a journal commit + flush when the write
-//! allocates, which the model does not write either); unwritten-extent conversion is not modelled.
+//! Simplifications, each marked DIVERGENCE at its line: no FUA for O_DSYNC (ext4 falls back to a journal commit +
+//! flush when the write allocates, which the model does not write either); unwritten-extent conversion is not
+//! modelled; an invalidation that fails (-EBUSY) does not fall back to a buffered write; an O_DIRECT read does not
+//! write back the range's dirty pages first.
 
 use crate::block::{build_requests, MAX_SEGMENT_SECTORS};
 use crate::kernel::Kernel;
@@ -22,6 +24,8 @@ impl Kernel {
             return 0;
         }
         let n = len.min(size.div_ceil(512) * 512 - pos);
+        // DIVERGENCE: no kiocb_write_and_wait first: the kernel writes back and waits for the range's dirty pages
+        // before reading around them.
         self.dio_bio_read(file, pos, n);
         n.min(size - pos) as i64
     }
@@ -38,7 +42,9 @@ impl Kernel {
         self.filemap_fdatawrite_range(file, pos, end, true);
         self.filemap_fdatawait_range(file, pos, end);
         // kiocb_invalidate_pages; -EBUSY (a folio dirtied again meanwhile) would fall back to a buffered write.
+        // DIVERGENCE: the result is ignored: the write goes direct whatever the invalidation left.
         let _ = self.invalidate_inode_pages2_range(file, pos >> 12, end >> 12);
+        // DIVERGENCE: no REQ_FUA for O_DSYNC and no unwritten-extent conversion at completion (ext4's end_io).
         self.dio_bio_write(file, pos, len);
         // kiocb_invalidate_post_direct_write.
         let _ = self.invalidate_inode_pages2_range(file, pos >> 12, end >> 12);

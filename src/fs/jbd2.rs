@@ -11,7 +11,9 @@
 //! its own afterwards (the commit was a barrier). The journal sits in the middle of the device (sector 2097152 of
 //! a 2 GiB device), its first transaction 8 blocks in.
 //!
-//! DIVERGENCE: a fixed transaction size (no tracking of which metadata blocks are dirty), no periodic 5 s //! no commit for the flusher's block allocations; checked only for ext4 with 4 KiB blocks.
+//! Simplifications, each marked DIVERGENCE at its line: a fixed transaction size (no tracking of which metadata
+//! blocks are dirty); commits only for an fsync (no periodic 5 s commit by the jbd2 thread, no commit for the
+//! flusher's block allocations); checked only for ext4 with 4 KiB blocks.
 
 use crate::block::{Request, SECTOR};
 use crate::kernel::Kernel;
@@ -98,11 +100,15 @@ impl Kernel {
 
     /// jbd2_journal_commit_transaction for the running transaction of device `dev`, waited for by the caller.
     pub fn commit(&mut self, dev: usize) {
+        // DIVERGENCE: only an fsync commits (vfs_fsync_range); the jbd2 thread's periodic commit (every 5 s) and the
+        // commits of the flusher's block allocations are not modelled.
         let bs = self.fs_block.get(dev).copied().unwrap_or(4096);
         let task = std::mem::replace(&mut self.task, Name::from("jbd2"));
         self.now = Nanos(self.now.0 + JBD2_WAKE_NS);
         let j = self.journals[dev].clone();
         let mut head = j.head;
+        // DIVERGENCE: a fixed transaction: 4 metadata blocks (5 with the first commit's), whatever the transaction
+        // holds; the kernel writes the buffers the transaction dirtied (checked only for ext4 with 4 KiB blocks).
         let mut metadata = 4;
         if !j.committed {
             // jbd2_journal_update_sb_log_tail: the journal superblock first.

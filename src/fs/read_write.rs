@@ -109,6 +109,8 @@ impl Kernel {
     pub fn ksys_lseek(&mut self, files: &mut Files, fd: Fd, off: i64, whence: Whence) -> i64 {
         let Some(d) = files.fget(fd) else { return EBADF };
         let size = self.inodes[d.of.file as usize].size as i64;
+        // DIVERGENCE: SEEK_DATA and SEEK_HOLE ignore the file's holes (ext4_llseek asks the extent tree: a punched
+        // hole or an unwritten extent is a hole to it).
         let base = match whence {
             Whence::Set => 0,
             Whence::Cur => d.pos as i64,

@@ -19,6 +19,8 @@ impl Kernel {
                     continue;
                 }
             }
+            // DIVERGENCE: holes have page granularity: a page holding any written block is read whole (ext4 reads only
+            // its mapped blocks and zeroes the rest when the filesystem block is smaller than a page).
             let (sector, left) = ino.extents.map(index);
             let n = left.min(end - index).min(ino.extents.data_left(index));
             out.push((sector, n * 8));
@@ -35,6 +37,8 @@ impl Kernel {
         let mut ends = Vec::with_capacity(batch.len());
         for &id in batch {
             let f = *self.folios.get(id);
+            // DIVERGENCE: one segment per 64 KiB of a folio, never shared with the next folio; the kernel merges
+            // physically adjacent pages into one segment, which depends on page frame numbers (block/mod.rs).
             let seg = (f.nr_pages() * 8).min(MAX_SEGMENT_SECTORS);
             let from = runs.len();
             self.runs_of(file, f.index(), f.next_index(), &mut runs);

@@ -3,8 +3,10 @@
 //! O_DSYNC writes (`generic_write_sync`), and sync(2) (`ksys_sync`: every device's dirty pages with WB_SYNC_ALL,
 //! waited for, then a flush of each device).
 //!
-//! Simplifications (DIVERGENCE): the cache flush is one empty flush request (rwbs FF) served as a write batch of no
-//! bytes; sync(2) writes from the calling task, not through the flusher's queued work, and commits no journal.
+//! Simplifications, each marked DIVERGENCE at its line: the cache flush is one empty flush request (rwbs FF) served
+//! as a write batch of no bytes; sync(2) writes from the calling task, not through the flusher's queued work, and
+//! commits no journal; sync_file_range writes with WB_SYNC_NONE even with all three flags; fdatasync is fsync (the
+//! journal commits whenever the inode changed).
 
 use crate::fs::file::Files;
 use crate::fs::writepages::Wbc;
@@ -51,6 +53,8 @@ impl Kernel {
             });
             events.push(EventKind::BlockIoDone { device, rwbs, bytes: 0, sector: 0, nr_sector: 0 });
         }
+        // DIVERGENCE: served as a write request of no bytes in the device's write batches (the device model has no
+        // flush of its own).
         let done = self.queue_write_request(dev, 0, 0, None, events, None);
         self.now = self.now.max(done);
     }
@@ -82,6 +86,8 @@ impl Kernel {
             self.filemap_fdatawait_range(file, off, end);
         }
         if flags.write {
+            // DIVERGENCE: always WB_SYNC_NONE; the kernel writes with WB_SYNC_ALL when WAIT_BEFORE, WRITE and
+            // WAIT_AFTER are all set (SYNC_FILE_RANGE_WRITE_AND_WAIT).
             self.filemap_fdatawrite_range(file, off, end, false);
         }
         if flags.wait_after {
@@ -91,6 +97,8 @@ impl Kernel {
 
     /// ksys_sync: every file's dirty pages are written (WB_SYNC_ALL) and waited for, then each device is flushed.
     pub fn ksys_sync(&mut self) {
+        // DIVERGENCE: the calling task writes and waits itself; the kernel wakes the flushers (wakeup_flusher_threads)
+        // and queues a WB_SYNC_ALL work per wb (sync_inodes_sb), then commits the journal (->sync_fs) before the flush.
         for file in 0..self.inodes.len() as u32 {
             self.filemap_fdatawrite_range(file, 0, u64::MAX >> 1, true);
         }
@@ -110,6 +118,8 @@ impl Kernel {
     pub fn do_fsync(&mut self, files: &mut Files, fd: Fd) -> i64 {
         let Some(d) = files.fget(fd) else { return -(libc::EBADF as i64) };
         let file = d.of.file;
+        // DIVERGENCE: fdatasync does what fsync does: ext4 commits for fdatasync only when the inode's data-relevant
+        // state changed (i_datasync_tid), not for a change of its times alone.
         self.vfs_fsync_range(file, 0, u64::MAX >> 1);
         0
     }
