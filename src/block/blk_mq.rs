@@ -31,6 +31,7 @@ impl Kernel {
                 continue;
             }
             self.vm.pgpgin += r.nr_sectors / 2;
+            // DIVERGENCE: reads bypass blk-throttle (the model has no read limit, throttle.rs).
             let (issue, done) = self.devices[dev].serve_read(self.now, r.sector, r.nr_sectors);
             if self.sink.enabled {
                 for e in request_events(&dev_name, rwbs, r).into_iter().skip(if with_queue { 0 } else { 1 }) {

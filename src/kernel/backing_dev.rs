@@ -1,7 +1,7 @@
 //! include/linux/backing-dev-defs.h and writeback.h: each device's struct bdi_writeback (its flusher's inode
 //! lists, work items and counters) and the machine's writeback state (the global wb_domain, vm.dirty_* settings,
 //! per-task ratelimits, writeback completions in flight). The code is fs/fs_writeback.rs, fs/writepages.rs and
-//! mm/balance_dirty.rs.
+//! mm/page_writeback/ (throttle.rs: balance_dirty_pages_ratelimited on this state).
 
 use std::collections::{BTreeMap, VecDeque};
 
@@ -117,6 +117,7 @@ pub struct Writeback {
     pub vm: VmDirtySysctls,
     pub rl: BdpRatelimits,
     pub tasks: Vec<TaskDirty>,
+    // DIVERGENCE: one bdi_writeback per device (its bdi's root wb): no cgroup writeback, as on the cgroup v1 host.
     pub wbs: Vec<Wb>,
     pub nr_writeback: u64,
     pub nr_written: u64,

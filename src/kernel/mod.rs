@@ -25,8 +25,9 @@ mod vmstat;
 pub use fs::Inode;
 pub use vmstat::VmStat;
 
-/// The CPU time of entering and leaving a system call, and of copying one page to or from the user (DIVERGENCE: a
-/// constant model, not measured per host; a buffered write's time per page is drawn by the engine instead).
+/// The CPU time of entering and leaving a system call, and of copying one page to or from the user (a buffered
+/// write's time per page is drawn by the engine instead).
+// DIVERGENCE: constants, not measured per host.
 pub const SYSCALL_NS: u64 = 250;
 pub const COPY_PAGE_NS: u64 = 150;
 

@@ -50,6 +50,7 @@ impl Kernel {
             Op::Write { fd, len } => self.ksys_write(files, *fd, Some(*len)),
             Op::Writev { fd, lens } => self.ksys_write(files, *fd, iov_total(lens)),
             Op::Pwrite { fd, off, len } => self.ksys_pwrite64(files, *fd, *off, Some(*len), Default::default()),
+            // DIVERGENCE: refused: RWF_NOWAIT writes are not modelled.
             Op::Pwritev { flags, .. } if flags.nowait => {
                 return Err(SyscallError::NotModelled("pwritev2 with RWF_NOWAIT"))
             }
