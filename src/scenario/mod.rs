@@ -13,6 +13,7 @@
 //! Every error is a [`ScenarioError`]: `origin:line:col: message` and usually a hint.
 
 mod compile;
+mod compile_gen;
 mod diag;
 pub(crate) mod generate;
 mod load;

@@ -199,7 +199,15 @@ fn device(d: &DeviceDoc, l: Loc, before: &[Device], origin: &str) -> Result<Devi
             Some(format!("device {} already uses it", j + 1)),
         ));
     }
-    let dev = Device {
+    let dev = device_with_defaults(d);
+    check_device_timing(&dev, d, l, origin)?;
+    check_device_ranges(&dev, d, l, origin)?;
+    Ok(dev)
+}
+
+/// The device a section describes, the fields it leaves out given their defaults (size 0: not given).
+fn device_with_defaults(d: &DeviceDoc) -> Device {
+    Device {
         name: d.name.clone(),
         fs: match d.fs {
             None | Some(FsDoc::Ext4) => FsType::Ext4,
@@ -223,7 +231,13 @@ fn device(d: &DeviceDoc, l: Loc, before: &[Device], origin: &str) -> Result<Devi
         // (p10-p90 3469-5031 MiB/s over three runs); uniform within +-17 % has that spread.
         write_bw_spread_permille: (d.write_bw_spread.unwrap_or(0.17).clamp(0.0, 1.0) * 1000.0).round() as u32,
         seek: d.seek.map(|s| crate::block::seek::Seek { min: s.min, max: s.max, rpm: s.rpm }),
-    };
+    }
+}
+
+/// Checks a device's service times: its seek model is a disk's, its write_bw_spread a fraction, its write_bps
+/// throttle not crawling.
+fn check_device_timing(dev: &Device, d: &DeviceDoc, l: Loc, origin: &str) -> Result<(), ScenarioError> {
+    let err = |loc: Loc, msg: String, hint: Option<String>| error(origin, loc.pos(), msg, hint);
     if let Some(s) = dev.seek {
         if s.min > s.max || !(1000..=30000).contains(&s.rpm) || s.max > Nanos::from_us(1_000_000) {
             return Err(err(
@@ -258,6 +272,12 @@ fn device(d: &DeviceDoc, l: Loc, before: &[Device], origin: &str) -> Result<Devi
             ));
         }
     }
+    Ok(())
+}
+
+/// Checks a device's queue limits and bandwidths against their ranges, and that a size given is not 0.
+fn check_device_ranges(dev: &Device, d: &DeviceDoc, l: Loc, origin: &str) -> Result<(), ScenarioError> {
+    let err = |loc: Loc, msg: String, hint: Option<String>| error(origin, loc.pos(), msg, hint);
     let range_checks: [(&str, u64, u64, u64); 6] = [
         ("read_ahead_kb", dev.read_ahead_kb.into(), 0, 1 << 20),
         ("max_sectors_kb", dev.max_sectors_kb.into(), 4, 1 << 20),
@@ -278,7 +298,7 @@ fn device(d: &DeviceDoc, l: Loc, before: &[Device], origin: &str) -> Result<Devi
     if d.size.is_some() && dev.size == 0 {
         return Err(err(l.field("size"), format!("device `{}` has size 0", d.name), None));
     }
-    Ok(dev)
+    Ok(())
 }
 
 /// The file sections, checked and placed on their devices.
