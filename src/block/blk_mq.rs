@@ -7,8 +7,8 @@ use crate::trace::event::{EventKind, Name};
 use crate::units::Nanos;
 
 impl Kernel {
-    /// Serves the requests in `scratch_reqs` on device `dev` (blk_mq_submit_bio -> the driver -> blk_mq_end_request):
-    /// emits G and D now (Q too when `with_queue`, i.e. one bio per request) and C at completion; returns each
+    /// blk_mq_submit_bio -> blk_mq_end_request: serves the requests in `scratch_reqs` on device `dev` (through the
+    /// driver): emits G and D now (Q too when `with_queue`, i.e. one bio per request) and C at completion; returns each
     /// request's sector range and completion time.
     pub(crate) fn issue_requests(&mut self, dev: usize, rwbs: &Name, with_queue: bool) -> Vec<(u64, u64, Nanos)> {
         let dev_name = self.devices[dev].name.clone();

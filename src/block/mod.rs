@@ -282,7 +282,7 @@ impl BlockDevice {
     }
 }
 
-/// Splits physical runs (sector, sectors, sectors per segment) into requests: a new request where the layout is not
+/// bio_split_rw + blk_attempt_plug_merge: splits physical runs (sector, sectors, sectors per segment) into requests: a new request where the layout is not
 /// contiguous, at `max_sectors`, and at `MAX_SEGMENTS` segments.
 pub fn build_requests(runs: &[(u64, u64, u64)], max_sectors: u64, out: &mut Vec<Request>) {
     // DIVERGENCE: segments are counted per run at its `seg_sectors` (64 KiB of a folio, never shared between folios):
@@ -313,7 +313,7 @@ pub fn build_requests(runs: &[(u64, u64, u64)], max_sectors: u64, out: &mut Vec<
     }
 }
 
-/// The events of one request, in the kernel's order: Q, G, block_io_start (blk_account_io_start), D now;
+/// Model: the events of one request, in the kernel's order: Q, G, block_io_start (blk_account_io_start), D now;
 /// `completion_events` at completion.
 pub fn request_events(dev: &Name, rwbs: &Name, r: &Request) -> [EventKind; 4] {
     [
@@ -336,7 +336,7 @@ pub fn request_events(dev: &Name, rwbs: &Name, r: &Request) -> [EventKind; 4] {
     ]
 }
 
-/// The completion events of a request: C (block_rq_complete), then block_io_done (blk_account_io_done, which
+/// Model: the completion events of a request: C (block_rq_complete), then block_io_done (blk_account_io_done, which
 /// sees the request after its bytes were completed: 0 bytes and sectors left).
 pub fn completion_events(dev: &Name, rwbs: &Name, r: &Request) -> [EventKind; 2] {
     [

@@ -56,19 +56,20 @@ impl Kernel {
 }
 
 impl Kernel {
-    /// An O_DIRECT read of `len` bytes at `pos` (iomap_dio_bio_iter: bios straight from the extent map, REQ_OP_READ);
-    /// the task waits for them.
+    /// iomap_dio_bio_iter for an O_DIRECT read of `len` bytes at `pos`: bios straight from the extent map
+    /// (REQ_OP_READ); the task waits for them.
     pub fn dio_bio_read(&mut self, file: u32, pos: u64, len: u64) {
         let rwbs = self.rwbs_r.clone();
         self.direct_io(file, pos, len, &rwbs);
     }
-    /// An O_DIRECT write of `len` bytes at `pos` (iomap_dio_bio_iter, REQ_OP_WRITE | REQ_SYNC | REQ_IDLE: rwbs WS);
-    /// the task waits for the bios.
+    /// iomap_dio_bio_iter for an O_DIRECT write of `len` bytes at `pos` (REQ_OP_WRITE | REQ_SYNC | REQ_IDLE: rwbs
+    /// WS); the task waits for the bios.
     pub fn dio_bio_write(&mut self, file: u32, pos: u64, len: u64) {
         let rwbs = self.rwbs_ws.clone();
         self.direct_io(file, pos, len, &rwbs);
     }
-    /// The bios of an O_DIRECT read or write, straight from the extent map; the task waits for them. A write's bio
+    /// iomap_dio_bio_iter: the bios of an O_DIRECT read or write, straight from the extent map; the task waits for
+    /// them. A write's bio
     /// holds the user buffer's pages, physically scattered: one 4 KiB segment each, so a request carries at most
     /// 128 of them (512 KiB; traces/write/direct_over_cached: 1 MiB writes became 512 + 512 KiB requests).
     fn direct_io(&mut self, file: u32, pos: u64, len: u64, rwbs: &Name) {

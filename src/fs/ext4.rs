@@ -19,7 +19,7 @@ impl From<Unsupported> for crate::kernel::SyscallError {
     }
 }
 
-/// sb->s_maxbytes of ext4 with extents (ext4_max_size): 2^32 - 1 blocks.
+/// ext4_max_size: sb->s_maxbytes of ext4 with extents, 2^32 - 1 blocks.
 pub fn s_maxbytes(blocksize: u64) -> u64 {
     ((1u64 << 32) - 1) * blocksize
 }

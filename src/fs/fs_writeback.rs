@@ -27,7 +27,7 @@ pub const MIN_WRITEBACK_PAGES: i64 = 4096 >> 2;
 pub const DIRTY_SCOPE: u64 = 8;
 
 impl Kernel {
-    /// The inode's I_DIRTY_* state as the kernel prints it (`show_inode_state`).
+    /// show_inode_state: the inode's I_DIRTY_* state as the kernel prints it.
     pub fn inode_state(&self, file: u32) -> &'static str {
         let ino = &self.inodes[file as usize];
         match (ino.dirty_sync, ino.dirty_pages) {
@@ -124,7 +124,7 @@ impl Kernel {
         w.wb_reclaimable > wb_bg
     }
 
-    /// One step of the flusher of device `dev` (wb_workfn): finish due completions, pick the work (queued works,
+    /// wb_workfn, one step of device `dev`'s flusher: finish due completions, pick the work (queued works,
     /// then the periodic kupdate pass, then the background pass), run one iteration of wb_writeback, and yield.
     pub fn wb_workfn_step(&mut self, dev: usize) {
         // DIVERGENCE: one wb_writeback iteration per step, atomic against the tasks (the kernel's kworker runs beside
@@ -163,7 +163,8 @@ impl Kernel {
         self.wb.wbs[dev].wake_at(at, false);
     }
 
-    /// get_next_work_item, wb_check_start_all, wb_check_old_data_flush, wb_check_background_flush.
+    /// get_next_work_item + wb_check_old_data_flush + wb_check_background_flush: the next work, a queued one, else
+    /// the periodic (kupdate) pass when it is due, else the background pass when over the background threshold.
     fn next_work(&mut self, dev: usize) -> Option<WbWork> {
         // DIVERGENCE: no wb_check_start_all: nothing sets WB_start_all (wakeup_flusher_threads is not called: sync(2)
         // writes from the calling task, reclaim refuses dirty folios).
@@ -202,7 +203,7 @@ impl Kernel {
         None
     }
 
-    /// The writeback_start (`start`) or writeback_written event of a work (trace_writeback_start/written).
+    /// trace_writeback_start / trace_writeback_written: the event of a work (`start` picks which).
     fn emit_work(&mut self, dev: usize, w: &WbWork, start: bool) {
         if !self.events_on() {
             return;
@@ -219,7 +220,7 @@ impl Kernel {
         self.emit(e);
     }
 
-    /// One iteration of wb_writeback's loop for the current work; returns whether the work goes on.
+    /// wb_writeback, one iteration of its loop for the current work; returns whether the work goes on.
     fn wb_writeback_iteration(&mut self, dev: usize) -> bool {
         let w = self.wb.wbs[dev].cur.clone().unwrap();
         if w.nr_pages <= 0 {
@@ -379,7 +380,7 @@ impl Kernel {
         self.inodes[file as usize].nr_dirty > 0
     }
 
-    /// After a data-integrity sync: an inode with no dirty page left leaves the writeback lists (its dirty state was
+    /// Model: after a data-integrity sync, an inode with no dirty page left leaves the writeback lists (its dirty state was
     /// written); the flusher finds nothing for it.
     pub fn inode_maybe_clean(&mut self, file: u32) {
         // DIVERGENCE: the kernel's fsync leaves the inode on the wb's lists, I_DIRTY_PAGES set, until the flusher's

@@ -24,7 +24,7 @@ use crate::units::Nanos;
 pub const JBD2_WAKE_NS: u64 = 170_000;
 
 impl Kernel {
-    /// The commit's journal buffers (jbd2_journal_write_metadata_buffer, submit_bh under the commit's plug, then
+    /// jbd2_journal_write_metadata_buffer + submit_bh for the commit's journal buffers (under the commit's plug, then
     /// wait_on_buffer): one journal write of `blocks` blocks at `sector`, a 4 KiB bio per block, the first allocating
     /// the request (Q, G, block_io_start of its 4 KiB), the others back-merged into it (Q, M), then the request issued
     /// whole (D) and completed (C, block_io_done).
@@ -62,7 +62,8 @@ impl Kernel {
         self.now = self.now.max(done);
     }
 
-    /// The commit block: a REQ_PREFLUSH | REQ_FUA write, which the flush machinery (block/blk-flush.c) runs on a device
+    /// journal_submit_commit_record: the commit block, a REQ_PREFLUSH | REQ_FUA write, which the flush machinery
+    /// (block/blk-flush.c) runs on a device
     /// without FUA as a preflush (FF), the write (inserted and issued: I, D), and a postflush (FF), then completes the
     /// original request (C with no sectors left).
     fn commit_block(&mut self, dev: usize, sector: u64, bs: u64) {

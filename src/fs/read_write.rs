@@ -11,7 +11,7 @@ use super::file::{File, Files};
 const EBADF: i64 = -(libc::EBADF as i64);
 const EINVAL: i64 = -(libc::EINVAL as i64);
 
-/// The bytes of an iovec array (rw_copy_check_uvector); `None` on overflow (EINVAL).
+/// import_iovec: the bytes of an iovec array; `None` on overflow (EINVAL).
 pub fn iov_total(lens: &[u64]) -> Option<u64> {
     lens.iter().try_fold(0u64, |a, &l| a.checked_add(l))
 }
@@ -63,7 +63,7 @@ impl Kernel {
         r
     }
 
-    /// ksys_read / ksys_readv: at the file position, which advances by what was read. `len` is `None` when an
+    /// ksys_read / do_readv: at the file position, which advances by what was read. `len` is `None` when an
     /// iovec array's lengths overflow (EINVAL after the descriptor check, as rw_copy_check_uvector).
     pub fn ksys_read(&mut self, files: &mut Files, fd: Fd, len: Option<u64>) -> i64 {
         let Some(d) = files.fget(fd) else { return EBADF };
@@ -82,7 +82,7 @@ impl Kernel {
         self.vfs_read(d, off, len, ReadFlags { nowait: flags.nowait })
     }
 
-    /// ksys_write / ksys_writev: at the file position (or the end with O_APPEND), which advances.
+    /// ksys_write / do_writev: at the file position (or the end with O_APPEND), which advances.
     pub fn ksys_write(&mut self, files: &mut Files, fd: Fd, len: Option<u64>) -> i64 {
         let Some(d) = files.fget(fd) else { return EBADF };
         let Some(len) = len else { return EINVAL };

@@ -7,8 +7,8 @@ use crate::mm::folio::FolioId;
 use crate::trace::event::EventKind;
 
 impl Kernel {
-    /// The physical runs (sector, sectors) of file pages [index, end), leaving out holes and unwritten extents (read
-    /// as zeros without I/O).
+    /// ext4_map_blocks as ext4_mpage_readpages uses it: the physical runs (sector, sectors) of file pages
+    /// [index, end), leaving out holes and unwritten extents (read as zeros without I/O).
     fn runs_of(&self, file: u32, mut index: u64, end: u64, out: &mut Vec<(u64, u64)>) {
         let ino = &self.inodes[file as usize];
         while index < end {
@@ -27,7 +27,7 @@ impl Kernel {
             index += n;
         }
     }
-    /// Submits reads of contiguous new folios: ext4_mpage_readpages (->readahead, REQ_RAHEAD) or ->read_folio
+    /// ext4_mpage_readpages (->readahead, REQ_RAHEAD, or ->read_folio): submits reads of contiguous new folios,
     /// building bios, the plug merging them into requests; sets each folio's completion time.
     pub fn submit_folio_reads(&mut self, file: u32, batch: &[FolioId], readahead: bool) {
         let dev = self.inodes[file as usize].device;

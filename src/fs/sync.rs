@@ -78,7 +78,7 @@ impl Kernel {
         self.inode_maybe_clean(file);
     }
 
-    /// sync_file_range(2): WAIT_BEFORE waits for writeback in flight, WRITE starts writeback of the dirty pages
+    /// sync_file_range: WAIT_BEFORE waits for writeback in flight, WRITE starts writeback of the dirty pages
     /// (WB_SYNC_NONE: no waiting, no flush), WAIT_AFTER waits again. `len` 0 means to the end of the file.
     pub fn sync_file_range(&mut self, file: u32, off: u64, len: u64, flags: crate::trace::op::SyncRangeFlags) {
         let end = if len == 0 { u64::MAX >> 1 } else { off + len - 1 };

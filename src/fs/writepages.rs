@@ -1,4 +1,4 @@
-//! Writing dirty folios out: ext4's `ext4_writepages` through `write_cache_pages`-style iteration (the cyclic
+//! Writing dirty folios out (fs/ext4/inode.c `ext4_writepages`, 6.18): its walk of the dirty folios (the cyclic
 //! `writeback_index`, DIRTY and TOWRITE tags), folio writeback start and end (mm/page-writeback.c
 //! `__folio_start_writeback`, `__folio_end_writeback` with `wb_writeout_inc`), and the write requests the block
 //! layer builds from them (bios of physically contiguous folios, merged by the plug, split at max_sectors_kb).
@@ -308,7 +308,7 @@ impl Kernel {
         }
     }
 
-    /// queue_write_request for a request `r` whose completion events are the usual ones (block_rq_complete,
+    /// Model: queue_write_request for a request `r` whose completion events are the usual ones (block_rq_complete,
     /// block_io_done with `rwbs`).
     pub fn queue_request(
         &mut self,
@@ -326,8 +326,8 @@ impl Kernel {
         self.queue_write_request(dev, r.sector, r.nr_sectors, folios, events, at)
     }
 
-    /// Ends every device's write batch whose end is due by `upto`: its requests complete then (blk_mq_end_request for
-    /// each, in submission order).
+    /// blk_mq_end_request for the requests of every device's write batch whose end is due by `upto`: they complete
+    /// then, in submission order.
     pub fn close_write_batches(&mut self, upto: Nanos) {
         if !self.wb.has_pending_writes() {
             return;
@@ -346,8 +346,8 @@ impl Kernel {
         }
     }
 
-    /// The time the last writeback in flight of `file`'s pages [first, last] completes (filemap_fdatawait_range
-    /// waits for it), if any; for a batch still being collected, its end as known now.
+    /// Model: when the last writeback in flight of `file`'s pages [first, last] completes (what
+    /// filemap_fdatawait_range waits for), if any; for a batch still being collected, its end as known now.
     pub fn writeback_done_at(&self, file: u32, first: u64, last: u64) -> Option<Nanos> {
         let overlaps = |f: u32, ids: &Vec<FolioId>| {
             f == file
@@ -365,7 +365,7 @@ impl Kernel {
         closed.chain(open).max()
     }
 
-    /// Runs every writeback completion due by `upto` (blk_mq_end_request -> ext4_end_bio -> folio_end_writeback):
+    /// ext4_end_bio -> folio_end_writeback: runs every writeback completion due by `upto` (blk_mq_end_request):
     /// PG_writeback cleared, NR_WRITEBACK down, NR_WRITTEN and the wb's WB_WRITTEN up, the writeout fractions
     /// (wb_domain_writeout_add), and the blocks count as allocated on disk.
     pub fn complete_writeback(&mut self, upto: Nanos) {

@@ -102,6 +102,8 @@ pub struct Kernel {
 }
 
 impl Kernel {
+    /// Model: a machine of `inodes` on `devices` (each with its bdi->io_pages), events recorded or not; the
+    /// composition root (sim/build.rs) sets the rest.
     pub fn new(inodes: Vec<Inode>, devices: Vec<BlockDevice>, io_pages: Vec<u64>, events: bool) -> Self {
         Kernel {
             now: Nanos(0),
@@ -139,37 +141,40 @@ impl Kernel {
         }
     }
 
+    /// Model: whether events are recorded (when not, no event is even built).
     #[inline]
     pub fn events_on(&self) -> bool {
         self.sink.enabled
     }
 
-    /// Records an event at the running task's clock.
+    /// Model: records an event at the running task's clock (where the kernel fires a tracepoint).
     pub fn emit(&mut self, kind: EventKind) {
         self.emit_at(self.now, kind);
     }
 
+    /// Model: records an event at `time`.
     pub fn emit_at(&mut self, time: Nanos, kind: EventKind) {
         if self.sink.enabled {
             self.sink.events.push(Event { time, task: self.task.clone(), kind });
         }
     }
 
+    /// Model: the scenario's name of `file`, which events show where the kernel prints an inode number.
     pub fn file_name(&self, file: u32) -> Name {
         self.inodes[file as usize].name.clone()
     }
 
-    /// The block size of the filesystem holding `file` (4096 unless set per device).
+    /// i_blocksize: the block size of the filesystem holding `file` (4096 unless set per device).
     pub fn fs_block_size(&self, file: u32) -> u64 {
         self.fs_block.get(self.inodes[file as usize].device).copied().unwrap_or(4096)
     }
 
-    /// bdi->io_pages of the file's device.
+    /// inode_to_bdi: the file's device's bdi->io_pages, its largest I/O in pages (max_sectors_kb / 4).
     pub fn io_pages(&self, file: u32) -> u64 {
         self.io_pages[self.inodes[file as usize].device]
     }
 
-    /// Checks the page cache's invariants: every cached folio is on exactly one LRU list, the lists' links and
+    /// Model: checks the page cache's invariants: every cached folio is on exactly one LRU list, the lists' links and
     /// counts hold, and the cached pages add up.
     pub fn check_invariants(&self) -> Result<(), String> {
         self.lru.check(&self.folios)?;

@@ -1,5 +1,6 @@
-//! The system call table: each `Op` (the one operation vocabulary) dispatched to the function that mirrors its
-//! kernel entry point, in the context of the calling task (`Current`: its files and mappings).
+//! The system call table (arch/x86/entry/syscall_64.c on the host): each `Op` (the one operation vocabulary)
+//! dispatched to the function that mirrors its kernel entry point, in the context of the calling task (`Current`:
+//! its files and mappings).
 
 use crate::fs::file::Files;
 use crate::fs::read_write::iov_total;
@@ -30,8 +31,8 @@ impl Current {
 const EBADF: i64 = -(libc::EBADF as i64);
 
 impl Kernel {
-    /// Runs `op` for the task `cur` at `self.now` (after the syscall entry cost); returns what the call returns
-    /// (bytes or 0, or -errno). `Op::Sleep` is the engine's (it moves the task's clock) and returns 0 here.
+    /// x64_sys_call: runs `op` for the task `cur` at `self.now` (after the syscall entry cost); returns what the call
+    /// returns (bytes or 0, or -errno). `Op::Sleep` is the engine's (it moves the task's clock) and returns 0 here.
     pub fn syscall(&mut self, cur: &mut Current, op: &Op) -> Result<i64, SyscallError> {
         let (files, mm) = (&mut cur.files, &mut cur.mm);
         Ok(match op {

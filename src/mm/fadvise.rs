@@ -16,7 +16,8 @@ use crate::trace::op::Fadvice;
 use crate::trace::op::Fd;
 
 impl Kernel {
-    /// generic_fadvise. `ra_pages` is the bdi's window (read_ahead_kb / 4). Returns 0 or a negative errno.
+    /// generic_fadvise: posix_fadvise(2)'s advice on an open file; `ra_pages` is the bdi's window (read_ahead_kb /
+    /// 4). Returns 0 or a negative errno.
     pub fn generic_fadvise(&mut self, of: &mut OpenFile, ra_pages: u64, offset: u64, len: u64, advice: Fadvice) -> i64 {
         // offset and len are loff_t: "negative" ones are EINVAL.
         if offset > i64::MAX as u64 || len > i64::MAX as u64 {

@@ -61,7 +61,8 @@ impl Vma {
 }
 
 impl Kernel {
-    /// A folio fault-around may map (next_uptodate_folio): uptodate, unlocked, not PG_readahead, inside i_size.
+    /// next_uptodate_folio: whether fault-around may map the folio: uptodate, unlocked, not PG_readahead, inside
+    /// i_size.
     fn mappable(&self, id: FolioId, max_idx: u64) -> bool {
         let f = self.folios.get(id);
         self.folios.uptodate(id, self.now) && !f.test(PG_READAHEAD) && f.index() < max_idx
@@ -179,7 +180,8 @@ impl Kernel {
         false
     }
 
-    /// A read access to file page `page` through `vma` (do_read_fault). Returns false for SIGBUS (beyond EOF).
+    /// handle_mm_fault for a read access to file page `page` through `vma`: a mapped page is only touched (its PTE
+    /// made young), an unmapped one faults (do_read_fault). Returns false for SIGBUS (beyond EOF).
     pub fn handle_read_access(&mut self, of: &mut OpenFile, vma: &mut Vma, page: u64) -> bool {
         if self.ptes[vma.pte].is_mapped(page - vma.pgoff) {
             self.ptes[vma.pte].touch(page - vma.pgoff);

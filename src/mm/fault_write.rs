@@ -71,8 +71,8 @@ impl Kernel {
         true
     }
 
-    /// msync(2) on [off, off+len) of a mapping of `file` from file page `pgoff`: MS_SYNC writes and waits the range
-    /// (vfs_fsync_range); MS_ASYNC and MS_INVALIDATE do nothing on this kernel.
+    /// sys_msync's writeback for [off, off+len) of a mapping of `file` from file page `pgoff`: MS_SYNC writes and
+    /// waits the range (vfs_fsync_range); MS_ASYNC and MS_INVALIDATE do nothing on this kernel.
     pub fn msync(&mut self, file: u32, pgoff: u64, off: u64, len: u64, sync: bool) {
         if sync && len > 0 {
             let start = pgoff * 4096 + off;

@@ -153,7 +153,7 @@ impl Kernel {
         r
     }
 
-    /// The body of filemap_read: get_pages, mark accessed, copy, until the request or the file ends.
+    /// filemap_read's loop: get_pages, mark accessed, copy, until the request or the file ends.
     fn read_loop(
         &mut self,
         of: &mut OpenFile,
@@ -327,7 +327,7 @@ impl Kernel {
 }
 
 impl Kernel {
-    /// SYSCALL_DEFINE4(cachestat): the pages holding bytes [off, off+len) (len 0: to the end of the file), their
+    /// sys_cachestat (SYSCALL_DEFINE4(cachestat)): the pages holding bytes [off, off+len) (len 0: to the end of the file), their
     /// counts recorded in the run's cachestat log with the call's start and the calling task.
     pub fn ksys_cachestat(&mut self, files: &mut Files, fd: Fd, off: u64, len: u64) -> i64 {
         let Some(d) = files.fget(fd) else { return -(libc::EBADF as i64) };

@@ -64,7 +64,7 @@ impl Kernel {
         self.kswapd.schedule(now);
     }
 
-    /// The kswapd thread's next step at `k.now` (the caller made kswapd0 the running task): the end of a nap, or one
+    /// kswapd: the thread's next step at `k.now` (the caller made kswapd0 the running task): the end of a nap, or one
     /// round of balance_pgdat.
     pub fn kswapd_run(&mut self) {
         match self.kswapd.state {
@@ -83,7 +83,7 @@ impl Kernel {
         self.balance_pgdat_round();
     }
 
-    /// One iteration of balance_pgdat's priority loop: stop if balanced, else kswapd_shrink_node at the current
+    /// balance_pgdat, one iteration of its priority loop: stop if balanced, else kswapd_shrink_node at the current
     /// priority, raising it (lowering the number) when the round scanned less than its goal or reclaimed nothing.
     fn balance_pgdat_round(&mut self) {
         let mut b = match self.kswapd.balance {
@@ -127,7 +127,7 @@ impl Kernel {
         self.kswapd.schedule(now);
     }
 
-    /// The end of balance_pgdat (snapshot_refaults), then kswapd_try_to_sleep: nap if the node may sleep, else
+    /// kswapd_try_to_sleep, after balance_pgdat's end (snapshot_refaults): nap if the node may sleep, else
     /// (KSWAPD_HIGH_WMARK_HIT_QUICKLY) balance again.
     fn balance_pgdat_done(&mut self) {
         self.kswapd.balance = None;

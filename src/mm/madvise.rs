@@ -42,7 +42,7 @@ impl Kernel {
         Ok(0)
     }
 
-    /// msync(2) over [off, off+len) of mapping `map` (len 0: to its end, as the probe issues it): ENOMEM without
+    /// sys_msync (msync(2)) over [off, off+len) of mapping `map` (len 0: to its end, as the probe issues it): ENOMEM without
     /// such a mapping or past its end, EINVAL for an unaligned start; MS_SYNC writes the range back and waits.
     pub fn ksys_msync(&mut self, files: &Files, mm: &Mm, map: MapId, off: u64, len: u64, mode: MsyncMode) -> i64 {
         let Some(vma) = mm.vma(map) else { return -(libc::ENOMEM as i64) };

@@ -50,7 +50,7 @@ impl Kernel {
         m.failed_charges += 1;
     }
 
-    /// The page_counter uncharge of an evicted or invalidated folio.
+    /// mem_cgroup_uncharge: the page_counter uncharge of an evicted or invalidated folio.
     pub fn mem_cgroup_uncharge(&mut self, nr: u64) {
         if let Some(m) = self.memcg.as_mut() {
             m.usage = m.usage.saturating_sub(nr);

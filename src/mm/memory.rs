@@ -10,8 +10,8 @@ use super::mmap::Mm;
 const EFAULT: i64 = -(libc::EFAULT as i64);
 
 impl Kernel {
-    /// A read (or write) access to each page of [off, off+len) of mapping `map`, in order; the bytes touched, or
-    /// -EFAULT for no such mapping, a write to a read-only one (SIGSEGV) or a page past the end of the file
+    /// Model: the task's loads (or stores) to each page of [off, off+len) of mapping `map`, in order, each faulting
+    /// as the MMU would (handle_read_access, handle_write_access); the bytes touched, or -EFAULT for no such mapping, a write to a read-only one (SIGSEGV) or a page past the end of the file
     /// (SIGBUS).
     pub fn access_mapping(
         &mut self,

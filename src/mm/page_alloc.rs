@@ -43,7 +43,7 @@ pub const MIGRATE_PCPTYPES: u64 = 3;
 /// PAGE_ALLOC_COSTLY_ORDER.
 pub const PAGE_ALLOC_COSTLY_ORDER: u32 = 3;
 
-/// The zone's managed pages for a machine of `memory` bytes (see the module doc).
+/// Model: the zone's managed pages for a machine of `memory` bytes (see the module doc).
 pub fn managed_pages(memory: u64) -> u64 {
     // DIVERGENCE: one zone holding all memory; only the struct page array is taken off (no kernel text, firmware or
     // crash reservations).
@@ -65,7 +65,8 @@ pub fn set_recommended_min_free_kbytes(min_free_kbytes: u64, nr_zones: u64, nr_f
     min_free_kbytes.max(recommended_min << (PAGE_SHIFT - 10))
 }
 
-/// The boot-time vm.min_free_kbytes of a machine with `memory` bytes, as on the host (THP "madvise"):
+/// init_per_zone_wmark_min + set_recommended_min_free_kbytes: the boot-time vm.min_free_kbytes of a machine with
+/// `memory` bytes, as on the host (THP "madvise"):
 /// init_per_zone_wmark_min's `calculate_min_free_kbytes` over the managed pages (watermarks are still 0 then),
 /// then khugepaged's start raising it (`set_recommended_min_free_kbytes`), its `nr_free_buffer_pages` being the
 /// managed pages above the high watermark just set. DIVERGENCE: the populated zones counted there are those of an

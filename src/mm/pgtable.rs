@@ -69,7 +69,8 @@ impl Ptes {
     }
 }
 
-/// The file pages of [index, index+nr) that mapping `p` covers (rmap_walk's vma_address range; maybe empty).
+/// vma_address: the file pages of [index, index+nr) that mapping `p` covers (the range rmap_walk visits; maybe
+/// empty).
 pub(crate) fn covered(p: &Ptes, index: u64, nr: u64) -> std::ops::Range<u64> {
     index.max(p.pgoff)..(index + nr).min(p.pgoff + p.pages)
 }

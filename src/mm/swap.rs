@@ -166,7 +166,7 @@ impl Lruvec {
     }
 }
 
-/// The list a folio is on, by its PG_active flag (folio_lru_list).
+/// folio_lru_list: the list a folio is on, by its PG_active flag.
 pub fn folio_lru_list(slab: &FolioSlab, id: FolioId) -> LruList {
     if slab.get(id).test(PG_ACTIVE) {
         LruList::ActiveFile

@@ -49,7 +49,7 @@ impl Kernel {
         }
     }
 
-    /// Not locked now: no read I/O in flight (find_lock_entries' folio_trylock). A folio left partly valid by a write
+    /// folio_trylock as find_lock_entries uses it: not locked now, no read I/O in flight. A folio left partly valid by a write
     /// is not uptodate but not locked either.
     fn unlocked(&self, id: FolioId) -> bool {
         self.folios.ready_at(id) <= self.now
@@ -88,7 +88,7 @@ impl Kernel {
         self.filemap_remove_folio(id);
     }
 
-    /// The folios overlapping pages [start, end] in index order: the one holding `start`, then those beginning after it.
+    /// find_get_entries: the folios overlapping pages [start, end] in index order: the one holding `start`, then those beginning after it.
     fn folios_overlapping(&self, file: u32, start: u64, end: u64) -> Vec<FolioId> {
         let mapping = &self.inodes[file as usize].mapping;
         let first = mapping.lookup(&self.folios, start).filter(|&id| self.folios.get(id).index() < start);
@@ -108,7 +108,8 @@ impl Kernel {
             .collect()
     }
 
-    /// Clears the shadow entries lying wholly inside pages [start, end] (find_lock_entries returns only those).
+    /// clear_shadow_entries for the shadow entries find_lock_entries returns in pages [start, end] (only those lying
+    /// wholly inside): clears them.
     fn clear_shadows_inside(&mut self, file: u32, start: u64, end: u64) -> u64 {
         let mapping = &mut self.inodes[file as usize].mapping;
         if mapping.nr_shadows() == 0 {
@@ -126,8 +127,8 @@ impl Kernel {
         inside.len() as u64
     }
 
-    /// Clears every shadow entry overlapping pages [start, end) (truncate_folio_batch_exceptionals after
-    /// find_get_entries, which returns entries straddling the range's start too).
+    /// truncate_folio_batch_exceptionals after find_get_entries: clears every shadow entry overlapping pages
+    /// [start, end) (find_get_entries returns entries straddling the range's start too).
     fn clear_shadows_overlapping(&mut self, file: u32, start: u64, end: u64) {
         let mapping = &mut self.inodes[file as usize].mapping;
         if mapping.nr_shadows() == 0 || start >= end {

@@ -67,7 +67,7 @@ impl ScanControl {
 }
 
 impl Kernel {
-    /// The periodic stats flush (flush_memcg_stats_dwork): snapshot of what reclaim and refaults read. A new memory
+    /// flush_memcg_stats_dwork: the periodic stats flush, a snapshot of what reclaim and refaults read. A new memory
     /// cgroup reads zeros until its first periodic flush; the root's statistics were flushed before the run.
     pub fn flush_stats(&mut self) {
         let now = self.now.0;
@@ -178,7 +178,7 @@ impl Kernel {
         self.do_try_to_free_pages(&mut sc)
     }
 
-    /// The reclaimer's CPU time for `folios` folios scanned: the allocating task's clock advances (the stall is part of
+    /// Model: the reclaimer's CPU time for `folios` folios scanned: the allocating task's clock advances (the stall is part of
     /// its op's latency); kswapd's step is charged when it ends (its next step is that much later), so all of a step's
     /// events carry the time it started and keep their order against the other tasks' ops.
     fn charge_cpu(&mut self, sc: &ScanControl, folios: u64) {

@@ -315,20 +315,20 @@ pub fn balance_dirty_pages(
     pass
 }
 
-/// The accounting in folio_account_dirtied that feeds the ratelimit: the task's nr_dirtied and this CPU's
+/// folio_account_dirtied, the accounting that feeds the ratelimit: the task's nr_dirtied and this CPU's
 /// bdp_ratelimits grow by the folio's `nr` pages.
 pub fn account_page_dirtied(task: &mut TaskDirty, rl: &mut BdpRatelimits, cpu: usize, nr: u64) {
     task.nr_dirtied += nr;
     rl.bdp_ratelimits[cpu] += nr;
 }
 
-/// The part of do_exit (kernel/exit.c) that keeps an exiting task's unthrottled pages in this CPU's
+/// do_exit (kernel/exit.c), its dirty-throttling part: an exiting task's unthrottled pages go to this CPU's
 /// dirty_throttle_leaks.
 pub fn task_dirty_exit(task: &TaskDirty, rl: &mut BdpRatelimits, cpu: usize) {
     rl.dirty_throttle_leaks[cpu] += task.nr_dirtied;
 }
 
-/// The test at the head of balance_dirty_pages_ratelimited_flags (the machine-level function is
+/// balance_dirty_pages_ratelimited_flags, the test at its head (the machine-level function is
 /// `Kernel::balance_dirty_pages_ratelimited`, throttle.rs): true when the caller must run
 /// balance_dirty_pages(wb, task.nr_dirtied): the
 /// task dirtied nr_dirtied_pause pages (8 while the wb's dirty limit is exceeded), or its CPU dirtied

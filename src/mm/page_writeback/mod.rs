@@ -92,12 +92,13 @@ pub const UINT_MAX: u64 = u32::MAX as u64;
 /// Nanoseconds per jiffy.
 pub const JIFFY_NS: u64 = 1_000_000_000 / HZ;
 
-/// Jiffies at virtual time `ns` (counted from INITIAL_JIFFIES at time 0).
+/// Model: jiffies at virtual time `ns` (counted from INITIAL_JIFFIES at time 0).
 pub fn jiffies_at(ns: u64) -> u64 {
     INITIAL_JIFFIES.wrapping_add(ns / JIFFY_NS)
 }
 
-/// The virtual time jiffy `j` begins (a timer for `j` fires then): the inverse of `jiffies_at` on tick boundaries.
+/// Model: the virtual time jiffy `j` begins (a timer for `j` fires then): the inverse of `jiffies_at` on tick
+/// boundaries.
 pub fn jiffy_start(j: u64) -> crate::units::Nanos {
     crate::units::Nanos(j.wrapping_sub(INITIAL_JIFFIES) * JIFFY_NS)
 }

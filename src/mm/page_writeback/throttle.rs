@@ -11,14 +11,14 @@ use crate::trace::event::EventKind;
 use crate::units::Nanos;
 
 impl Kernel {
-    /// The CPU a task runs on, for the per-CPU bdp_ratelimits (tasks stay on one CPU each, spread over the machine's
+    /// task_cpu: the CPU a task runs on, for the per-CPU bdp_ratelimits (tasks stay on one CPU each, spread over the machine's
     /// CPUs in order).
     pub fn task_cpu(&self) -> usize {
         // DIVERGENCE: no migration: the kernel's scheduler moves tasks between CPUs.
         self.cur_task % self.wb.rl.bdp_ratelimits.len().max(1)
     }
 
-    /// What global_dirtyable_memory reads: free pages, totalreserve_pages (the zone's high watermark), file LRU pages.
+    /// global_dirtyable_memory's inputs: free pages, totalreserve_pages (the zone's high watermark), file LRU pages.
     pub fn dirtyable_memory(&self) -> DirtyableMemory {
         DirtyableMemory {
             nr_free_pages: self.nr_free_pages(),
@@ -30,6 +30,7 @@ impl Kernel {
         }
     }
 
+    /// global_node_page_state + wb_stat: the counters balance_dirty_pages reads, for device `dev`'s wb.
     fn counters(&self, dev: usize) -> DirtyCounters {
         let w = &self.wb.wbs[dev];
         DirtyCounters {
@@ -136,8 +137,8 @@ impl Kernel {
         }
     }
 
-    /// The whole balance_dirty_pages call made inside an op (later chunks of a write over 2 MiB): passes and sleeps
-    /// run on the task's clock without yielding.
+    /// balance_dirty_pages_ratelimited for a write's later chunks: the whole call made inside an op (chunks after the
+    /// first of a write over 2 MiB), passes and sleeps on the task's clock without yielding.
     pub fn balance_dirty_pages_inline(&mut self, file: u32) {
         // DIVERGENCE: the sleeps do not yield: other tasks' ops wait for this op's end (ops are atomic, see the
         // engine); only the pause before a write's first chunk lets them run.
