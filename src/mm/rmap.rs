@@ -14,7 +14,8 @@ impl Kernel {
     pub fn folio_referenced(&mut self, file: u32, index: u64, nr: u64) -> (bool, u64) {
         let (mut mapped, mut young) = (false, 0);
         // DIVERGENCE: every live mapping counts; the kernel's invalid_folio_referenced_vma skips mappings without
-        // recency (MADV_SEQUENTIAL, MADV_RANDOM, FADV_NOREUSE files), leaving their young bits set.
+        // recency (MADV_SEQUENTIAL, MADV_RANDOM, FADV_NOREUSE files), leaving their young bits set. No VM_LOCKED
+        // (mlock) handling either: the model has no mlock.
         for p in self.ptes.iter_mut().filter(|p| p.live && p.file == file) {
             // DIVERGENCE: one per young PTE; the kernel's folio_referenced_one adds one per mapping that had any
             // young PTE of the folio (referenced_ptes counts mappings).
