@@ -413,15 +413,27 @@ fn main() {
         eprintln!("probe_live: every live probe test is ignored: {why} (they need root, tracefs and loop devices)");
     }
     let tests: &[(&str, fn())] = &[
-        ("quickstart_probe_writes_outputs_matching_ftrace_and_restores_host", quickstart_probe_writes_outputs_matching_ftrace_and_restores_host),
+        (
+            "quickstart_probe_writes_outputs_matching_ftrace_and_restores_host",
+            quickstart_probe_writes_outputs_matching_ftrace_and_restores_host,
+        ),
         ("failed_run_restores_host", failed_run_restores_host),
         ("sigint_restores_host", sigint_restores_host),
         ("sysctl_differences_are_refused_without_the_flag", sysctl_differences_are_refused_without_the_flag),
         ("memcg_limit_bounds_the_workloads_cache", memcg_limit_bounds_the_workloads_cache),
         ("validate_probes_simulates_and_agrees_exactly", validate_probes_simulates_and_agrees_exactly),
-        ("touching_past_the_end_of_a_mapped_file_is_efault_not_sigbus", touching_past_the_end_of_a_mapped_file_is_efault_not_sigbus),
-        ("small_writer_on_a_throttled_device_records_the_write_side_and_restores_host", small_writer_on_a_throttled_device_records_the_write_side_and_restores_host),
-        ("calibrate_measures_the_scratch_device_and_restores_host", calibrate_measures_the_scratch_device_and_restores_host),
+        (
+            "touching_past_the_end_of_a_mapped_file_is_efault_not_sigbus",
+            touching_past_the_end_of_a_mapped_file_is_efault_not_sigbus,
+        ),
+        (
+            "small_writer_on_a_throttled_device_records_the_write_side_and_restores_host",
+            small_writer_on_a_throttled_device_records_the_write_side_and_restores_host,
+        ),
+        (
+            "calibrate_measures_the_scratch_device_and_restores_host",
+            calibrate_measures_the_scratch_device_and_restores_host,
+        ),
     ];
     let trials = tests
         .iter()
