@@ -2,14 +2,58 @@
 //! pwritev2(2), lseek(2) and sendfile(2) on a regular file: the descriptor checks, the file position, and
 //! vfs_read / vfs_write into the page cache or O_DIRECT.
 
-use crate::kernel::Kernel;
-use crate::mm::filemap::ReadFlags;
+use crate::kernel::cpu::CpuStalls;
+use crate::kernel::{Kernel, Poll};
+use crate::mm::filemap::{ReadCont, ReadFlags};
+use crate::mm::filemap_write::WriteCont;
 use crate::trace::op::{Fd, RwFlags, Whence};
 
-use super::file::{File, Files};
+use super::file::Files;
+use super::sync::FsyncCont;
 
 const EBADF: i64 = -(libc::EBADF as i64);
 const EINVAL: i64 = -(libc::EINVAL as i64);
+
+/// A read(2) family call between its sleeps.
+#[derive(Clone, Debug)]
+pub struct ReadCall {
+    fd: Fd,
+    /// At the file position (read, readv): it advances by what was read.
+    advance: bool,
+    stage: ReadCallStage,
+}
+
+/// Where a read call stands.
+#[derive(Clone, Debug)]
+enum ReadCallStage {
+    /// A buffered read in progress.
+    Buffered(ReadCont),
+    /// Returned (an O_DIRECT read, or an error).
+    Done(i64),
+}
+
+/// A write(2) family call between its sleeps.
+#[derive(Clone, Copy, Debug)]
+pub struct WriteCall {
+    fd: Fd,
+    /// At the file position (write, writev): it advances by what was written.
+    advance: bool,
+    /// What the write returns (once its data is written).
+    result: i64,
+    /// Where it wrote.
+    at: u64,
+    stage: WriteCallStage,
+}
+
+/// Where a write call stands.
+#[derive(Clone, Copy, Debug)]
+enum WriteCallStage {
+    /// Copying into the page cache; then syncing the range when the flag is set.
+    Perform(WriteCont, bool),
+    /// Syncing the written range (O_SYNC, O_DSYNC, RWF_DSYNC, RWF_SYNC).
+    Sync(FsyncCont),
+    Done,
+}
 
 /// import_iovec: the bytes of an iovec array; `None` on overflow (EINVAL).
 pub fn iov_total(lens: &[u64]) -> Option<u64> {
@@ -17,91 +61,133 @@ pub fn iov_total(lens: &[u64]) -> Option<u64> {
 }
 
 impl Kernel {
-    /// vfs_read on a regular file: O_DIRECT to the device (iomap_dio_rw), else the page cache (filemap_read).
-    pub fn vfs_read(&mut self, d: &mut File, pos: u64, len: u64, flags: ReadFlags) -> i64 {
+    /// vfs_read's start on a regular file (ksys_read, ksys_pread64, do_readv, do_preadv, and the source side of
+    /// do_sendfile): EBADF, EINVAL for an iovec array whose lengths overflow (`len` None); at `pos`, or at the file
+    /// position for read(2) and readv(2), which then advances by what was read. O_DIRECT reads go to the device
+    /// (iomap_dio_rw); buffered reads start filemap_read. `Err(r)`: the call returns `r` at once.
+    pub fn read_start(
+        &mut self,
+        files: &mut Files,
+        fd: Fd,
+        pos: Option<u64>,
+        len: Option<u64>,
+        flags: ReadFlags,
+    ) -> Result<ReadCall, i64> {
+        let Some(d) = files.fget(fd) else { return Err(EBADF) };
+        let Some(len) = len else { return Err(EINVAL) };
         if !d.readable {
-            return EBADF;
+            return Err(EBADF);
         }
-        if d.direct {
-            return self.iomap_dio_read(d.of.file, pos, len);
-        }
-        self.filemap_read(&mut d.of, pos, len, flags)
+        let at = pos.unwrap_or(d.pos);
+        let stage = if d.direct {
+            ReadCallStage::Done(self.iomap_dio_read(d.of.file, at, len))
+        } else {
+            match self.filemap_read_start(&d.of, at, len, flags) {
+                Ok(r) => ReadCallStage::Buffered(r),
+                Err(r) => ReadCallStage::Done(r),
+            }
+        };
+        Ok(ReadCall { fd, advance: pos.is_none(), stage })
     }
 
-    /// vfs_write on a regular file: the buffered write path (generic_perform_write) at `pos`, or at the end of the
-    /// file for O_APPEND / a write at the file position (`None`: the caller advances it), then for O_SYNC/O_DSYNC
-    /// the range's fsync; O_DIRECT writes go to the device (fs/direct_io.rs).
-    pub fn vfs_write(&mut self, d: &mut File, pos: Option<u64>, len: u64) -> i64 {
-        if !d.writable {
-            return EBADF;
+    /// Model: runs a read call until it returns or sleeps; then advances the file position of read(2) and readv(2).
+    pub fn read_run(&mut self, files: &mut Files, call: &mut ReadCall) -> Poll {
+        let Some(d) = files.fget(call.fd) else { return Poll::Done(EBADF) };
+        let r = match &mut call.stage {
+            ReadCallStage::Buffered(r) => match self.filemap_read(&mut d.of, r) {
+                Poll::Sleep(t) => return Poll::Sleep(t),
+                Poll::Done(r) => r,
+            },
+            ReadCallStage::Done(r) => *r,
+        };
+        if call.advance && r > 0 {
+            d.pos += r as u64;
         }
+        Poll::Done(r)
+    }
+
+    /// vfs_write's start on a regular file (ksys_write, ksys_pwrite64, do_writev, do_pwritev): EBADF, EINVAL for an
+    /// iovec array whose lengths overflow (`len` None); the position: `pos`, or the file position (the end of the
+    /// file with O_APPEND) for write(2) and writev(2), which then advances. O_DIRECT writes go to the device at once
+    /// (fs/direct_io.rs); a buffered write starts generic_perform_write. O_SYNC / O_DSYNC and RWF_DSYNC / RWF_SYNC
+    /// sync the written range afterwards (generic_write_sync). `Err(r)`: the call returns `r` at once.
+    pub fn write_start(
+        &mut self,
+        files: &mut Files,
+        fd: Fd,
+        pos: Option<u64>,
+        len: Option<u64>,
+        rwf: RwFlags,
+    ) -> Result<WriteCall, i64> {
+        let Some(d) = files.fget(fd) else { return Err(EBADF) };
+        let Some(len) = len else { return Err(EINVAL) };
+        if !d.writable {
+            return Err(EBADF);
+        }
+        let sync = d.sync || rwf.dsync || rwf.sync;
+        let file = d.of.file;
         if d.direct {
             let at = match pos {
                 Some(p) => p,
-                None if d.append => self.inodes[d.of.file as usize].size,
+                None if d.append => self.inodes[file as usize].size,
                 None => d.pos,
             };
-            let r = self.direct_write(d.of.file, at, len);
+            let r = self.direct_write(file, at, len);
             if r > 0 && pos.is_none() && d.append {
                 d.pos = at;
             }
-            return r;
+            let call = WriteCall { fd, advance: pos.is_none(), result: r, at, stage: WriteCallStage::Done };
+            return Ok(self.write_synced(call, file, sync));
         }
         let at = match pos {
             Some(p) => p,
             None if d.append => {
-                d.pos = self.inodes[d.of.file as usize].size;
+                d.pos = self.inodes[file as usize].size;
                 d.pos
             }
             None => d.pos,
         };
-        let r = self.generic_perform_write(d.of.file, at, len, true);
-        if r > 0 && d.sync {
-            // O_SYNC / O_DSYNC: generic_write_sync -> vfs_fsync_range on the written range.
-            self.vfs_fsync_range(d.of.file, at, at + r as u64 - 1);
-        }
-        r
+        let w = self.generic_write_begin(file, at, len)?;
+        Ok(WriteCall { fd, advance: pos.is_none(), result: 0, at, stage: WriteCallStage::Perform(w, sync) })
     }
 
-    /// ksys_read / do_readv: at the file position, which advances by what was read. `len` is `None` when an
-    /// iovec array's lengths overflow (EINVAL after the descriptor check, as rw_copy_check_uvector).
-    pub fn ksys_read(&mut self, files: &mut Files, fd: Fd, len: Option<u64>) -> i64 {
-        let Some(d) = files.fget(fd) else { return EBADF };
-        let Some(len) = len else { return EINVAL };
-        let r = self.vfs_read(d, d.pos, len, ReadFlags::default());
-        if r > 0 {
-            d.pos += r as u64;
+    /// generic_write_sync: the write's sync stage when it wrote something and must sync it, else done.
+    fn write_synced(&mut self, mut call: WriteCall, file: u32, sync: bool) -> WriteCall {
+        if call.result > 0 && sync {
+            let end = call.at + call.result as u64 - 1;
+            call.stage = WriteCallStage::Sync(self.fsync_start(file, call.at, end));
+        } else {
+            call.stage = WriteCallStage::Done;
         }
-        r
+        call
     }
 
-    /// ksys_pread64 / do_preadv: at `off`; the position does not move.
-    pub fn ksys_pread64(&mut self, files: &mut Files, fd: Fd, off: u64, len: Option<u64>, flags: RwFlags) -> i64 {
-        let Some(d) = files.fget(fd) else { return EBADF };
-        let Some(len) = len else { return EINVAL };
-        self.vfs_read(d, off, len, ReadFlags { nowait: flags.nowait })
-    }
-
-    /// ksys_write / do_writev: at the file position (or the end with O_APPEND), which advances.
-    pub fn ksys_write(&mut self, files: &mut Files, fd: Fd, len: Option<u64>) -> i64 {
-        let Some(d) = files.fget(fd) else { return EBADF };
-        let Some(len) = len else { return EINVAL };
-        let r = self.vfs_write(d, None, len);
-        if r > 0 {
-            d.pos += r as u64;
+    /// Model: runs a write call until it returns or sleeps; then advances the file position of write(2) and writev(2).
+    pub fn write_run(&mut self, files: &mut Files, cpu: &mut CpuStalls, call: &mut WriteCall) -> Poll {
+        loop {
+            match &mut call.stage {
+                WriteCallStage::Perform(w, sync) => match self.generic_perform_write(w, cpu) {
+                    Poll::Sleep(t) => return Poll::Sleep(t),
+                    Poll::Done(r) => {
+                        call.result = r;
+                        let (file, sync) = (w.file, *sync);
+                        *call = self.write_synced(*call, file, sync);
+                    }
+                },
+                WriteCallStage::Sync(f) => match self.fsync_run(f) {
+                    Poll::Sleep(t) => return Poll::Sleep(t),
+                    Poll::Done(_) => call.stage = WriteCallStage::Done,
+                },
+                WriteCallStage::Done => {
+                    if call.advance && call.result > 0 {
+                        if let Some(d) = files.fget(call.fd) {
+                            d.pos += call.result as u64;
+                        }
+                    }
+                    return Poll::Done(call.result);
+                }
+            }
         }
-        r
-    }
-
-    /// ksys_pwrite64 / do_pwritev: at `off`; RWF_DSYNC / RWF_SYNC sync the written range (generic_write_sync).
-    pub fn ksys_pwrite64(&mut self, files: &mut Files, fd: Fd, off: u64, len: Option<u64>, flags: RwFlags) -> i64 {
-        let Some(d) = files.fget(fd) else { return EBADF };
-        let Some(len) = len else { return EINVAL };
-        let r = self.vfs_write(d, Some(off), len);
-        if r > 0 && (flags.dsync || flags.sync) && !d.sync {
-            self.vfs_fsync_range(d.of.file, off, off + r as u64 - 1);
-        }
-        r
     }
 
     /// ksys_lseek -> generic_file_llseek_size: SEEK_DATA and SEEK_HOLE as for a file without holes (the data runs
@@ -128,12 +214,5 @@ impl Kernel {
         }
         d.pos = new as u64;
         new
-    }
-
-    /// do_sendfile from `fd` at `off` to a sink that discards the data: the source is read through the page cache
-    /// (splice_read -> filemap_splice_read reads as filemap_read does).
-    pub fn do_sendfile(&mut self, files: &mut Files, fd: Fd, off: u64, len: u64) -> i64 {
-        let Some(d) = files.fget(fd) else { return EBADF };
-        self.vfs_read(d, off, len, ReadFlags::default())
     }
 }

@@ -10,12 +10,31 @@
 
 use crate::fs::file::Files;
 use crate::fs::writepages::Wbc;
-use crate::kernel::Kernel;
+use crate::kernel::{Kernel, Poll};
 use crate::trace::event::EventKind;
 use crate::trace::op::{Fd, SyncRangeFlags};
 use crate::units::Nanos;
 
+/// An fsync of bytes [start, end] of a file between its sleeps.
+#[derive(Clone, Copy, Debug)]
+pub struct FsyncCont {
+    file: u32,
+    start: u64,
+    end: u64,
+}
+
 impl Kernel {
+    /// vfs_fsync_range's state for `fsync_run`.
+    pub fn fsync_start(&mut self, file: u32, start: u64, end: u64) -> FsyncCont {
+        FsyncCont { file, start, end }
+    }
+
+    /// vfs_fsync_range: runs an fsync until it returns or sleeps.
+    pub fn fsync_run(&mut self, c: &mut FsyncCont) -> Poll {
+        self.vfs_fsync_range(c.file, c.start, c.end);
+        Poll::Done(0)
+    }
+
     /// __filemap_fdatawrite_range: starts writeback of the dirty folios of `file` in bytes [start, end]
     /// (WB_SYNC_ALL: all of them; WB_SYNC_NONE: those not already under writeback). Returns the pages started.
     pub fn filemap_fdatawrite_range(&mut self, file: u32, start: u64, end: u64, sync_all: bool) -> u64 {

@@ -15,6 +15,7 @@ use crate::trace::event::{Event, EventKind, Name};
 use crate::units::Nanos;
 
 pub mod backing_dev;
+pub mod cpu;
 mod fs;
 pub mod jbd2;
 pub mod memcontrol;
@@ -30,6 +31,19 @@ pub use vmstat::VmStat;
 // DIVERGENCE: constants, not measured per host.
 pub const SYSCALL_NS: u64 = 250;
 pub const COPY_PAGE_NS: u64 = 150;
+
+/// Where a call stands after running as far as it could: returned, with its result (bytes or 0, or -errno), or
+/// asleep until a time (the task's state to resume from is in its `Current`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Poll {
+    Done(i64),
+    Sleep(Nanos),
+}
+
+/// A sleep met inside a call: the task sleeps until this time (a folio's read, a write batch's end, a pause), and
+/// the call resumes from the state it saved when the engine runs the task again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Blocked(pub Nanos);
 
 /// Why a system call cannot be run by the model: an op it does not model yet, or one it refuses (the message says
 /// what); the engine turns either into a `SimError` naming the task.

@@ -18,9 +18,22 @@
 use super::folio::{Folio, FolioId, PG_READAHEAD, PG_WORKINGSET};
 use super::readahead::ReadaheadControl;
 use crate::fs::file::OpenFile;
-use crate::kernel::Kernel;
+use crate::kernel::{Blocked, Kernel};
 use crate::mm::pgtable::Ptes;
 use crate::trace::event::EventKind;
+
+/// Where a page fault stands between its sleeps.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum FaultState {
+    /// Not started (or done).
+    #[default]
+    New,
+    /// Asleep on a folio with the fault lock dropped: the fault is tried again after the wake (VM_FAULT_RETRY),
+    /// `first_try` false once FAULT_FLAG_TRIED is set.
+    Retry { first_try: bool },
+    /// Asleep on the folio lock of a second try, holding the fault lock: the page is mapped after the wake.
+    Map,
+}
 
 /// fault_around_bytes / PAGE_SIZE.
 pub const FAULT_AROUND_PAGES: u64 = 16;
@@ -181,27 +194,55 @@ impl Kernel {
     }
 
     /// handle_mm_fault for a read access to file page `page` through `vma`: a mapped page is only touched (its PTE
-    /// made young), an unmapped one faults (do_read_fault). Returns false for SIGBUS (beyond EOF).
-    pub fn handle_read_access(&mut self, of: &mut OpenFile, vma: &mut Vma, page: u64) -> bool {
-        if self.ptes[vma.pte].is_mapped(page - vma.pgoff) {
-            self.ptes[vma.pte].touch(page - vma.pgoff);
-            return true;
+    /// made young), an unmapped one faults (do_read_fault), which may sleep on a folio under I/O (`st` keeps where
+    /// the fault stands; call again after the sleep). Ok(false) for SIGBUS (beyond EOF).
+    pub fn handle_read_access(
+        &mut self,
+        of: &mut OpenFile,
+        vma: &mut Vma,
+        page: u64,
+        st: &mut FaultState,
+    ) -> Result<bool, Blocked> {
+        if *st == FaultState::New {
+            if self.ptes[vma.pte].is_mapped(page - vma.pgoff) {
+                self.ptes[vma.pte].touch(page - vma.pgoff);
+                return Ok(true);
+            }
+            self.vm.pgfault += 1;
         }
-        self.vm.pgfault += 1;
-        self.do_fault(of, vma, page, true)
+        self.do_fault(of, vma, page, true, st)
     }
 
     /// do_read_fault (with fault-around: filemap_map_pages first) or the __do_fault of do_shared_fault (without), then
     /// filemap_fault and finish_fault, which maps the page (read-only; a write fault makes it writable after
-    /// page_mkwrite). False on SIGBUS (beyond the end of the file).
-    pub fn do_fault(&mut self, of: &mut OpenFile, vma: &mut Vma, page: u64, fault_around: bool) -> bool {
-        let mut first_try = true;
+    /// page_mkwrite). Ok(false) on SIGBUS (beyond the end of the file). Sleeps on a folio under I/O
+    /// (lock_folio_maybe_drop_mmap, filemap_read_folio): `st` says how the fault goes on after the wake (retried,
+    /// VM_FAULT_RETRY, or the page mapped) and is `New` again once it is done.
+    pub fn do_fault(
+        &mut self,
+        of: &mut OpenFile,
+        vma: &mut Vma,
+        page: u64,
+        fault_around: bool,
+        st: &mut FaultState,
+    ) -> Result<bool, Blocked> {
+        let mut first_try = match *st {
+            FaultState::New => true,
+            FaultState::Retry { first_try } => first_try,
+            FaultState::Map => {
+                // The lock was taken after the sleep on a second try: finish_fault.
+                *st = FaultState::New;
+                self.ptes[vma.pte].map(page - vma.pgoff);
+                return Ok(true);
+            }
+        };
+        *st = FaultState::New;
         loop {
             if fault_around {
                 let (from, to) = fault_around_window(vma, page);
                 self.filemap_map_pages(of, vma, from, to);
                 if self.ptes[vma.pte].is_mapped(page - vma.pgoff) {
-                    return true;
+                    return Ok(true);
                 }
             }
             // filemap_fault.
@@ -211,7 +252,7 @@ impl Kernel {
                 self.emit(EventKind::MmFilemapFault { file: name, index: page });
             }
             if page >= self.inodes[file as usize].size.div_ceil(4096) {
-                return false;
+                return Ok(false);
             }
             let mut fpin = false;
             let mut major = false;
@@ -245,15 +286,17 @@ impl Kernel {
             };
             if self.folios.partial_blocks(id).is_some() && self.folios.ready_at(id) <= self.now {
                 // A folio a write left partly valid: page_not_uptodate -> filemap_read_folio reads the missing blocks
-                // (block_read_full_folio) and waits (without it the fault would retry forever).
+                // (block_read_full_folio), the folio locked until they complete; the wait is below.
                 self.vm.sync_misses += 1;
                 self.block_read_full_folio(file, id);
             }
             if !self.folios.uptodate(id, self.now) {
-                // lock_folio_maybe_drop_mmap: sleep on the folio lock (dropping the fault lock on a first try).
+                // lock_folio_maybe_drop_mmap: sleep on the folio lock (dropping the fault lock on a first try, which
+                // ends in VM_FAULT_RETRY, with FAULT_FLAG_TRIED only after a major fault).
                 fpin |= first_try;
                 self.vm.sync_misses += 1;
-                self.now = self.folios.ready_at(id);
+                *st = if fpin { FaultState::Retry { first_try: first_try && !major } } else { FaultState::Map };
+                return Err(Blocked(self.folios.ready_at(id)));
             }
             if fpin {
                 // VM_FAULT_RETRY: the arch handler retries, with FAULT_FLAG_TRIED only after a major fault.
@@ -264,7 +307,7 @@ impl Kernel {
             }
             // finish_fault: map the faulting page.
             self.ptes[vma.pte].map(page - vma.pgoff);
-            return true;
+            return Ok(true);
         }
     }
 }

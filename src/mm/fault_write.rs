@@ -13,27 +13,48 @@
 //! mappings (copy-on-write into anonymous memory) are refused (mm/mmap.rs).
 
 use crate::fs::file::OpenFile;
-use crate::kernel::Kernel;
+use crate::kernel::{Blocked, Kernel};
+use crate::mm::fault::FaultState;
 use crate::mm::fault::Vma;
+
+/// What a write access did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WriteFault {
+    /// The page was mapped writable: no fault.
+    None,
+    /// A write fault dirtied the folio: fault_dirty_shared_page calls balance_dirty_pages_ratelimited next.
+    Dirtied,
+    /// SIGBUS: beyond the end of the file.
+    Sigbus,
+}
 
 impl Kernel {
     /// handle_pte_fault's write side for a shared mapping: nothing when the PTE is writable, else wp_page_shared (mapped
     /// read-only) or do_shared_fault (not mapped), for file page `page` through `vma`. False on SIGBUS.
-    pub fn handle_write_access(&mut self, of: &mut OpenFile, vma: &mut Vma, page: u64) -> bool {
+    pub fn handle_write_access(
+        &mut self,
+        of: &mut OpenFile,
+        vma: &mut Vma,
+        page: u64,
+        st: &mut FaultState,
+    ) -> Result<WriteFault, Blocked> {
         let off = page - vma.pgoff;
-        let p = &self.ptes[vma.pte];
-        if p.is_mapped(off) && p.is_writable(off) {
-            self.ptes[vma.pte].touch(off);
-            return true;
+        if *st == FaultState::New {
+            let p = &self.ptes[vma.pte];
+            if p.is_mapped(off) && p.is_writable(off) {
+                self.ptes[vma.pte].touch(off);
+                return Ok(WriteFault::None);
+            }
+            self.vm.pgfault += 1;
         }
-        self.vm.pgfault += 1;
-        let missing = !self.ptes[vma.pte].is_mapped(off);
-        if missing && !self.do_fault(of, vma, page, false) {
-            return false;
+        // A fault resumed after a sleep is the read part of do_shared_fault: the page is still missing.
+        let missing = *st != FaultState::New || !self.ptes[vma.pte].is_mapped(off);
+        if missing && !self.do_fault(of, vma, page, false, st)? {
+            return Ok(WriteFault::Sigbus);
         }
         let file = of.file;
         if !self.page_mkwrite(file, page) {
-            return false;
+            return Ok(WriteFault::Sigbus);
         }
         if missing {
             // finish_fault maps the whole folio (inside the mapping and i_size), writable: on the host a shared
@@ -52,9 +73,8 @@ impl Kernel {
             // wp_page_shared -> wp_page_reuse: this PTE only.
             self.ptes[vma.pte].make_writable(off);
         }
-        // fault_dirty_shared_page.
-        self.balance_dirty_pages_inline(file);
-        true
+        // fault_dirty_shared_page's balance_dirty_pages_ratelimited is the caller's (it may sleep).
+        Ok(WriteFault::Dirtied)
     }
 
     /// ext4_page_mkwrite -> block_page_mkwrite for file page `page` (uptodate and cached after the fault): file times,

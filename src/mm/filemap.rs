@@ -16,12 +16,46 @@ use super::workingset::Shadow;
 use crate::fs::file::Files;
 use crate::fs::file::OpenFile;
 use crate::kernel::mmzone::Gfp;
-use crate::kernel::Kernel;
 use crate::kernel::SYSCALL_NS;
+use crate::kernel::{Kernel, Poll};
 use crate::trace::cachestat::Cachestat;
 use crate::trace::event::EventKind;
 use crate::trace::op::Fd;
 use crate::units::Nanos;
+
+/// A buffered read between its sleeps: where it is, what it read, and what it sleeps on.
+#[derive(Clone, Debug)]
+pub struct ReadCont {
+    pos: u64,
+    remaining: u64,
+    already: u64,
+    /// The position the last copy ended at (ra->prev_pos when the read returns).
+    last_pos: i64,
+    flags: ReadFlags,
+    wait: ReadWait,
+    /// The batch held while asleep.
+    batch: Vec<FolioId>,
+}
+
+/// What a read sleeps on inside filemap_get_pages, and so how it goes on after the wake.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ReadWait {
+    #[default]
+    None,
+    /// filemap_create_folio's read: the new folio is the batch.
+    NewFolio,
+    /// filemap_read_folio of the batch's last folio (partially valid): the batch is returned whole.
+    Updated,
+    /// A folio under readahead (folio_put_wait_locked): AOP_TRUNCATED_PAGE.
+    Locked,
+}
+
+/// Why filemap_get_pages returns no batch.
+#[derive(Clone, Copy, Debug)]
+enum GetPages {
+    Errno(i64),
+    Sleep(Nanos),
+}
 
 /// Flags of one read call (IOCB_*).
 #[derive(Clone, Copy, Debug, Default)]
@@ -60,10 +94,11 @@ impl Kernel {
     }
 
     /// filemap_get_pages: a batch of uptodate folios for the read at `pos` of `count` bytes, running sync readahead
-    /// on a miss and async readahead on a marked folio. When the batch ends in a folio still under I/O, the task waits
-    /// for it (filemap_update_page), drops it and returns the folios before it, or retries the lookup when it was the
-    /// only one (AOP_TRUNCATED_PAGE), so a cold read is usually served by one call. The tracepoint fires only on the
-    /// path that returns a full batch, as in the kernel. `Err(-EAGAIN)` with IOCB_NOWAIT when I/O would be waited on.
+    /// on a miss and async readahead on a marked folio. When the batch ends in a folio still under I/O, the task
+    /// sleeps on it (filemap_update_page), then drops it and returns the folios before it, or retries the lookup when
+    /// it was the only one (AOP_TRUNCATED_PAGE), so a cold read is usually served by one call. The tracepoint fires
+    /// only on the path that returns a full batch, as in the kernel. `Err(Errno(-EAGAIN))` with IOCB_NOWAIT when I/O
+    /// would be waited on; `Err(Sleep)`: the task sleeps, `wait` says how the call goes on after the wake.
     fn get_pages(
         &mut self,
         of: &mut OpenFile,
@@ -71,9 +106,21 @@ impl Kernel {
         count: u64,
         flags: ReadFlags,
         batch: &mut Vec<FolioId>,
-    ) -> Result<(), i64> {
+        wait: &mut ReadWait,
+    ) -> Result<(), GetPages> {
         let index = pos >> 12;
         let last_index = (pos + count).div_ceil(4096);
+        match std::mem::take(wait) {
+            ReadWait::None => {}
+            // filemap_create_folio's read done: its folio is the batch (no tracepoint on this path).
+            ReadWait::NewFolio => return Ok(()),
+            ReadWait::Updated => return self.got_pages(of, index, last_index),
+            ReadWait::Locked => {
+                if !batch.is_empty() {
+                    return Ok(());
+                }
+            }
+        }
         loop {
             self.get_read_batch(of.file, index, last_index - 1, batch);
             if batch.is_empty() {
@@ -84,132 +131,201 @@ impl Kernel {
             }
             if batch.is_empty() {
                 if flags.nowait {
-                    return Err(-(libc::EAGAIN as i64));
+                    return Err(GetPages::Errno(-(libc::EAGAIN as i64)));
                 }
-                // filemap_create_folio reads the page synchronously and returns it (no tracepoint on this path).
+                // filemap_create_folio reads the page synchronously and returns it.
                 let id = self.create_folio(of.file, index);
-                self.now = self.now.max(self.folios.ready_at(id));
                 batch.push(id);
+                let ready = self.folios.ready_at(id);
+                if ready > self.now {
+                    *wait = ReadWait::NewFolio;
+                    return Err(GetPages::Sleep(ready));
+                }
                 return Ok(());
             }
             let last = *batch.last().unwrap();
             let f = *self.folios.get(last);
             if f.test(PG_READAHEAD) {
                 // The batch holds references to its folios while readahead allocates: reclaim must keep them.
+                let pins = self.pinned.len();
                 self.pinned.extend_from_slice(batch);
                 let mut ractl = ReadaheadControl::new(of.file, f.index(), of.random);
                 self.page_cache_async_ra(&mut ractl, &mut of.ra, last, last_index - f.index());
-                self.pinned.clear();
+                self.pinned.truncate(pins);
             }
             if self.folios.partial_blocks(last).is_some() && self.folios.ready_at(last) <= self.now {
                 if flags.nowait {
-                    return Err(-(libc::EAGAIN as i64));
+                    return Err(GetPages::Errno(-(libc::EAGAIN as i64)));
                 }
-                // filemap_update_page -> filemap_read_folio: the folio is locked here, read and waited for.
+                // filemap_update_page -> filemap_read_folio: the folio is locked, read and slept on; then the batch
+                // is returned whole.
                 self.vm.sync_misses += 1;
-                self.block_read_full_folio(of.file, last);
+                let done = self.block_read_full_folio(of.file, last);
+                if done > self.now {
+                    *wait = ReadWait::Updated;
+                    return Err(GetPages::Sleep(done));
+                }
             }
-            // DIVERGENCE: the read always succeeds and the folio is still in the mapping when the wait ends: no -EIO
-            // (filemap_read_folio's error, shrink_readahead_size_eio), no truncation racing with the reader.
+            // DIVERGENCE: the read always succeeds: no -EIO (filemap_read_folio's error, shrink_readahead_size_eio).
             if !self.folios.uptodate(last, self.now) {
-                if !flags.nowait {
-                    // folio_put_wait_locked: sleep until the read completes, then AOP_TRUNCATED_PAGE.
-                    self.vm.sync_misses += 1;
-                    self.now = self.folios.ready_at(last);
-                }
+                let ready = self.folios.ready_at(last);
                 batch.pop();
-                if !batch.is_empty() {
-                    return Ok(());
-                }
                 if flags.nowait {
-                    return Err(-(libc::EAGAIN as i64));
+                    if !batch.is_empty() {
+                        return Ok(());
+                    }
+                    return Err(GetPages::Errno(-(libc::EAGAIN as i64)));
                 }
-                continue;
+                // folio_put_wait_locked: sleep until the read completes, then AOP_TRUNCATED_PAGE: the folios before
+                // it are returned (or the lookup is retried when there are none).
+                self.vm.sync_misses += 1;
+                *wait = ReadWait::Locked;
+                return Err(GetPages::Sleep(ready));
             }
-            if self.events_on() {
-                let file = self.file_name(of.file);
-                self.emit(EventKind::MmFilemapGetPages { file, index, last_index: last_index - 1 });
-            }
-            return Ok(());
+            return self.got_pages(of, index, last_index);
         }
     }
 
-    /// filemap_read: a buffered read of `count` bytes at `pos`. Returns the bytes read or a negative errno.
-    pub fn filemap_read(&mut self, of: &mut OpenFile, pos: u64, count: u64, flags: ReadFlags) -> i64 {
-        // rw_verify_area: a range past loff_t is EINVAL; vfs_read caps the count at MAX_RW_COUNT.
+    /// filemap_get_pages's end when it returns a batch whose folios are all uptodate: its tracepoint.
+    fn got_pages(&mut self, of: &OpenFile, index: u64, last_index: u64) -> Result<(), GetPages> {
+        if self.events_on() {
+            let file = self.file_name(of.file);
+            self.emit(EventKind::MmFilemapGetPages { file, index, last_index: last_index - 1 });
+        }
+        Ok(())
+    }
+
+    /// filemap_read's start: EINVAL for a range past loff_t; the count capped at MAX_RW_COUNT (vfs_read). `Err(r)`:
+    /// the call returns `r` at once (an error, or 0 for an empty read).
+    pub fn filemap_read_start(
+        &mut self,
+        of: &OpenFile,
+        pos: u64,
+        count: u64,
+        flags: ReadFlags,
+    ) -> Result<ReadCont, i64> {
         if pos > i64::MAX as u64 || pos.checked_add(count).is_none_or(|e| e > i64::MAX as u64) {
-            return -(libc::EINVAL as i64);
+            return Err(-(libc::EINVAL as i64));
         }
         let count = count.min(crate::trace::op::MAX_RW_COUNT);
         if count == 0 {
-            return 0;
+            return Err(0);
         }
-        // The batch buffer lives in the kernel so the hit path allocates nothing.
-        let mut batch = std::mem::take(&mut self.read_batch);
-        let r = self.read_loop(of, pos, count, flags, &mut batch);
+        Ok(ReadCont {
+            pos,
+            remaining: count,
+            already: 0,
+            last_pos: of.ra.prev_pos,
+            flags,
+            wait: ReadWait::None,
+            batch: Vec::new(),
+        })
+    }
+
+    /// filemap_read: a buffered read, run until it returns (the bytes read, or a negative errno) or sleeps on a folio
+    /// under I/O (then call again with the same state after the wake). The batch buffer lives in the kernel while
+    /// the read runs, so the hit path allocates nothing; a sleeping read keeps its own.
+    pub fn filemap_read(&mut self, of: &mut OpenFile, r: &mut ReadCont) -> Poll {
+        let mut batch = if r.wait == ReadWait::None {
+            std::mem::take(&mut self.read_batch)
+        } else {
+            let mut batch = std::mem::take(&mut r.batch);
+            self.unpin(&batch);
+            self.revalidate(of.file, &mut batch);
+            batch
+        };
+        let done = self.read_loop(of, r, &mut batch);
+        if let Poll::Sleep(_) = done {
+            self.pinned.extend_from_slice(&batch);
+            r.batch = batch;
+            return done;
+        }
         self.read_batch = batch;
         // file_accessed: atime, with relatime.
         self.touch_atime(of.file);
-        r
+        done
+    }
+
+    /// Model: drops one pin of each folio of `batch` (a sleeping reader's references).
+    fn unpin(&mut self, batch: &[FolioId]) {
+        for id in batch {
+            if let Some(i) = self.pinned.iter().rposition(|p| p == id) {
+                self.pinned.swap_remove(i);
+            }
+        }
+    }
+
+    /// Model: a sleeping reader's batch after the wake: its folios in order while each is still the file's at the index
+    /// after the one before. DIVERGENCE: the kernel's reader holds references, so a folio truncated meanwhile is
+    /// copied from anyway (stale data); the model ends the batch before it (reclaim skips pinned folios).
+    fn revalidate(&self, file: u32, batch: &mut Vec<FolioId>) {
+        let mapping = &self.inodes[file as usize].mapping;
+        let mut next: Option<u64> = None;
+        let keep = batch
+            .iter()
+            .take_while(|&&id| {
+                let f = self.folios.get(id);
+                let ok = f.file() == file
+                    && next.is_none_or(|n| n == f.index())
+                    && mapping.lookup(&self.folios, f.index()) == Some(id);
+                next = Some(f.next_index());
+                ok
+            })
+            .count();
+        batch.truncate(keep);
     }
 
     /// filemap_read's loop: get_pages, mark accessed, copy, until the request or the file ends.
-    fn read_loop(
-        &mut self,
-        of: &mut OpenFile,
-        mut pos: u64,
-        count: u64,
-        flags: ReadFlags,
-        batch: &mut Vec<FolioId>,
-    ) -> i64 {
-        let mut remaining = count;
-        let mut already = 0u64;
-        let mut last_pos = of.ra.prev_pos;
+    fn read_loop(&mut self, of: &mut OpenFile, r: &mut ReadCont, batch: &mut Vec<FolioId>) -> Poll {
         loop {
             let isize = self.inodes[of.file as usize].size;
-            if pos >= isize {
+            if r.pos >= isize {
                 break;
             }
-            if let Err(e) = self.get_pages(of, pos, remaining, flags, batch) {
-                if already == 0 {
-                    of.ra.prev_pos = last_pos;
-                    return e;
+            match self.get_pages(of, r.pos, r.remaining, r.flags, batch, &mut r.wait) {
+                Ok(()) => {}
+                Err(GetPages::Sleep(t)) => return Poll::Sleep(t),
+                Err(GetPages::Errno(e)) => {
+                    if r.already == 0 {
+                        of.ra.prev_pos = r.last_pos;
+                        return Poll::Done(e);
+                    }
+                    break;
                 }
-                break;
             }
             let isize = self.inodes[of.file as usize].size;
-            if pos >= isize {
+            if r.pos >= isize {
                 break;
             }
-            let end_offset = isize.min(pos + remaining);
+            let end_offset = isize.min(r.pos + r.remaining);
             // Mark the first folio accessed unless this read continues in the folio the last one ended in.
             let first = *self.folios.get(batch[0]);
-            let same = last_pos > 0
-                && ((last_pos as u64 - 1) >> 12) >= first.index()
-                && ((last_pos as u64 - 1) >> 12) < first.next_index()
-                && (pos >> 12) >= first.index();
+            let same = r.last_pos > 0
+                && ((r.last_pos as u64 - 1) >> 12) >= first.index()
+                && ((r.last_pos as u64 - 1) >> 12) < first.next_index()
+                && (r.pos >> 12) >= first.index();
             for (i, &id) in batch.iter().enumerate() {
                 if i > 0 || !same {
                     self.folio_mark_accessed(id);
                 }
                 let f = self.folios.get(id);
                 let fsize = f.nr_pages() * 4096;
-                let offset = pos & (fsize - 1);
-                if pos >= end_offset {
+                let offset = r.pos & (fsize - 1);
+                if r.pos >= end_offset {
                     break;
                 }
-                let bytes = (end_offset - pos).min(fsize - offset);
-                already += bytes;
-                pos += bytes;
-                remaining -= bytes;
-                last_pos = pos as i64;
+                let bytes = (end_offset - r.pos).min(fsize - offset);
+                r.already += bytes;
+                r.pos += bytes;
+                r.remaining -= bytes;
+                r.last_pos = r.pos as i64;
             }
-            if remaining == 0 || pos >= isize {
+            if r.remaining == 0 || r.pos >= isize {
                 break;
             }
         }
-        of.ra.prev_pos = last_pos;
-        already as i64
+        of.ra.prev_pos = r.last_pos;
+        Poll::Done(r.already as i64)
     }
 }
 

@@ -151,6 +151,13 @@ impl FolioSlab {
         self.io.insert(id.0, at);
     }
 
+    /// Locks the folio until `at` for I/O on part of it (reads of some of its blocks): not uptodate meanwhile,
+    /// without counting as brought in by a read (PCSIM_READ_IN).
+    pub fn lock_until(&mut self, id: FolioId, at: Nanos) {
+        self.get_mut(id).flags |= PG_LOCKED;
+        self.io.insert(id.0, at);
+    }
+
     /// A new folio that needs no read (write_begin over a hole or a full overwrite): unlocked and uptodate now.
     pub fn set_uptodate_now(&mut self, id: FolioId) {
         self.get_mut(id).flags &= !(PG_LOCKED | PCSIM_READ_IN);

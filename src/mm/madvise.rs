@@ -4,6 +4,7 @@ use crate::fs::file::Files;
 use crate::kernel::{Kernel, SyscallError};
 use crate::trace::op::{Fadvice, Madvice, MapId, MsyncMode};
 
+use super::memory::AccessCont;
 use super::mmap::Mm;
 
 impl Kernel {
@@ -35,11 +36,21 @@ impl Kernel {
                 let ra_pages = self.ra_pages[self.inodes[of.file as usize].device];
                 return Ok(self.generic_fadvise(of, ra_pages, file_off, len, Fadvice::WillNeed));
             }
-            Madvice::PopulateRead => return Ok(self.access_mapping(files, mm, map, off, len, false).min(0)),
+            // The syscall table starts MADV_POPULATE_READ as accesses (madvise_populate_start): they may sleep.
+            Madvice::PopulateRead => unreachable!("MADV_POPULATE_READ runs as accesses"),
             // DIVERGENCE: refused: MADV_COLD (folio_deactivate) and MADV_PAGEOUT (reclaim_pages) are not modelled.
             Madvice::Cold | Madvice::PageOut => return Err(SyscallError::NotModelled("madvise (cold/pageout)")),
         }
         Ok(0)
+    }
+
+    /// madvise_populate for MADV_POPULATE_READ: read accesses to every page of [off, off+len) of mapping `map` (len
+    /// 0: to its end), faulting them in; returns 0 when done. `Err(r)`: ENOMEM for no such mapping, or the
+    /// accesses' error at once.
+    pub fn madvise_populate_start(&mut self, mm: &mut Mm, map: MapId, off: u64, len: u64) -> Result<AccessCont, i64> {
+        let Some(vma) = mm.vma_mut(map) else { return Err(-(libc::ENOMEM as i64)) };
+        let len = if len == 0 { (vma.pages * 4096).saturating_sub(off) } else { len };
+        self.access_start(mm, map, off, len, false).map_err(|r| r.min(0))
     }
 
     /// sys_msync (msync(2)) over [off, off+len) of mapping `map` (len 0: to its end, as the probe issues it): ENOMEM without

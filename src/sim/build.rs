@@ -11,9 +11,9 @@ use crate::mm::page_writeback::VmDirtySysctls;
 use crate::mm::swap::folio_add_lru;
 use crate::scenario::{InitialState, Scenario};
 
-use super::cpu::CpuStalls;
 use super::result::SimError;
 use super::task::Task;
+use crate::kernel::cpu::CpuStalls;
 
 /// Run settings.
 #[derive(Clone, Debug, Default)]

@@ -63,22 +63,23 @@ pub(crate) fn run(
                 k.cur_task = t;
                 let mut at = time;
                 loop {
-                    if !tasks[t].step(k)? {
+                    let Some(next) = tasks[t].step(k)? else {
                         end = end.max(at);
                         live -= 1;
                         break;
-                    }
+                    };
                     // Nothing else is due before the task's next step and nothing was scheduled: the same task
                     // runs next, so step it again without a queue round trip (same order: an entry at the same
                     // time would run first, so only a strictly later one lets it through). With a series being
-                    // sampled, go through the queue.
+                    // sampled, or a task that sleeps inside a call, go through the queue.
                     let alone = series.is_none()
-                        && q.peek_time().is_none_or(|next| next > k.now)
+                        && next == k.now
+                        && q.peek_time().is_none_or(|due| due > k.now)
                         && !k.kswapd.has_pending()
                         && !k.wb.has_pending()
                         && k.unsupported.is_none();
                     if !alone {
-                        q.push(k.now, Runnable::Task(t));
+                        q.push(next, Runnable::Task(t));
                         break;
                     }
                     at = k.now;

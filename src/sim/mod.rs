@@ -6,8 +6,6 @@
 
 mod build;
 mod collect;
-#[doc(hidden)]
-pub mod cpu;
 mod engine;
 #[doc(hidden)]
 pub mod extents;

@@ -1,11 +1,13 @@
 //! A simulated task: its op stream, its files and mappings (`Current`), its statistics, and how its calls take
-//! time: the syscall entry, the copy or write time per page, the sleeps in balance_dirty_pages.
+//! time: the syscall entry, the copy time per page, and the sleeps inside its calls (the model returns
+//! `Poll::Sleep` at the kernel's sleep points and the engine runs the task again at the wake-up time).
 
 use std::sync::Arc;
 
 use super::result::{SimError, TaskStats};
+use crate::kernel::cpu::CpuStalls;
 use crate::kernel::syscall::Current;
-use crate::kernel::{Kernel, SyscallError, COPY_PAGE_NS, SYSCALL_NS};
+use crate::kernel::{Kernel, Poll, SyscallError, COPY_PAGE_NS, SYSCALL_NS};
 use crate::scenario::OpStream;
 use crate::trace::event::Name;
 use crate::trace::op::Op;
@@ -14,64 +16,54 @@ use crate::units::Nanos;
 pub struct Task {
     pub name: Name,
     ops: OpStream,
-    /// Its files and mappings, which its system calls work on.
+    /// Its files and mappings, which its system calls work on, and the call it sleeps in.
     cur: Current,
     pub stats: TaskStats,
-    /// A buffered write sleeping in balance_dirty_pages before its first chunk: the op, when it started, when
-    /// balance_dirty_pages was entered (jiffies) and whether another pass follows the sleep.
-    pending: Option<(Op, Nanos, u64, bool)>,
-    /// The stalls its CPU time meets (cpu.rs).
-    cpu: super::cpu::CpuStalls,
+    /// The call in progress while it sleeps: the op, when it started, whether it is a buffered write (its CPU time
+    /// is charged inside the call), and the read misses counted before it started.
+    call: Option<(Op, Nanos, bool, u64)>,
 }
 
 impl Task {
-    pub fn new(name: &str, ops: OpStream, cpu: super::cpu::CpuStalls) -> Self {
+    pub fn new(name: &str, ops: OpStream, cpu: CpuStalls) -> Self {
         Task {
             name: Arc::from(name),
             ops,
-            cur: Current::default(),
+            cur: Current::new(cpu),
             stats: TaskStats { name: name.to_string(), ..Default::default() },
-            pending: None,
-            cpu,
+            call: None,
         }
     }
 
-    /// Runs the next op at `k.now`; `Ok(false)` when the stream is done.
-    pub fn step(&mut self, k: &mut Kernel) -> Result<bool, SimError> {
+    /// Runs the task at `k.now`: its next op, or the call it sleeps in, until the op returns or sleeps. Returns when
+    /// the task runs next (its clock after the op, or its wake-up time), `None` when its stream is done.
+    pub fn step(&mut self, k: &mut Kernel) -> Result<Option<Nanos>, SimError> {
         k.complete_writeback(k.now);
-        let (op, start, resumed) = match self.pending.take() {
-            Some((op, start, bdp_start, again)) => (op, start, Some((bdp_start, again))),
+        let (op, start, buffered_write, misses_before) = match self.call.take() {
+            Some(call) => call,
             None => {
                 let Some(op) = self.ops.next() else {
                     self.stats.end = k.now;
-                    return Ok(false);
+                    return Ok(None);
                 };
                 let start = k.now;
                 k.now = Nanos(k.now.0 + SYSCALL_NS);
-                (op, start, None)
+                let buffered_write = self.cur.buffered_write_file(&op).is_some();
+                (op, start, buffered_write, k.vm.sync_misses)
             }
         };
-        // generic_perform_write's first balance_dirty_pages_ratelimited: a pause ends the step, so other tasks and
-        // the flusher run while this task sleeps.
-        let buffered_write = self.cur.buffered_write_file(&op);
-        if let Some(file) = buffered_write {
-            if resumed.is_none_or(|(_, again)| again) {
-                let bdp_start = resumed.map(|(s, _)| s);
-                let entered = bdp_start.unwrap_or(crate::mm::page_writeback::jiffies_at(k.now.0));
-                if let Some((pause, again)) = k.balance_dirty_pages_ratelimited(file, bdp_start) {
-                    k.now = Nanos(k.now.0 + pause);
-                    self.pending = Some((op, start, entered, again));
-                    return Ok(true);
-                }
-            }
-        }
-        let misses_before = k.vm.sync_misses;
         let r = match &op {
             Op::Sleep { ns } => {
                 k.now = Nanos((k.now.0 - SYSCALL_NS).saturating_add(*ns));
                 0
             }
-            _ => k.syscall(&mut self.cur, &op).map_err(|e| self.error(e))?,
+            _ => match k.syscall(&mut self.cur, &op).map_err(|e| self.error(e))? {
+                Poll::Done(r) => r,
+                Poll::Sleep(until) => {
+                    self.call = Some((op, start, buffered_write, misses_before));
+                    return Ok(Some(until.max(k.now)));
+                }
+            },
         };
         if let Some(what) = k.unsupported.take() {
             return Err(SimError::Unsupported { task: self.name.to_string(), op: what });
@@ -81,9 +73,9 @@ impl Task {
             self.stats.failed_ops += 1;
         } else if op.io_bytes() > 0 {
             self.stats.bytes += r as u64;
-            let pages = (r as u64).div_ceil(4096);
-            let ns = if buffered_write.is_some() { self.cpu.write_ns(pages) } else { pages * COPY_PAGE_NS };
-            k.now = Nanos(k.now.0 + ns);
+            if !buffered_write {
+                k.now = Nanos(k.now.0 + (r as u64).div_ceil(4096) * COPY_PAGE_NS);
+            }
         }
         if matches!(op, Op::Read { .. } | Op::Pread { .. } | Op::Readv { .. } | Op::Preadv { .. } | Op::Sendfile { .. })
         {
@@ -95,7 +87,7 @@ impl Task {
         if !matches!(op, Op::Sleep { .. }) {
             self.stats.latency.record(k.now.0 - start.0);
         }
-        Ok(true)
+        Ok(Some(k.now))
     }
 
     /// A system call the model cannot run, as the run's error.
