@@ -121,69 +121,67 @@ impl Kernel {
                 }
             }
         }
-        loop {
+        self.get_read_batch(of.file, index, last_index - 1, batch);
+        if batch.is_empty() {
+            self.vm.sync_misses += 1;
+            let mut ractl = ReadaheadControl::new(of.file, index, of.random);
+            self.page_cache_sync_ra(&mut ractl, &mut of.ra, last_index - index);
             self.get_read_batch(of.file, index, last_index - 1, batch);
-            if batch.is_empty() {
-                self.vm.sync_misses += 1;
-                let mut ractl = ReadaheadControl::new(of.file, index, of.random);
-                self.page_cache_sync_ra(&mut ractl, &mut of.ra, last_index - index);
-                self.get_read_batch(of.file, index, last_index - 1, batch);
+        }
+        if batch.is_empty() {
+            if flags.nowait {
+                return Err(GetPages::Errno(-(libc::EAGAIN as i64)));
             }
-            if batch.is_empty() {
-                if flags.nowait {
-                    return Err(GetPages::Errno(-(libc::EAGAIN as i64)));
-                }
-                // filemap_create_folio reads the page synchronously and returns it.
-                let id = self.create_folio(of.file, index);
-                batch.push(id);
-                let ready = self.folios.ready_at(id);
-                if ready > self.now {
-                    *wait = ReadWait::NewFolio;
-                    return Err(GetPages::Sleep(ready));
-                }
-                return Ok(());
-            }
-            let last = *batch.last().unwrap();
-            let f = *self.folios.get(last);
-            if f.test(PG_READAHEAD) {
-                // The batch holds references to its folios while readahead allocates: reclaim must keep them.
-                let pins = self.pinned.len();
-                self.pinned.extend_from_slice(batch);
-                let mut ractl = ReadaheadControl::new(of.file, f.index(), of.random);
-                self.page_cache_async_ra(&mut ractl, &mut of.ra, last, last_index - f.index());
-                self.pinned.truncate(pins);
-            }
-            if self.folios.partial_blocks(last).is_some() && self.folios.ready_at(last) <= self.now {
-                if flags.nowait {
-                    return Err(GetPages::Errno(-(libc::EAGAIN as i64)));
-                }
-                // filemap_update_page -> filemap_read_folio: the folio is locked, read and slept on; then the batch
-                // is returned whole.
-                self.vm.sync_misses += 1;
-                let done = self.block_read_full_folio(of.file, last);
-                if done > self.now {
-                    *wait = ReadWait::Updated;
-                    return Err(GetPages::Sleep(done));
-                }
-            }
-            // DIVERGENCE: the read always succeeds: no -EIO (filemap_read_folio's error, shrink_readahead_size_eio).
-            if !self.folios.uptodate(last, self.now) {
-                let ready = self.folios.ready_at(last);
-                batch.pop();
-                if flags.nowait {
-                    if !batch.is_empty() {
-                        return Ok(());
-                    }
-                    return Err(GetPages::Errno(-(libc::EAGAIN as i64)));
-                }
-                // folio_put_wait_locked: sleep until the read completes, then AOP_TRUNCATED_PAGE: the folios before
-                // it are returned (or the lookup is retried when there are none).
-                self.vm.sync_misses += 1;
-                *wait = ReadWait::Locked;
+            // filemap_create_folio reads the page synchronously and returns it.
+            let id = self.create_folio(of.file, index);
+            batch.push(id);
+            let ready = self.folios.ready_at(id);
+            if ready > self.now {
+                *wait = ReadWait::NewFolio;
                 return Err(GetPages::Sleep(ready));
             }
-            return self.got_pages(of, index, last_index);
+            return Ok(());
         }
+        let last = *batch.last().unwrap();
+        let f = *self.folios.get(last);
+        if f.test(PG_READAHEAD) {
+            // The batch holds references to its folios while readahead allocates: reclaim must keep them.
+            let pins = self.pinned.len();
+            self.pinned.extend_from_slice(batch);
+            let mut ractl = ReadaheadControl::new(of.file, f.index(), of.random);
+            self.page_cache_async_ra(&mut ractl, &mut of.ra, last, last_index - f.index());
+            self.pinned.truncate(pins);
+        }
+        if self.folios.partial_blocks(last).is_some() && self.folios.ready_at(last) <= self.now {
+            if flags.nowait {
+                return Err(GetPages::Errno(-(libc::EAGAIN as i64)));
+            }
+            // filemap_update_page -> filemap_read_folio: the folio is locked, read and slept on; then the batch
+            // is returned whole.
+            self.vm.sync_misses += 1;
+            let done = self.block_read_full_folio(of.file, last);
+            if done > self.now {
+                *wait = ReadWait::Updated;
+                return Err(GetPages::Sleep(done));
+            }
+        }
+        // DIVERGENCE: the read always succeeds: no -EIO (filemap_read_folio's error, shrink_readahead_size_eio).
+        if !self.folios.uptodate(last, self.now) {
+            let ready = self.folios.ready_at(last);
+            batch.pop();
+            if flags.nowait {
+                if !batch.is_empty() {
+                    return Ok(());
+                }
+                return Err(GetPages::Errno(-(libc::EAGAIN as i64)));
+            }
+            // folio_put_wait_locked: sleep until the read completes, then AOP_TRUNCATED_PAGE: the folios before
+            // it are returned (or the lookup is retried when there are none).
+            self.vm.sync_misses += 1;
+            *wait = ReadWait::Locked;
+            return Err(GetPages::Sleep(ready));
+        }
+        self.got_pages(of, index, last_index)
     }
 
     /// filemap_get_pages's end when it returns a batch whose folios are all uptodate: its tracepoint.
