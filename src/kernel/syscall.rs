@@ -4,6 +4,7 @@
 
 use crate::fs::file::Files;
 use crate::fs::read_write::{iov_total, ReadCall, WriteCall};
+use crate::fs::sync::{FsyncCont, SyncCont, SyncRangeCont};
 use crate::mm::filemap::ReadFlags;
 use crate::mm::memory::AccessCont;
 use crate::mm::mmap::{Mm, MmapArgs};
@@ -31,6 +32,10 @@ pub enum Cont {
     None,
     Read(ReadCall),
     Write(WriteCall),
+    /// fsync, fdatasync, msync(MS_SYNC).
+    Fsync(FsyncCont),
+    SyncRange(SyncRangeCont),
+    Sync(SyncCont),
     /// Accesses through a mapping (a Touch; MADV_POPULATE_READ with `populate`: the call returns 0).
     Access {
         a: AccessCont,
@@ -68,6 +73,9 @@ impl Kernel {
             Cont::Read(call) => return Ok(self.run_read(cur, call)),
             Cont::Write(call) => return Ok(self.run_write(cur, call)),
             Cont::Access { a, populate } => return Ok(self.run_access(cur, a, populate)),
+            Cont::Fsync(c) => return Ok(self.run_fsync(cur, c)),
+            Cont::SyncRange(c) => return Ok(self.run_sync_range(cur, c)),
+            Cont::Sync(c) => return Ok(self.run_sync(cur, c)),
         }
         let (files, mm) = (&mut cur.files, &mut cur.mm);
         Ok(Poll::Done(match op {
@@ -118,12 +126,24 @@ impl Kernel {
                 }
             }
             Op::Madvise { map, off, len, advice } => self.do_madvise(files, mm, *map, *off, *len, *advice)?,
-            Op::Msync { map, off, len, mode } => self.ksys_msync(files, mm, *map, *off, *len, *mode),
-            Op::Fsync { fd } | Op::Fdatasync { fd } => self.do_fsync(files, *fd),
-            Op::SyncFileRange { fd, off, len, flags } => self.ksys_sync_file_range(files, *fd, *off, *len, *flags),
+            Op::Msync { map, off, len, mode } => match self.ksys_msync_start(files, mm, *map, *off, *len, *mode) {
+                Ok(Some(c)) => return Ok(self.run_fsync(cur, c)),
+                Ok(None) => 0,
+                Err(r) => r,
+            },
+            Op::Fsync { fd } | Op::Fdatasync { fd } => match self.do_fsync_start(files, *fd) {
+                Ok(c) => return Ok(self.run_fsync(cur, c)),
+                Err(r) => r,
+            },
+            Op::SyncFileRange { fd, off, len, flags } => {
+                match self.ksys_sync_file_range_start(files, *fd, *off, *len, *flags) {
+                    Ok(c) => return Ok(self.run_sync_range(cur, c)),
+                    Err(r) => r,
+                }
+            }
             Op::Sync => {
-                self.ksys_sync();
-                0
+                let c = self.ksys_sync_start();
+                return Ok(self.run_sync(cur, c));
             }
             Op::Fadvise { fd, off, len, advice } => self.ksys_fadvise64_64(files, *fd, *off, *len, *advice),
             Op::Readahead { fd, off, len } => self.ksys_readahead(files, *fd, *off, *len),
@@ -193,6 +213,33 @@ impl Kernel {
             Poll::Done(r) if populate => Poll::Done(r.min(0)),
             done => done,
         }
+    }
+
+    /// Model: runs an fsync; a sleep keeps its state in `cur.cont`.
+    fn run_fsync(&mut self, cur: &mut Current, mut c: FsyncCont) -> Poll {
+        let p = self.fsync_run(&mut c);
+        if let Poll::Sleep(_) = p {
+            cur.cont = Cont::Fsync(c);
+        }
+        p
+    }
+
+    /// Model: runs a sync_file_range; a sleep keeps its state in `cur.cont`.
+    fn run_sync_range(&mut self, cur: &mut Current, mut c: SyncRangeCont) -> Poll {
+        let p = self.sync_file_range_run(&mut c);
+        if let Poll::Sleep(_) = p {
+            cur.cont = Cont::SyncRange(c);
+        }
+        p
+    }
+
+    /// Model: runs a sync(2); a sleep keeps its state in `cur.cont`.
+    fn run_sync(&mut self, cur: &mut Current, mut c: SyncCont) -> Poll {
+        let p = self.ksys_sync_run(&mut c);
+        if let Poll::Sleep(_) = p {
+            cur.cont = Cont::Sync(c);
+        }
+        p
     }
 
     /// Model: runs a write call; a sleep keeps its state in `cur.cont`.

@@ -13,6 +13,7 @@
 //! mappings (copy-on-write into anonymous memory) are refused (mm/mmap.rs).
 
 use crate::fs::file::OpenFile;
+use crate::fs::sync::FsyncCont;
 use crate::kernel::{Blocked, Kernel};
 use crate::mm::fault::FaultState;
 use crate::mm::fault::Vma;
@@ -93,10 +94,11 @@ impl Kernel {
 
     /// sys_msync's writeback for [off, off+len) of a mapping of `file` from file page `pgoff`: MS_SYNC writes and
     /// waits the range (vfs_fsync_range); MS_ASYNC and MS_INVALIDATE do nothing on this kernel.
-    pub fn msync(&mut self, file: u32, pgoff: u64, off: u64, len: u64, sync: bool) {
+    pub fn msync(&mut self, file: u32, pgoff: u64, off: u64, len: u64, sync: bool) -> Option<FsyncCont> {
         if sync && len > 0 {
             let start = pgoff * 4096 + off;
-            self.vfs_fsync_range(file, start, start + len - 1);
+            return Some(self.fsync_start(file, start, start + len - 1));
         }
+        None
     }
 }

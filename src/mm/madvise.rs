@@ -6,6 +6,7 @@ use crate::trace::op::{Fadvice, Madvice, MapId, MsyncMode};
 
 use super::memory::AccessCont;
 use super::mmap::Mm;
+use crate::fs::sync::FsyncCont;
 
 impl Kernel {
     /// do_madvise over [off, off+len) of mapping `map` (len 0: to its end): the VMA's read-ahead hints
@@ -53,19 +54,27 @@ impl Kernel {
         self.access_start(mm, map, off, len, false).map_err(|r| r.min(0))
     }
 
-    /// sys_msync (msync(2)) over [off, off+len) of mapping `map` (len 0: to its end, as the probe issues it): ENOMEM without
-    /// such a mapping or past its end, EINVAL for an unaligned start; MS_SYNC writes the range back and waits.
-    pub fn ksys_msync(&mut self, files: &Files, mm: &Mm, map: MapId, off: u64, len: u64, mode: MsyncMode) -> i64 {
-        let Some(vma) = mm.vma(map) else { return -(libc::ENOMEM as i64) };
+    /// sys_msync (msync(2)) over [off, off+len) of mapping `map` (len 0: to its end, as the probe issues it): ENOMEM
+    /// without such a mapping or past its end, EINVAL for an unaligned start (`Err`); MS_SYNC writes the range back
+    /// and waits: the fsync to run (`Ok(None)`: nothing to wait for).
+    pub fn ksys_msync_start(
+        &mut self,
+        files: &Files,
+        mm: &Mm,
+        map: MapId,
+        off: u64,
+        len: u64,
+        mode: MsyncMode,
+    ) -> Result<Option<FsyncCont>, i64> {
+        let Some(vma) = mm.vma(map) else { return Err(-(libc::ENOMEM as i64)) };
         if off % 4096 != 0 {
-            return -(libc::EINVAL as i64);
+            return Err(-(libc::EINVAL as i64));
         }
         if off.saturating_add(len) > vma.pages * 4096 {
-            return -(libc::ENOMEM as i64);
+            return Err(-(libc::ENOMEM as i64));
         }
         let (file, pgoff) = (files.files[vma.of].of.file, vma.pgoff);
         let len = if len == 0 { vma.pages * 4096 - off } else { len };
-        self.msync(file, pgoff, off, len, matches!(mode, MsyncMode::Sync));
-        0
+        Ok(self.msync(file, pgoff, off, len, matches!(mode, MsyncMode::Sync)))
     }
 }
