@@ -8,6 +8,7 @@ use crate::mm::filemap::{ReadCont, ReadFlags};
 use crate::mm::filemap_write::WriteCont;
 use crate::trace::op::{Fd, RwFlags, Whence};
 
+use super::direct_io::DioCont;
 use super::file::Files;
 use super::sync::FsyncCont;
 
@@ -28,6 +29,8 @@ pub struct ReadCall {
 enum ReadCallStage {
     /// A buffered read in progress.
     Buffered(ReadCont),
+    /// An O_DIRECT read in progress.
+    Direct(DioCont),
     /// Returned (an O_DIRECT read, or an error).
     Done(i64),
 }
@@ -50,6 +53,8 @@ pub struct WriteCall {
 enum WriteCallStage {
     /// Copying into the page cache; then syncing the range when the flag is set.
     Perform(WriteCont, bool),
+    /// An O_DIRECT write; then syncing the range when the flag is set.
+    Direct(DioCont, bool),
     /// Syncing the written range (O_SYNC, O_DSYNC, RWF_DSYNC, RWF_SYNC).
     Sync(FsyncCont),
     Done,
@@ -80,7 +85,10 @@ impl Kernel {
         }
         let at = pos.unwrap_or(d.pos);
         let stage = if d.direct {
-            ReadCallStage::Done(self.iomap_dio_read(d.of.file, at, len))
+            match self.iomap_dio_read_start(d.of.file, at, len) {
+                Ok(c) => ReadCallStage::Direct(c),
+                Err(r) => ReadCallStage::Done(r),
+            }
         } else {
             match self.filemap_read_start(&d.of, at, len, flags) {
                 Ok(r) => ReadCallStage::Buffered(r),
@@ -95,6 +103,10 @@ impl Kernel {
         let Some(d) = files.fget(call.fd) else { return Poll::Done(EBADF) };
         let r = match &mut call.stage {
             ReadCallStage::Buffered(r) => match self.filemap_read(&mut d.of, r) {
+                Poll::Sleep(t) => return Poll::Sleep(t),
+                Poll::Done(r) => r,
+            },
+            ReadCallStage::Direct(c) => match self.dio_run(c) {
                 Poll::Sleep(t) => return Poll::Sleep(t),
                 Poll::Done(r) => r,
             },
@@ -132,12 +144,15 @@ impl Kernel {
                 None if d.append => self.inodes[file as usize].size,
                 None => d.pos,
             };
-            let r = self.direct_write(file, at, len);
-            if r > 0 && pos.is_none() && d.append {
+            if pos.is_none() && d.append {
+                // The write returns what it wrote, from the end the file had: the position advances from there.
                 d.pos = at;
             }
-            let call = WriteCall { fd, advance: pos.is_none(), result: r, at, stage: WriteCallStage::Done };
-            return Ok(self.write_synced(call, file, sync));
+            let stage = match self.direct_write_start(file, at, len) {
+                Ok(c) => WriteCallStage::Direct(c, sync),
+                Err(r) => return Err(r),
+            };
+            return Ok(WriteCall { fd, advance: pos.is_none(), result: 0, at, stage });
         }
         let at = match pos {
             Some(p) => p,
@@ -171,6 +186,14 @@ impl Kernel {
                     Poll::Done(r) => {
                         call.result = r;
                         let (file, sync) = (w.file, *sync);
+                        *call = self.write_synced(*call, file, sync);
+                    }
+                },
+                WriteCallStage::Direct(c, sync) => match self.dio_run(c) {
+                    Poll::Sleep(t) => return Poll::Sleep(t),
+                    Poll::Done(r) => {
+                        call.result = r;
+                        let (file, sync) = (c.file(), *sync);
                         *call = self.write_synced(*call, file, sync);
                     }
                 },
