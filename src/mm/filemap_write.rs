@@ -23,7 +23,7 @@
 //! granularity (fs/inode.rs).
 
 use super::folio::{Folio, FolioId, PG_DIRTY};
-use super::page_writeback::jiffies_at;
+use super::page_writeback::throttle::BdpCall;
 
 use crate::kernel::cpu::CpuStalls;
 use crate::kernel::{Blocked, Kernel, Poll};
@@ -49,8 +49,8 @@ pub struct WriteCont {
 enum WriteStage {
     /// balance_dirty_pages_ratelimited comes next.
     Chunk,
-    /// Asleep in balance_dirty_pages with a rate of 0: another pass follows (entered at jiffy `start`).
-    Bdp { start: u64 },
+    /// Asleep in balance_dirty_pages with a rate of 0: another pass of that call follows.
+    Bdp(BdpCall),
     /// write_begin comes next (after a pause, or again after sleeping on the folio).
     Begin,
 }
@@ -92,18 +92,13 @@ impl Kernel {
             let offset = w.pos & (chunk - 1);
             let mut bytes = (chunk - offset).min(w.left);
             let pass = match w.stage {
-                WriteStage::Chunk => {
-                    let entered = jiffies_at(self.now.0);
-                    self.balance_dirty_pages_ratelimited(w.file, None).map(|p| (p, entered))
-                }
-                WriteStage::Bdp { start } => {
-                    self.balance_dirty_pages_ratelimited(w.file, Some(start)).map(|p| (p, start))
-                }
+                WriteStage::Chunk => self.balance_dirty_pages_ratelimited(w.file, None),
+                WriteStage::Bdp(call) => self.balance_dirty_pages_ratelimited(w.file, Some(call)),
                 WriteStage::Begin => None,
             };
-            if let Some(((pause, again), start)) = pass {
+            if let Some((pause, again)) = pass {
                 // io_schedule_timeout(pause): another pass after the sleep when the rate was 0.
-                w.stage = if again { WriteStage::Bdp { start } } else { WriteStage::Begin };
+                w.stage = again.map_or(WriteStage::Begin, WriteStage::Bdp);
                 return Poll::Sleep(Nanos(self.now.0 + pause));
             }
             w.stage = WriteStage::Begin;

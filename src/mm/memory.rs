@@ -5,7 +5,7 @@
 
 use crate::fs::file::Files;
 use crate::kernel::{Blocked, Kernel, Poll};
-use crate::mm::page_writeback::jiffies_at;
+use crate::mm::page_writeback::throttle::BdpCall;
 use crate::trace::op::MapId;
 use crate::units::Nanos;
 
@@ -26,9 +26,9 @@ pub struct AccessCont {
     page: u64,
     write: bool,
     fault: FaultState,
-    /// Asleep in balance_dirty_pages after this page's write fault: another pass when `again` (entered at jiffy
-    /// `start`), or the next page.
-    bdp: Option<(u64, bool)>,
+    /// Asleep in balance_dirty_pages after this page's write fault: Some(call) for another pass of that call, None for
+    /// the next page.
+    bdp: Option<Option<BdpCall>>,
 }
 
 impl Kernel {
@@ -60,11 +60,11 @@ impl Kernel {
         let Some(vma) = mm.vma_mut(a.map) else { return Poll::Done(EFAULT) };
         let of = &mut files.files[vma.of].of;
         while a.page * 4096 < a.end {
-            if let Some((start, again)) = a.bdp.take() {
+            if let Some(again) = a.bdp.take() {
                 // fault_dirty_shared_page: another pass of balance_dirty_pages after a pause with a rate of 0.
-                if again {
-                    if let Some((pause, again)) = self.balance_dirty_pages_ratelimited(of.file, Some(start)) {
-                        a.bdp = Some((start, again));
+                if let Some(call) = again {
+                    if let Some((pause, again)) = self.balance_dirty_pages_ratelimited(of.file, Some(call)) {
+                        a.bdp = Some(again);
                         return Poll::Sleep(Nanos(self.now.0 + pause));
                     }
                 }
@@ -88,9 +88,8 @@ impl Kernel {
                 Ok(WriteFault::Sigbus) => return Poll::Done(EFAULT),
                 Ok(WriteFault::None) => {}
                 Ok(WriteFault::Dirtied) => {
-                    let entered = jiffies_at(self.now.0);
                     if let Some((pause, again)) = self.balance_dirty_pages_ratelimited(of.file, None) {
-                        a.bdp = Some((entered, again));
+                        a.bdp = Some(again);
                         return Poll::Sleep(Nanos(self.now.0 + pause));
                     }
                 }

@@ -8,7 +8,16 @@ use crate::mm::page_writeback::DirtyableMemory;
 use crate::mm::page_writeback::{balance_dirty_pages, bdp_ratelimited, BdpAction, BdpArgs, DirtyCounters};
 use crate::mm::page_writeback::{jiffies_at, JIFFY_NS};
 use crate::trace::event::EventKind;
-use crate::units::Nanos;
+
+/// One balance_dirty_pages call in progress across its sleeps: the loop's `start_time` and its `pages_dirtied`
+/// argument, which every pass of the loop reuses (the task's nr_dirtied is reset by the first pause).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct BdpCall {
+    /// jiffies when balance_dirty_pages was entered.
+    pub start_time: u64,
+    /// The pages_dirtied argument.
+    pub pages_dirtied: u64,
+}
 
 impl Kernel {
     /// task_cpu: the CPU a task runs on, for the per-CPU bdp_ratelimits (tasks stay on one CPU each, spread over the machine's
@@ -50,13 +59,18 @@ impl Kernel {
 
     /// balance_dirty_pages_ratelimited for the running task writing to `file`: when its ratelimit is reached, one
     /// pass of balance_dirty_pages (events global_dirty_state, bdi_dirty_ratelimit, balance_dirty_pages; background
-    /// writeback started when over the background threshold). Returns how long the task sleeps, in ns, and whether another
-    /// pass follows the sleep (task_ratelimit was 0).
-    pub fn balance_dirty_pages_ratelimited(&mut self, file: u32, start: Option<u64>) -> Option<(u64, bool)> {
+    /// writeback started when over the background threshold); `call` continues a call after its sleep. Returns how
+    /// long the task sleeps, in ns, and the call to continue after the sleep when another pass follows (task_ratelimit
+    /// was 0).
+    pub fn balance_dirty_pages_ratelimited(
+        &mut self,
+        file: u32,
+        call: Option<BdpCall>,
+    ) -> Option<(u64, Option<BdpCall>)> {
         let dev = self.inodes[file as usize].device;
         let t = self.cur_task;
         let cpu = self.task_cpu();
-        if start.is_none() {
+        if call.is_none() {
             let exceeded = self.wb.wbs[dev].pg.dirty_exceeded;
             if !bdp_ratelimited(&mut self.wb.tasks[t], &mut self.wb.rl, cpu, exceeded) {
                 return None;
@@ -65,10 +79,11 @@ impl Kernel {
         self.complete_writeback(self.now);
         let now = jiffies_at(self.now.0);
         let c = self.counters(dev);
+        let call = call.unwrap_or(BdpCall { start_time: now, pages_dirtied: self.wb.tasks[t].nr_dirtied });
         let args = BdpArgs {
             now,
-            start_time: start.unwrap_or(now),
-            pages_dirtied: self.wb.tasks[t].nr_dirtied,
+            start_time: call.start_time,
+            pages_dirtied: call.pages_dirtied,
             // DIVERGENCE: every task is SCHED_OTHER: no RT or deadline boost of the limits.
             rt_task: false,
             vm: self.wb.vm,
@@ -132,24 +147,8 @@ impl Kernel {
             BdpAction::Sleep { pause, again } => {
                 self.wb.wbs[dev].last_bdp_sleep = Some(self.now);
                 let tick = JIFFY_NS;
-                Some(((self.now.0 / tick + pause + 1) * tick - self.now.0, again))
+                Some(((self.now.0 / tick + pause + 1) * tick - self.now.0, again.then_some(call)))
             }
-        }
-    }
-
-    /// balance_dirty_pages_ratelimited for a write's later chunks: the whole call made inside an op (chunks after the
-    /// first of a write over 2 MiB), passes and sleeps on the task's clock without yielding.
-    pub fn balance_dirty_pages_inline(&mut self, file: u32) {
-        // DIVERGENCE: the sleeps do not yield: other tasks' ops wait for this op's end (ops are atomic, see the
-        // engine); only the pause before a write's first chunk lets them run.
-        let start = jiffies_at(self.now.0);
-        let mut pass = self.balance_dirty_pages_ratelimited(file, None);
-        while let Some((pause, again)) = pass {
-            self.now = Nanos(self.now.0 + pause);
-            if !again {
-                break;
-            }
-            pass = self.balance_dirty_pages_ratelimited(file, Some(start));
         }
     }
 }
