@@ -88,16 +88,33 @@ impl Kernel {
             }
         }
         let done_at = self.issue_requests(dev, &rwbs, false);
-        for (i, &id) in batch.iter().enumerate() {
-            // Uptodate when the last request holding any of its pages completes.
-            let mine = &runs[if i == 0 { 0 } else { ends[i - 1] }..ends[i]];
-            let ready = done_at
-                .iter()
-                .filter(|(s, e, _)| mine.iter().any(|&(rs, rn)| *s < rs + rn && rs < *e))
-                .map(|x| x.2)
-                .max()
-                .unwrap_or(self.now);
-            self.folios.set_ready_at(id, ready);
+        // Uptodate when the last request holding any of its pages completes.
+        let readies: Vec<crate::units::Nanos> = (0..batch.len())
+            .map(|i| {
+                let mine = &runs[if i == 0 { 0 } else { ends[i - 1] }..ends[i]];
+                done_at
+                    .iter()
+                    .filter(|(s, e, _)| mine.iter().any(|&(rs, rn)| *s < rs + rn && rs < *e))
+                    .map(|x| x.2)
+                    .max()
+                    .unwrap_or(self.now)
+            })
+            .collect();
+        // The request completes on the CPU that submitted it (rq_affinity 1): its end_io ends each of its folios
+        // there before the submitting task, asleep on one, runs again. A request's folios are consecutive.
+        let mut i = 0;
+        while i < batch.len() {
+            let n = readies[i..].iter().take_while(|&&r| r == readies[i]).count();
+            for &id in &batch[i..i + n] {
+                self.folios.set_read_in_flight(id, readies[i], self.cur_task, n as u64 * COMPLETION_FOLIO_NS);
+            }
+            i += n;
         }
     }
 }
+
+/// CPU time of a read request's completion per folio it ends (folio_end_read, waking the folio's waiters), run on the
+/// submitting CPU before the submitting task runs again. From traces/write/readers_and_writer: after a reader's
+/// sync readahead of 32 order-0 folios, the other reader waiting on the same folio ran 25-43 us (quartiles) before
+/// the submitter in 65-85% of the cases.
+pub const COMPLETION_FOLIO_NS: u64 = 1_000;

@@ -26,11 +26,10 @@ mod vmstat;
 pub use fs::Inode;
 pub use vmstat::VmStat;
 
-/// The CPU time of entering and leaving a system call, and of copying one page to or from the user (a buffered
-/// write's time per page is drawn by the engine instead).
-// DIVERGENCE: constants, not measured per host.
+/// The CPU time of entering and leaving a system call (a copy to or from the user is charged per page with the
+/// host's stalls: kernel/cpu.rs).
+// DIVERGENCE: a constant, not measured per host.
 pub const SYSCALL_NS: u64 = 250;
-pub const COPY_PAGE_NS: u64 = 150;
 
 /// Where a call stands after running as far as it could: returned, with its result (bytes or 0, or -errno), or
 /// asleep until a time (the task's state to resume from is in its `Current`).

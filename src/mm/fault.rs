@@ -296,7 +296,7 @@ impl Kernel {
                 fpin |= first_try;
                 self.vm.sync_misses += 1;
                 *st = if fpin { FaultState::Retry { first_try: first_try && !major } } else { FaultState::Map };
-                return Err(Blocked(self.folios.ready_at(id)));
+                return Err(Blocked(self.folios.wake_at(id, self.cur_task)));
             }
             if fpin {
                 // VM_FAULT_RETRY: the arch handler retries, with FAULT_FLAG_TRIED only after a major fault.

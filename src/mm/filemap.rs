@@ -135,7 +135,7 @@ impl Kernel {
             // filemap_create_folio reads the page synchronously and returns it.
             let id = self.create_folio(of.file, index);
             batch.push(id);
-            let ready = self.folios.ready_at(id);
+            let ready = self.folios.wake_at(id, self.cur_task);
             if ready > self.now {
                 *wait = ReadWait::NewFolio;
                 return Err(GetPages::Sleep(ready));
@@ -167,7 +167,7 @@ impl Kernel {
         }
         // DIVERGENCE: the read always succeeds: no -EIO (filemap_read_folio's error, shrink_readahead_size_eio).
         if !self.folios.uptodate(last, self.now) {
-            let ready = self.folios.ready_at(last);
+            let ready = self.folios.wake_at(last, self.cur_task);
             batch.pop();
             if flags.nowait {
                 if !batch.is_empty() {

@@ -125,7 +125,7 @@ impl Kernel {
         let index = pos >> 12;
         if let Some(id) = self.inodes[file as usize].mapping.lookup(&self.folios, index) {
             // folio_lock: sleep while a read is in flight, then look the folio up again.
-            let ready = self.folios.ready_at(id);
+            let ready = self.folios.wake_at(id, self.cur_task);
             if ready > self.now {
                 return Err(Blocked(ready));
             }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use super::result::{SimError, TaskStats};
 use crate::kernel::cpu::CpuStalls;
 use crate::kernel::syscall::Current;
-use crate::kernel::{Kernel, Poll, SyscallError, COPY_PAGE_NS, SYSCALL_NS};
+use crate::kernel::{Kernel, Poll, SyscallError, SYSCALL_NS};
 use crate::scenario::OpStream;
 use crate::trace::event::Name;
 use crate::trace::op::Op;
@@ -74,7 +74,7 @@ impl Task {
         } else if op.io_bytes() > 0 {
             self.stats.bytes += r as u64;
             if !buffered_write {
-                k.now = Nanos(k.now.0 + (r as u64).div_ceil(4096) * COPY_PAGE_NS);
+                k.now = Nanos(k.now.0 + self.cur.cpu.read_ns((r as u64).div_ceil(4096)));
             }
         }
         if matches!(op, Op::Read { .. } | Op::Pread { .. } | Op::Readv { .. } | Op::Preadv { .. } | Op::Sendfile { .. })
