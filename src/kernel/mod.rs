@@ -22,6 +22,7 @@ pub mod memcontrol;
 pub mod mmzone;
 pub mod syscall;
 mod vmstat;
+pub mod writeback;
 
 pub use fs::Inode;
 pub use vmstat::VmStat;
