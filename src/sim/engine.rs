@@ -61,6 +61,7 @@ pub(crate) fn run(
                     k.task = tasks[t].name.clone();
                 }
                 k.cur_task = t;
+                k.preempt_at = q.peek_time().unwrap_or(Nanos(u64::MAX));
                 let mut at = time;
                 loop {
                     let Some(next) = tasks[t].step(k)? else {
@@ -90,6 +91,7 @@ pub(crate) fn run(
                 if !k.kswapd.is_current(generation) {
                     continue;
                 }
+                k.preempt_at = Nanos(u64::MAX);
                 k.task = kswapd_name.clone();
                 k.kswapd_run();
             }
