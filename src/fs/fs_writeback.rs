@@ -9,8 +9,8 @@
 //!                                  └──── redirty_tail (stopped early) ──── b_more_io <───────┘
 //! ```
 //!
-//! Simplifications, each marked DIVERGENCE at its line: one wb_writeback iteration per flusher step, atomic against
-//! the tasks; no WB_start_all work and no I_SYNC contention (syncs write from the calling task); a non-periodic,
+//! Simplifications, each marked DIVERGENCE at its line: a flusher step runs one wb_writeback iteration, or until it
+//! sleeps, atomic against the tasks in between; no WB_start_all work and no I_SYNC contention (syncs write from the calling task); a non-periodic,
 //! non-background work's expiry cutoff is the time of each queue_io; `requeue_inode` keeps only its main cases; an
 //! fsync takes a clean inode off the lists at once.
 
