@@ -29,7 +29,7 @@ pub struct DioCont {
 #[derive(Clone, Debug)]
 enum DioStage {
     /// A write: kiocb_write_and_wait (write the range back, the writepages call once started, then wait for it).
-    Flush(Option<crate::kernel::writeback::WritepagesCont>),
+    Flush(Option<Box<crate::kernel::writeback::WritepagesCont>>),
     FlushWait,
     /// Submit the bios.
     Submit,

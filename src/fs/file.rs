@@ -61,6 +61,7 @@ pub struct Files {
 }
 
 impl Files {
+    #[inline]
     /// fget: the open file description behind `fd`.
     pub fn fget(&mut self, fd: Fd) -> Option<&mut File> {
         let i = (*self.fds.get(fd.0 as usize)?)?;

@@ -298,7 +298,20 @@ impl Kernel {
     /// ext4_end_bio -> folio_end_writeback: runs every writeback completion due by `upto` (blk_mq_end_request):
     /// PG_writeback cleared, NR_WRITEBACK down, NR_WRITTEN and the wb's WB_WRITTEN up, the writeout fractions
     /// (wb_domain_writeout_add), and the blocks count as allocated on disk.
+    #[inline]
     pub fn complete_writeback(&mut self, upto: Nanos) {
+        // Nothing in flight and no bandwidth update queued (every read-only step): nothing to do.
+        if self.wb.completions.is_empty()
+            && !self.wb.has_pending_writes()
+            && self.wb.wbs.iter().all(|w| w.bw_dwork.is_none())
+        {
+            return;
+        }
+        self.complete_writeback_due(upto);
+    }
+
+    /// complete_writeback when something may be due.
+    fn complete_writeback_due(&mut self, upto: Nanos) {
         self.close_write_batches(upto);
         while let Some((at, dev, file, ids)) = self.wb.pop_completion(upto) {
             self.run_bw_dwork(at);

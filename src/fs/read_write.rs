@@ -31,8 +31,6 @@ enum ReadCallStage {
     Buffered(ReadCont),
     /// An O_DIRECT read in progress.
     Direct(DioCont),
-    /// Returned (an O_DIRECT read, or an error).
-    Done(i64),
 }
 
 /// A write(2) family call between its sleeps.
@@ -66,38 +64,60 @@ pub fn iov_total(lens: &[u64]) -> Option<u64> {
 }
 
 impl Kernel {
-    /// vfs_read's start on a regular file (ksys_read, ksys_pread64, do_readv, do_preadv, and the source side of
-    /// do_sendfile): EBADF, EINVAL for an iovec array whose lengths overflow (`len` None); at `pos`, or at the file
-    /// position for read(2) and readv(2), which then advances by what was read. O_DIRECT reads go to the device
-    /// (iomap_dio_rw); buffered reads start filemap_read. `Err(r)`: the call returns `r` at once.
-    pub fn read_start(
+    /// vfs_read on a regular file (ksys_read, ksys_pread64, do_readv, do_preadv, and the source side of do_sendfile):
+    /// EBADF, EINVAL for an iovec array whose lengths overflow (`len` None); at `pos`, or at the file position for
+    /// read(2) and readv(2), which then advances by what was read. O_DIRECT reads go to the device (iomap_dio_rw);
+    /// buffered reads run filemap_read. Runs until the call returns or sleeps; a sleeping call's state goes to
+    /// `parked` (the caller keeps it and resumes it with read_run).
+    #[inline]
+    pub fn vfs_read(
         &mut self,
         files: &mut Files,
         fd: Fd,
         pos: Option<u64>,
         len: Option<u64>,
         flags: ReadFlags,
-    ) -> Result<ReadCall, i64> {
-        let Some(d) = files.fget(fd) else { return Err(EBADF) };
-        let Some(len) = len else { return Err(EINVAL) };
+        parked: &mut Option<ReadCall>,
+    ) -> Poll {
+        let Some(d) = files.fget(fd) else { return Poll::Done(EBADF) };
+        let Some(len) = len else { return Poll::Done(EINVAL) };
         if !d.readable {
-            return Err(EBADF);
+            return Poll::Done(EBADF);
         }
         let at = pos.unwrap_or(d.pos);
-        let stage = if d.direct {
-            match self.iomap_dio_read_start(d.of.file, at, len) {
-                Ok(c) => ReadCallStage::Direct(c),
-                Err(r) => ReadCallStage::Done(r),
+        let advance = pos.is_none();
+        let r = if d.direct {
+            let mut c = match self.iomap_dio_read_start(d.of.file, at, len) {
+                Ok(c) => c,
+                Err(r) => return Poll::Done(r),
+            };
+            match self.dio_run(&mut c) {
+                Poll::Sleep(t) => {
+                    *parked = Some(ReadCall { fd, advance, stage: ReadCallStage::Direct(c) });
+                    return Poll::Sleep(t);
+                }
+                Poll::Done(r) => r,
             }
         } else {
-            match self.filemap_read_start(&d.of, at, len, flags) {
-                Ok(r) => ReadCallStage::Buffered(r),
-                Err(r) => ReadCallStage::Done(r),
+            let mut rc = match self.filemap_read_start(&d.of, at, len, flags) {
+                Ok(r) => r,
+                Err(r) => return Poll::Done(r),
+            };
+            match self.filemap_read(&mut d.of, &mut rc) {
+                Poll::Sleep(t) => {
+                    *parked = Some(ReadCall { fd, advance, stage: ReadCallStage::Buffered(rc) });
+                    return Poll::Sleep(t);
+                }
+                Poll::Done(r) => r,
             }
         };
-        Ok(ReadCall { fd, advance: pos.is_none(), stage })
+        if advance && r > 0 {
+            d.pos += r as u64;
+        }
+        Poll::Done(r)
     }
 
+    #[inline]
     /// Model: runs a read call until it returns or sleeps; then advances the file position of read(2) and readv(2).
     pub fn read_run(&mut self, files: &mut Files, call: &mut ReadCall) -> Poll {
         let Some(d) = files.fget(call.fd) else { return Poll::Done(EBADF) };
@@ -110,7 +130,6 @@ impl Kernel {
                 Poll::Sleep(t) => return Poll::Sleep(t),
                 Poll::Done(r) => r,
             },
-            ReadCallStage::Done(r) => *r,
         };
         if call.advance && r > 0 {
             d.pos += r as u64;

@@ -31,7 +31,7 @@ pub struct FsyncCont {
 #[derive(Clone, Debug)]
 enum FsyncStage {
     /// file_write_and_wait_range: start the writeback (the writepages call, once started).
-    Write(Option<WritepagesCont>),
+    Write(Option<Box<WritepagesCont>>),
     /// ... and wait for it.
     Wait,
     /// jbd2_complete_transaction: the journal commits.
@@ -50,7 +50,7 @@ pub struct SyncRangeCont {
     /// 0: WAIT_BEFORE, 1: WRITE, 2: WAIT_AFTER, 3: done.
     stage: u8,
     /// WRITE's writepages call, once started.
-    write: Option<WritepagesCont>,
+    write: Option<Box<WritepagesCont>>,
 }
 
 /// A sync(2) call between its sleeps: the files written, then each waited for, then each device flushed.
@@ -58,7 +58,7 @@ pub struct SyncRangeCont {
 pub struct SyncCont {
     /// The file written (its writepages call, once started), until all are.
     writing: usize,
-    write: Option<WritepagesCont>,
+    write: Option<Box<WritepagesCont>>,
     /// The file waited for, then (past the files) the device flushed.
     next: usize,
     /// The flush in flight, when one is.
@@ -71,7 +71,7 @@ impl Kernel {
     /// `wp` while the task sleeps in it (`Err`: asleep until then; call again).
     pub fn filemap_fdatawrite_range(
         &mut self,
-        wp: &mut Option<WritepagesCont>,
+        wp: &mut Option<Box<WritepagesCont>>,
         file: u32,
         start: u64,
         end: u64,
@@ -79,7 +79,7 @@ impl Kernel {
     ) -> Result<(), Blocked> {
         let c = wp.get_or_insert_with(|| {
             let wbc = Wbc { sync_all, nr_to_write: i64::MAX, range_cyclic: false, range_start: start, range_end: end };
-            self.do_writepages_start(file, wbc)
+            Box::new(self.do_writepages_start(file, wbc))
         });
         self.do_writepages_run(c)?;
         *wp = None;

@@ -97,6 +97,8 @@ pub struct Kernel {
     pub(crate) scratch_reqs: Vec<crate::block::Request>,
     /// The read path's folio batch, reused across calls.
     pub read_batch: Vec<FolioId>,
+    /// Per task: the batch its buffered read holds while it sleeps (filemap_read).
+    pub read_parked: Vec<Vec<FolioId>>,
     /// Pages cached before the run (the scenario's initial state).
     pub initial_pages: u64,
     /// The most pages cached at once.
@@ -147,6 +149,7 @@ impl Kernel {
             scratch_runs: Vec::new(),
             scratch_reqs: Vec::new(),
             read_batch: Vec::with_capacity(crate::mm::folio::FOLIO_BATCH),
+            read_parked: Vec::new(),
             initial_pages: 0,
             peak_cached_pages: 0,
             fs_block: Vec::new(),

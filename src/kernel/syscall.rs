@@ -68,14 +68,9 @@ impl Kernel {
     /// op from `t`, and the call resumes from `cur.cont`). `Op::Sleep` is the engine's (it moves the task's clock)
     /// and returns 0 here.
     pub fn syscall(&mut self, cur: &mut Current, op: &Op) -> Result<Poll, SyscallError> {
-        match std::mem::take(&mut cur.cont) {
-            Cont::None => {}
-            Cont::Read(call) => return Ok(self.run_read(cur, call)),
-            Cont::Write(call) => return Ok(self.run_write(cur, call)),
-            Cont::Access { a, populate } => return Ok(self.run_access(cur, a, populate)),
-            Cont::Fsync(c) => return Ok(self.run_fsync(cur, c)),
-            Cont::SyncRange(c) => return Ok(self.run_sync_range(cur, c)),
-            Cont::Sync(c) => return Ok(self.run_sync(cur, c)),
+        // The common case, no call in progress, moves nothing.
+        if !matches!(cur.cont, Cont::None) {
+            return self.syscall_resume(cur);
         }
         let (files, mm) = (&mut cur.files, &mut cur.mm);
         Ok(Poll::Done(match op {
@@ -164,6 +159,7 @@ impl Kernel {
         }))
     }
 
+    #[inline]
     /// ksys_read / ksys_pread64 / do_readv / do_preadv / do_sendfile: a read call started, then run until it returns or sleeps.
     fn read(
         &mut self,
@@ -173,12 +169,28 @@ impl Kernel {
         len: Option<u64>,
         flags: ReadFlags,
     ) -> Poll {
-        match self.read_start(&mut cur.files, fd, pos, len, flags) {
-            Ok(call) => self.run_read(cur, call),
-            Err(r) => Poll::Done(r),
+        let mut parked = None;
+        let p = self.vfs_read(&mut cur.files, fd, pos, len, flags, &mut parked);
+        if let Some(call) = parked {
+            cur.cont = Cont::Read(call);
+        }
+        p
+    }
+
+    /// Model: the call in progress in `cur.cont`, resumed.
+    fn syscall_resume(&mut self, cur: &mut Current) -> Result<Poll, SyscallError> {
+        match std::mem::take(&mut cur.cont) {
+            Cont::None => Ok(Poll::Done(0)),
+            Cont::Read(call) => Ok(self.run_read(cur, call)),
+            Cont::Write(call) => Ok(self.run_write(cur, call)),
+            Cont::Access { a, populate } => Ok(self.run_access(cur, a, populate)),
+            Cont::Fsync(c) => Ok(self.run_fsync(cur, c)),
+            Cont::SyncRange(c) => Ok(self.run_sync_range(cur, c)),
+            Cont::Sync(c) => Ok(self.run_sync(cur, c)),
         }
     }
 
+    #[inline]
     /// Model: runs a read call; a sleep keeps its state in `cur.cont`.
     fn run_read(&mut self, cur: &mut Current, mut call: ReadCall) -> Poll {
         let p = self.read_run(&mut cur.files, &mut call);

@@ -23,8 +23,9 @@ use crate::trace::event::EventKind;
 use crate::trace::op::Fd;
 use crate::units::Nanos;
 
-/// A buffered read between its sleeps: where it is, what it read, and what it sleeps on.
-#[derive(Clone, Debug)]
+/// A buffered read between its sleeps: where it is, what it read, and what it sleeps on (the batch it holds
+/// meanwhile is the task's `Kernel::read_parked`).
+#[derive(Clone, Copy, Debug)]
 pub struct ReadCont {
     pos: u64,
     remaining: u64,
@@ -33,8 +34,6 @@ pub struct ReadCont {
     last_pos: i64,
     flags: ReadFlags,
     wait: ReadWait,
-    /// The batch held while asleep.
-    batch: Vec<FolioId>,
 }
 
 /// What a read sleeps on inside filemap_get_pages, and so how it goes on after the wake.
@@ -65,6 +64,7 @@ pub struct ReadFlags {
 }
 
 impl Kernel {
+    #[inline(always)]
     /// filemap_get_read_batch: cached folios from `index` up to `max`, stopping after a folio that is not uptodate or
     /// carries PG_readahead, or after 31 folios.
     fn get_read_batch(&self, file: u32, index: u64, max: u64, batch: &mut Vec<FolioId>) {
@@ -93,6 +93,7 @@ impl Kernel {
         id
     }
 
+    #[inline]
     /// filemap_get_pages: a batch of uptodate folios for the read at `pos` of `count` bytes, running sync readahead
     /// on a miss and async readahead on a marked folio. When the batch ends in a folio still under I/O, the task
     /// sleeps on it (filemap_update_page), then drops it and returns the folios before it, or retries the lookup when
@@ -184,6 +185,7 @@ impl Kernel {
         self.got_pages(of, index, last_index)
     }
 
+    #[inline]
     /// filemap_get_pages's end when it returns a batch whose folios are all uptodate: its tracepoint.
     fn got_pages(&mut self, of: &OpenFile, index: u64, last_index: u64) -> Result<(), GetPages> {
         if self.events_on() {
@@ -193,6 +195,7 @@ impl Kernel {
         Ok(())
     }
 
+    #[inline]
     /// filemap_read's start: EINVAL for a range past loff_t; the count capped at MAX_RW_COUNT (vfs_read). `Err(r)`:
     /// the call returns `r` at once (an error, or 0 for an empty read).
     pub fn filemap_read_start(
@@ -209,17 +212,10 @@ impl Kernel {
         if count == 0 {
             return Err(0);
         }
-        Ok(ReadCont {
-            pos,
-            remaining: count,
-            already: 0,
-            last_pos: of.ra.prev_pos,
-            flags,
-            wait: ReadWait::None,
-            batch: Vec::new(),
-        })
+        Ok(ReadCont { pos, remaining: count, already: 0, last_pos: of.ra.prev_pos, flags, wait: ReadWait::None })
     }
 
+    #[inline]
     /// filemap_read: a buffered read, run until it returns (the bytes read, or a negative errno) or sleeps on a folio
     /// under I/O (then call again with the same state after the wake). The batch buffer lives in the kernel while
     /// the read runs, so the hit path allocates nothing; a sleeping read keeps its own.
@@ -227,7 +223,7 @@ impl Kernel {
         let mut batch = if r.wait == ReadWait::None {
             std::mem::take(&mut self.read_batch)
         } else {
-            let mut batch = std::mem::take(&mut r.batch);
+            let mut batch = std::mem::take(&mut self.read_parked[self.cur_task]);
             self.unpin(&batch);
             self.revalidate(of.file, &mut batch);
             batch
@@ -235,7 +231,11 @@ impl Kernel {
         let done = self.read_loop(of, r, &mut batch);
         if let Poll::Sleep(_) = done {
             self.pinned.extend_from_slice(&batch);
-            r.batch = batch;
+            let t = self.cur_task;
+            if self.read_parked.len() <= t {
+                self.read_parked.resize_with(t + 1, Vec::new);
+            }
+            self.read_parked[t] = batch;
             return done;
         }
         self.read_batch = batch;
@@ -273,57 +273,63 @@ impl Kernel {
         batch.truncate(keep);
     }
 
+    #[inline]
     /// filemap_read's loop: get_pages, mark accessed, copy, until the request or the file ends.
     fn read_loop(&mut self, of: &mut OpenFile, r: &mut ReadCont, batch: &mut Vec<FolioId>) -> Poll {
+        // The position in locals (registers) while the loop runs, back in `r` when the read sleeps.
+        let (mut pos, mut remaining, mut already, mut last_pos) = (r.pos, r.remaining, r.already, r.last_pos);
         loop {
             let isize = self.inodes[of.file as usize].size;
-            if r.pos >= isize {
+            if pos >= isize {
                 break;
             }
-            match self.get_pages(of, r.pos, r.remaining, r.flags, batch, &mut r.wait) {
+            match self.get_pages(of, pos, remaining, r.flags, batch, &mut r.wait) {
                 Ok(()) => {}
-                Err(GetPages::Sleep(t)) => return Poll::Sleep(t),
+                Err(GetPages::Sleep(t)) => {
+                    (r.pos, r.remaining, r.already, r.last_pos) = (pos, remaining, already, last_pos);
+                    return Poll::Sleep(t);
+                }
                 Err(GetPages::Errno(e)) => {
-                    if r.already == 0 {
-                        of.ra.prev_pos = r.last_pos;
+                    if already == 0 {
+                        of.ra.prev_pos = last_pos;
                         return Poll::Done(e);
                     }
                     break;
                 }
             }
             let isize = self.inodes[of.file as usize].size;
-            if r.pos >= isize {
+            if pos >= isize {
                 break;
             }
-            let end_offset = isize.min(r.pos + r.remaining);
+            let end_offset = isize.min(pos + remaining);
             // Mark the first folio accessed unless this read continues in the folio the last one ended in.
             let first = *self.folios.get(batch[0]);
-            let same = r.last_pos > 0
-                && ((r.last_pos as u64 - 1) >> 12) >= first.index()
-                && ((r.last_pos as u64 - 1) >> 12) < first.next_index()
-                && (r.pos >> 12) >= first.index();
+            let same = last_pos > 0
+                && ((last_pos as u64 - 1) >> 12) >= first.index()
+                && ((last_pos as u64 - 1) >> 12) < first.next_index()
+                && (pos >> 12) >= first.index();
             for (i, &id) in batch.iter().enumerate() {
                 if i > 0 || !same {
                     self.folio_mark_accessed(id);
                 }
                 let f = self.folios.get(id);
                 let fsize = f.nr_pages() * 4096;
-                let offset = r.pos & (fsize - 1);
-                if r.pos >= end_offset {
+                let offset = pos & (fsize - 1);
+                if pos >= end_offset {
                     break;
                 }
-                let bytes = (end_offset - r.pos).min(fsize - offset);
-                r.already += bytes;
-                r.pos += bytes;
-                r.remaining -= bytes;
-                r.last_pos = r.pos as i64;
+                let bytes = (end_offset - pos).min(fsize - offset);
+                already += bytes;
+                pos += bytes;
+                remaining -= bytes;
+                last_pos = pos as i64;
             }
-            if r.remaining == 0 || r.pos >= isize {
+            if remaining == 0 || pos >= isize {
                 break;
             }
         }
-        of.ra.prev_pos = r.last_pos;
-        Poll::Done(r.already as i64)
+        of.ra.prev_pos = last_pos;
+        Poll::Done(already as i64)
     }
 }
 

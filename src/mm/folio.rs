@@ -144,7 +144,7 @@ impl FolioSlab {
     }
 
     /// When the folio's read completes (0 when no read is pending).
-    #[inline]
+    #[inline(always)]
     pub fn ready_at(&self, id: FolioId) -> Nanos {
         if self.get(id).test(PG_LOCKED) {
             self.io.get(&id.0).map_or(Nanos(0), |io| io.at)
@@ -154,7 +154,7 @@ impl FolioSlab {
     }
 
     /// PG_uptodate at `now`.
-    #[inline]
+    #[inline(always)]
     pub fn uptodate(&self, id: FolioId, now: Nanos) -> bool {
         // DIVERGENCE: a read always succeeds: the folio is uptodate once its read completes (no read error leaving it
         // !uptodate).
@@ -202,10 +202,15 @@ impl FolioSlab {
     }
 
     /// Forgets completed reads (clearing PG_locked) once the table has doubled since the last sweep.
+    #[inline]
     pub fn reap(&mut self, now: Nanos) {
         if self.io.len() < 4096 || self.io.len() < 2 * self.swept {
             return;
         }
+        self.sweep(now);
+    }
+
+    fn sweep(&mut self, now: Nanos) {
         let done: Vec<u32> = self.io.iter().filter(|(_, io)| io.at <= now).map(|(id, _)| *id).collect();
         for id in done {
             self.io.remove(&id);
