@@ -93,6 +93,8 @@ pub mod block;
 pub mod cli;
 pub mod compare;
 #[doc(hidden)]
+pub mod files;
+#[doc(hidden)]
 pub mod fs;
 #[doc(hidden)]
 pub mod kernel;

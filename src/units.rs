@@ -101,6 +101,9 @@ pub enum UnitError {
     #[error("`{0}` is too large (does not fit in 64 bits)")]
     /// Out of range.
     Overflow(String),
+    #[error("time `{0}` is past the virtual clock's range (146 years, 2^62 ns)")]
+    /// A time past MAX_TIME_NS.
+    PastClock(String),
 }
 
 const SIZE_UNITS: &str = "no unit (bytes) or k, m, g, t, p (powers of 1024), e.g. 4k, 1m, 2g";
@@ -191,6 +194,23 @@ pub fn parse_time(text: &str) -> Result<u64, UnitError> {
     n.checked_mul(mult).ok_or_else(|| UnitError::Overflow(t.to_string()))
 }
 
+/// The latest time the virtual clock reaches: 2^62 ns (146 years); times past it are refused where they are read,
+/// and a run whose clock would pass it stops with an error (it cannot wrap).
+pub const MAX_TIME_NS: u64 = 1 << 62;
+
+/// `parse_time`, refusing times past the virtual clock's range.
+pub fn parse_clock_time(text: &str) -> Result<u64, UnitError> {
+    let v = parse_time(text)?;
+    check_clock_time(v, text)
+}
+
+fn check_clock_time(v: u64, text: &str) -> Result<u64, UnitError> {
+    if v > MAX_TIME_NS {
+        return Err(UnitError::PastClock(text.trim().to_string()));
+    }
+    Ok(v)
+}
+
 struct UnitVisitor {
     what: &'static str,
     parse: fn(&str) -> Result<u64, UnitError>,
@@ -205,16 +225,23 @@ impl<'de> Visitor<'de> for UnitVisitor {
         }
     }
     fn visit_u64<E: de::Error>(self, v: u64) -> Result<u64, E> {
+        if self.what == "time" {
+            return check_clock_time(v, &v.to_string()).map_err(E::custom);
+        }
         Ok(v)
     }
     fn visit_i64<E: de::Error>(self, v: i64) -> Result<u64, E> {
         if v < 0 {
             Err(E::custom(UnitError::Negative { what: self.what, text: v.to_string() }))
         } else {
-            Ok(v as u64)
+            self.visit_u64(v as u64)
         }
     }
     fn visit_f64<E: de::Error>(self, v: f64) -> Result<u64, E> {
+        // An integer too large for 64 bits reaches here as a float.
+        if v.fract() == 0.0 && v >= u64::MAX as f64 {
+            return Err(E::custom(UnitError::Overflow(format!("{v:e}"))));
+        }
         Err(E::custom(format!(
             "{} given as a float ({v}); write an integer or a string with a unit, e.g. \"4k\" or \"500ms\"",
             self.what
@@ -239,7 +266,7 @@ impl Serialize for Size {
 
 impl<'de> Deserialize<'de> for Nanos {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        d.deserialize_any(UnitVisitor { what: "time", parse: parse_time }).map(Nanos)
+        d.deserialize_any(UnitVisitor { what: "time", parse: parse_clock_time }).map(Nanos)
     }
 }
 

@@ -109,7 +109,12 @@ fn validate_against_captured_fixtures_without_root() {
     let tmp = tempfile::tempdir().unwrap();
     let out = pcsim()
         .args(["validate", &repo("scenarios/validation/interleaved_two_fds.ron")])
-        .args(["--probe-dir", &repo("traces/kernel/interleaved_two_fds"), "--out", tmp.path().to_str().unwrap()])
+        .args([
+            "--probe-dir",
+            &repo("traces/kernel/interleaved_two_fds"),
+            "--out",
+            tmp.path().join("v1").to_str().unwrap(),
+        ])
         .output()
         .unwrap();
     let s = String::from_utf8_lossy(&out.stdout);
@@ -118,7 +123,12 @@ fn validate_against_captured_fixtures_without_root() {
     // A threshold above what the model reaches on block events fails with exit 1.
     let out = pcsim()
         .args(["validate", &repo("scenarios/validation/fadvise_willneed.ron")])
-        .args(["--probe-dir", &repo("traces/kernel/fadvise_willneed"), "--out", tmp.path().to_str().unwrap()])
+        .args([
+            "--probe-dir",
+            &repo("traces/kernel/fadvise_willneed"),
+            "--out",
+            tmp.path().join("v2").to_str().unwrap(),
+        ])
         .args(["--min-block", "100"])
         .output()
         .unwrap();
@@ -130,7 +140,7 @@ fn validate_pressure_scenarios_with_the_issue_bounds() {
     let tmp = tempfile::tempdir().unwrap();
     let out = pcsim()
         .args(["validate", &repo("scenarios/pressure/seq_loop_scan.ron")])
-        .args(["--probe-dir", &repo("traces/pressure/seq_loop_scan"), "--out", tmp.path().to_str().unwrap()])
+        .args(["--probe-dir", &repo("traces/pressure/seq_loop_scan"), "--out", tmp.path().join("v3").to_str().unwrap()])
         .output()
         .unwrap();
     let s = String::from_utf8_lossy(&out.stdout);
@@ -147,9 +157,18 @@ fn validate_pressure_scenarios_with_the_issue_bounds() {
     let text = std::fs::read_to_string(repo("scenarios/pressure/seq_loop_scan.ron")).unwrap();
     let sc = tmp.path().join("seq_loop_scan_100m.ron");
     std::fs::write(&sc, text.replace("memcg_limit: \"64m\"", "memcg_limit: \"100m\"")).unwrap();
+    // The captures' manifests name the scenario's sha256: an edited scenario is refused unless the user says so.
     let out = pcsim()
         .args(["validate", sc.to_str().unwrap()])
-        .args(["--probe-dir", &repo("traces/pressure/seq_loop_scan"), "--out", tmp.path().to_str().unwrap()])
+        .args(["--probe-dir", &repo("traces/pressure/seq_loop_scan")])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(err.contains("captured from another version of") && err.contains("--allow-changed-scenario"), "{err}");
+    let out = pcsim()
+        .args(["validate", sc.to_str().unwrap(), "--allow-changed-scenario"])
+        .args(["--probe-dir", &repo("traces/pressure/seq_loop_scan"), "--out", tmp.path().join("v4").to_str().unwrap()])
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);

@@ -27,6 +27,7 @@ use std::path::{Path, PathBuf};
 const LAYERS: &[(&str, u32, &[&str])] = &[
     ("units", 0, &[]),
     ("rng", 0, &[]),
+    ("files", 0, &[]),
     ("trace", 1, &[]),
     ("kernel", 2, &[]),
     ("mm", 2, &[]),

@@ -154,4 +154,8 @@ fn the_documented_example_is_valid() {
     // Open, Lseek, then (write, sleep) x 4096 with an fsync after every 64th write, Close.
     assert_eq!(logger.len(), 1 + 1 + 4096 * 2 + 64 + 1);
     assert_eq!(logger[2], Op::Write { fd: Fd(0), len: 16384 });
+    // The model runs it (check and run refuse what only the probe can run).
+    assert!(s.model_refusal.is_none(), "{:?}", s.model_refusal);
+    let r = pcsim::sim::simulate(&s, &Default::default()).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(r.tasks.len(), 2);
 }

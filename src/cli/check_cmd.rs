@@ -1,26 +1,27 @@
 //! `pcsim check`: validate a scenario and print what it describes.
 
+use crate::cli::failure::outln;
 use std::path::Path;
 
-use super::failure::{load, Failure};
+use super::failure::{load_for_model, Failure};
 
 /// Loads the scenario (errors at file:line:col) and prints its devices, files and tasks (op counts; every op with
 /// `ops`).
 pub(crate) fn check(scenario: &Path, ops: bool) -> Result<(), Failure> {
-    let sc = load(scenario)?;
-    println!("scenario {} (seed {}, sha256 {})", sc.name, sc.seed, &sc.sha256[..16.min(sc.sha256.len())]);
+    let sc = load_for_model(scenario)?;
+    outln!("scenario {} (seed {}, sha256 {})", sc.name, sc.seed, &sc.sha256[..16.min(sc.sha256.len())])?;
     for d in &sc.devices {
-        println!(
+        outln!(
             "device {}: {} {} bytes, read_ahead_kb {}, max_sectors_kb {}",
             d.name,
             d.fs.name(),
             d.size,
             d.read_ahead_kb,
             d.max_sectors_kb
-        );
+        )?;
     }
     for f in &sc.files {
-        println!("file {}: {} bytes on {}, {:?}", f.name, f.size, sc.devices[f.device].name, f.state);
+        outln!("file {}: {} bytes on {}, {:?}", f.name, f.size, sc.devices[f.device].name, f.state)?;
     }
     for (t, task) in sc.tasks.iter().enumerate() {
         // Ops are counted by walking the stream, up to a limit so a Repeat of 10^12 does not hang `check`.
@@ -33,18 +34,19 @@ pub(crate) fn check(scenario: &Path, ops: bool) -> Result<(), Failure> {
                 break;
             }
             if ops {
-                println!("  {} {:?}", task.name, op);
+                outln!("  {} {:?}", task.name, op)?;
             }
             n += 1;
             bytes = bytes.saturating_add(op.io_bytes());
         }
         if n > LIMIT {
-            println!(
+            outln!(
                 "task {}: starts at {}, more than {LIMIT} ops (counted {bytes} bytes of I/O in the first {LIMIT})",
-                task.name, task.start
-            );
+                task.name,
+                task.start
+            )?;
         } else {
-            println!("task {}: starts at {}, {n} ops, {bytes} bytes of I/O requested", task.name, task.start);
+            outln!("task {}: starts at {}, {n} ops, {bytes} bytes of I/O requested", task.name, task.start)?;
         }
     }
     Ok(())

@@ -1,13 +1,14 @@
 //! `pcsim compare` and `pcsim validate`: the comparison of a simulated run with probe runs, and the thresholds each
 //! applies (validate's defaults depend on the scenario's kind: reads, memory pressure, writes).
 
+use crate::cli::failure::{out, outln};
 use std::path::{Path, PathBuf};
 
 use crate::compare;
 use crate::probe::{self, ProbeOptions};
 
 use super::args::Checks;
-use super::failure::{load, Failure};
+use super::failure::{load_for_model, Failure};
 use super::run_cmd;
 
 /// `compare`'s thresholds: only those given.
@@ -50,21 +51,49 @@ pub(crate) struct ValidateArgs<'a> {
     pub probe_dir: Option<PathBuf>,
     pub out: Option<PathBuf>,
     pub allow_sysctl: bool,
+    pub allow_changed_scenario: bool,
     pub checks: &'a Checks,
 }
 
 /// `pcsim validate`: probe (or take captured runs), simulate with the probe's extent map, compare.
 pub(crate) fn validate(a: ValidateArgs) -> Result<(), Failure> {
-    let ValidateArgs { scenario, runs, probe_dir, out, allow_sysctl, checks } = a;
-    let sc = load(scenario)?;
+    let ValidateArgs { scenario, runs, probe_dir, out, allow_sysctl, allow_changed_scenario, checks } = a;
+    let sc = load_for_model(scenario)?;
     let thresholds = validate_thresholds(&sc, checks);
     let (json, plot) = (checks.json.as_deref(), checks.plot.as_deref());
     let bad = |msg: String| Failure { code: 2, msg };
-    let dir =
-        out.unwrap_or_else(|| std::env::temp_dir().join(format!("pcsim-validate-{}-{}", sc.name, std::process::id())));
-    let probe_dir = match probe_dir {
-        Some(p) => p,
+    // --out DIR keeps the runs (a new or empty directory); without it they go to a temporary directory removed at
+    // the end.
+    let (dir, _scratch) = match out {
+        Some(d) => {
+            crate::files::prepare_out_dir(&d).map_err(bad)?;
+            (d, None)
+        }
         None => {
+            let t = crate::files::TempDir::new(&format!("pcsim-validate-{}", sc.name)).map_err(bad)?;
+            (t.path().to_path_buf(), Some(t))
+        }
+    };
+    let kept = _scratch.is_none();
+    let probe_dir = match probe_dir {
+        Some(p) => {
+            check_captures(&sc, scenario, &p, allow_changed_scenario)?;
+            p
+        }
+        None => {
+            // SAFETY: geteuid has no preconditions.
+            if unsafe { libc::geteuid() } != 0 {
+                let bundled = ["kernel", "pressure", "write"]
+                    .iter()
+                    .map(|k| Path::new("traces").join(k).join(&sc.name))
+                    .find(|p| p.is_dir())
+                    .map(|p| format!(" (this scenario's: --probe-dir {})", p.display()))
+                    .unwrap_or_default();
+                return Err(bad(format!(
+                    "validate without --probe-dir runs the probe on this host's kernel, which needs root: run it as \
+                     root, or compare with runs captured before: --probe-dir DIR{bundled}"
+                )));
+            }
             let p = dir.join("probe");
             let opts = ProbeOptions { out: p.clone(), runs, allow_sysctl, settle_s: 0 };
             probe::probe(&sc, &opts)?;
@@ -82,7 +111,6 @@ pub(crate) fn validate(a: ValidateArgs) -> Result<(), Failure> {
         std::fs::read_to_string(probe_dir.join("run-1/extents.txt")),
     ) {
         (Ok(start), Ok(end)) => {
-            std::fs::create_dir_all(&dir).map_err(|e| bad(format!("creating {}: {e}", dir.display())))?;
             let p = dir.join("extents_merged.txt");
             std::fs::write(&p, crate::sim::merge_extents(&start, &end))
                 .map_err(|e| bad(format!("writing {}: {e}", p.display())))?;
@@ -92,8 +120,44 @@ pub(crate) fn validate(a: ValidateArgs) -> Result<(), Failure> {
     };
     let sim_dir = dir.join("sim");
     run_cmd::simulate_into(&sc, scenario, &extents_path, &sim_dir)?;
-    println!("simulated run: {}\nprobe runs: {}", sim_dir.display(), probe_dir.display());
+    if kept {
+        outln!("simulated run: {}\nprobe runs: {}", sim_dir.display(), probe_dir.display())?;
+    } else {
+        outln!("(the simulated and probe runs were in a temporary directory, now removed: --out DIR keeps them)")?;
+    }
     compare_cmd(&sim_dir, &probe_dir, json, thresholds, plot)
+}
+
+/// `validate --probe-dir`: the captures must come from this scenario (the name in each run's manifest) and from this
+/// version of its file (the sha256), unless `--allow-changed-scenario`.
+fn check_captures(
+    sc: &crate::scenario::Scenario,
+    scenario: &Path,
+    dir: &Path,
+    allow_changed: bool,
+) -> Result<(), Failure> {
+    let bad = |msg: String| Failure { code: 2, msg };
+    for (manifest, name, sha) in compare::input::captured_scenarios(dir).map_err(bad)? {
+        if name != sc.name {
+            return Err(bad(format!(
+                "{}: these runs were captured for the scenario `{name}`, not `{}` ({}): give the --probe-dir of this \
+                 scenario's captures, or drop --probe-dir to probe it (root)",
+                manifest.display(),
+                sc.name,
+                scenario.display()
+            )));
+        }
+        if sha != sc.sha256 && !allow_changed {
+            return Err(bad(format!(
+                "{}: these runs were captured from another version of {} (sha256 {sha}, the file now {}): capture \
+                 again with `pcsim probe`, or pass --allow-changed-scenario to compare anyway",
+                manifest.display(),
+                scenario.display(),
+                sc.sha256
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// `pcsim compare`: load both sides, compare, print or write, and map the checks to exit codes.
@@ -138,12 +202,12 @@ pub(crate) fn compare_cmd(
     let c = compare::output::compare_runs(&sim, &probes, thresholds, compare::align::DEFAULT_WORK_LIMIT);
     let to_stdout = json.is_some_and(|p| p.as_os_str() == "-");
     if !to_stdout {
-        print!("{}", compare::output::render_text(&c));
+        out!("{}", compare::output::render_text(&c))?;
     }
     if let Some(p) = json {
         let text = compare::output::render_json(&c);
         if to_stdout {
-            print!("{text}");
+            out!("{text}")?;
         } else {
             std::fs::write(p, text).map_err(|e| bad(format!("{}: {e}", p.display())))?;
         }

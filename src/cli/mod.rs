@@ -108,12 +108,17 @@ pub enum Cmd {
         /// Use these probe runs (a probe output directory, e.g. traces/kernel/NAME) instead of probing: no root needed.
         #[arg(long)]
         probe_dir: Option<PathBuf>,
-        /// Where to keep the simulated run and the probe runs (default: a new directory under /tmp).
+        /// Where to keep the simulated run and the probe runs, a new or empty directory (default: a temporary directory,
+        /// removed at the end).
         #[arg(long)]
         out: Option<PathBuf>,
         /// Apply the scenario's vm sysctls during the probe runs (restored afterwards).
         #[arg(long)]
         allow_sysctl: bool,
+        /// With --probe-dir: compare even when the captures were made from another version of the scenario file
+        /// (its sha256 in their manifests differs).
+        #[arg(long)]
+        allow_changed_scenario: bool,
         #[command(flatten)]
         checks: Checks,
     },
@@ -162,13 +167,14 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             compare_cmd::compare_thresholds(&c),
             c.plot.as_deref(),
         ),
-        Cmd::Validate { scenario, runs, probe_dir, out, allow_sysctl, checks } => {
+        Cmd::Validate { scenario, runs, probe_dir, out, allow_sysctl, allow_changed_scenario, checks } => {
             compare_cmd::validate(compare_cmd::ValidateArgs {
                 scenario: &scenario,
                 runs,
                 probe_dir,
                 out,
                 allow_sysctl,
+                allow_changed_scenario,
                 checks: &checks,
             })
         }

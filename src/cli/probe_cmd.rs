@@ -1,5 +1,6 @@
 //! `pcsim probe` and `pcsim calibrate`: the commands that run on the host kernel (root).
 
+use crate::cli::failure::{out, outln};
 use std::path::{Path, PathBuf};
 
 use crate::probe::{self, ProbeOptions};
@@ -12,7 +13,7 @@ pub(crate) fn probe(scenario: &Path, out: PathBuf, runs: u32, allow_sysctl: bool
     let opts = ProbeOptions { out: out.clone(), runs, allow_sysctl, settle_s: settle };
     let sums = probe::probe(&sc, &opts)?;
     for s in &sums {
-        println!(
+        outln!(
             "{}: {} events ({} lost), {} ops ({} failed) in {:.3} s",
             s.dir.display(),
             s.events,
@@ -20,10 +21,10 @@ pub(crate) fn probe(scenario: &Path, out: PathBuf, runs: u32, allow_sysctl: bool
             s.ops,
             s.failed_ops,
             s.duration_ns as f64 / 1e9
-        );
+        )?;
     }
     if sums.len() > 1 {
-        println!("{}", out.join("stability.txt").display());
+        outln!("{}", out.join("stability.txt").display())?;
     }
     Ok(())
 }
@@ -34,6 +35,6 @@ pub(crate) fn calibrate(out: &Path, name: &str, size_mib: u64, file_mib: u64) ->
     let (release, _) = probe::host::uname();
     let text = p.to_ron(name, &format!("pcsim calibrate on kernel {release}: the probe's scratch loop device"));
     std::fs::write(out, &text).map_err(|e| Failure { code: 2, msg: format!("{}: {e}", out.display()) })?;
-    print!("{text}");
+    out!("{text}")?;
     Ok(())
 }

@@ -40,14 +40,31 @@ pub fn parse_vmstat(text: &str) -> Result<Vec<(String, i64)>, String> {
     Ok(out)
 }
 
-/// The event log inside a run directory: `events.log`, else `events.log.gz`.
-pub fn events_file(dir: &Path) -> Option<PathBuf> {
-    ["events.log", "events.log.gz"].iter().map(|n| dir.join(n)).find(|p| p.is_file())
+/// The event log inside a run directory: `events.log` or `events.log.gz` (`None` when neither exists); refused when
+/// both exist (which one is the run's?) or when the one there is not a regular file.
+pub fn events_file(dir: &Path) -> Result<Option<PathBuf>, String> {
+    let there: Vec<PathBuf> =
+        ["events.log", "events.log.gz"].iter().map(|n| dir.join(n)).filter(|p| p.symlink_metadata().is_ok()).collect();
+    match there.as_slice() {
+        [] => Ok(None),
+        [p] if p.is_file() => Ok(Some(p.clone())),
+        [p] => Err(format!("{}: the event log is not a regular file (a directory, FIFO or device?)", p.display())),
+        _ => Err(format!(
+            "{}: both events.log and events.log.gz are here: remove the one that is not this run's",
+            dir.display()
+        )),
+    }
+}
+
+/// Reads a small text input of a run directory (residency, vmstat, cachestat), refusing what is not a regular text
+/// file or is over 64 MiB.
+fn read_small(p: &Path, what: &str) -> Result<String, String> {
+    crate::files::read_text(p, what, crate::files::MAX_TEXT_INPUT)
 }
 
 /// Reads one run: a directory with an event log (and maybe residency.txt), or an event-log file.
 pub fn load_run(path: &Path) -> Result<Input, String> {
-    if path.is_file() {
+    if path.symlink_metadata().is_ok() && !path.is_dir() {
         let log = read_log_file(path)?;
         return Ok(Input {
             path: path.to_path_buf(),
@@ -62,19 +79,19 @@ pub fn load_run(path: &Path) -> Result<Input, String> {
     if !path.is_dir() {
         return Err(format!("{}: no such file or directory", path.display()));
     }
-    let log_path = events_file(path)
+    let log_path = events_file(path)?
         .ok_or_else(|| format!("{}: no events.log or events.log.gz in this directory", path.display()))?;
     let log = read_log_file(&log_path)?;
     let res_path = path.join("residency.txt");
-    let residency = if res_path.is_file() {
-        let text = std::fs::read_to_string(&res_path).map_err(|e| format!("{}: {e}", res_path.display()))?;
+    let residency = if res_path.symlink_metadata().is_ok() {
+        let text = read_small(&res_path, "residency file")?;
         Some(residency::parse(&text).map_err(|e| format!("{}: {e}", res_path.display()))?)
     } else {
         None
     };
     let vm_path = path.join("vmstat.txt");
-    let vmstat = if vm_path.is_file() {
-        let text = std::fs::read_to_string(&vm_path).map_err(|e| format!("{}: {e}", vm_path.display()))?;
+    let vmstat = if vm_path.symlink_metadata().is_ok() {
+        let text = read_small(&vm_path, "vmstat file")?;
         Some(parse_vmstat(&text).map_err(|e| format!("{}: {e}", vm_path.display()))?)
     } else {
         None
@@ -82,12 +99,12 @@ pub fn load_run(path: &Path) -> Result<Input, String> {
     let series = ["vmstat_series.txt", "vmstat_series.txt.gz"]
         .iter()
         .map(|n| path.join(n))
-        .find(|p| p.is_file())
+        .find(|p| p.symlink_metadata().is_ok())
         .map(|p| crate::trace::series::read_series_file(&p))
         .transpose()?;
     let cs_path = path.join("cachestat.txt");
-    let cachestat = if cs_path.is_file() {
-        let text = std::fs::read_to_string(&cs_path).map_err(|e| format!("{}: {e}", cs_path.display()))?;
+    let cachestat = if cs_path.symlink_metadata().is_ok() {
+        let text = read_small(&cs_path, "cachestat file")?;
         Some(crate::trace::cachestat::parse(&text).map_err(|e| format!("{}: {e}", cs_path.display()))?)
     } else {
         None
@@ -112,7 +129,7 @@ pub fn run_dirs(dir: &Path) -> Result<Vec<PathBuf>, String> {
 
 /// Reads the probe side: the directory itself when it holds an event log (or is a log file), else each `run-K/`.
 pub fn load_probe(path: &Path) -> Result<Vec<Input>, String> {
-    if path.is_file() || (path.is_dir() && events_file(path).is_some()) {
+    if (path.symlink_metadata().is_ok() && !path.is_dir()) || (path.is_dir() && events_file(path)?.is_some()) {
         return Ok(vec![load_run(path)?]);
     }
     if !path.is_dir() {
@@ -126,6 +143,31 @@ pub fn load_probe(path: &Path) -> Result<Vec<Input>, String> {
         ));
     }
     runs.iter().map(|r| load_run(r)).collect()
+}
+
+/// What a probe run's `manifest.ron` says of the scenario it ran (the other fields are not read here).
+#[derive(serde::Deserialize)]
+#[serde(rename = "Manifest")]
+struct ManifestScenario {
+    scenario: String,
+    scenario_sha256: String,
+}
+
+/// The manifests of a probe directory (its own `manifest.ron`, or each `run-K/manifest.ron`): per run, the file read,
+/// the scenario's name and its sha256. Empty when no manifest exists (an event log given alone).
+pub fn captured_scenarios(dir: &Path) -> Result<Vec<(PathBuf, String, String)>, String> {
+    let mut paths = vec![dir.join("manifest.ron")];
+    if dir.is_dir() {
+        paths.extend(run_dirs(dir)?.into_iter().map(|r| r.join("manifest.ron")));
+    }
+    let mut out = Vec::new();
+    for p in paths.into_iter().filter(|p| p.symlink_metadata().is_ok()) {
+        let text = read_small(&p, "probe manifest")?;
+        let m: ManifestScenario =
+            ron::from_str(&text).map_err(|e| format!("{}: not a probe manifest: {e}", p.display()))?;
+        out.push((p, m.scenario, m.scenario_sha256));
+    }
+    Ok(out)
 }
 
 #[cfg(test)]

@@ -25,6 +25,13 @@ pub fn s_maxbytes(blocksize: u64) -> u64 {
 }
 
 impl Kernel {
+    /// inode->i_sb->s_maxbytes of the filesystem holding `file`.
+    pub fn sb_maxbytes(&self, file: u32) -> u64 {
+        // DIVERGENCE: ext4's limit on xfs too (xfs allows MAX_LFS_FILESIZE, 8 EiB): the model's page indices stop at
+        // 16 TiB, so a write or seek past it fails with EFBIG or EINVAL where xfs would take it.
+        s_maxbytes(self.fs_block_size(file))
+    }
+
     /// ext4_setattr for a new i_size: i_size_write, truncate_pagecache (from the new size: whole folios, then the
     /// partial folio split), and ext4_truncate freeing the blocks past the new end (holes from there on). Growing only
     /// extends i_size (pagecache_isize_extended changes no cache state) and leaves a hole.

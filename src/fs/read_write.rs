@@ -87,6 +87,11 @@ impl Kernel {
         let at = pos.unwrap_or(d.pos);
         let advance = pos.is_none();
         let r = if d.direct {
+            // rw_verify_area and vfs_read's cap, as filemap_read_start does them for buffered reads.
+            if at > i64::MAX as u64 || at.checked_add(len).is_none_or(|e| e > i64::MAX as u64) {
+                return Poll::Done(EINVAL);
+            }
+            let len = len.min(crate::trace::op::MAX_RW_COUNT);
             let mut c = match self.iomap_dio_read_start(d.of.file, at, len) {
                 Ok(c) => c,
                 Err(r) => return Poll::Done(r),
@@ -157,12 +162,23 @@ impl Kernel {
         }
         let sync = d.sync || rwf.dsync || rwf.sync;
         let file = d.of.file;
+        let at = match pos {
+            Some(p) => p,
+            None if d.append => self.inodes[file as usize].size,
+            None => d.pos,
+        };
+        // rw_verify_area: EINVAL for a range past loff_t; the count capped at MAX_RW_COUNT (vfs_write).
+        if at > i64::MAX as u64 || at.checked_add(len).is_none_or(|e| e > i64::MAX as u64) {
+            return Err(EINVAL);
+        }
+        let len = len.min(crate::trace::op::MAX_RW_COUNT);
+        // generic_write_check_limits: EFBIG at or past s_maxbytes, the count cut at it.
+        let max = self.sb_maxbytes(file);
+        if len > 0 && at >= max {
+            return Err(-(libc::EFBIG as i64));
+        }
+        let len = len.min(max.saturating_sub(at));
         if d.direct {
-            let at = match pos {
-                Some(p) => p,
-                None if d.append => self.inodes[file as usize].size,
-                None => d.pos,
-            };
             if pos.is_none() && d.append {
                 // The write returns what it wrote, from the end the file had: the position advances from there.
                 d.pos = at;
@@ -173,14 +189,9 @@ impl Kernel {
             };
             return Ok(WriteCall { fd, advance: pos.is_none(), result: 0, at, stage });
         }
-        let at = match pos {
-            Some(p) => p,
-            None if d.append => {
-                d.pos = self.inodes[file as usize].size;
-                d.pos
-            }
-            None => d.pos,
-        };
+        if pos.is_none() && d.append {
+            d.pos = at;
+        }
         let w = self.generic_write_begin(file, at, len)?;
         Ok(WriteCall { fd, advance: pos.is_none(), result: 0, at, stage: WriteCallStage::Perform(w, sync) })
     }
@@ -250,7 +261,8 @@ impl Kernel {
             }
         };
         let Some(new) = base.checked_add(off) else { return EINVAL };
-        if new < 0 {
+        // vfs_setpos: EINVAL below 0 or past the filesystem's largest file (ext4_llseek passes s_maxbytes).
+        if new < 0 || new as u64 > self.sb_maxbytes(d.of.file) {
             return EINVAL;
         }
         d.pos = new as u64;

@@ -10,6 +10,9 @@ pub(crate) fn error(origin: &str, pos: Pos, msg: impl Into<String>, hint: Option
     ScenarioError { origin: origin.to_string(), line: pos.line, col: pos.col, msg: msg.into(), hint }
 }
 
+/// How deep brackets may nest in a scenario (ron's default is 128: about 25 Repeats; the locator stops at 256).
+pub(crate) const RECURSION_LIMIT: usize = 256;
+
 /// A ron error in our words, with a hint.
 pub(crate) fn describe_ron_error(code: &ron::Error) -> (String, Option<String>) {
     use ron::Error as E;
@@ -56,6 +59,10 @@ pub(crate) fn describe_ron_error(code: &ron::Error) -> (String, Option<String>) 
             Some("names and sizes with units are written in double quotes, e.g. \"data\"".into()),
         ),
         E::ExpectedInteger => ("expected an integer".into(), Some("counts and knob values are plain integers".into())),
+        E::ExceededRecursionLimit => (
+            format!("nested deeper than a scenario may be ({RECURSION_LIMIT} levels of brackets, about 50 Repeats in one another)"),
+            Some("flatten the nesting: one Repeat's count multiplies, e.g. Repeat(count: 1000000, ...) for three of 100".into()),
+        ),
         other => (format!("syntax error: {}", lowercase_first(&other.to_string())), None),
     }
 }

@@ -11,23 +11,9 @@ impl Scenario {
     /// Reads, parses and validates the scenario at `path`.
     pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
         let origin = path.display().to_string();
-        let bytes = std::fs::read(path).map_err(|e| ScenarioError {
-            origin: origin.clone(),
-            line: 0,
-            col: 0,
-            msg: format!("cannot read scenario: {e}"),
-            hint: None,
-        })?;
-        let text = String::from_utf8(bytes).map_err(|e| {
-            let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
-            let valid = std::str::from_utf8(valid).unwrap_or_default();
-            ScenarioError {
-                origin: origin.clone(),
-                line: 1 + valid.matches('\n').count(),
-                col: 1 + valid.chars().rev().take_while(|&c| c != '\n').count(),
-                msg: "scenario is not valid UTF-8".into(),
-                hint: None,
-            }
+        let text = crate::files::read_text(path, "scenario", crate::files::MAX_TEXT_INPUT).map_err(|msg| {
+            // The message names the file (and a byte offset where one applies).
+            ScenarioError { origin: String::new(), line: 0, col: 0, msg, hint: None }
         })?;
         Scenario::parse(&text, &origin)
     }
@@ -37,13 +23,8 @@ impl Scenario {
         let sc = Scenario::load(path)?;
         match seed {
             Some(s) if s != sc.seed => {
-                let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
-                    origin: path.display().to_string(),
-                    line: 0,
-                    col: 0,
-                    msg: format!("cannot read scenario: {e}"),
-                    hint: None,
-                })?;
+                let text = crate::files::read_text(path, "scenario", crate::files::MAX_TEXT_INPUT)
+                    .map_err(|msg| ScenarioError { origin: String::new(), line: 0, col: 0, msg, hint: None })?;
                 Scenario::parse_with_seed(&text, &path.display().to_string(), Some(s))
             }
             _ => Ok(sc),

@@ -56,6 +56,9 @@ pub struct Scenario {
     pub source: String,
     /// SHA-256 of the scenario text, in lowercase hex.
     pub sha256: String,
+    /// Why the model cannot run this scenario although the probe can (a start state the model does not represent),
+    /// located in the scenario's text: `pcsim run` and `check` refuse it, `pcsim probe` runs it.
+    pub model_refusal: Option<ScenarioError>,
 }
 
 /// The simulated machine.
@@ -203,7 +206,14 @@ pub struct ScenarioError {
 
 impl fmt::Display for ScenarioError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}:{}:{}: {}", self.origin, self.line, self.col, self.msg)?;
+        if self.origin.is_empty() {
+            // The message names its file itself.
+            write!(f, "{}", self.msg)?;
+        } else if self.line == 0 {
+            write!(f, "{}: {}", self.origin, self.msg)?;
+        } else {
+            write!(f, "{}:{}:{}: {}", self.origin, self.line, self.col, self.msg)?;
+        }
         if let Some(hint) = &self.hint {
             write!(f, "\n  hint: {hint}")?;
         }

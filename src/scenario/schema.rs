@@ -18,9 +18,49 @@ pub(crate) struct ScenarioDoc {
     pub machine: MachineDoc,
     pub devices: Vec<DeviceDoc>,
     #[serde(default)]
-    pub sysctls: BTreeMap<String, u64>,
+    pub sysctls: BTreeMap<String, SysctlInt>,
     pub files: Vec<FileDoc>,
     pub tasks: Vec<TaskDoc>,
+}
+
+/// A sysctl's value: an integer, as the kernel's proc handlers take it; a float, a negative number or a string is
+/// refused in words that say so (ron alone would stop at the `.` of `2.5` with "expected comma").
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct SysctlInt(pub u64);
+
+impl<'de> Deserialize<'de> for SysctlInt {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl serde::de::Visitor<'_> for V {
+            type Value = SysctlInt;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                write!(f, "an integer (sysctl values are integers)")
+            }
+            fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<SysctlInt, E> {
+                Ok(SysctlInt(v))
+            }
+            fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<SysctlInt, E> {
+                u64::try_from(v).map(SysctlInt).map_err(|_| {
+                    E::custom(format!("sysctl value {v} is negative: the vm knobs take unsigned integers"))
+                })
+            }
+            fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<SysctlInt, E> {
+                if v.fract() == 0.0 && v >= u64::MAX as f64 {
+                    return Err(E::custom(format!("sysctl value {v:e} is too large (does not fit in 64 bits)")));
+                }
+                Err(E::custom(format!(
+                    "sysctl value {v} is not an integer: the kernel takes whole numbers (a finer dirty limit than 1% is \
+                     set in bytes: vm.dirty_bytes, vm.dirty_background_bytes)"
+                )))
+            }
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<SysctlInt, E> {
+                Err(E::custom(format!(
+                    "sysctl value \"{v}\" is a string: write the integer without quotes (bytes for the *_bytes knobs)"
+                )))
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 #[derive(Debug, Deserialize)]

@@ -32,15 +32,17 @@ fn with_profile(d: &DeviceDoc, profile: &str, origin: &str, at: Pos) -> Result<D
         Some(b) if !std::path::Path::new(profile).is_absolute() => b.join(profile),
         _ => std::path::PathBuf::from(profile),
     };
-    let text = std::fs::read_to_string(&path).map_err(|e| {
+    let text = crate::files::read_text(&path, "device profile", crate::files::MAX_TEXT_INPUT).map_err(|e| {
         error(
             origin,
             at,
-            format!("device `{}`: cannot read its profile {}: {e}", d.name, path.display()),
+            format!("device `{}`: its profile: {e}", d.name),
             Some("write one with `pcsim calibrate --out FILE` (root), or remove `profile`".into()),
         )
     })?;
-    let opts = ron::Options::default().with_default_extension(Extensions::IMPLICIT_SOME);
+    let opts = ron::Options::default()
+        .with_default_extension(Extensions::IMPLICIT_SOME)
+        .with_recursion_limit(super::diag::RECURSION_LIMIT);
     let p: DeviceDoc = opts.from_str(&text).map_err(|e| {
         let (msg, hint) = describe_ron_error(&e.code);
         error(
@@ -79,7 +81,9 @@ fn with_profile(d: &DeviceDoc, profile: &str, origin: &str, at: Pos) -> Result<D
 
 /// ron's deserialisation of the text, its errors given a message in our words and a hint.
 pub(crate) fn deserialize(text: &str, origin: &str) -> Result<ScenarioDoc, ScenarioError> {
-    let opts = ron::Options::default().with_default_extension(Extensions::IMPLICIT_SOME);
+    let opts = ron::Options::default()
+        .with_default_extension(Extensions::IMPLICIT_SOME)
+        .with_recursion_limit(super::diag::RECURSION_LIMIT);
     opts.from_str(text).map_err(|e| {
         let mut pos = Pos { line: e.span.start.line, col: e.span.start.col };
         if matches!(e.code, ron::Error::Message(_)) {
@@ -105,10 +109,12 @@ pub(crate) fn build(doc: ScenarioDoc, root: &Node, origin: &str) -> Result<Scena
     let mut devices = devices(&doc, r, origin)?;
     let files = files(&doc, r, &devices, origin)?;
     size_devices(&mut devices, &files, r, origin)?;
-    let sysctls = Sysctls::with_settings(machine.memory, &doc.sysctls)
+    let set: std::collections::BTreeMap<String, u64> = doc.sysctls.iter().map(|(k, v)| (k.clone(), v.0)).collect();
+    let sysctls = Sysctls::with_settings(machine.memory, &set)
         .map_err(|e| error(origin, r.field("sysctls").entry_key(&e.name).pos(), e.msg, e.hint))?;
     let seed = doc.seed.unwrap_or(DEFAULT_SEED);
     let tasks = tasks(&doc, r, &files, seed, origin)?;
+    let model_refusal = model_refusal(&machine, &files, r, origin);
     Ok(Scenario {
         name: doc.name,
         seed,
@@ -119,7 +125,62 @@ pub(crate) fn build(doc: ScenarioDoc, root: &Node, origin: &str) -> Result<Scena
         tasks,
         source: String::new(),
         sha256: String::new(),
+        model_refusal,
     })
+}
+
+/// Model: what the probe runs but the model does not represent yet (files that start dirty, a memory cgroup over
+/// files cached before the run, more cached at the start than memory holds), located at the file's `state`.
+fn model_refusal(machine: &Machine, files: &[FileSpec], r: Loc, origin: &str) -> Option<ScenarioError> {
+    let fl = r.field("files");
+    for (i, f) in files.iter().enumerate() {
+        let at = fl.item(i).field("state").pos();
+        if matches!(f.state, InitialState::DirtyRange { .. }) {
+            return Some(error(
+                origin,
+                at,
+                format!("file `{}` starts with dirty pages, which the model does not represent yet", f.name),
+                Some(
+                    "`pcsim probe` runs it on the host's kernel; for the model, start the file Cold and write it"
+                        .into(),
+                ),
+            ));
+        }
+        if machine.memcg_limit.is_some() && f.state != InitialState::Cold {
+            return Some(error(
+                origin,
+                at,
+                format!(
+                    "file `{}` is cached before the run under machine.memcg_limit: the probe charges those pages to \
+                     another cgroup, which the model does not represent yet",
+                    f.name
+                ),
+                Some("start the file Cold (or drop memcg_limit); `pcsim probe` runs it as it is".into()),
+            ));
+        }
+    }
+    let cached: u64 = files
+        .iter()
+        .map(|f| match f.state {
+            InitialState::Cached => f.size,
+            InitialState::CachedRange { len, .. } => len,
+            _ => 0,
+        })
+        .sum();
+    let room = (crate::mm::page_alloc::managed_pages(machine.memory) * 4096).saturating_sub(machine.used);
+    if cached > room {
+        return Some(error(
+            origin,
+            fl.pos(),
+            format!(
+                "the files start with {} cached, more than the {} the machine's memory holds for the page cache",
+                fmt_size(cached),
+                fmt_size(room)
+            ),
+            Some("cache less at the start (CachedRange), or give machine.memory more".into()),
+        ));
+    }
+    None
 }
 
 /// The machine section, checked.

@@ -94,6 +94,18 @@ fn check(sc: &Scenario, opts: &SimOptions) -> Result<(), SimError> {
             "the extent map names `{name}`, which is not a file of the scenario"
         )));
     }
+    for (name, extents) in &opts.extents {
+        let Some(f) = sc.file_index(name).map(|i| &sc.files[i.0 as usize]) else { continue };
+        let dev = &sc.devices[f.device];
+        let sectors = dev.size / 512;
+        if let Some(e) = extents.iter().find(|e| e.sector.saturating_add(e.pages.saturating_mul(8)) > sectors) {
+            return Err(SimError::BadExtents(format!(
+                "an extent of `{name}` (file page {}, {} pages at sector {}) ends past the end of device `{}` ({} \
+                 sectors): the map is from another device or corrupt",
+                e.logical, e.pages, e.sector, dev.name, sectors
+            )));
+        }
+    }
     // Initially cached data must fit in the memory left by `machine.used`.
     let cached: u64 = sc
         .files

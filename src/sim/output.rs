@@ -35,13 +35,33 @@ impl SimResult {
     }
 
     /// Writes the run's directory in the probe's layout: events.log, residency.txt, vmstat.txt, and
-    /// vmstat_series.txt and cachestat.txt when the run has them. Errors name the file.
+    /// vmstat_series.txt and cachestat.txt when the run has them. `dir` must be new or empty; the files are written
+    /// into a temporary directory beside it, renamed to `dir` once all are complete (a failed write leaves nothing
+    /// that looks like a run). Errors name the file.
     pub fn write_dir(&self, dir: &Path) -> Result<(), String> {
-        let err = |p: &Path, e: io::Error| format!("writing {}: {e}", p.display());
-        std::fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+        crate::files::prepare_out_dir(dir)?;
+        let name = dir.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "run".into());
+        let tmp = dir.with_file_name(format!(".{name}.pcsim-tmp-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&tmp);
+        std::fs::create_dir(&tmp).map_err(|e| format!("{}: cannot create: {e}", tmp.display()))?;
+        let r = self.write_files(&tmp).and_then(|()| {
+            std::fs::rename(&tmp, dir).map_err(|e| format!("{}: cannot write the output directory: {e}", dir.display()))
+        });
+        if r.is_err() {
+            let _ = std::fs::remove_dir_all(&tmp);
+        }
+        r
+    }
+
+    /// write_dir's files, into `dir`.
+    fn write_files(&self, dir: &Path) -> Result<(), String> {
+        let err = |p: &Path, e: io::Error| format!("{}: cannot write: {e}", p.display());
         let p = dir.join("events.log");
         let f = std::fs::File::create(&p).map_err(|e| err(&p, e))?;
-        self.write_events(io::BufWriter::new(f)).and_then(|mut w| w.flush()).map_err(|e| err(&p, e))?;
+        self.write_events(io::BufWriter::new(f))
+            .and_then(|w| w.into_inner().map_err(|e| e.into_error()))
+            .and_then(|f| f.sync_all())
+            .map_err(|e| err(&p, e))?;
         let mut files = vec![("residency.txt", self.residency_text()), ("vmstat.txt", self.vmstat_text())];
         if let Some(series) = &self.series {
             files.push((crate::trace::series::FILE_NAME, crate::trace::series::write_series(series)));
@@ -51,7 +71,12 @@ impl SimResult {
         }
         for (name, text) in files {
             let p = dir.join(name);
-            std::fs::write(&p, text).map_err(|e| err(&p, e))?;
+            let f = std::fs::File::create(&p).map_err(|e| err(&p, e))?;
+            let mut w = io::BufWriter::new(f);
+            w.write_all(text.as_bytes())
+                .and_then(|()| w.into_inner().map_err(|e| e.into_error()))
+                .and_then(|f| f.sync_all())
+                .map_err(|e| err(&p, e))?;
         }
         Ok(())
     }

@@ -27,6 +27,18 @@ pub enum SimError {
         /// Why.
         why: &'static str,
     },
+    #[error(
+        "task `{task}`: a sleep of {sleep} at {at} would take the virtual clock past its range (146 years, 2^62 ns)"
+    )]
+    /// A sleep past the end of the virtual clock.
+    ClockRange {
+        /// The task.
+        task: String,
+        /// The sleep.
+        sleep: Nanos,
+        /// When it starts.
+        at: Nanos,
+    },
     #[error("file `{file}` starts with dirty pages, which the read-side model does not handle yet")]
     /// A file that starts with dirty pages.
     DirtyInitialState {

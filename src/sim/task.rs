@@ -54,7 +54,15 @@ impl Task {
         };
         let r = match &op {
             Op::Sleep { ns } => {
-                k.now = Nanos((k.now.0 - SYSCALL_NS).saturating_add(*ns));
+                let until = (k.now.0 - SYSCALL_NS).saturating_add(*ns);
+                if until > crate::units::MAX_TIME_NS {
+                    return Err(SimError::ClockRange {
+                        task: self.name.to_string(),
+                        sleep: Nanos(*ns),
+                        at: Nanos(k.now.0 - SYSCALL_NS),
+                    });
+                }
+                k.now = Nanos(until);
                 0
             }
             _ => match k.syscall(&mut self.cur, &op).map_err(|e| self.error(e))? {

@@ -112,19 +112,44 @@ pub fn parse_event(line: &str) -> Result<Event, (String, Option<FieldError>)> {
     let mut pairs: Vec<(&str, &str)> = Vec::with_capacity(12);
     for tok in it {
         let (k, v) = tok.split_once('=').ok_or_else(|| (format!("field `{tok}` is not key=value"), None))?;
+        if pairs.iter().any(|&(pk, _)| pk == k) {
+            return Err((format!("field `{k}` given twice"), None));
+        }
         pairs.push((k, v));
     }
     let kind = EventKind::from_fields(name, &pairs).map_err(|e| (String::new(), Some(e)))?;
     Ok(Event { time: Nanos(time), task: Arc::from(task), kind })
 }
 
+/// The most events a log read whole may hold (50 million: several GB in memory).
+pub const MAX_EVENTS: usize = 50_000_000;
+
 /// Reads a whole log.
 pub fn read_log<R: BufRead>(r: R) -> Result<Log, LogError> {
     let mut log = Log::default();
     let mut tasks: hashbrown::HashMap<String, Name> = hashbrown::HashMap::new();
-    for (i, line) in r.lines().enumerate() {
-        let line = line?;
-        let lineno = i + 1;
+    let mut r = r;
+    let mut line = String::new();
+    let mut lineno = 0;
+    loop {
+        lineno += 1;
+        match crate::files::next_line_raw(&mut r, &mut line) {
+            Ok(true) => {}
+            Ok(false) if lineno == 1 => {
+                return Err(LogError::Line {
+                    line: 1,
+                    msg: format!("an empty file, not a pcsim event log (its first line must be `{MAGIC}`)"),
+                })
+            }
+            Ok(false) => break,
+            Err(msg) => return Err(LogError::Line { line: lineno, msg }),
+        }
+        if log.events.len() >= MAX_EVENTS {
+            return Err(LogError::Line {
+                line: lineno,
+                msg: format!("event logs over {MAX_EVENTS} events are refused (compare reads a log whole)"),
+            });
+        }
         if lineno == 1 {
             if line.trim_end() != MAGIC {
                 return Err(LogError::Line {
@@ -172,6 +197,7 @@ pub fn open_maybe_gzip(path: &std::path::Path) -> io::Result<Box<dyn BufRead>> {
 
 /// Reads a log file (plain or gzip); errors name the file.
 pub fn read_log_file(path: &std::path::Path) -> Result<Log, String> {
+    crate::files::check_input_kind(path, "event log")?;
     let r = open_maybe_gzip(path).map_err(|e| format!("{}: {e}", path.display()))?;
     read_log(r).map_err(|e| format!("{}: {e}", path.display()))
 }

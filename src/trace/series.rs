@@ -80,12 +80,30 @@ pub fn write_series(s: &Series) -> String {
     out
 }
 
+/// The most samples a series read whole may hold (10 million: 11 days at the probe's 10 Hz).
+pub const MAX_SAMPLES: usize = 10_000_000;
+
 /// Reads a series; errors name the line.
 pub fn read_series<R: BufRead>(r: R) -> Result<Series, String> {
     let mut s = Series::default();
-    for (i, line) in r.lines().enumerate() {
-        let line = line.map_err(|e| format!("reading the series: {e}"))?;
-        let n = i + 1;
+    let mut r = r;
+    let mut line = String::new();
+    let mut n = 0;
+    loop {
+        n += 1;
+        match crate::files::next_line_raw(&mut r, &mut line) {
+            Ok(true) => {}
+            Ok(false) if n == 1 => {
+                return Err(format!(
+                    "line 1: an empty file, not a pcsim vmstat series (its first line must be `{MAGIC}`)"
+                ))
+            }
+            Ok(false) => break,
+            Err(e) => return Err(format!("line {n}: {e}")),
+        }
+        if s.samples.len() >= MAX_SAMPLES {
+            return Err(format!("line {n}: series over {MAX_SAMPLES} samples are refused"));
+        }
         if n == 1 {
             if line.trim_end() != MAGIC {
                 return Err(format!("line 1: not a pcsim vmstat series: the first line must be `{MAGIC}`"));
@@ -127,6 +145,7 @@ pub fn read_series<R: BufRead>(r: R) -> Result<Series, String> {
 
 /// Reads a series file (plain or gzip); errors name the file.
 pub fn read_series_file(path: &std::path::Path) -> Result<Series, String> {
+    crate::files::check_input_kind(path, "vmstat series")?;
     let r = super::log::open_maybe_gzip(path).map_err(|e| format!("{}: {e}", path.display()))?;
     read_series(r).map_err(|e| format!("{}: {e}", path.display()))
 }
