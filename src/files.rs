@@ -221,7 +221,11 @@ pub struct TempDir(PathBuf);
 impl TempDir {
     /// Creates `TMPDIR/PREFIX-PID-N` (a new name: N counts up until one is free).
     pub fn new(prefix: &str) -> Result<Self, String> {
-        let base = std::env::temp_dir();
+        Self::new_in(&std::env::temp_dir(), prefix)
+    }
+
+    /// Creates `BASE/PREFIX-PID-N`.
+    pub fn new_in(base: &Path, prefix: &str) -> Result<Self, String> {
         for n in 0..1000 {
             let p = base.join(format!("{prefix}-{}-{n}", std::process::id()));
             match std::fs::create_dir(&p) {

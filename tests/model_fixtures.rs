@@ -34,7 +34,7 @@ fn extents_text(name: &str) -> String {
 
 fn simulate_result(name: &str) -> pcsim::sim::SimResult {
     let sc = pcsim::scenario::Scenario::load(&root().join(format!("scenarios/validation/{name}.ron"))).unwrap();
-    let opts = SimOptions { events: true, extents: read_extents(&extents_text(name)).unwrap() };
+    let opts = SimOptions { events: true, extents: read_extents(&extents_text(name)).unwrap(), ..Default::default() };
     simulate(&sc, &opts).unwrap_or_else(|e| panic!("{name}: {e}"))
 }
 
@@ -240,7 +240,7 @@ fn mmap_writes_fault_and_dirty_as_the_kernel_does() {
     let dir = root().join("traces/write/mmap_write");
     let ext = std::fs::read_to_string(dir.join("run-1/extents_start.txt")).unwrap();
     let sc = pcsim::scenario::Scenario::load(&root().join("scenarios/write/mmap_write.ron")).unwrap();
-    let opts = SimOptions { events: true, extents: read_extents(&ext).unwrap() };
+    let opts = SimOptions { events: true, extents: read_extents(&ext).unwrap(), ..Default::default() };
     let sim = Log { header: BTreeMap::new(), events: simulate(&sc, &opts).unwrap().events };
     for k in 1..=3 {
         let probe = read_log_file(&dir.join(format!("run-{k}/events.log.gz"))).unwrap();
@@ -263,7 +263,11 @@ fn sync_file_range_writes_the_kernels_bios_and_requests() {
     let start = std::fs::read_to_string(dir.join("run-1/extents_start.txt")).unwrap();
     let end = std::fs::read_to_string(dir.join("run-1/extents.txt")).unwrap();
     let sc = pcsim::scenario::Scenario::load(&root().join("scenarios/write/sync_file_range_stream.ron")).unwrap();
-    let opts = SimOptions { events: true, extents: read_extents(&pcsim::sim::merge_extents(&start, &end)).unwrap() };
+    let opts = SimOptions {
+        events: true,
+        extents: read_extents(&pcsim::sim::merge_extents(&start, &end)).unwrap(),
+        ..Default::default()
+    };
     let sim = Log { header: BTreeMap::new(), events: simulate(&sc, &opts).unwrap().events };
     for k in 1..=3 {
         let probe = read_log_file(&dir.join(format!("run-{k}/events.log.gz"))).unwrap();

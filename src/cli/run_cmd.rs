@@ -32,7 +32,14 @@ pub(crate) fn run(
     if let Some(dir) = &out {
         check_out_dir(dir)?;
     }
-    let mut opts = SimOptions { events: events.is_some() || out.is_some(), ..Default::default() };
+    // The event log and the series stream to scratch files beside the output as the run goes (bounded memory).
+    let spill_dir = match (&out, &events) {
+        (Some(dir), _) => Some(parent_dir(dir)),
+        (None, Some(p)) if p.as_os_str() != "-" => Some(parent_dir(p)),
+        (None, Some(_)) => Some(std::env::temp_dir()),
+        (None, None) => None,
+    };
+    let mut opts = SimOptions { events: events.is_some() || out.is_some(), spill_dir, ..Default::default() };
     if let Some(p) = &extents {
         let text = crate::files::read_text(p, "extents", crate::files::MAX_TEXT_INPUT).map_err(fail)?;
         opts.extents = sim::read_extents(&text).map_err(|e| fail(format!("{}: {e}", p.display())))?;
@@ -64,6 +71,11 @@ pub(crate) fn run(
         out!("{}", res.summary())?;
     }
     Ok(())
+}
+
+/// The directory a path is in (`.` for a bare name).
+fn parent_dir(p: &Path) -> PathBuf {
+    p.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new(".")).to_path_buf()
 }
 
 /// `--out DIR`: refused when it is a file or a non-empty directory, or its parent does not exist (nothing is created
@@ -112,6 +124,8 @@ pub(crate) fn simulate_into(
     let opts = SimOptions {
         events: true,
         extents: sim::read_extents(&text).map_err(|e| fail(format!("{}: {e}", extents.display())))?,
+        spill_dir: Some(parent_dir(dir)),
+        ..Default::default()
     };
     let res = sim::simulate(sc, &opts).map_err(|e| fail(format!("{}: {e}", scenario.display())))?;
     res.write_dir(dir).map_err(fail)

@@ -22,6 +22,13 @@ pub struct SimOptions {
     pub events: bool,
     /// Per file name: the extent map to use (e.g. from a probe's extents.txt); contiguous by default.
     pub extents: BTreeMap<String, Vec<Extent>>,
+    /// With `events`: stream the event log and the series to scratch files in this directory as the run goes
+    /// (memory bounded whatever the run's length) instead of holding them in [`super::SimResult`]; the result then
+    /// writes them from there (`write_events`, `write_dir`) and removes the scratch files when dropped.
+    pub spill_dir: Option<std::path::PathBuf>,
+    /// Events per spilled chunk (0: the default, 262,144); small values exercise the merge in tests.
+    #[doc(hidden)]
+    pub spill_chunk: usize,
 }
 
 /// The model of a scenario at time 0, and its tasks.

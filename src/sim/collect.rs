@@ -2,10 +2,10 @@
 
 use crate::kernel::Kernel;
 use crate::scenario::Scenario;
-use crate::trace::series::Series;
 use crate::units::Nanos;
 
-use super::result::{DeviceStats, FileResidency, SimResult, ZoneStats};
+use super::result::{DeviceStats, FileResidency, SimError, SimResult, ZoneStats};
+use super::series::Recorder;
 use super::task::Task;
 
 /// The run's results, from the model's state at its end.
@@ -15,8 +15,8 @@ pub(crate) fn collect(
     tasks: Vec<Task>,
     free_start: u64,
     end: Nanos,
-    series: Option<Series>,
-) -> SimResult {
+    rec: Option<Recorder>,
+) -> Result<SimResult, SimError> {
     if cfg!(debug_assertions) {
         if let Err(e) = k.check_invariants() {
             panic!("{e}");
@@ -26,9 +26,18 @@ pub(crate) fn collect(
     k.vm.nr_written = k.wb.nr_written;
     let mut events = std::mem::take(&mut k.sink.events);
     let cachestat = std::mem::take(&mut k.cachestat_log);
+    let (series, spill) = match rec {
+        Some(Recorder { spill: Some(mut sp), .. }) => {
+            sp.spill_events(&mut events).map_err(SimError::Output)?;
+            sp.finish().map_err(SimError::Output)?;
+            (None, Some(std::sync::Arc::new(sp)))
+        }
+        Some(r) => (Some(r.series), None),
+        None => (None, None),
+    };
     events.sort_by_key(|e| e.time);
     let files = (0..sc.files.len()).map(|i| file_residency(&k, i)).collect();
-    SimResult {
+    Ok(SimResult {
         scenario: sc.name.clone(),
         seed: sc.seed,
         events,
@@ -63,7 +72,8 @@ pub(crate) fn collect(
         cachestat,
         end,
         series,
-    }
+        spill,
+    })
 }
 
 /// What is left of file `i` in the page cache: resident ranges (uptodate folios, as mincore reports them), dirty

@@ -14,12 +14,11 @@
 use std::sync::Arc;
 
 use crate::kernel::Kernel;
-use crate::trace::series::Series;
 use crate::units::Nanos;
 
 use super::queue::EventQueue;
 use super::result::SimError;
-use super::series::{series_sample, SERIES_INTERVAL_NS};
+use super::series::{series_sample, Recorder, SERIES_INTERVAL_NS};
 use super::task::Task;
 
 /// What the event queue runs: a task's next op, or a step of kswapd0 (of the given schedule generation).
@@ -37,7 +36,7 @@ pub(crate) fn run(
     k: &mut Kernel,
     tasks: &mut [Task],
     starts: &[Nanos],
-    mut series: Option<&mut Series>,
+    mut rec: Option<&mut Recorder>,
 ) -> Result<Nanos, SimError> {
     let kswapd_name: crate::trace::event::Name = Arc::from("kswapd0");
     let kworker_name: crate::trace::event::Name = Arc::from("kworker");
@@ -50,10 +49,11 @@ pub(crate) fn run(
     let mut next_sample = Nanos(0);
     while live > 0 {
         let Some((time, item)) = q.pop() else { break };
-        if let Some(series) = series.as_mut() {
+        if let Some(rec) = rec.as_mut() {
+            rec.after_step(k)?;
             while next_sample <= time {
                 let sample = series_sample(k, next_sample);
-                series.samples.push(sample);
+                rec.sample(sample)?;
                 next_sample = Nanos(next_sample.0 + SERIES_INTERVAL_NS);
             }
         }
@@ -78,7 +78,7 @@ pub(crate) fn run(
                     // runs next, so step it again without a queue round trip (same order: an entry at the same
                     // time would run first, so only a strictly later one lets it through). With a series being
                     // sampled, or a task that sleeps inside a call, go through the queue.
-                    let alone = series.is_none()
+                    let alone = rec.is_none()
                         && next == k.now
                         && q.peek_time().is_none_or(|due| due > k.now)
                         && !k.kswapd.has_pending()

@@ -15,6 +15,7 @@ pub mod queue;
 mod result;
 mod series;
 mod snapshot;
+mod spill;
 pub mod stats;
 mod summary;
 #[doc(hidden)]
@@ -38,8 +39,12 @@ use crate::scenario::Scenario;
 pub fn simulate(sc: &Scenario, opts: &SimOptions) -> Result<SimResult, SimError> {
     let build::Built { mut k, mut tasks, free_start } = build::build(sc, opts)?;
     let devices: Vec<&str> = sc.devices.iter().map(|d| d.name.as_str()).collect();
-    let mut series = opts.events.then(|| series::new_series(&sc.name, &devices));
+    let spill = match (&opts.spill_dir, opts.events) {
+        (Some(dir), true) => Some(spill::Spill::new(dir, opts.spill_chunk).map_err(SimError::Output)?),
+        _ => None,
+    };
+    let mut rec = opts.events.then(|| series::Recorder::new(series::new_series(&sc.name, &devices), spill));
     let starts: Vec<_> = sc.tasks.iter().map(|t| t.start).collect();
-    let end = engine::run(&mut k, &mut tasks, &starts, series.as_mut())?;
-    Ok(collect::collect(sc, k, tasks, free_start, end, series))
+    let end = engine::run(&mut k, &mut tasks, &starts, rec.as_mut())?;
+    collect::collect(sc, k, tasks, free_start, end, rec)
 }

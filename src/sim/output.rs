@@ -13,6 +13,9 @@ impl SimResult {
     /// Writes the event log (`trace::log` format, header `source=sim`, the scenario, the seed) to `w`.
     pub fn write_events<W: Write>(&self, w: W) -> io::Result<W> {
         let mut lw = LogWriter::new(w, &self.header())?;
+        if let Some(sp) = &self.spill {
+            sp.merge_events(&mut |line| lw.write_line(line))?;
+        }
         for e in &self.events {
             lw.write(e)?;
         }
@@ -62,6 +65,15 @@ impl SimResult {
             .and_then(|w| w.into_inner().map_err(|e| e.into_error()))
             .and_then(|f| f.sync_all())
             .map_err(|e| err(&p, e))?;
+        if let Some(sp) = self.spill.as_ref().filter(|sp| sp.has_series()) {
+            let p = dir.join(crate::trace::series::FILE_NAME);
+            let f = std::fs::File::create(&p).map_err(|e| err(&p, e))?;
+            let mut w = io::BufWriter::new(f);
+            sp.copy_series(&mut w)
+                .and_then(|()| w.into_inner().map_err(|e| e.into_error()))
+                .and_then(|f| f.sync_all())
+                .map_err(|e| err(&p, e))?;
+        }
         let mut files = vec![("residency.txt", self.residency_text()), ("vmstat.txt", self.vmstat_text())];
         if let Some(series) = &self.series {
             files.push((crate::trace::series::FILE_NAME, crate::trace::series::write_series(series)));

@@ -39,6 +39,9 @@ pub enum SimError {
         /// When it starts.
         at: Nanos,
     },
+    #[error("{0}")]
+    /// The run's outputs could not be streamed to disk (the message names the file).
+    Output(String),
     #[error("file `{file}` starts with dirty pages, which the read-side model does not handle yet")]
     /// A file that starts with dirty pages.
     DirtyInitialState {
@@ -143,6 +146,9 @@ pub struct SimResult {
     pub end: Nanos,
     /// The dirty-page time series (vmstat_series.txt), sampled every 100 ms when events are on.
     pub series: Option<crate::trace::series::Series>,
+    /// A run streamed with `SimOptions::spill_dir`: its events and series are in these scratch files (and `events`
+    /// and `series` are empty); `write_events` and `write_dir` write them from there.
+    pub(crate) spill: Option<std::sync::Arc<super::spill::Spill>>,
 }
 
 /// The machine's one zone over the run (pages).

@@ -3,6 +3,8 @@
 
 use std::collections::BTreeMap;
 
+use super::result::SimError;
+use super::spill::Spill;
 use crate::kernel::Kernel;
 use crate::trace::series::{Sample, Series};
 use crate::units::Nanos;
@@ -43,4 +45,41 @@ pub(crate) fn series_sample(k: &mut Kernel, at: Nanos) -> Sample {
         );
     }
     Sample { time: at, values }
+}
+
+/// What a run with events records besides the kernel's event sink: the series, in memory or streamed to a spill.
+pub(crate) struct Recorder {
+    pub series: Series,
+    pub spill: Option<Spill>,
+    header: String,
+}
+
+impl Recorder {
+    /// Records `series` in memory, or streams it and the events to `spill`.
+    pub fn new(series: Series, spill: Option<Spill>) -> Recorder {
+        let header = crate::trace::series::header_text(&series.header);
+        Recorder { series, spill, header }
+    }
+
+    /// Model: one series sample.
+    pub fn sample(&mut self, s: Sample) -> Result<(), SimError> {
+        match self.spill.as_mut() {
+            Some(sp) => sp.series_sample(&self.header, &s).map_err(SimError::Output),
+            None => {
+                self.series.samples.push(s);
+                Ok(())
+            }
+        }
+    }
+
+    /// Model: between steps, a full chunk of events goes to the spill.
+    #[inline]
+    pub fn after_step(&mut self, k: &mut Kernel) -> Result<(), SimError> {
+        match self.spill.as_mut() {
+            Some(sp) if k.sink.events.len() >= sp.chunk => {
+                sp.spill_events(&mut k.sink.events).map_err(SimError::Output)
+            }
+            _ => Ok(()),
+        }
+    }
 }

@@ -90,6 +90,12 @@ impl<W: Write> LogWriter<W> {
         self.w.write_all(self.line.as_bytes())
     }
 
+    /// Writes one event line already formatted (as `Event`'s `Display` writes it, without the newline).
+    pub fn write_line(&mut self, line: &str) -> io::Result<()> {
+        self.w.write_all(line.as_bytes())?;
+        self.w.write_all(b"\n")
+    }
+
     /// Ends the log and returns the writer.
     pub fn finish(mut self) -> io::Result<W> {
         self.w.flush()?;

@@ -62,21 +62,33 @@ impl Series {
 
 /// The series as text.
 pub fn write_series(s: &Series) -> String {
+    let mut out = header_text(&s.header);
+    for sample in &s.samples {
+        out.push_str(&sample_line(sample));
+    }
+    out
+}
+
+/// The series' first lines: the magic line and the header (`key=value`, sorted by key).
+pub fn header_text(header: &BTreeMap<String, String>) -> String {
     let mut out = format!("{MAGIC}\n");
-    if !s.header.is_empty() {
+    if !header.is_empty() {
         out.push('#');
-        for (k, v) in &s.header {
+        for (k, v) in header {
             let _ = write!(out, " {k}={}", super::log::sanitize(v));
         }
         out.push('\n');
     }
-    for sample in &s.samples {
-        let _ = write!(out, "{}", sample.time.0);
-        for (k, v) in &sample.values {
-            let _ = write!(out, " {k}={v}");
-        }
-        out.push('\n');
+    out
+}
+
+/// One sample's line, with its newline.
+pub fn sample_line(sample: &Sample) -> String {
+    let mut out = sample.time.0.to_string();
+    for (k, v) in &sample.values {
+        let _ = write!(out, " {k}={v}");
     }
+    out.push('\n');
     out
 }
 
