@@ -41,7 +41,7 @@ pub(crate) fn run(
     };
     let mut opts = SimOptions { events: events.is_some() || out.is_some(), spill_dir, ..Default::default() };
     if let Some(p) = &extents {
-        let text = crate::files::read_text(p, "extents", crate::files::MAX_TEXT_INPUT).map_err(fail)?;
+        let text = crate::files::read_text(p, "extent map", crate::files::MAX_TEXT_INPUT).map_err(fail)?;
         opts.extents = sim::read_extents(&text).map_err(|e| fail(format!("{}: {e}", p.display())))?;
     }
     let res = sim::simulate(&sc, &opts).map_err(|e| {
@@ -120,7 +120,7 @@ pub(crate) fn simulate_into(
     extents: &Path,
     dir: &Path,
 ) -> Result<(), Failure> {
-    let text = crate::files::read_text(extents, "extents", crate::files::MAX_TEXT_INPUT).map_err(fail)?;
+    let text = crate::files::read_text(extents, "extent map", crate::files::MAX_TEXT_INPUT).map_err(fail)?;
     let opts = SimOptions {
         events: true,
         extents: sim::read_extents(&text).map_err(|e| fail(format!("{}: {e}", extents.display())))?,
