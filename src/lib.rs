@@ -9,6 +9,7 @@ pub mod fs;
 pub mod kernel;
 pub mod mm;
 pub mod probe;
+pub mod replay;
 pub mod report;
 pub mod rng;
 pub mod scenario;
