@@ -151,7 +151,12 @@ impl Plan {
         for e in events.filter(|e| is_block(e)) {
             plan.genesis = plan.genesis.min(e.time.0);
             if !plan.pids.contains_key(&*e.task) {
-                let name: String = e.task.chars().take(15).collect();
+                // A comm holds 15 bytes and a NUL.
+                let mut end = e.task.len().min(15);
+                while !e.task.is_char_boundary(end) {
+                    end -= 1;
+                }
+                let name = e.task[..end].to_string();
                 let pid = if e.task.as_ref() == "idle" || e.task.starts_with("swapper") {
                     0
                 } else {

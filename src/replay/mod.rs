@@ -23,6 +23,7 @@ mod blktrace_read;
 mod block;
 pub mod export;
 mod export_fmt;
+pub mod iolog;
 mod lines;
 
 #[cfg(test)]

@@ -186,3 +186,25 @@ fn blkparse_and_btt_read_the_binary() {
     let mut b = BlktraceImporter::new(vec![("merged.bin".into(), merged)], opts);
     assert_eq!(collect_ok(&mut a), collect_ok(&mut b));
 }
+
+#[test]
+fn absurd_events_do_not_panic() {
+    let evs = events(
+        "
+        5 ünïcödé-tåsk-ñame-long block_bio_queue device=disk0 rwbs=W sector=18446744073709551615 nr_sector=18446744073709551615
+        3 t block_rq_issue device=disk0 rwbs=XYZ bytes=1 sector=0 nr_sector=0
+        1 t block_split device=disk0 rwbs=W sector=100 new_sector=5
+        0 t block_rq_complete device=disk0 rwbs=N sector=0 nr_sector=8 error=-9223372036854775808
+        ",
+    );
+    let mut out = Vec::new();
+    let st = write_blkparse(&evs, &devices(), &mut out).unwrap();
+    assert_eq!((st.written, st.ignored.get("too_many_bytes"), st.ignored.get("bad_rwbs")), (2, Some(&1), Some(&1)));
+    let mut bin = Vec::new();
+    write_blktrace_to(&evs, &devices(), &mut bin).unwrap();
+    let mut imp = BlktraceImporter::new(vec![("mem".into(), &bin[..])], BlockOptions::default());
+    assert!(collect_ok(&mut imp).is_empty());
+    assert_eq!(imp.processes().len(), 0);
+    let bad = [ExportDevice { name: "disk0".into(), major: 4096, minor: 0 }];
+    assert!(write_blktrace_to(&evs, &bad, Vec::new()).is_err());
+}

@@ -4,6 +4,7 @@
 mod blkparse;
 mod blktrace;
 mod export;
+mod iolog;
 
 use std::path::Path;
 use std::process::Command;
