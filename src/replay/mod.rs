@@ -25,6 +25,11 @@ pub mod export;
 mod export_fmt;
 pub mod iolog;
 mod lines;
+pub mod strace;
+mod strace_calls;
+mod strace_fds;
+mod strace_lex;
+mod strace_ops;
 
 #[cfg(test)]
 mod tests;

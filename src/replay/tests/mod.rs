@@ -5,6 +5,7 @@ mod blkparse;
 mod blktrace;
 mod export;
 mod iolog;
+mod strace;
 
 use std::path::Path;
 use std::process::Command;
