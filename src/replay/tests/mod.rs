@@ -4,6 +4,7 @@
 mod blkparse;
 mod blktrace;
 mod export;
+mod fuzz;
 mod iolog;
 mod strace;
 
