@@ -11,6 +11,7 @@
 //! - Sequence gaps per (device, cpu) are counted in [`Stats::sequence_gaps`](super::Stats).
 //! - A stream that ends inside a record is an error naming the record's offset, returned after the records
 //!   before it (which were good); a bad magic in the middle of a stream likewise.
+//! - PDUs of records (cgroup ids, split and remap details, unplug counts) are skipped (note `pdu_skipped`).
 //! - Only `Q` records are replayed; `A` (remap) records are skipped as `remap` (the `Q` that follows on the traced
 //!   device already carries the remapped-to, whole-device sector), the others as `not_queue_event`.
 
@@ -122,6 +123,9 @@ impl<R: Read> BlktraceImporter<R> {
                     _ => mapper.counters.skip("unknown_note"),
                 }
                 continue;
+            }
+            if rec.pdu_len > 0 {
+                mapper.counters.note("pdu_skipped");
             }
             track_sequence(seq, last_seq, &rec);
             s.head = Some(rec);

@@ -1,5 +1,6 @@
 //! The strace importer's system calls: what each successful call does to the descriptor tables, the files' sizes,
-//! and which `Op`s it becomes (the list is in docs/REPLAY_FORMATS.md).
+//! and which `Op`s it becomes (the list is in docs/REPLAY_FORMATS.md). This file has the state, the descriptor
+//! helpers, the reads and writes and the dispatcher; `strace_ops` has the other calls.
 
 use super::strace_fds::{FdProblem, Slot, Table};
 use super::strace_lex::{iov_lens, parse_fd, parse_int, parse_u64, split_args, unescape, unquote};

@@ -94,6 +94,26 @@ fn formats_md_example_record_in_both_byte_orders() {
     }
 }
 
+/// Debian's blkparse reads formats.md's record as the importer does (sector 223490, 8 sectors, a read Q).
+#[test]
+fn blkparse_reads_the_example_record_alike() {
+    if !super::have_tool("blkparse") {
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let rec = [process_note(false, 697, "kjournald", 3), hex(FORMATS_EXAMPLE)].concat();
+    std::fs::write(dir.path().join("sda.blktrace.3"), &rec).unwrap();
+    for cpu in 0..3 {
+        std::fs::write(dir.path().join(format!("sda.blktrace.{cpu}")), b"").unwrap();
+    }
+    let out = super::sh(dir.path(), "blkparse -i sda -D .");
+    assert!(out.contains("  8,0    3        1     0.000000000   697  Q   R 223490 + 8 [kjournald]\n"), "{out}");
+    let mut imp = BlktraceImporter::new(open_per_cpu(dir.path(), "sda").unwrap(), BlockOptions::default());
+    let recs = collect_ok(&mut imp);
+    assert_eq!(recs[1].op, Op::Pread { fd: Fd(0), off: 223490 * 512, len: 8 * 512 });
+    assert_eq!(imp.processes()[0].name.as_deref(), Some("kjournald"));
+}
+
 #[test]
 fn flushes_fua_and_preflush_through_the_cache() {
     let d = 8 << 20 | 16;
@@ -168,6 +188,7 @@ fn per_cpu_streams_merge_by_time_with_notes_and_gaps() {
     assert_eq!(st.sequence_gaps.get(&(d, 1)), None);
     assert_eq!((st.skipped("not_queue_event"), st.skipped("remap"), st.skipped("message")), (1, 1, 1));
     assert_eq!((st.skipped("process_note"), st.skipped("timestamp_note")), (1, 1));
+    assert_eq!(st.noted("pdu_skipped"), 1);
 }
 
 #[test]
