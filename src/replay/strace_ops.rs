@@ -338,7 +338,8 @@ impl State {
                 None => self.at_position(p, input, n, false, None),
             }
         }
-        if out_file {
+        // A copy that moved nothing read to EOF (kept) but wrote nothing.
+        if out_file && n > 0 {
             match bracketed(out_off) {
                 Some(off) => self.at_offset(p, output, off, n, true, None),
                 None => self.at_position(p, output, n, true, None),
@@ -348,14 +349,17 @@ impl State {
 
     pub(super) fn stat_size(&mut self, p: u32, name: &str, a: &[&str]) {
         let arg = |i: usize| a.get(i).copied().unwrap_or("");
-        let (fdarg, field) = match name {
-            "fstat" | "fstat64" => (arg(0), struct_field(arg(1), "st_size")),
-            "statx" if unquote(arg(1)).is_some_and(|s| s.is_empty()) => (arg(0), struct_field(arg(4), "stx_size")),
-            "newfstatat" | "fstatat64" if unquote(arg(1)).is_some_and(|s| s.is_empty()) => {
-                (arg(0), struct_field(arg(2), "st_size"))
-            }
+        let (fdarg, st, prefix) = match name {
+            "fstat" | "fstat64" => (arg(0), arg(1), "st_"),
+            "statx" if unquote(arg(1)).is_some_and(|s| s.is_empty()) => (arg(0), arg(4), "stx_"),
+            "newfstatat" | "fstatat64" if unquote(arg(1)).is_some_and(|s| s.is_empty()) => (arg(0), arg(2), "st_"),
             _ => return,
         };
+        // A directory or device opened without O_DIRECTORY has a size that is not file data.
+        if struct_field(st, &format!("{prefix}mode")).is_some_and(|m| !m.contains("S_IFREG")) {
+            return;
+        }
+        let field = struct_field(st, &format!("{prefix}size"));
         let (Some(size), Ok(fd)) = (field.and_then(parse_u64), self.fd_of(p, fdarg)) else {
             return;
         };

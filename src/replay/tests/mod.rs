@@ -63,3 +63,26 @@ pub(crate) fn sh(dir: &Path, cmd: &str) -> String {
     assert!(out.status.success(), "`{cmd}` failed: {}", String::from_utf8_lossy(&out.stderr));
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
+
+/// The integrator can hold any importer as a trait object.
+#[test]
+fn importers_are_object_safe() {
+    use crate::replay::{blkparse, blktrace, iolog, strace, BlockOptions};
+    let empty: &[u8] = b"";
+    let mut all: Vec<Box<dyn Importer + '_>> = vec![
+        Box::new(blktrace::BlktraceImporter::new(vec![("b".to_string(), empty)], BlockOptions::default())),
+        Box::new(blkparse::BlkparseImporter::new("p", empty, BlockOptions::default())),
+        Box::new(iolog::IologImporter::new(
+            "i",
+            empty,
+            iolog::IologOptions { direct: true, trim_as_punch_hole: false },
+        )),
+        Box::new(strace::StraceImporter::new("s", empty)),
+    ];
+    for imp in &mut all {
+        let e = imp.next().and_then(Result::err).expect("empty input is an error");
+        assert_eq!(e.kind, crate::replay::ErrorKind::NotThisFormat, "{e}");
+        assert!(imp.next().is_none());
+        assert_eq!(imp.stats().ops, 0);
+    }
+}

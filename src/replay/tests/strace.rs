@@ -431,6 +431,10 @@ fn files_created_or_not() {
         r#"openat(AT_FDCWD, "/tmp", O_RDWR|O_TMPFILE, 0600) = 6</tmp/#123 (deleted)>"#,
         r#"openat(AT_FDCWD, "/w/dir", O_RDONLY|O_DIRECTORY) = 7"#,
         r#"creat("/w/c", 0644) = 8"#,
+        r#"openat(AT_FDCWD, "/w/locale", O_RDONLY|O_CLOEXEC) = 9"#,
+        r#"fstat(9, {st_mode=S_IFDIR|0755, st_size=4096, ...}) = 0"#,
+        r#"statx(8, "", AT_STATX_SYNC_AS_STAT|AT_EMPTY_PATH, STATX_ALL, {stx_mask=STATX_ALL, stx_mode=S_IFREG|0644, stx_size=77, ...}) = 0"#,
+        r#"copy_file_range(4, NULL, 8, NULL, 1024, 0) = 0"#,
     ]
     .join("\n");
     let (recs, imp) = import(&t);
@@ -442,10 +446,14 @@ fn files_created_or_not() {
             ("/w/maybe", true),
             ("/w/fresh", false),
             ("/tmp/#123 (deleted)", false),
-            ("/w/c", false)
+            ("/w/c", false),
+            ("/w/locale", true),
         ]
     );
     let c = OpenFlags { access: Access::WriteOnly, creat: true, trunc: true, ..Default::default() };
-    assert_eq!(recs.last().map(|r| &r.op), Some(&Op::Open { fd: Fd(8), file: FileId(4), flags: c }));
+    assert_eq!(recs[recs.len() - 3].op, Op::Open { fd: Fd(8), file: FileId(4), flags: c });
+    // The copy read to EOF (kept) and wrote nothing (no write).
+    assert_eq!(recs.last().map(|r| &r.op), Some(&Op::Read { fd: Fd(4), len: 0 }));
+    assert_eq!((imp.files()[4].size, imp.files()[5].size), (77, 0));
     assert_eq!(imp.stats().skipped("non_regular_file"), 1);
 }
