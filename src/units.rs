@@ -14,16 +14,21 @@ use std::fmt;
 pub struct Nanos(pub u64);
 
 impl Nanos {
+    /// Time zero.
     pub const ZERO: Nanos = Nanos(0);
+    /// `ms` milliseconds.
     pub const fn from_ms(ms: u64) -> Nanos {
         Nanos(ms * 1_000_000)
     }
+    /// `us` microseconds.
     pub const fn from_us(us: u64) -> Nanos {
         Nanos(us * 1_000)
     }
+    /// `s` seconds.
     pub const fn from_secs(s: u64) -> Nanos {
         Nanos(s * 1_000_000_000)
     }
+    /// In seconds, as a float (for reports).
     pub fn as_secs_f64(self) -> f64 {
         self.0 as f64 / 1e9
     }
@@ -68,14 +73,33 @@ impl fmt::Display for Size {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum UnitError {
     #[error("empty {0}: write a number with an optional unit, e.g. {1}")]
+    /// No value given: (what, an example).
     Empty(&'static str, &'static str),
     #[error("negative {what} `{text}`: {what}s cannot be negative")]
-    Negative { what: &'static str, text: String },
+    /// A negative value.
+    Negative {
+        /// What was being read.
+        what: &'static str,
+        /// The text.
+        text: String,
+    },
     #[error("bad number in `{0}`: expected digits (or 0x hex) then an optional unit")]
+    /// Not a number.
     BadNumber(String),
     #[error("unknown {what} unit `{unit}` in `{text}`: use {accepted}")]
-    BadUnit { what: &'static str, unit: String, text: String, accepted: &'static str },
+    /// An unknown unit.
+    BadUnit {
+        /// What was being read.
+        what: &'static str,
+        /// The unit written.
+        unit: String,
+        /// The text.
+        text: String,
+        /// The units accepted.
+        accepted: &'static str,
+    },
     #[error("`{0}` is too large (does not fit in 64 bits)")]
+    /// Out of range.
     Overflow(String),
 }
 

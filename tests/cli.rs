@@ -211,7 +211,7 @@ fn every_write_scenario_validates_against_its_captures() {
         .filter_map(|e| e.file_name().to_str()?.strip_suffix(".ron").map(str::to_string))
         .collect();
     names.sort();
-    assert_eq!(names.len(), 10);
+    assert_eq!(names.len(), 13);
     for name in &names {
         let out = pcsim()
             .args(["validate", &repo(&format!("scenarios/write/{name}.ron"))])

@@ -1,6 +1,8 @@
 //! The file LRU's promotion against the kernel: on this host (probe run of the scenario below, 2026-11-24,
 //! /proc/vmstat delta) reading a cold 64 MiB file twice with 4 KiB reads activated every page (pgactivate +16384,
-//! nr_active_file +16389), and one read left them inactive (../shared/kernel-map.md §3.1 saw the same).
+//! nr_active_file +16389), and one read left them inactive; an earlier check on the same host saw the same (a
+//! second full read of a cold 64 MiB file: pgactivate +16403). That is folio_mark_accessed's two-touch rule: the
+//! first read sets PG_referenced, the second activates.
 
 use pcsim::scenario::Scenario;
 use pcsim::sim::{simulate, SimOptions};

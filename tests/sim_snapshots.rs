@@ -1,5 +1,6 @@
-//! Every bundled scenario the model runs: byte-identical event logs from two runs (determinism), and insta
-//! snapshots of the summary and of the readahead decisions. A snapshot changes only with a reason given in the
+//! Every bundled scenario the model runs: byte-identical event logs from two runs (determinism), and an insta
+//! snapshot of each run (`SimResult::snapshot`: the summary without latency, the log's digest, per tracepoint its
+//! count, digest and deciding fields, the first decisions). A snapshot changes only with a reason given in the
 //! commit message (kernel evidence: the fixtures in traces/kernel/).
 
 use std::path::PathBuf;
@@ -9,13 +10,27 @@ use pcsim::sim::{simulate, SimOptions};
 use pcsim::trace::log::{write_log, Log};
 
 fn bundled() -> Vec<PathBuf> {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios");
-    let mut v = vec![root.join("quickstart.ron")];
-    let mut val: Vec<PathBuf> =
-        std::fs::read_dir(root.join("validation")).unwrap().flatten().map(|e| e.path()).collect();
-    val.sort();
-    v.extend(val);
+    fn walk(dir: &std::path::Path, out: &mut Vec<PathBuf>) {
+        for e in std::fs::read_dir(dir).unwrap().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                walk(&p, out);
+            } else if p.extension().is_some_and(|x| x == "ron") {
+                out.push(p);
+            }
+        }
+    }
+    let mut v = Vec::new();
+    walk(&PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios"), &mut v);
+    v.sort();
     v
+}
+
+/// The snapshot's name: the scenario's path under scenarios/, `/` as `__`.
+fn snapshot_name(p: &std::path::Path) -> String {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("scenarios");
+    let rel = p.strip_prefix(&root).unwrap().with_extension("");
+    rel.to_string_lossy().replace('/', "__")
 }
 
 fn log_text(sc: &Scenario) -> Option<(String, pcsim::sim::SimResult)> {
@@ -34,21 +49,30 @@ fn same_scenario_same_bytes() {
         assert!(a == b, "{}: two runs produced different event logs", p.display());
         ran += 1;
     }
-    assert!(ran >= 16, "only {ran} scenarios simulated");
+    assert!(ran >= 40, "only {ran} scenarios simulated");
 }
 
 #[test]
-fn snapshots_of_summaries_and_readahead_decisions() {
+fn snapshots_of_summaries_and_decisions() {
     for p in bundled() {
         let sc = Scenario::load(&p).unwrap();
-        let Some((text, res)) = log_text(&sc) else { continue };
-        let decisions: Vec<&str> =
-            text.lines().filter(|l| l.contains(" page_cache_")).map(|l| l.splitn(3, ' ').nth(2).unwrap()).collect();
-        let summary = pcsim::cli::summary(&res);
-        let name = p.file_stem().unwrap().to_string_lossy().into_owned();
-        insta::assert_snapshot!(
-            format!("{name}"),
-            format!("{summary}\n# readahead decisions\n{}\n", decisions.join("\n"))
-        );
+        let Ok(res) = simulate(&sc, &SimOptions { events: true, ..Default::default() }) else { continue };
+        insta::assert_snapshot!(snapshot_name(&p), res.snapshot());
+    }
+}
+
+/// The snapshots stay reviewable: a few KB each, under 300 KB in all.
+#[test]
+fn snapshots_stay_small() {
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/snapshots");
+    let sizes: Vec<(String, u64)> = std::fs::read_dir(&dir)
+        .unwrap()
+        .flatten()
+        .map(|e| (e.file_name().to_string_lossy().into_owned(), e.metadata().unwrap().len()))
+        .collect();
+    let total: u64 = sizes.iter().map(|s| s.1).sum();
+    assert!(total < 300_000, "the snapshots hold {total} bytes");
+    for (name, len) in sizes {
+        assert!(len < 16_384, "{name} is {len} bytes");
     }
 }

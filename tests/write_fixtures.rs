@@ -82,7 +82,7 @@ fn by_name(all: &[(Scenario, Vec<Run>)], name: &str) -> Vec<WriteFigures> {
 #[test]
 fn every_write_scenario_has_three_clean_runs_of_itself() {
     let all = captures();
-    assert_eq!(all.len(), 10, "scenarios/write/ has ten scenarios, each captured");
+    assert_eq!(all.len(), 13, "scenarios/write/ has thirteen scenarios, each captured");
     for (sc, runs) in &all {
         for r in runs {
             let m = &r.manifest;

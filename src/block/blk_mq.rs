@@ -7,8 +7,8 @@ use crate::trace::event::{EventKind, Name};
 use crate::units::Nanos;
 
 impl Kernel {
-    /// Serves the requests in `scratch_reqs` on device `dev` (blk_mq_submit_bio -> the driver -> blk_mq_end_request):
-    /// emits G and D now (Q too when `with_queue`, i.e. one bio per request) and C at completion; returns each
+    /// blk_mq_submit_bio -> blk_mq_end_request: serves the requests in `scratch_reqs` on device `dev` (through the
+    /// driver): emits G and D now (Q too when `with_queue`, i.e. one bio per request) and C at completion; returns each
     /// request's sector range and completion time.
     pub(crate) fn issue_requests(&mut self, dev: usize, rwbs: &Name, with_queue: bool) -> Vec<(u64, u64, Nanos)> {
         let dev_name = self.devices[dev].name.clone();
@@ -31,6 +31,7 @@ impl Kernel {
                 continue;
             }
             self.vm.pgpgin += r.nr_sectors / 2;
+            // DIVERGENCE: reads bypass blk-throttle (the model has no read limit, throttle.rs).
             let (issue, done) = self.devices[dev].serve_read(self.now, r.sector, r.nr_sectors);
             if self.sink.enabled {
                 for e in request_events(&dev_name, rwbs, r).into_iter().skip(if with_queue { 0 } else { 1 }) {

@@ -3,14 +3,17 @@
 //! at max_segments; a device with `queue_depth` slots serves each read in latency + bytes / bandwidth, and writes
 //! in batches (write_batch.rs).
 //!
-//! DIVERGENCE: a folio's pages are one segment per 64 KiB (max_segment_size) and folios never share a segment; the
-//! kernel merges physically adjacent order-0 pages into one segment, which depends on page frame numbers the model
-//! does not have (on the host this makes forced order-0 readahead split at 512 KiB in some runs and not in others).
-//! The plug back-merges a submission's contiguous bios (readahead batches, the journal's blocks: block_bio_backmerge);
-//! no front merges (none in any capture here), no merging across submissions, no I/O scheduler (the host's queues
-//! use `none`). Reads take one of `queue_depth` slots; writes are limited by blk-wbt (wbt.rs, scaled from
-//! `nr_requests`), not by tags: DIVERGENCE, a task that would wait for a tag in the middle of an op cannot yield
-//! there (ops are atomic against other tasks), and wbt's limits are below the tag count for all but O_DIRECT writes.
+//! The plug back-merges a submission's contiguous bios (readahead batches, the journal's blocks:
+//! block_bio_backmerge). Reads take one of `queue_depth` slots; writes are limited by blk-wbt (wbt.rs, scaled from
+//! `nr_requests`).
+//!
+//! Simplifications, each marked DIVERGENCE at its line: a folio's pages are one segment per 64 KiB
+//! (max_segment_size) and folios never share a segment; the kernel merges physically adjacent order-0 pages into one
+//! segment, which depends on page frame numbers the model does not have (on the host this makes forced order-0
+//! readahead split at 512 KiB in some runs and not in others). No front merges (none in any capture here), no
+//! merging across submissions, no I/O scheduler (the host's queues use `none`). Writes wait for blk-wbt, never for a
+//! tag: a task that would wait for a tag in the middle of an op cannot yield there (ops are atomic against other
+//! tasks), and wbt's limits are below the tag count for all but O_DIRECT writes. Holes have page granularity.
 
 pub mod blk_mq;
 pub mod seek;
@@ -219,8 +222,9 @@ impl BlockDevice {
     }
 
     /// Queues one write request reaching the device at `now` (after `close_write_batch(now)`): returns its batch and
-    /// the batch's end as known now (see write_batch.rs). DIVERGENCE: no tag limit on writes.
+    /// the batch's end as known now (see write_batch.rs).
     pub fn queue_write(&mut self, now: Nanos, sector: u64, nr_sectors: u64) -> (BatchId, Nanos) {
+        // DIVERGENCE: no tag limit on writes (blk_mq_get_tag never waits for one): blk-wbt alone limits them.
         self.sectors_written += nr_sectors;
         self.requests += 1;
         // A positioning time counts as the bytes the device could have written meanwhile.
@@ -228,27 +232,10 @@ impl BlockDevice {
         self.write_batches.queue(now, nr_sectors * SECTOR + extra, self.write_bw, self.write_latency)
     }
 
-    /// Device `index` of a scenario seeded `seed`: its queue, bandwidths and latencies; a blk-throttle `write_bps`
-    /// below the device's write bandwidth releases write bios at that rate (throttle.rs; the probe's loop devices are
-    /// rotational); its seek model, if any; its random stream (the write batches' rates).
-    pub fn for_scenario(d: &crate::scenario::Device, seed: u64, index: usize) -> Self {
-        let mut b = BlockDevice::new(
-            Name::from(d.name.as_str()),
-            d.max_sectors_kb as u64,
-            d.read_bw,
-            d.read_latency,
-            d.queue_depth,
-        );
-        b.write_bw = d.write_bw.max(1);
-        b.throttle = d.write_bps.filter(|&bps| bps < d.write_bw).map(|bps| throttle::Throttle::new(bps, true));
-        b.write_latency = d.write_latency;
-        b.nr_requests = d.nr_requests.into();
-        b.seek = d.seek;
-        b.capacity_sectors = (d.size / SECTOR).max(1);
-        // A stream of its own: "task" u64::MAX - index is no task's, purpose "wbatch".
-        let key = crate::rng::stream_key(seed, u64::MAX - index as u64, 0, u64::from_le_bytes(*b"wbatch\0\0"));
-        b.write_batches.set_jitter(d.write_bw_spread_permille, crate::rng::chacha(key));
-        b
+    /// Seeds the write batches' rates: each batch runs at `write_bw` times a factor drawn uniformly from 1 +-
+    /// `spread_permille` thousandths, from the device's own random stream.
+    pub fn set_write_jitter(&mut self, spread_permille: u32, rng: rand_chacha::ChaCha8Rng) {
+        self.write_batches.set_jitter(spread_permille, rng);
     }
 
     /// The end of write batch `id` as known now, while it has not ended.
@@ -295,9 +282,13 @@ impl BlockDevice {
     }
 }
 
-/// Splits physical runs (sector, sectors, sectors per segment) into requests: a new request where the layout is not
+/// bio_split_rw + blk_attempt_plug_merge: splits physical runs (sector, sectors, sectors per segment) into requests: a new request where the layout is not
 /// contiguous, at `max_sectors`, and at `MAX_SEGMENTS` segments.
 pub fn build_requests(runs: &[(u64, u64, u64)], max_sectors: u64, out: &mut Vec<Request>) {
+    // DIVERGENCE: segments are counted per run at its `seg_sectors` (64 KiB of a folio, never shared between folios):
+    // the kernel's bio_split_rw_at merges physically contiguous pages into one segment. Merging is within one
+    // submission only (back merges of contiguous bios): no front merges, no merge with a request already queued, no
+    // I/O scheduler.
     let mut cur: Option<Request> = None;
     for &(mut sector, mut sectors, seg_sectors) in runs {
         while sectors > 0 {
@@ -322,7 +313,7 @@ pub fn build_requests(runs: &[(u64, u64, u64)], max_sectors: u64, out: &mut Vec<
     }
 }
 
-/// The events of one request, in the kernel's order: Q, G, block_io_start (blk_account_io_start), D now;
+/// Model: the events of one request, in the kernel's order: Q, G, block_io_start (blk_account_io_start), D now;
 /// `completion_events` at completion.
 pub fn request_events(dev: &Name, rwbs: &Name, r: &Request) -> [EventKind; 4] {
     [
@@ -345,7 +336,7 @@ pub fn request_events(dev: &Name, rwbs: &Name, r: &Request) -> [EventKind; 4] {
     ]
 }
 
-/// The completion events of a request: C (block_rq_complete), then block_io_done (blk_account_io_done, which
+/// Model: the completion events of a request: C (block_rq_complete), then block_io_done (blk_account_io_done, which
 /// sees the request after its bytes were completed: 0 bytes and sectors left).
 pub fn completion_events(dev: &Name, rwbs: &Name, r: &Request) -> [EventKind; 2] {
     [

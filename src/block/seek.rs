@@ -1,8 +1,10 @@
 //! An optional rotating-disk positioning model (scenario device field `seek`): a request that does not start where
 //! the previous one ended pays a seek, growing with the square root of the distance from `min` (track to track) to
-//! `max` (full stroke), plus half a rotation on average. Sequential requests pay nothing. DIVERGENCE: no command
-//! queueing or elevator reordering inside the disk, no track buffer, no zoned transfer rates; not checked against a
+//! `max` (full stroke), plus half a rotation on average. Sequential requests pay nothing. Not checked against a
 //! kernel capture (this host has no rotating disk): the figures come from the disk's datasheet.
+//!
+//! Simplifications, each marked DIVERGENCE at its line: no command queueing or elevator reordering inside the disk,
+//! no track buffer, no zoned transfer rates.
 
 use crate::units::Nanos;
 
@@ -22,6 +24,8 @@ impl Seek {
 
     /// The positioning time of a request at `sector` when the head is at `head`, on a disk of `capacity` sectors.
     pub fn positioning_ns(&self, head: u64, sector: u64, capacity: u64) -> u64 {
+        // DIVERGENCE: every request pays its own positioning from where the last one ended: no command queueing or
+        // reordering in the disk, no track buffer, the same transfer rate on every zone.
         if sector == head {
             return 0;
         }

@@ -7,8 +7,10 @@
 //! 4-11 requests, 60-130 ms apart), where a smooth limit would release a 1.25 MiB request every 19.5 ms.
 //!
 //! Bios are charged whole (the block layer splits them into requests after the throttle and does not charge the
-//! pieces again: BIO_BPS_THROTTLED). DIVERGENCE: no iops limit, no read limit; the pending timer's dispatch round
-//! limits (THROTL_GRP_QUANTUM) never bind with one writer.
+//! pieces again: BIO_BPS_THROTTLED).
+//!
+//! Simplifications, each marked DIVERGENCE at its line: no iops limit, no read limit; the pending timer's dispatch
+//! round limits (THROTL_GRP_QUANTUM) never bind with one writer.
 
 use crate::mm::page_writeback::{jiffies_at, jiffy_start, HZ};
 use crate::units::Nanos;
@@ -41,6 +43,7 @@ impl Throttle {
 
     /// tg_within_bps_limit: 0 when a bio of `bytes` fits the allowance at jiffies `now`, else the jiffies to wait.
     fn bps_wait(&self, now: u64, bytes: u64) -> u64 {
+        // DIVERGENCE: the bps limit only: no iops limit (tg_within_iops_limit) and no read limit.
         let elapsed = now.wrapping_sub(self.slice_start);
         // "Slice has just started. Consider one slice interval"; otherwise round up to whole slices.
         let elapsed_rnd = if elapsed == 0 { self.slice } else { elapsed.div_ceil(self.slice) * self.slice };
@@ -92,6 +95,8 @@ impl Throttle {
     /// blk_throtl_bio for a write bio of `bytes` submitted at `now`: when it is released to the block layer (now
     /// when it fits and nothing waits before it; otherwise on the tick the group's pending timer fires).
     pub fn dispatch(&mut self, now: Nanos, bytes: u64) -> Nanos {
+        // DIVERGENCE: released as soon as the allowance permits: the pending timer's per-round quota
+        // (THROTL_GRP_QUANTUM bios) is not modelled; it never binds with one writer.
         let j_now = jiffies_at(now.0);
         let queued = self.queue_until.is_some_and(|q| q > j_now);
         let mut j = if queued { self.queue_until.unwrap() } else { j_now };

@@ -10,8 +10,9 @@
 //! block-bitmap reads just before make it close_io), later windows up to 14; the flusher beside a sleeping writer
 //! keeps 16 in its first window, 22-23 later (traces/write).
 //!
-//! DIVERGENCE: read latency is never measured (no read ever scales the depth down), the window is counted from the
-//! device's first write, and the ordering of waiters is not kept (whoever submits next after a completion goes).
+//! Simplifications, each marked DIVERGENCE at its line: read latency is never measured (no read ever scales the
+//! depth down), the window is counted from the device's first write, and the ordering of waiters is not kept
+//! (whoever submits next after a completion goes: fs/writepages.rs `wbt_wait`).
 
 use crate::units::Nanos;
 
@@ -46,6 +47,9 @@ impl Wbt {
 
     /// wb_timer_fn for every 100 ms window that ended by `now`; `inflight`: writes in flight now.
     pub fn advance(&mut self, now: Nanos, inflight: bool, qd: u64) {
+        // DIVERGENCE: the windows run on from the device's first write; the kernel's timer is armed by a write
+        // (wbt_wait) and stops re-arming when idle at the default depth, so a later write starts a new window. And
+        // only write samples exist: no read latency is measured, so no window scales the depth down (LAT_EXCEEDED).
         let Some(mut start) = self.window_start else {
             self.window_start = Some(now);
             return;

@@ -18,9 +18,11 @@
 //! 0.10): each batch's rate is the device's write bandwidth times a factor drawn uniformly from 1 +- the device's
 //! `write_bw_spread`, from the device's own ChaCha stream of the scenario's seed. Without it the model's writer
 //! locks into one phase against the jiffy ticks (the same time from every wake-up to its next throttled pass), and
-//! pause lengths that depend on crossing a tick come out all alike. DIVERGENCE: no per-request overhead, no limit on a batch's
-//! size, no backend CPU contention (the host's first batch after an idle spell runs at ~1.9 GB/s, the next ones
-//! faster; one flusher pass's requests sometimes complete in two bursts).
+//! pause lengths that depend on crossing a tick come out all alike.
+//!
+//! Simplifications, each marked DIVERGENCE at its line: no per-request overhead, no limit on a batch's size, no
+//! backend CPU contention (the host's first batch after an idle spell runs at ~1.9 GB/s, the next ones faster; one
+//! flusher pass's requests sometimes complete in two bursts). Requests are served in submission order.
 
 use crate::units::Nanos;
 use rand_chacha::ChaCha8Rng;
@@ -82,6 +84,8 @@ impl WriteBatches {
     /// Queues a request of `bytes` submitted at `now` (after every `close_due(now)`): it joins the batch that has not
     /// ended yet, or starts one; returns its batch and that batch's end as known now (later requests push it back).
     pub fn queue(&mut self, now: Nanos, bytes: u64, bw: u64, pickup: Nanos) -> (BatchId, Nanos) {
+        // DIVERGENCE: a request costs its bytes only (no per-request overhead), a batch takes any number of them, the
+        // backend's pace varies only by the drawn rate (no CPU contention), and batches are served in order.
         if let Some(open) = self.waiting.back_mut().filter(|o| o.end(bw) > now) {
             open.bytes += bytes;
             open.requests += 1;

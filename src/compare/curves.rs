@@ -30,7 +30,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 
-use crate::trace::event::EventKind;
+use crate::trace::event::{Event, EventKind};
 use crate::trace::log::Log;
 use crate::trace::series::Series;
 
@@ -120,30 +120,50 @@ fn is_scenario_file(f: &str) -> bool {
 
 /// Computes the figures. `devices`: the scenario's device names (for the per-device series columns).
 pub fn figures(log: &Log, series: &Series, devices: &[&str]) -> WriteFigures {
-    let mut fig = WriteFigures::default();
-    let mut order: BTreeMap<(&str, u64), u64> = BTreeMap::new();
-    let mut tasks: BTreeMap<&str, TaskWrites> = BTreeMap::new();
-    let mut dirty_span: Option<(u64, u64)> = None;
-    let mut pauses = Vec::new();
-    let mut rq_bytes = Vec::new();
-    // Per device: the reason and start time of the pass in progress, and whether it wrote a scenario file.
-    let mut pass: BTreeMap<&str, (&str, u64)> = BTreeMap::new();
-    let mut thresholds: BTreeMap<&str, BTreeSet<(u64, u64)>> = BTreeMap::new();
+    let mut scan = Scan::default();
     for e in &log.events {
+        scan.event(e);
+    }
+    let mut fig = scan.fig;
+    fig.tasks = writing_tasks(scan.tasks);
+    split_thresholds(&mut fig, scan.thresholds);
+    pause_figures(&mut fig, scan.pauses);
+    request_figures(&mut fig, scan.rq_bytes);
+    if let Some(span) = scan.dirty_span {
+        steady_state(&mut fig, span, series, devices);
+    }
+    fig
+}
+
+/// What one walk over the log gathers: the figures counted on the way, and what the rest are computed from.
+#[derive(Default)]
+struct Scan<'a> {
+    fig: WriteFigures,
+    /// Each folio's order, from its `mm_filemap_add_to_page_cache`.
+    order: BTreeMap<(&'a str, u64), u64>,
+    tasks: BTreeMap<&'a str, TaskWrites>,
+    /// The first and last `writeback_dirty_folio` on a scenario file.
+    dirty_span: Option<(u64, u64)>,
+    /// balance_dirty_pages pauses that slept (ms).
+    pauses: Vec<i64>,
+    /// Sizes of the data write requests issued.
+    rq_bytes: Vec<u64>,
+    /// Per device: the reason and start time of the pass in progress.
+    pass: BTreeMap<&'a str, (&'a str, u64)>,
+    /// Per task: the (bg_thresh, thresh) pairs of its global_dirty_state events.
+    thresholds: BTreeMap<&'a str, BTreeSet<(u64, u64)>>,
+}
+
+impl<'a> Scan<'a> {
+    /// Takes in one event.
+    fn event(&mut self, e: &'a Event) {
         let t = e.time.0;
         match &e.kind {
             EventKind::MmFilemapAddToPageCache { file, index, order: o } => {
-                order.insert((file, *index), *o);
+                self.order.insert((file, *index), *o);
             }
-            EventKind::WritebackDirtyFolio { file, index, .. } => {
-                if !is_scenario_file(file) {
-                    continue;
-                }
-                let pages = 1u64 << order.get(&(&**file, *index)).copied().unwrap_or(0);
-                let tw = tasks.entry(&e.task).or_insert_with(|| TaskWrites::starting(&e.task, t));
-                tw.dirtied_bytes += pages * PAGE;
-                tw.last_ns = t;
-                dirty_span = Some(dirty_span.map_or((t, t), |(a, _)| (a, t)));
+            EventKind::WritebackDirtyFolio { file, index, .. } if is_scenario_file(file) => {
+                self.dirtied(&e.task, file, *index, t);
             }
             // A task's own data write bios (not the flusher's, not the journal's, not metadata).
             EventKind::BlockBioQueue { rwbs, nr_sector, .. }
@@ -152,46 +172,64 @@ pub fn figures(log: &Log, series: &Series, devices: &[&str]) -> WriteFigures {
                     && &*e.task != "kworker"
                     && !e.task.starts_with("jbd2") =>
             {
-                let tw = tasks.entry(&e.task).or_insert_with(|| TaskWrites::starting(&e.task, t));
+                let tw = self.tasks.entry(&e.task).or_insert_with(|| TaskWrites::starting(&e.task, t));
                 tw.direct_bytes += nr_sector * 512;
                 tw.last_ns = t;
             }
             EventKind::BalanceDirtyPages { pause, .. } => {
-                fig.bdp_events += 1;
+                self.fig.bdp_events += 1;
                 if *pause > 0 {
-                    pauses.push(*pause);
+                    self.pauses.push(*pause);
                 }
             }
             EventKind::WritebackStart { device, reason, .. } => {
-                *fig.passes.entry(reason.to_string()).or_default() += 1;
-                if &**reason == "background" && fig.first_background_ns.is_none() {
-                    fig.first_background_ns = Some(t);
+                *self.fig.passes.entry(reason.to_string()).or_default() += 1;
+                if &**reason == "background" && self.fig.first_background_ns.is_none() {
+                    self.fig.first_background_ns = Some(t);
                 }
-                pass.insert(device, (reason, t));
+                self.pass.insert(device, (reason, t));
             }
             EventKind::WritebackWritten { device, .. } => {
-                pass.remove(&**device);
+                self.pass.remove(&**device);
             }
             EventKind::WritebackSingleInode { device, file, wrote, .. } if *wrote > 0 && is_scenario_file(file) => {
-                if let Some((reason, start)) = pass.get(&**device) {
-                    if fig.first_write_pass.is_none() {
-                        fig.first_write_pass = Some((*start, reason.to_string()));
-                    }
-                    if *reason == "periodic" && fig.first_expiry_pass_ns.is_none() {
-                        fig.first_expiry_pass_ns = Some(*start);
-                    }
-                }
+                self.pass_wrote(device);
             }
             EventKind::BlockRqIssue { rwbs, bytes, .. } if rwbs.contains('W') && !rwbs.contains('M') && *bytes > 0 => {
-                rq_bytes.push(*bytes);
+                self.rq_bytes.push(*bytes);
             }
             EventKind::GlobalDirtyState { bg_thresh, thresh, .. } => {
-                thresholds.entry(&e.task).or_default().insert((*bg_thresh, *thresh));
+                self.thresholds.entry(&e.task).or_default().insert((*bg_thresh, *thresh));
             }
             _ => {}
         }
     }
-    fig.tasks = tasks
+
+    /// `task` dirtied the folio at `index` of scenario file `file` at `t` ns.
+    fn dirtied(&mut self, task: &'a str, file: &'a str, index: u64, t: u64) {
+        let pages = 1u64 << self.order.get(&(file, index)).copied().unwrap_or(0);
+        let tw = self.tasks.entry(task).or_insert_with(|| TaskWrites::starting(task, t));
+        tw.dirtied_bytes += pages * PAGE;
+        tw.last_ns = t;
+        self.dirty_span = Some(self.dirty_span.map_or((t, t), |(a, _)| (a, t)));
+    }
+
+    /// The pass in progress on `device` wrote a scenario file: it may be the first write pass, or expiry pass.
+    fn pass_wrote(&mut self, device: &str) {
+        if let Some((reason, start)) = self.pass.get(device) {
+            if self.fig.first_write_pass.is_none() {
+                self.fig.first_write_pass = Some((*start, reason.to_string()));
+            }
+            if *reason == "periodic" && self.fig.first_expiry_pass_ns.is_none() {
+                self.fig.first_expiry_pass_ns = Some(*start);
+            }
+        }
+    }
+}
+
+/// The tasks that wrote, by name; a task that dirtied folios is counted by those only (its own bios wrote them).
+fn writing_tasks(tasks: BTreeMap<&str, TaskWrites>) -> Vec<TaskWrites> {
+    tasks
         .into_values()
         .map(|mut t| {
             if t.dirtied_bytes > 0 {
@@ -199,7 +237,11 @@ pub fn figures(log: &Log, series: &Series, devices: &[&str]) -> WriteFigures {
             }
             t
         })
-        .collect();
+        .collect()
+}
+
+/// The global_dirty_state thresholds: the writing tasks' and the flusher's, and apart the other tasks'.
+fn split_thresholds(fig: &mut WriteFigures, thresholds: BTreeMap<&str, BTreeSet<(u64, u64)>>) {
     for (task, set) in thresholds {
         if task == "kworker" || fig.tasks.iter().any(|t| t.task == task) {
             fig.thresholds.extend(set);
@@ -207,43 +249,52 @@ pub fn figures(log: &Log, series: &Series, devices: &[&str]) -> WriteFigures {
             fig.foreign_thresholds.extend(set);
         }
     }
+}
+
+/// The pauses' count, distribution and p50/p90.
+fn pause_figures(fig: &mut WriteFigures, mut pauses: Vec<i64>) {
     pauses.sort_unstable();
     for &p in &pauses {
         *fig.pause_ms_hist.entry(p).or_default() += 1;
     }
-    for &b in &rq_bytes {
-        *fig.write_request_hist.entry(b).or_default() += 1;
-    }
     fig.pauses = pauses.len() as u64;
     fig.pause_ms_p50 = percentile(&pauses, 50);
     fig.pause_ms_p90 = percentile(&pauses, 90);
+}
+
+/// The data write requests' count, distribution and median size.
+fn request_figures(fig: &mut WriteFigures, mut rq_bytes: Vec<u64>) {
+    for &b in &rq_bytes {
+        *fig.write_request_hist.entry(b).or_default() += 1;
+    }
     fig.write_requests = rq_bytes.len() as u64;
     fig.write_request_bytes_median = median(&mut rq_bytes);
-    if let Some((a, b)) = dirty_span {
-        let q = (b - a) / 4;
-        let (lo, hi) = (a + q, b - q);
-        fig.steady_window = Some((lo, hi));
-        let inside = series.samples.iter().filter(|s| (lo..=hi).contains(&s.time.0));
-        let mut nr: Vec<u64> = Vec::new();
-        let mut wb: Vec<u64> = Vec::new();
-        let mut dev: Vec<u64> = Vec::new();
-        for s in inside {
-            if let Some(v) = s.get("nr_dirty") {
-                nr.push(v);
-            }
-            if let Some(v) = s.get("nr_writeback") {
-                wb.push(v);
-            }
-            let per: Option<Vec<u64>> = devices.iter().map(|d| s.get(&format!("{d}.reclaimable_kb"))).collect();
-            if let Some(per) = per.filter(|p| !p.is_empty()) {
-                dev.push(per.iter().sum::<u64>() * 1024 / PAGE);
-            }
+}
+
+/// The steady-state window (the middle half of the dirtying span `(a, b)`) and the medians of the series in it.
+fn steady_state(fig: &mut WriteFigures, (a, b): (u64, u64), series: &Series, devices: &[&str]) {
+    let q = (b - a) / 4;
+    let (lo, hi) = (a + q, b - q);
+    fig.steady_window = Some((lo, hi));
+    let inside = series.samples.iter().filter(|s| (lo..=hi).contains(&s.time.0));
+    let mut nr: Vec<u64> = Vec::new();
+    let mut wb: Vec<u64> = Vec::new();
+    let mut dev: Vec<u64> = Vec::new();
+    for s in inside {
+        if let Some(v) = s.get("nr_dirty") {
+            nr.push(v);
         }
-        fig.steady_nr_dirty = median(&mut nr);
-        fig.steady_nr_writeback = median(&mut wb);
-        fig.steady_device_dirty = median(&mut dev);
+        if let Some(v) = s.get("nr_writeback") {
+            wb.push(v);
+        }
+        let per: Option<Vec<u64>> = devices.iter().map(|d| s.get(&format!("{d}.reclaimable_kb"))).collect();
+        if let Some(per) = per.filter(|p| !p.is_empty()) {
+            dev.push(per.iter().sum::<u64>() * 1024 / PAGE);
+        }
     }
-    fig
+    fig.steady_nr_dirty = median(&mut nr);
+    fig.steady_nr_writeback = median(&mut wb);
+    fig.steady_device_dirty = median(&mut dev);
 }
 
 impl WriteFigures {

@@ -15,13 +15,21 @@
 //! they are reported, compared without their jiffies fields (global_dirty_state by count only), and never
 //! thresholded. Residency (resident page sets from `residency.txt`) is compared in [`residency`].
 
+#[doc(hidden)]
 pub mod align;
+#[doc(hidden)]
 pub mod cachestat;
+#[doc(hidden)]
 pub mod counters;
+#[doc(hidden)]
 pub mod curves;
+#[doc(hidden)]
 pub mod input;
+#[doc(hidden)]
 pub mod output;
+#[doc(hidden)]
 pub mod residency;
+#[doc(hidden)]
 pub mod write_checks;
 
 use std::collections::BTreeMap;
@@ -52,6 +60,7 @@ pub enum Group {
 }
 
 impl Group {
+    /// The group's name in reports (`readahead`, `pages`, `block`, `writeback`, `other`).
     pub fn name(self) -> &'static str {
         match self {
             Group::Readahead => "readahead",
@@ -121,7 +130,9 @@ pub fn canonical(kind: &EventKind) -> String {
 /// One side of a disagreement: the event's 1-based ordinal among the log's events, and its line.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Side {
+    /// The event's ordinal among its log's events (from 1).
     pub event: usize,
+    /// The event's log line.
     pub line: String,
 }
 
@@ -141,13 +152,19 @@ pub struct Disagreement {
 /// Agreement of one tracepoint over all its streams.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct KindReport {
+    /// The tracepoint.
     pub kind: &'static str,
+    /// What its agreement is used for.
     pub group: Group,
+    /// Events of this tracepoint in the simulated log.
     pub sim_count: usize,
+    /// Events of this tracepoint in the probe's log.
     pub probe_count: usize,
     /// Σ over streams of max(sim, probe): the denominator of both agreements.
     pub denominator: usize,
+    /// Events matched in log order (the longest common subsequence, summed over the streams).
     pub matched_in_order: usize,
+    /// Events matched regardless of order.
     pub matched_multiset: usize,
     /// matched_in_order / denominator (1.0 when both sides are empty).
     pub in_order: f64,
@@ -164,12 +181,19 @@ pub struct KindReport {
 /// Agreement of a group of tracepoints (pooled counts).
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct GroupReport {
+    /// The group.
     pub group: Group,
+    /// Whether a threshold may apply to it (writeback events never are).
     pub thresholded: bool,
+    /// Events of the group in the simulated log.
     pub sim_count: usize,
+    /// Events of the group in the probe's log.
     pub probe_count: usize,
+    /// The longer side's count, summed over the group's streams: what the agreements are fractions of.
     pub denominator: usize,
+    /// In-order agreement, percent.
     pub in_order: f64,
+    /// Multiset agreement, percent.
     pub multiset: f64,
     /// The agreement thresholds use: multiset for block, in order otherwise.
     pub score: f64,
@@ -178,12 +202,15 @@ pub struct GroupReport {
 /// The event comparison of one simulated log with one observed log.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Report {
+    /// Events in the simulated log (left-out ones excluded).
     pub sim_events: usize,
+    /// Events in the probe's log (left-out ones excluded).
     pub probe_events: usize,
     /// One row per tracepoint present on either side, in `EventKind::NAMES` order.
     pub kinds: Vec<KindReport>,
     /// One row per group present on either side.
     pub groups: Vec<GroupReport>,
+    /// What was left out of the scores and why (filesystem metadata, other reclaimers' evictions, host-only events).
     pub notes: Vec<String>,
 }
 
@@ -226,6 +253,28 @@ pub fn compare(sim: &Log, probe: &Log) -> Report {
 /// [`compare`] with an explicit work budget for each stream's Myers alignment.
 pub fn compare_with_limit(sim: &Log, probe: &Log, work_limit: u64) -> Report {
     let logs = [sim, probe];
+    let (streams, unscored) = split_streams(logs);
+    let mut kinds: BTreeMap<usize, KindReport> = BTreeMap::new();
+    for ((ki, scope), idx) in &streams {
+        align_stream(logs, *ki, scope, idx, work_limit, &mut kinds);
+    }
+    let mut notes = unscored_notes(unscored);
+    let kinds = kind_ratios(kinds, &mut notes);
+    let groups = group_reports(&kinds);
+    if groups.iter().any(|g| !g.thresholded) {
+        notes.push(
+            "writeback and host-state events are reported but excluded from thresholds: they follow host timing \
+             and host-wide counters (dirtied_when, older and age are jiffies and are not compared; \
+             global_dirty_state is compared by count only)"
+                .to_string(),
+        );
+    }
+    notes.extend(foreign_evictions_note(probe));
+    Report { sim_events: sim.events.len(), probe_events: probe.events.len(), kinds, groups, notes }
+}
+
+/// Splits both logs into streams, and counts per side the events left out (by [`unscored_reason`]).
+fn split_streams(logs: [&Log; 2]) -> (Streams, [[usize; 2]; 2]) {
     let mut streams: Streams = BTreeMap::new();
     let mut unscored = [[0usize; 2]; 2];
     for (side, log) in logs.iter().enumerate() {
@@ -237,66 +286,88 @@ pub fn compare_with_limit(sim: &Log, probe: &Log, work_limit: u64) -> Report {
             streams.entry((kind_index(&e.kind), scope(&e.kind))).or_default()[side].push(i);
         }
     }
-    let mut kinds: BTreeMap<usize, KindReport> = BTreeMap::new();
-    for ((ki, scope), idx) in &streams {
-        // Intern canonical tuples as dense symbols local to this stream.
-        let mut table: hashbrown::HashMap<String, u32> = hashbrown::HashMap::new();
-        let syms: Vec<Vec<u32>> = (0..2)
-            .map(|side| {
-                idx[side]
-                    .iter()
-                    .map(|&i| {
-                        let key = canonical(&logs[side].events[i].kind);
-                        let next = table.len() as u32;
-                        *table.entry(key).or_insert(next)
-                    })
-                    .collect()
-            })
-            .collect();
-        let al = align::align_with_limit(&syms[0], &syms[1], work_limit);
-        let multiset = align::multiset_matches(&syms[0], &syms[1]);
-        let (s0, i0) = match idx[0].first() {
-            Some(&i) => (0, i),
-            None => (1, idx[1][0]),
-        };
-        let first_kind = &logs[s0].events[i0].kind;
-        let row = kinds.entry(*ki).or_insert_with(|| KindReport {
-            kind: EventKind::NAMES[*ki],
-            group: Group::of(first_kind),
-            sim_count: 0,
-            probe_count: 0,
-            denominator: 0,
-            matched_in_order: 0,
-            matched_multiset: 0,
-            in_order: 1.0,
-            multiset: 1.0,
-            ignored_fields: ignored_fields(first_kind).to_vec(),
-            exact: true,
-            first_disagreement: None,
-        });
-        row.sim_count += idx[0].len();
-        row.probe_count += idx[1].len();
-        row.denominator += idx[0].len().max(idx[1].len());
-        row.matched_in_order += al.matched;
-        row.matched_multiset += multiset;
-        row.exact &= al.exact;
-        if let Some(p) = al.first_diff {
-            let side = |s: usize| {
-                idx[s].get(p).map(|&i| {
-                    let mut line = String::new();
-                    format_event(&logs[s].events[i], &mut line);
-                    Side { event: i + 1, line }
+    (streams, unscored)
+}
+
+/// Aligns one stream of tracepoint `ki` (events `idx` of each side) and adds it to the tracepoint's row.
+fn align_stream(
+    logs: [&Log; 2],
+    ki: usize,
+    scope: &str,
+    idx: &[Vec<usize>; 2],
+    work_limit: u64,
+    kinds: &mut BTreeMap<usize, KindReport>,
+) {
+    // Intern canonical tuples as dense symbols local to this stream.
+    let mut table: hashbrown::HashMap<String, u32> = hashbrown::HashMap::new();
+    let syms: Vec<Vec<u32>> = (0..2)
+        .map(|side| {
+            idx[side]
+                .iter()
+                .map(|&i| {
+                    let key = canonical(&logs[side].events[i].kind);
+                    let next = table.len() as u32;
+                    *table.entry(key).or_insert(next)
                 })
-            };
-            let d = Disagreement { scope: scope.clone(), position: p + 1, sim: side(0), probe: side(1) };
-            let order = |d: &Disagreement| {
-                (d.sim.as_ref().map_or(usize::MAX, |s| s.event), d.probe.as_ref().map_or(usize::MAX, |s| s.event))
-            };
-            if row.first_disagreement.as_ref().is_none_or(|old| order(&d) < order(old)) {
-                row.first_disagreement = Some(d);
-            }
+                .collect()
+        })
+        .collect();
+    let al = align::align_with_limit(&syms[0], &syms[1], work_limit);
+    let multiset = align::multiset_matches(&syms[0], &syms[1]);
+    let (s0, i0) = match idx[0].first() {
+        Some(&i) => (0, i),
+        None => (1, idx[1][0]),
+    };
+    let row = kinds.entry(ki).or_insert_with(|| empty_row(ki, &logs[s0].events[i0].kind));
+    row.sim_count += idx[0].len();
+    row.probe_count += idx[1].len();
+    row.denominator += idx[0].len().max(idx[1].len());
+    row.matched_in_order += al.matched;
+    row.matched_multiset += multiset;
+    row.exact &= al.exact;
+    if let Some(p) = al.first_diff {
+        let d = disagreement(logs, scope, idx, p);
+        let order = |d: &Disagreement| {
+            (d.sim.as_ref().map_or(usize::MAX, |s| s.event), d.probe.as_ref().map_or(usize::MAX, |s| s.event))
+        };
+        if row.first_disagreement.as_ref().is_none_or(|old| order(&d) < order(old)) {
+            row.first_disagreement = Some(d);
         }
     }
+}
+
+/// The row of tracepoint `ki` before any stream is added, its group and ignored fields those of `first_kind`.
+fn empty_row(ki: usize, first_kind: &EventKind) -> KindReport {
+    KindReport {
+        kind: EventKind::NAMES[ki],
+        group: Group::of(first_kind),
+        sim_count: 0,
+        probe_count: 0,
+        denominator: 0,
+        matched_in_order: 0,
+        matched_multiset: 0,
+        in_order: 1.0,
+        multiset: 1.0,
+        ignored_fields: ignored_fields(first_kind).to_vec(),
+        exact: true,
+        first_disagreement: None,
+    }
+}
+
+/// Where a stream first parts: position `p` (from 0) of the stream, with both sides' events there.
+fn disagreement(logs: [&Log; 2], scope: &str, idx: &[Vec<usize>; 2], p: usize) -> Disagreement {
+    let side = |s: usize| {
+        idx[s].get(p).map(|&i| {
+            let mut line = String::new();
+            format_event(&logs[s].events[i], &mut line);
+            Side { event: i + 1, line }
+        })
+    };
+    Disagreement { scope: scope.to_string(), position: p + 1, sim: side(0), probe: side(1) }
+}
+
+/// The notes saying which events were left out (counts from [`split_streams`]).
+fn unscored_notes(unscored: [[usize; 2]; 2]) -> Vec<String> {
     let mut notes = Vec::new();
     if unscored[0] != [0, 0] {
         notes.push(format!(
@@ -311,6 +382,11 @@ pub fn compare_with_limit(sim: &Log, probe: &Log, work_limit: u64) -> Report {
             unscored[1][1]
         ));
     }
+    notes
+}
+
+/// The rows in `EventKind::NAMES` order with their agreements computed; a note for each greedily aligned one.
+fn kind_ratios(kinds: BTreeMap<usize, KindReport>, notes: &mut Vec<String>) -> Vec<KindReport> {
     let mut kinds: Vec<KindReport> = kinds.into_values().collect();
     for k in &mut kinds {
         k.in_order = align::ratio(k.matched_in_order, k.denominator);
@@ -323,8 +399,13 @@ pub fn compare_with_limit(sim: &Log, probe: &Log, work_limit: u64) -> Report {
             ));
         }
     }
+    kinds
+}
+
+/// The tracepoints' counts pooled per group.
+fn group_reports(kinds: &[KindReport]) -> Vec<GroupReport> {
     let mut groups: BTreeMap<Group, (usize, usize, usize, usize, usize)> = BTreeMap::new();
-    for k in &kinds {
+    for k in kinds {
         let g = groups.entry(k.group).or_default();
         g.0 += k.sim_count;
         g.1 += k.probe_count;
@@ -332,7 +413,7 @@ pub fn compare_with_limit(sim: &Log, probe: &Log, work_limit: u64) -> Report {
         g.3 += k.matched_in_order;
         g.4 += k.matched_multiset;
     }
-    let groups: Vec<GroupReport> = groups
+    groups
         .into_iter()
         .map(|(group, (s, p, den, mo, mm))| {
             let (in_order, multiset) = (align::ratio(mo, den), align::ratio(mm, den));
@@ -348,17 +429,12 @@ pub fn compare_with_limit(sim: &Log, probe: &Log, work_limit: u64) -> Report {
                 score,
             }
         })
-        .collect();
-    if groups.iter().any(|g| !g.thresholded) {
-        notes.push(
-            "writeback and host-state events are reported but excluded from thresholds: they follow host timing \
-             and host-wide counters (dirtied_when, older and age are jiffies and are not compared; \
-             global_dirty_state is compared by count only)"
-                .to_string(),
-        );
-    }
-    // Evictions the workload did not cause (kswapd, DAMON's kdamond): the model cannot predict them, and the
-    // readahead that follows an evicted page differs. Say so rather than hide it.
+        .collect()
+}
+
+/// A note on the evictions the workload did not cause (kswapd, DAMON's kdamond), if the observed run had any: the
+/// model cannot predict them, and the readahead that follows an evicted page differs. Say so rather than hide it.
+fn foreign_evictions_note(probe: &Log) -> Option<String> {
     let mut foreign: BTreeMap<&str, usize> = BTreeMap::new();
     for e in &probe.events {
         if matches!(e.kind, EventKind::MmFilemapDeleteFromPageCache { .. }) && crate::trace::event::is_foreign(&e.task)
@@ -366,15 +442,15 @@ pub fn compare_with_limit(sim: &Log, probe: &Log, work_limit: u64) -> Report {
             *foreign.entry(&e.task).or_default() += 1;
         }
     }
-    if !foreign.is_empty() {
-        let list: Vec<String> = foreign.iter().map(|(t, n)| format!("{t}: {n}")).collect();
-        notes.push(format!(
-            "the observed run had folios evicted by other reclaimers ({}); decisions after such an eviction can differ \
-             from the model's, which does not model them",
-            list.join(", ")
-        ));
+    if foreign.is_empty() {
+        return None;
     }
-    Report { sim_events: sim.events.len(), probe_events: probe.events.len(), kinds, groups, notes }
+    let list: Vec<String> = foreign.iter().map(|(t, n)| format!("{t}: {n}")).collect();
+    Some(format!(
+        "the observed run had folios evicted by other reclaimers ({}); decisions after such an eviction can differ \
+         from the model's, which does not model them",
+        list.join(", ")
+    ))
 }
 
 #[cfg(test)]

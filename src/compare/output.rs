@@ -130,94 +130,14 @@ const SCORED: [Group; 3] = [Group::Readahead, Group::Pages, Group::Block];
 
 /// Compares `sim` with every probe run and checks the thresholds against the minimum over the runs.
 pub fn compare_runs(sim: &Input, probes: &[Input], thresholds: Thresholds, work_limit: u64) -> Comparison {
-    let runs: Vec<RunReport> = probes
-        .iter()
-        .map(|p| RunReport {
-            probe: p.path.display().to_string(),
-            events: compare_with_limit(&sim.log, &p.log, work_limit),
-            residency: match (&sim.residency, &p.residency) {
-                (Some(s), Some(p)) => Some(residency::compare(s, p)),
-                _ => None,
-            },
-            vmstat: match (&sim.vmstat, &p.vmstat) {
-                (Some(s), Some(p)) => Some(
-                    s.iter()
-                        .filter_map(|(k, v)| p.iter().find(|(pk, _)| pk == k).map(|(_, pv)| (k.clone(), *v, *pv)))
-                        .collect(),
-                ),
-                _ => None,
-            },
-            cachestat: match (&sim.cachestat, &p.cachestat) {
-                (Some(s), Some(p)) => Some(cachestat::compare(s, p)),
-                _ => None,
-            },
-        })
-        .collect();
+    let runs: Vec<RunReport> = probes.iter().map(|p| run_report(sim, p, work_limit)).collect();
     let cs_runs: Vec<Vec<cachestat::OpReport>> = runs.iter().filter_map(|r| r.cachestat.clone()).collect();
     let cachestat_ranges = (!cs_runs.is_empty()).then(|| cachestat::ranges(&cs_runs));
-    // The run that agrees least, or with `median` the median run (the lower one of an even count).
-    let worst = |f: &dyn Fn(&RunReport) -> Option<f64>| -> Option<(f64, String)> {
-        let mut v: Vec<(f64, String)> = runs.iter().filter_map(|r| f(r).map(|v| (v, r.probe.clone()))).collect();
-        v.sort_by(|a, b| a.0.total_cmp(&b.0));
-        let at = if thresholds.median { (v.len().max(1) - 1) / 2 } else { 0 };
-        v.into_iter().nth(at)
-    };
-    let mut kernel_agreement = Vec::new();
-    let mut minimum = Vec::new();
-    for g in SCORED {
-        if let Some((value, run)) = worst(&|r| Some(r.score(g))) {
-            minimum.push(Minimum { name: g.name().to_string(), value, run });
-        }
-    }
-    let mut files: Vec<String> =
-        runs.iter().flat_map(|r| r.residency.iter().flatten().map(|f| f.file.clone())).collect();
-    files.sort();
-    files.dedup();
-    for file in &files {
-        let j = |r: &RunReport| r.residency.as_ref()?.iter().find(|f| &f.file == file).map(|f| f.jaccard);
-        if let Some((value, run)) = worst(&j) {
-            minimum.push(Minimum { name: format!("residency {file}"), value, run });
-        }
-    }
-    let mut checks = Vec::new();
-    let mut pcts = [thresholds.readahead_pct, thresholds.pages_pct, thresholds.block_pct];
-    if thresholds.relative_to_kernel && probes.len() > 1 {
-        let mut pairs = Vec::new();
-        for i in 0..probes.len() {
-            for j in i + 1..probes.len() {
-                pairs.push(compare_with_limit(&probes[i].log, &probes[j].log, work_limit));
-            }
-        }
-        for (g, req) in SCORED.into_iter().zip(pcts.iter_mut()).take(2) {
-            let kernel = pairs.iter().map(|r| r.group(g).map_or(1.0, |x| x.in_order)).fold(1.0, f64::min) * 100.0;
-            *req = req.map(|r| r.min(kernel));
-            kernel_agreement.push(Minimum { name: g.name().to_string(), value: kernel / 100.0, run: "kernel".into() });
-        }
-    }
-    for (g, req) in SCORED.into_iter().zip(pcts) {
-        if let (Some(required), Some((v, run))) = (req, worst(&|r| Some(r.score(g)))) {
-            let actual = v * 100.0;
-            let measure = if g == Group::Block { "multiset" } else { "in_order" };
-            checks.push(Check { name: g.name().into(), measure, required, actual, run, passed: actual >= required });
-        }
-    }
-    // Residency: per file over the runs, then the least agreeing file.
-    let residency = files
-        .iter()
-        .filter_map(|file| {
-            worst(&|r: &RunReport| r.residency.as_ref()?.iter().find(|f| &f.file == file).map(|f| f.jaccard))
-        })
-        .min_by(|a, b| a.0.total_cmp(&b.0));
-    if let (Some(required), Some((actual, run))) = (thresholds.residency_jaccard, residency) {
-        checks.push(Check {
-            name: "residency".into(),
-            measure: "jaccard",
-            required,
-            actual,
-            run,
-            passed: actual >= required,
-        });
-    }
+    let files = residency_files(&runs);
+    let minimum = minimums(&runs, &files, thresholds.median);
+    let (pcts, kernel_agreement) = event_thresholds(probes, &thresholds, work_limit);
+    let mut checks = event_checks(&runs, pcts, thresholds.median);
+    checks.extend(residency_check(&runs, &files, &thresholds));
     let counters = match thresholds.counters_tolerance {
         Some(tol) => check_counters(sim, probes, &PRESSURE_COUNTERS, tol),
         None => Vec::new(),
@@ -246,6 +166,115 @@ pub fn compare_runs(sim: &Input, probes: &[Input], thresholds: Thresholds, work_
     }
 }
 
+/// One probe run compared with the simulated run: events, and residency, vmstat and cachestat where both sides
+/// recorded them.
+fn run_report(sim: &Input, p: &Input, work_limit: u64) -> RunReport {
+    RunReport {
+        probe: p.path.display().to_string(),
+        events: compare_with_limit(&sim.log, &p.log, work_limit),
+        residency: match (&sim.residency, &p.residency) {
+            (Some(s), Some(p)) => Some(residency::compare(s, p)),
+            _ => None,
+        },
+        vmstat: match (&sim.vmstat, &p.vmstat) {
+            (Some(s), Some(p)) => Some(
+                s.iter()
+                    .filter_map(|(k, v)| p.iter().find(|(pk, _)| pk == k).map(|(_, pv)| (k.clone(), *v, *pv)))
+                    .collect(),
+            ),
+            _ => None,
+        },
+        cachestat: match (&sim.cachestat, &p.cachestat) {
+            (Some(s), Some(p)) => Some(cachestat::compare(s, p)),
+            _ => None,
+        },
+    }
+}
+
+/// The run that agrees least by `f`, or with `median` the median run (the lower one of an even count): its value
+/// and name. Runs without a value are skipped.
+fn worst(runs: &[RunReport], median: bool, f: &dyn Fn(&RunReport) -> Option<f64>) -> Option<(f64, String)> {
+    let mut v: Vec<(f64, String)> = runs.iter().filter_map(|r| f(r).map(|v| (v, r.probe.clone()))).collect();
+    v.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let at = if median { (v.len().max(1) - 1) / 2 } else { 0 };
+    v.into_iter().nth(at)
+}
+
+/// A run's Jaccard index for `file`, if it compared that file's residency.
+fn file_jaccard(r: &RunReport, file: &str) -> Option<f64> {
+    r.residency.as_ref()?.iter().find(|f| f.file == file).map(|f| f.jaccard)
+}
+
+/// The files whose residency some run compared, sorted.
+fn residency_files(runs: &[RunReport]) -> Vec<String> {
+    let mut files: Vec<String> =
+        runs.iter().flat_map(|r| r.residency.iter().flatten().map(|f| f.file.clone())).collect();
+    files.sort();
+    files.dedup();
+    files
+}
+
+/// Per scored group, then per file's residency, the worst (or median) value over the runs.
+fn minimums(runs: &[RunReport], files: &[String], median: bool) -> Vec<Minimum> {
+    let mut minimum = Vec::new();
+    for g in SCORED {
+        if let Some((value, run)) = worst(runs, median, &|r| Some(r.score(g))) {
+            minimum.push(Minimum { name: g.name().to_string(), value, run });
+        }
+    }
+    for file in files {
+        if let Some((value, run)) = worst(runs, median, &|r| file_jaccard(r, file)) {
+            minimum.push(Minimum { name: format!("residency {file}"), value, run });
+        }
+    }
+    minimum
+}
+
+/// The required percentages of the scored groups; with `relative_to_kernel` (and several runs) the readahead and
+/// pages ones lowered to the kernel's agreement among its own runs, which is returned too.
+fn event_thresholds(probes: &[Input], thresholds: &Thresholds, work_limit: u64) -> ([Option<f64>; 3], Vec<Minimum>) {
+    let mut pcts = [thresholds.readahead_pct, thresholds.pages_pct, thresholds.block_pct];
+    let mut kernel_agreement = Vec::new();
+    if thresholds.relative_to_kernel && probes.len() > 1 {
+        let mut pairs = Vec::new();
+        for i in 0..probes.len() {
+            for j in i + 1..probes.len() {
+                pairs.push(compare_with_limit(&probes[i].log, &probes[j].log, work_limit));
+            }
+        }
+        for (g, req) in SCORED.into_iter().zip(pcts.iter_mut()).take(2) {
+            let kernel = pairs.iter().map(|r| r.group(g).map_or(1.0, |x| x.in_order)).fold(1.0, f64::min) * 100.0;
+            *req = req.map(|r| r.min(kernel));
+            kernel_agreement.push(Minimum { name: g.name().to_string(), value: kernel / 100.0, run: "kernel".into() });
+        }
+    }
+    (pcts, kernel_agreement)
+}
+
+/// The scored groups' checks, for those with a required percentage.
+fn event_checks(runs: &[RunReport], pcts: [Option<f64>; 3], median: bool) -> Vec<Check> {
+    let mut checks = Vec::new();
+    for (g, req) in SCORED.into_iter().zip(pcts) {
+        if let (Some(required), Some((v, run))) = (req, worst(runs, median, &|r| Some(r.score(g)))) {
+            let actual = v * 100.0;
+            let measure = if g == Group::Block { "multiset" } else { "in_order" };
+            checks.push(Check { name: g.name().into(), measure, required, actual, run, passed: actual >= required });
+        }
+    }
+    checks
+}
+
+/// The residency check, when required: per file over the runs, then the least agreeing file.
+fn residency_check(runs: &[RunReport], files: &[String], thresholds: &Thresholds) -> Option<Check> {
+    let residency = files
+        .iter()
+        .filter_map(|file| worst(runs, thresholds.median, &|r| file_jaccard(r, file)))
+        .min_by(|a, b| a.0.total_cmp(&b.0));
+    let (required, (actual, run)) = (thresholds.residency_jaccard?, residency?);
+    Some(Check { name: "residency".into(), measure: "jaccard", required, actual, run, passed: actual >= required })
+}
+
+/// A fraction as a percentage with two decimals.
 fn pct(x: f64) -> String {
     format!("{:.2}%", x * 100.0)
 }
@@ -258,148 +287,196 @@ pub fn render_text(c: &Comparison) -> String {
         if n > 0 {
             o.push('\n');
         }
-        let r = &run.events;
-        let _ = writeln!(o, "sim   {} ({} events)", c.sim_log, r.sim_events);
-        let _ = writeln!(o, "probe {} ({} events)", run.probe, r.probe_events);
+        render_run(&mut o, &c.sim_log, run);
+    }
+    render_cachestat_ranges(&mut o, c);
+    render_minimum(&mut o, c);
+    render_kernel_and_evictions(&mut o, c);
+    render_writes(&mut o, &c.writes);
+    render_counters(&mut o, &c.counters);
+    render_checks(&mut o, &c.checks);
+    o
+}
+
+/// One run's part: header, tracepoint table, groups, first disagreements, residency, vmstat, cachestat, notes.
+fn render_run(o: &mut String, sim_log: &str, run: &RunReport) {
+    let r = &run.events;
+    let _ = writeln!(o, "sim   {} ({} events)", sim_log, r.sim_events);
+    let _ = writeln!(o, "probe {} ({} events)", run.probe, r.probe_events);
+    render_kinds(o, r);
+    render_groups(o, r);
+    render_first_disagreements(o, r);
+    render_residency(o, run.residency.as_deref());
+    if let Some(rows) = &run.vmstat {
+        render_vmstat(o, rows);
+    }
+    if let Some(ops) = &run.cachestat {
+        render_cachestat(o, ops);
+    }
+    for note in &r.notes {
+        let _ = writeln!(o, "note: {note}");
+    }
+}
+
+/// The per-tracepoint table: counts, agreements and where the streams first part.
+fn render_kinds(o: &mut String, r: &Report) {
+    let _ = writeln!(
+        o,
+        "{:<34} {:<10} {:>8} {:>8} {:>9} {:>9}  first disagreement",
+        "kind", "group", "sim", "probe", "in order", "multiset"
+    );
+    for k in &r.kinds {
+        let first = k.first_disagreement.as_ref().map_or("-".to_string(), |d| format!("{} #{}", d.scope, d.position));
+        let approx = if k.exact { "" } else { " (greedy: lower bound)" };
         let _ = writeln!(
             o,
-            "{:<34} {:<10} {:>8} {:>8} {:>9} {:>9}  first disagreement",
-            "kind", "group", "sim", "probe", "in order", "multiset"
+            "{:<34} {:<10} {:>8} {:>8} {:>9} {:>9}  {first}{approx}",
+            k.kind,
+            k.group.name(),
+            k.sim_count,
+            k.probe_count,
+            pct(k.in_order),
+            pct(k.multiset)
         );
-        for k in &r.kinds {
-            let first =
-                k.first_disagreement.as_ref().map_or("-".to_string(), |d| format!("{} #{}", d.scope, d.position));
-            let approx = if k.exact { "" } else { " (greedy: lower bound)" };
-            let _ = writeln!(
-                o,
-                "{:<34} {:<10} {:>8} {:>8} {:>9} {:>9}  {first}{approx}",
-                k.kind,
-                k.group.name(),
-                k.sim_count,
-                k.probe_count,
-                pct(k.in_order),
-                pct(k.multiset)
-            );
-        }
-        let _ = writeln!(o, "groups:");
-        for g in &r.groups {
-            let used = match (g.thresholded, g.group) {
-                (false, _) => "not thresholded",
-                (true, Group::Block) => "thresholds use multiset",
-                (true, _) => "thresholds use in order",
-            };
-            let _ = writeln!(
-                o,
-                "  {:<32} {:<10} {:>8} {:>8} {:>9} {:>9}  {used}",
-                g.group.name(),
-                "",
-                g.sim_count,
-                g.probe_count,
-                pct(g.in_order),
-                pct(g.multiset)
-            );
-        }
-        let firsts: Vec<_> = r.kinds.iter().filter_map(|k| Some((k.kind, k.first_disagreement.as_ref()?))).collect();
-        if !firsts.is_empty() {
-            let _ = writeln!(o, "first disagreements (event = ordinal among the log's events):");
-        }
-        for (kind, d) in firsts {
-            let _ = writeln!(o, "  {kind} {} #{}:", d.scope, d.position);
-            for (label, side) in [("sim  ", &d.sim), ("probe", &d.probe)] {
-                match side {
-                    Some(s) => writeln!(o, "    {label} event {}: {}", s.event, s.line),
-                    None => writeln!(o, "    {label} (stream ended)"),
-                }
-                .expect("writing to a String");
-            }
-        }
-        match &run.residency {
-            None => {
-                let _ = writeln!(o, "residency: not compared (residency.txt missing on a side)");
-            }
-            Some(files) => {
-                let _ =
-                    writeln!(o, "residency (Jaccard of resident page sets; nr_cache and resident pages sim/probe):");
-                for f in files {
-                    let nc = |v: Option<u64>| v.map_or("absent".to_string(), |n| n.to_string());
-                    let _ = writeln!(
-                        o,
-                        "  {:<20} jaccard {:.4}  nr_cache {}/{}  resident {}/{}  common {}",
-                        f.file,
-                        f.jaccard,
-                        nc(f.sim_nr_cache),
-                        nc(f.probe_nr_cache),
-                        f.sim_resident,
-                        f.probe_resident,
-                        f.common
-                    );
-                }
-            }
-        }
-        if let Some(rows) = &run.vmstat {
-            let _ = writeln!(
-                o,
-                "vmstat (model / kernel; the kernel's counters are host-wide deltas, and its pgpgin counts the loop device \
-                 and its backing disk, twice the model's):"
-            );
-            for (name, sim, probe) in rows {
-                let _ = writeln!(o, "  {name:<28} {sim:>12} {probe:>12}");
-            }
-        }
-        if let Some(ops) = &run.cachestat {
-            let equal = ops.iter().filter(|op| op.equal()).count();
-            let _ = writeln!(
-                o,
-                "cachestat ({equal}/{} ops equal; nr_cache nr_dirty nr_writeback nr_evicted nr_recently_evicted, \
-                 sim / probe):",
-                ops.len()
-            );
-            let show = |c: Option<[u64; 5]>| {
-                c.map_or("absent".to_string(), |c| c.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(" "))
-            };
-            for op in ops {
-                let mark = if op.equal() { "" } else { "  DIFFERS" };
-                let _ = writeln!(
-                    o,
-                    "  {} #{} {} off {} len {}: {} / {}{mark}",
-                    op.task,
-                    op.n,
-                    op.file,
-                    op.off,
-                    op.len,
-                    show(op.sim),
-                    show(op.probe)
-                );
-            }
-        }
-        for note in &r.notes {
-            let _ = writeln!(o, "note: {note}");
-        }
     }
-    if let Some(ranges) = c.cachestat_ranges.as_ref().filter(|_| c.runs.len() > 1) {
-        let outside: Vec<_> = ranges.iter().filter(|f| !f.within).collect();
+}
+
+/// The group totals, and which agreement the thresholds use.
+fn render_groups(o: &mut String, r: &Report) {
+    let _ = writeln!(o, "groups:");
+    for g in &r.groups {
+        let used = match (g.thresholded, g.group) {
+            (false, _) => "not thresholded",
+            (true, Group::Block) => "thresholds use multiset",
+            (true, _) => "thresholds use in order",
+        };
         let _ = writeln!(
             o,
-            "\ncachestat over {} runs: {} of {} counts inside the kernel's range ({} repeatable in every run)",
-            c.runs.len(),
-            ranges.len() - outside.len(),
-            ranges.len(),
-            ranges.iter().filter(|f| f.repeatable).count()
+            "  {:<32} {:<10} {:>8} {:>8} {:>9} {:>9}  {used}",
+            g.group.name(),
+            "",
+            g.sim_count,
+            g.probe_count,
+            pct(g.in_order),
+            pct(g.multiset)
         );
-        for f in outside {
-            let sim = f.sim.map_or("absent".to_string(), |v| v.to_string());
-            let _ =
-                writeln!(o, "  {} #{} {}: sim {sim}, kernel {}..={}", f.task, f.n, f.field, f.probe_min, f.probe_max);
+    }
+}
+
+/// Each tracepoint's first disagreement with both sides' event lines.
+fn render_first_disagreements(o: &mut String, r: &Report) {
+    let firsts: Vec<_> = r.kinds.iter().filter_map(|k| Some((k.kind, k.first_disagreement.as_ref()?))).collect();
+    if !firsts.is_empty() {
+        let _ = writeln!(o, "first disagreements (event = ordinal among the log's events):");
+    }
+    for (kind, d) in firsts {
+        let _ = writeln!(o, "  {kind} {} #{}:", d.scope, d.position);
+        for (label, side) in [("sim  ", &d.sim), ("probe", &d.probe)] {
+            match side {
+                Some(s) => writeln!(o, "    {label} event {}: {}", s.event, s.line),
+                None => writeln!(o, "    {label} (stream ended)"),
+            }
+            .expect("writing to a String");
         }
     }
-    if c.runs.len() > 1 {
-        let over = if c.thresholds.median { "median" } else { "minimum" };
-        let _ = writeln!(o, "\n{over} over {} runs:", c.runs.len());
-        for m in &c.minimum {
-            let v = if m.name.starts_with("residency") { format!("{:.4}", m.value) } else { pct(m.value) };
-            let _ = writeln!(o, "  {:<32} {v:>9}  ({})", m.name, m.run);
-        }
+}
+
+/// The residency per file, or why it was not compared.
+fn render_residency(o: &mut String, residency: Option<&[ResidencyReport]>) {
+    let Some(files) = residency else {
+        let _ = writeln!(o, "residency: not compared (residency.txt missing on a side)");
+        return;
+    };
+    let _ = writeln!(o, "residency (Jaccard of resident page sets; nr_cache and resident pages sim/probe):");
+    for f in files {
+        let nc = |v: Option<u64>| v.map_or("absent".to_string(), |n| n.to_string());
+        let _ = writeln!(
+            o,
+            "  {:<20} jaccard {:.4}  nr_cache {}/{}  resident {}/{}  common {}",
+            f.file,
+            f.jaccard,
+            nc(f.sim_nr_cache),
+            nc(f.probe_nr_cache),
+            f.sim_resident,
+            f.probe_resident,
+            f.common
+        );
     }
+}
+
+/// The model's counters beside the kernel's deltas.
+fn render_vmstat(o: &mut String, rows: &[(String, i64, i64)]) {
+    let _ = writeln!(
+        o,
+        "vmstat (model / kernel; the kernel's counters are host-wide deltas, and its pgpgin counts the loop device \
+         and its backing disk, twice the model's):"
+    );
+    for (name, sim, probe) in rows {
+        let _ = writeln!(o, "  {name:<28} {sim:>12} {probe:>12}");
+    }
+}
+
+/// Each cachestat op on both sides, those that differ marked.
+fn render_cachestat(o: &mut String, ops: &[cachestat::OpReport]) {
+    let equal = ops.iter().filter(|op| op.equal()).count();
+    let _ = writeln!(
+        o,
+        "cachestat ({equal}/{} ops equal; nr_cache nr_dirty nr_writeback nr_evicted nr_recently_evicted, \
+         sim / probe):",
+        ops.len()
+    );
+    let show = |c: Option<[u64; 5]>| {
+        c.map_or("absent".to_string(), |c| c.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(" "))
+    };
+    for op in ops {
+        let mark = if op.equal() { "" } else { "  DIFFERS" };
+        let _ = writeln!(
+            o,
+            "  {} #{} {} off {} len {}: {} / {}{mark}",
+            op.task,
+            op.n,
+            op.file,
+            op.off,
+            op.len,
+            show(op.sim),
+            show(op.probe)
+        );
+    }
+}
+
+/// With several runs: how many cachestat counts fall inside the kernel's range, and those outside it.
+fn render_cachestat_ranges(o: &mut String, c: &Comparison) {
+    let Some(ranges) = c.cachestat_ranges.as_ref().filter(|_| c.runs.len() > 1) else { return };
+    let outside: Vec<_> = ranges.iter().filter(|f| !f.within).collect();
+    let _ = writeln!(
+        o,
+        "\ncachestat over {} runs: {} of {} counts inside the kernel's range ({} repeatable in every run)",
+        c.runs.len(),
+        ranges.len() - outside.len(),
+        ranges.len(),
+        ranges.iter().filter(|f| f.repeatable).count()
+    );
+    for f in outside {
+        let sim = f.sim.map_or("absent".to_string(), |v| v.to_string());
+        let _ = writeln!(o, "  {} #{} {}: sim {sim}, kernel {}..={}", f.task, f.n, f.field, f.probe_min, f.probe_max);
+    }
+}
+
+/// With several runs: the minimum (or median) over them, per group and per file.
+fn render_minimum(o: &mut String, c: &Comparison) {
+    if c.runs.len() <= 1 {
+        return;
+    }
+    let over = if c.thresholds.median { "median" } else { "minimum" };
+    let _ = writeln!(o, "\n{over} over {} runs:", c.runs.len());
+    for m in &c.minimum {
+        let v = if m.name.starts_with("residency") { format!("{:.4}", m.value) } else { pct(m.value) };
+        let _ = writeln!(o, "  {:<32} {v:>9}  ({})", m.name, m.run);
+    }
+}
+
+/// The kernel runs' agreement among themselves, and the eviction order's.
+fn render_kernel_and_evictions(o: &mut String, c: &Comparison) {
     for k in &c.kernel_agreement {
         let _ = writeln!(o, "kernel runs among themselves: {} in order >= {}", k.name, pct(k.value));
     }
@@ -416,7 +493,11 @@ pub fn render_text(c: &Comparison) -> String {
             e.deletes_kernel
         );
     }
-    for ch in &c.writes {
+}
+
+/// The write-side checks.
+fn render_writes(o: &mut String, writes: &[WriteCheck]) {
+    for ch in writes {
         let verdict = if ch.passed { "ok" } else { "OUTSIDE" };
         let v = |x: Option<f64>| x.map_or("-".to_string(), |v| format!("{v:.1}"));
         let kernel: Vec<String> = ch.kernel.iter().map(|&x| v(x)).collect();
@@ -430,7 +511,11 @@ pub fn render_text(c: &Comparison) -> String {
             ch.hi
         );
     }
-    for ch in &c.counters {
+}
+
+/// The counter checks.
+fn render_counters(o: &mut String, counters: &[CounterCheck]) {
+    for ch in counters {
         let verdict = if ch.passed { "ok" } else { "OUTSIDE" };
         let _ = writeln!(
             o,
@@ -438,7 +523,11 @@ pub fn render_text(c: &Comparison) -> String {
             ch.name, ch.model, ch.kernel, ch.lo, ch.hi
         );
     }
-    for ch in &c.checks {
+}
+
+/// The threshold checks.
+fn render_checks(o: &mut String, checks: &[Check]) {
+    for ch in checks {
         let (req, act) = if ch.measure == "jaccard" {
             (format!("{:.4}", ch.required), format!("{:.4}", ch.actual))
         } else {
@@ -447,7 +536,6 @@ pub fn render_text(c: &Comparison) -> String {
         let verdict = if ch.passed { "ok" } else { "BELOW THRESHOLD" };
         let _ = writeln!(o, "threshold {} ({}) >= {req}: {act} ({}) {verdict}", ch.name, ch.measure, ch.run);
     }
-    o
 }
 
 /// The JSON rendering (pretty-printed, with a trailing newline).

@@ -5,8 +5,8 @@ use crate::kernel::Kernel;
 use crate::units::Nanos;
 
 impl Kernel {
-    /// Reads the filesystem blocks at byte offsets `blocks` of `file` (`bs` bytes each), one bio and request per
-    /// block as submit_bh issues them (bh_read_nowait, no plug); returns when the last completes.
+    /// submit_bh for each filesystem block at byte offsets `blocks` of `file` (`bs` bytes each): one bio and request
+    /// per block, as bh_read_nowait issues them (no plug); returns when the last completes.
     pub fn read_blocks(&mut self, file: u32, blocks: &[u64], bs: u64) -> Nanos {
         let dev = self.inodes[file as usize].device;
         let mut done = self.now;

@@ -1,3 +1,11 @@
+//! fs/ext4/inode.c and fs/ext4/extents.c (6.18): `ext4_setattr` for a size change, `ext4_fallocate` with
+//! `ext4_punch_hole` and `ext4_zero_range`, as far as the page cache sees them: i_size, the page cache of the range
+//! (through mm/truncate.rs), and which pages read as zeros without I/O (the extent map's holes).
+//!
+//! Simplifications, each marked DIVERGENCE at its line: a truncate, hole or zeroed range with an edge inside a
+//! filesystem block is refused (ext4 zeroes the rest of that block through the page cache and dirties it); no block
+//! allocation or extent tree: the extent map's layout stands, and holes have page granularity (block/mod.rs).
+
 use crate::kernel::Kernel;
 use crate::trace::op::FallocMode;
 
@@ -5,7 +13,13 @@ use crate::trace::op::FallocMode;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Unsupported(pub &'static str);
 
-/// sb->s_maxbytes of ext4 with extents (ext4_max_size): 2^32 - 1 blocks.
+impl From<Unsupported> for crate::kernel::SyscallError {
+    fn from(u: Unsupported) -> Self {
+        crate::kernel::SyscallError::Refused(u.0)
+    }
+}
+
+/// ext4_max_size: sb->s_maxbytes of ext4 with extents, 2^32 - 1 blocks.
 pub fn s_maxbytes(blocksize: u64) -> u64 {
     ((1u64 << 32) - 1) * blocksize
 }
@@ -18,6 +32,7 @@ impl Kernel {
         let (oldsize, bs) = (self.inodes[file as usize].size, self.fs_block_size(file));
         // ext4_truncate -> ext4_block_truncate_page (shrinking or same size), or the tail zeroing of the old EOF block
         // when growing.
+        // DIVERGENCE: refused: the partial block is not zeroed and dirtied through the page cache.
         if (newsize <= oldsize && newsize % bs != 0) || (newsize > oldsize && oldsize % bs != 0) {
             return Err(Unsupported(
             "ftruncate to (or from) a size inside a filesystem block: ext4 zeroes the block's tail in the page cache \
@@ -41,6 +56,8 @@ impl Kernel {
         let (size, bs) = (self.inodes[file as usize].size, self.fs_block_size(file));
         let mut end = offset + len;
         match mode {
+            // DIVERGENCE: no block allocation is modelled: the range reads as zeros where it was a hole (its pages
+            // already are holes) and the layout stays the extent map's.
             FallocMode::Allocate | FallocMode::KeepSize => {
                 if mode == FallocMode::Allocate && end > size {
                     self.inodes[file as usize].size = end;
@@ -55,6 +72,7 @@ impl Kernel {
                 if end > size {
                     end = size.div_ceil(4096) * 4096;
                 }
+                // DIVERGENCE: refused when an edge is inside a block (ext4 zeroes and dirties the partial blocks).
                 if offset % bs != 0 || end % bs != 0 {
                     return Err(Unsupported(
                     "a hole punched inside a filesystem block: ext4 zeroes the partial block in the page cache and \
@@ -65,6 +83,7 @@ impl Kernel {
                 self.inodes[file as usize].extents.punch(offset.div_ceil(4096), end / 4096);
             }
             FallocMode::ZeroRange => {
+                // DIVERGENCE: refused when an edge is inside a block, as for a punched hole.
                 if offset % bs != 0 || end % bs != 0 {
                     return Err(Unsupported(
                         "ZERO_RANGE with an edge inside a filesystem block: ext4 zeroes the partial block in the page \

@@ -1,3 +1,19 @@
+//! fs/fs-writeback.c (6.18): the flusher of each device (`wb_workfn` -> `wb_do_writeback` -> `wb_writeback`), its
+//! inode lists (b_dirty, b_io, b_more_io) and work items, the dirtying of inodes (`__mark_inode_dirty`), the
+//! background and periodic (kupdate) passes, and `writeback_sb_inodes` with `writeback_chunk_size` and
+//! `requeue_inode`. The folios themselves are written by writepages.rs.
+//!
+//! ```text
+//!  __mark_inode_dirty ──> b_dirty (newest at the front) ──queue_io (expired, oldest first)──> b_io ──> written
+//!                                  ^                                                         │ chunk used up
+//!                                  └──── redirty_tail (stopped early) ──── b_more_io <───────┘
+//! ```
+//!
+//! Simplifications, each marked DIVERGENCE at its line: one wb_writeback iteration per flusher step, atomic against
+//! the tasks; no WB_start_all work and no I_SYNC contention (syncs write from the calling task); a non-periodic,
+//! non-background work's expiry cutoff is the time of each queue_io; `requeue_inode` keeps only its main cases; an
+//! fsync takes a clean inode off the lists at once.
+
 use crate::fs::writepages::Wbc;
 use crate::kernel::backing_dev::WbWork;
 use crate::kernel::Kernel;
@@ -11,7 +27,7 @@ pub const MIN_WRITEBACK_PAGES: i64 = 4096 >> 2;
 pub const DIRTY_SCOPE: u64 = 8;
 
 impl Kernel {
-    /// The inode's I_DIRTY_* state as the kernel prints it (`show_inode_state`).
+    /// show_inode_state: the inode's I_DIRTY_* state as the kernel prints it.
     pub fn inode_state(&self, file: u32) -> &'static str {
         let ino = &self.inodes[file as usize];
         match (ino.dirty_sync, ino.dirty_pages) {
@@ -108,9 +124,11 @@ impl Kernel {
         w.wb_reclaimable > wb_bg
     }
 
-    /// One step of the flusher of device `dev` (wb_workfn): finish due completions, pick the work (queued works,
+    /// wb_workfn, one step of device `dev`'s flusher: finish due completions, pick the work (queued works,
     /// then the periodic kupdate pass, then the background pass), run one iteration of wb_writeback, and yield.
     pub fn wb_workfn_step(&mut self, dev: usize) {
+        // DIVERGENCE: one wb_writeback iteration per step, atomic against the tasks (the kernel's kworker runs beside
+        // them and is preempted anywhere); its CPU time moves the flusher's clock (writepages.rs).
         self.wb.wbs[dev].next_run = None;
         self.complete_writeback(self.now);
         if self.wb.wbs[dev].cur.is_none() {
@@ -145,8 +163,11 @@ impl Kernel {
         self.wb.wbs[dev].wake_at(at, false);
     }
 
-    /// get_next_work_item, wb_check_start_all, wb_check_old_data_flush, wb_check_background_flush.
+    /// get_next_work_item + wb_check_old_data_flush + wb_check_background_flush: the next work, a queued one, else
+    /// the periodic (kupdate) pass when it is due, else the background pass when over the background threshold.
     fn next_work(&mut self, dev: usize) -> Option<WbWork> {
+        // DIVERGENCE: no wb_check_start_all: nothing sets WB_start_all (wakeup_flusher_threads is not called: sync(2)
+        // writes from the calling task, reclaim refuses dirty folios).
         if let Some(w) = self.wb.wbs[dev].work_list.pop_front() {
             return Some(w);
         }
@@ -182,7 +203,7 @@ impl Kernel {
         None
     }
 
-    /// The writeback_start (`start`) or writeback_written event of a work (trace_writeback_start/written).
+    /// trace_writeback_start / trace_writeback_written: the event of a work (`start` picks which).
     fn emit_work(&mut self, dev: usize, w: &WbWork, start: bool) {
         if !self.events_on() {
             return;
@@ -199,7 +220,7 @@ impl Kernel {
         self.emit(e);
     }
 
-    /// One iteration of wb_writeback's loop for the current work; returns whether the work goes on.
+    /// wb_writeback, one iteration of its loop for the current work; returns whether the work goes on.
     fn wb_writeback_iteration(&mut self, dev: usize) -> bool {
         let w = self.wb.wbs[dev].cur.clone().unwrap();
         if w.nr_pages <= 0 {
@@ -215,6 +236,9 @@ impl Kernel {
         let mut queued = false;
         if self.wb.wbs[dev].b_io.is_empty() {
             let now = self.now.0;
+            // DIVERGENCE: the cutoff of a work that is neither kupdate nor background would be now; the kernel's is
+            // when wb_writeback started on the work. (Nothing queues such works in the model yet: work_list stays
+            // empty: sync(2) writes from its task, sync.rs.)
             let dirtied_before = if w.for_kupdate {
                 Some(Nanos(now.saturating_sub(self.wb.expire_cs * 10_000_000)))
             } else {
@@ -229,7 +253,9 @@ impl Kernel {
         if progress > 0 || !queued {
             return true;
         }
-        // Nothing written and nothing busy to wait on (no I_SYNC contention in the model): done.
+        // Nothing written and nothing busy to wait on: done.
+        // DIVERGENCE: the kernel waits for an I_SYNC inode of b_more_io (inode_sleep_on_writeback) before giving up;
+        // no inode is ever under I_SYNC elsewhere in the model.
         false
     }
 
@@ -289,6 +315,8 @@ impl Kernel {
         let start = self.now;
         let mut total: i64 = 0;
         while let Some(file) = self.wb.wbs[dev].b_io.pop_back() {
+            // DIVERGENCE: no I_SYNC test (an inode under writeback elsewhere goes to b_more_io, or is waited for with
+            // WB_SYNC_ALL): syncs write from their task without taking the inode (sync.rs).
             let w = self.wb.wbs[dev].cur.clone().unwrap();
             let chunk = writeback_chunk_size(self.wb.wbs[dev].pg.bw.avg_write_bandwidth, self.wb.dom.dirty_limit, &w);
             let mut wbc =
@@ -316,6 +344,10 @@ impl Kernel {
             }
             self.wb.wbs[dev].cur.as_mut().unwrap().written += wrote;
             // requeue_inode.
+            // DIVERGENCE: requeue_inode without its other cases: a WB_SYNC_ALL pass does not restamp dirtied_when, a
+            // slice used up goes to b_more_io even when the inode was redirtied after the cutoff
+            // (inode_dirtied_after), and redirty_tail always restamps dirtied_when, where the kernel restamps it only
+            // when it is older than the newest inode on b_dirty.
             if still_dirty {
                 if wbc.nr_to_write <= 0 {
                     // Used its whole slice: requeue_io, after the other inodes of b_io.
@@ -348,9 +380,11 @@ impl Kernel {
         self.inodes[file as usize].nr_dirty > 0
     }
 
-    /// After a data-integrity sync: an inode with no dirty page left leaves the writeback lists (its dirty state was
+    /// Model: after a data-integrity sync, an inode with no dirty page left leaves the writeback lists (its dirty state was
     /// written); the flusher finds nothing for it.
     pub fn inode_maybe_clean(&mut self, file: u32) {
+        // DIVERGENCE: the kernel's fsync leaves the inode on the wb's lists, I_DIRTY_PAGES set, until the flusher's
+        // next pass finds it clean (requeue_inode); the model takes it off at once.
         if self.inodes[file as usize].nr_dirty > 0 || self.inodes[file as usize].dirtied_when.is_none() {
             return;
         }

@@ -9,6 +9,8 @@ impl Kernel {
     /// multigrain query happens in these runs); when that changes them the inode is marked I_DIRTY_SYNC, and the
     /// next read will update atime (relatime: atime not after mtime).
     pub fn file_update_time(&mut self, file: u32) {
+        // DIVERGENCE: the coarse clock only (one jiffy); 6.18's multigrain timestamps would give a fine-grained time
+        // after a stat had queried ctime, which no modelled op does.
         let now = jiffies_at(self.now.0);
         let ino = &mut self.inodes[file as usize];
         if ino.mtime_tick == Some(now) {

@@ -4,11 +4,14 @@
 
 pub mod buffer;
 pub mod direct_io;
+pub mod drop_caches;
 pub mod ext4;
+pub mod file;
 pub mod fs_writeback;
 pub mod inode;
 pub mod jbd2;
 pub mod open;
+pub mod read_write;
 pub mod readpage;
 pub mod sync;
 pub mod writepages;

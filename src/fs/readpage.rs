@@ -7,8 +7,8 @@ use crate::mm::folio::FolioId;
 use crate::trace::event::EventKind;
 
 impl Kernel {
-    /// The physical runs (sector, sectors) of file pages [index, end), leaving out holes and unwritten extents (read
-    /// as zeros without I/O).
+    /// ext4_map_blocks as ext4_mpage_readpages uses it: the physical runs (sector, sectors) of file pages
+    /// [index, end), leaving out holes and unwritten extents (read as zeros without I/O).
     fn runs_of(&self, file: u32, mut index: u64, end: u64, out: &mut Vec<(u64, u64)>) {
         let ino = &self.inodes[file as usize];
         while index < end {
@@ -19,13 +19,15 @@ impl Kernel {
                     continue;
                 }
             }
+            // DIVERGENCE: holes have page granularity: a page holding any written block is read whole (ext4 reads only
+            // its mapped blocks and zeroes the rest when the filesystem block is smaller than a page).
             let (sector, left) = ino.extents.map(index);
             let n = left.min(end - index).min(ino.extents.data_left(index));
             out.push((sector, n * 8));
             index += n;
         }
     }
-    /// Submits reads of contiguous new folios: ext4_mpage_readpages (->readahead, REQ_RAHEAD) or ->read_folio
+    /// ext4_mpage_readpages (->readahead, REQ_RAHEAD, or ->read_folio): submits reads of contiguous new folios,
     /// building bios, the plug merging them into requests; sets each folio's completion time.
     pub fn submit_folio_reads(&mut self, file: u32, batch: &[FolioId], readahead: bool) {
         let dev = self.inodes[file as usize].device;
@@ -35,6 +37,8 @@ impl Kernel {
         let mut ends = Vec::with_capacity(batch.len());
         for &id in batch {
             let f = *self.folios.get(id);
+            // DIVERGENCE: one segment per 64 KiB of a folio, never shared with the next folio; the kernel merges
+            // physically adjacent pages into one segment, which depends on page frame numbers (block/mod.rs).
             let seg = (f.nr_pages() * 8).min(MAX_SEGMENT_SECTORS);
             let from = runs.len();
             self.runs_of(file, f.index(), f.next_index(), &mut runs);
@@ -84,16 +88,33 @@ impl Kernel {
             }
         }
         let done_at = self.issue_requests(dev, &rwbs, false);
-        for (i, &id) in batch.iter().enumerate() {
-            // Uptodate when the last request holding any of its pages completes.
-            let mine = &runs[if i == 0 { 0 } else { ends[i - 1] }..ends[i]];
-            let ready = done_at
-                .iter()
-                .filter(|(s, e, _)| mine.iter().any(|&(rs, rn)| *s < rs + rn && rs < *e))
-                .map(|x| x.2)
-                .max()
-                .unwrap_or(self.now);
-            self.folios.set_ready_at(id, ready);
+        // Uptodate when the last request holding any of its pages completes.
+        let readies: Vec<crate::units::Nanos> = (0..batch.len())
+            .map(|i| {
+                let mine = &runs[if i == 0 { 0 } else { ends[i - 1] }..ends[i]];
+                done_at
+                    .iter()
+                    .filter(|(s, e, _)| mine.iter().any(|&(rs, rn)| *s < rs + rn && rs < *e))
+                    .map(|x| x.2)
+                    .max()
+                    .unwrap_or(self.now)
+            })
+            .collect();
+        // The request completes on the CPU that submitted it (rq_affinity 1): its end_io ends each of its folios
+        // there before the submitting task, asleep on one, runs again. A request's folios are consecutive.
+        let mut i = 0;
+        while i < batch.len() {
+            let n = readies[i..].iter().take_while(|&&r| r == readies[i]).count();
+            for &id in &batch[i..i + n] {
+                self.folios.set_read_in_flight(id, readies[i], self.cur_task, n as u64 * COMPLETION_FOLIO_NS);
+            }
+            i += n;
         }
     }
 }
+
+/// CPU time of a read request's completion per folio it ends (folio_end_read, waking the folio's waiters), run on the
+/// submitting CPU before the submitting task runs again. From traces/write/readers_and_writer: after a reader's
+/// sync readahead of 32 order-0 folios, the other reader waiting on the same folio ran 25-43 us (quartiles) before
+/// the submitter in 65-85% of the cases.
+pub const COMPLETION_FOLIO_NS: u64 = 1_000;

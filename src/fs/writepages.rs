@@ -1,12 +1,13 @@
-//! Writing dirty folios out: ext4's `ext4_writepages` through `write_cache_pages`-style iteration (the cyclic
+//! Writing dirty folios out (fs/ext4/inode.c `ext4_writepages`, 6.18): its walk of the dirty folios (the cyclic
 //! `writeback_index`, DIRTY and TOWRITE tags), folio writeback start and end (mm/page-writeback.c
 //! `__folio_start_writeback`, `__folio_end_writeback` with `wb_writeout_inc`), and the write requests the block
 //! layer builds from them (bios of physically contiguous folios, merged by the plug, split at max_sectors_kb).
 //!
-//! Simplifications (DIVERGENCE): ext4's delayed allocation places blocks where the extent map (the probe's final
-//! FIEMAP, or the default layout) says, with no metadata writes and no journal; a folio is written whole (ext4
-//! writes only its dirty blocks' pages: the same thing for folios dirtied whole); requests are served in submission
-//! order; the submitter waits for a free tag when the device's queue_depth requests are in flight.
+//! Simplifications, each marked DIVERGENCE at its line: ext4's delayed allocation places blocks where the extent map
+//! (the probe's final FIEMAP, or the default layout) says, with no metadata writes and no journal; a folio is
+//! written whole (ext4 writes only its dirty blocks' pages: the same thing for folios dirtied whole); a bio
+//! released by blk-throttle meets no blk-wbt limit; the writepages CPU time is charged after all the requests are
+//! issued. The submitter waits for blk-wbt (`wbt_wait`), not for a tag (block/mod.rs).
 
 use crate::kernel::Kernel;
 use crate::mm::folio::{FolioId, PG_DIRTY, PG_WRITEBACK};
@@ -134,6 +135,7 @@ impl Kernel {
         // wbc_to_write_flags: REQ_BACKGROUND for the flusher's background and kupdate passes (cyclic, WB_SYNC_NONE).
         let background = wbc.range_cyclic && !wbc.sync_all;
         let last_done = self.submit_write(file, &folios, wbc.sync_all, background);
+        // DIVERGENCE: the CPU time comes after the requests were issued (the kernel issues them as it goes).
         self.now = Nanos(self.now.0 + written * WRITEPAGES_PAGE_NS);
         (written, last_done)
     }
@@ -142,7 +144,8 @@ impl Kernel {
 /// CPU time of writepages per page written (ext4_do_writepages: folio walk, block mapping, bio building), charged
 /// to whoever writes (the flusher, or a task in fsync or sync_file_range): on the host a background iteration of
 /// 3072 pages (96 order-5 folios) took 0.55-0.6 ms from writeback_single_inode_start to writeback_written when
-/// not preempted (traces/write/buffered_1g). DIVERGENCE: the requests are all issued at the start.
+/// not preempted (traces/write/buffered_1g). The requests are all issued at the start (a DIVERGENCE, marked where
+/// the time is charged).
 pub const WRITEPAGES_PAGE_NS: u64 = 190;
 
 /// Blocks ext4 maps per ext4_map_blocks call in writeback (MAX_WRITEPAGES_EXTENT_LEN): each mapped extent goes out
@@ -168,6 +171,8 @@ impl Kernel {
             let nr = f.nr_pages();
             // __folio_start_writeback: PG_writeback set, dirty cleared (folio_clear_dirty_for_io, which write-protects
             // the folio's PTEs: folio_mkclean), accounted.
+            // DIVERGENCE: the whole folio is written; ext4 writes only the pages of its dirty blocks (the same for a
+            // folio dirtied whole, as every write here dirties).
             self.folios.get_mut(id).flags = (f.flags & !PG_DIRTY) | PG_WRITEBACK;
             if !self.ptes.is_empty() {
                 self.folio_mkclean(file, f.index(), nr);
@@ -184,8 +189,11 @@ impl Kernel {
             let w = &mut self.wb.wbs[dev];
             w.wb_reclaimable -= nr;
             w.wb_writeback += nr;
+            // DIVERGENCE: segments per 64 KiB of a folio, as for reads (block/mod.rs).
             let seg = (nr * 8).min(crate::block::MAX_SEGMENT_SECTORS);
             let mut index = f.index();
+            // DIVERGENCE: delayed allocation takes the blocks the extent map gives (the probe's final FIEMAP or the
+            // default layout), without mballoc, metadata writes or a journal handle.
             owners.push((self.inodes[file as usize].extents.map(index).0, id));
             let new_extent = index % map_pages == 0;
             while index < f.next_index() {
@@ -279,13 +287,15 @@ impl Kernel {
     /// wbt_wait (block/blk-wbt.c, rq_qos_throttle): the submitter of a buffered write request sleeps while the device
     /// has as many write requests in flight as blk-wbt allows it (block/wbt.rs), until a batch ends.
     pub fn wbt_wait(&mut self, dev: usize, background: bool) {
+        // DIVERGENCE: waiters are not queued in order (rq_qos_wait's wait queue): whoever submits next after a batch
+        // ends goes first.
         loop {
             self.close_write_batches(self.now);
             let d = &mut self.devices[dev];
             let inflight = d.writes_in_flight();
             let qd = d.nr_requests;
             d.wbt.advance(self.now, inflight > 0, qd);
-            let recent_wait = self.wb.wbs[dev].dirty_sleep.is_some_and(|t| self.now.0 < t.0 + 1_000_000_000);
+            let recent_wait = self.wb.wbs[dev].last_bdp_sleep.is_some_and(|t| self.now.0 < t.0 + 1_000_000_000);
             let d = &mut self.devices[dev];
             if inflight < d.wbt.limit(self.now, qd, background, recent_wait) {
                 d.wbt.wrote();
@@ -298,7 +308,7 @@ impl Kernel {
         }
     }
 
-    /// queue_write_request for a request `r` whose completion events are the usual ones (block_rq_complete,
+    /// Model: queue_write_request for a request `r` whose completion events are the usual ones (block_rq_complete,
     /// block_io_done with `rwbs`).
     pub fn queue_request(
         &mut self,
@@ -316,8 +326,8 @@ impl Kernel {
         self.queue_write_request(dev, r.sector, r.nr_sectors, folios, events, at)
     }
 
-    /// Ends every device's write batch whose end is due by `upto`: its requests complete then (blk_mq_end_request for
-    /// each, in submission order).
+    /// blk_mq_end_request for the requests of every device's write batch whose end is due by `upto`: they complete
+    /// then, in submission order.
     pub fn close_write_batches(&mut self, upto: Nanos) {
         if !self.wb.has_pending_writes() {
             return;
@@ -336,8 +346,8 @@ impl Kernel {
         }
     }
 
-    /// The time the last writeback in flight of `file`'s pages [first, last] completes (filemap_fdatawait_range
-    /// waits for it), if any; for a batch still being collected, its end as known now.
+    /// Model: when the last writeback in flight of `file`'s pages [first, last] completes (what
+    /// filemap_fdatawait_range waits for), if any; for a batch still being collected, its end as known now.
     pub fn writeback_done_at(&self, file: u32, first: u64, last: u64) -> Option<Nanos> {
         let overlaps = |f: u32, ids: &Vec<FolioId>| {
             f == file
@@ -355,7 +365,7 @@ impl Kernel {
         closed.chain(open).max()
     }
 
-    /// Runs every writeback completion due by `upto` (blk_mq_end_request -> ext4_end_bio -> folio_end_writeback):
+    /// ext4_end_bio -> folio_end_writeback: runs every writeback completion due by `upto` (blk_mq_end_request):
     /// PG_writeback cleared, NR_WRITEBACK down, NR_WRITTEN and the wb's WB_WRITTEN up, the writeout fractions
     /// (wb_domain_writeout_add), and the blocks count as allocated on disk.
     pub fn complete_writeback(&mut self, upto: Nanos) {

@@ -1,7 +1,7 @@
 //! include/linux/backing-dev-defs.h and writeback.h: each device's struct bdi_writeback (its flusher's inode
 //! lists, work items and counters) and the machine's writeback state (the global wb_domain, vm.dirty_* settings,
 //! per-task ratelimits, writeback completions in flight). The code is fs/fs_writeback.rs, fs/writepages.rs and
-//! mm/balance_dirty.rs.
+//! mm/page_writeback/ (throttle.rs: balance_dirty_pages_ratelimited on this state).
 
 use std::collections::{BTreeMap, VecDeque};
 
@@ -27,8 +27,8 @@ pub struct WbWork {
 /// BdiWriteback) and its counters (WB_RECLAIMABLE, WB_WRITEBACK, WB_DIRTIED, WB_WRITTEN, in pages).
 #[derive(Clone, Debug)]
 pub struct Wb {
-    /// wb->dirty_sleep: when a task last slept in balance_dirty_pages on this wb (blk-wbt's wb_recent_wait).
-    pub dirty_sleep: Option<Nanos>,
+    /// wb->bdi->last_bdp_sleep (6.8+; wb->dirty_sleep before): when a task last slept in balance_dirty_pages on this wb (blk-wbt's wb_recent_wait).
+    pub last_bdp_sleep: Option<Nanos>,
     /// Newest at the front; move_expired_inodes takes from the back (oldest).
     pub b_dirty: VecDeque<u32>,
     /// The next inode to write is at the back.
@@ -60,7 +60,7 @@ pub struct Wb {
 impl Wb {
     pub(crate) fn new(now_jiffies: u64) -> Self {
         Wb {
-            dirty_sleep: None,
+            last_bdp_sleep: None,
             b_dirty: VecDeque::new(),
             b_io: VecDeque::new(),
             b_more_io: VecDeque::new(),
@@ -100,6 +100,15 @@ impl Wb {
     }
 }
 
+/// The vm sysctls writeback reads: the dirty limits (vm.dirty_ratio, dirty_bytes and their background twins),
+/// vm.dirty_expire_centisecs and vm.dirty_writeback_centisecs.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct WritebackSysctls {
+    pub vm: VmDirtySysctls,
+    pub dirty_expire_centisecs: u64,
+    pub dirty_writeback_centisecs: u64,
+}
+
 /// The writeback side of the kernel: the global wb_domain, the vm.dirty_* settings, per-task and per-CPU
 /// ratelimit state, one Wb per device, NR_WRITEBACK / NR_WRITTEN and the writeback completions in flight.
 #[derive(Clone, Debug, Default)]
@@ -108,6 +117,7 @@ pub struct Writeback {
     pub vm: VmDirtySysctls,
     pub rl: BdpRatelimits,
     pub tasks: Vec<TaskDirty>,
+    // DIVERGENCE: one bdi_writeback per device (its bdi's root wb): no cgroup writeback, as on the cgroup v1 host.
     pub wbs: Vec<Wb>,
     pub nr_writeback: u64,
     pub nr_written: u64,
@@ -133,14 +143,9 @@ pub struct PendingWrite {
 impl Writeback {
     /// Boot-time state for `devices` devices and `tasks` tasks (writeback_set_ratelimit sets ratelimit_pages and
     /// the domain's dirty_limit from the initial dirtyable memory).
-    pub fn new(s: &crate::scenario::Sysctls, devices: usize, tasks: usize, cpus: u64, mem: &DirtyableMemory) -> Self {
+    pub fn new(s: &WritebackSysctls, devices: usize, tasks: usize, cpus: u64, mem: &DirtyableMemory) -> Self {
         let now = jiffies_at(0);
-        let vm = VmDirtySysctls {
-            dirty_ratio: s.dirty_ratio,
-            dirty_bytes: s.dirty_bytes,
-            dirty_background_ratio: s.dirty_background_ratio,
-            dirty_background_bytes: s.dirty_background_bytes,
-        };
+        let vm = s.vm;
         let mut dom = WbDomain::new(now);
         let ratelimit = crate::mm::page_writeback::writeback_set_ratelimit(&mut dom, mem, &vm, false, cpus);
         Writeback {

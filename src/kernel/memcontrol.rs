@@ -3,9 +3,12 @@
 
 /// The workload cgroup's charges other than file pages on this host: 64 MiB held 16192 file pages
 /// (traces/pressure/seq_loop_scan, all 3 runs), i.e. 192 pages of other memory.
+// DIVERGENCE: a constant measured on this host; the kernel charges the worker's stack, page tables, buffers and slab
+// as they are allocated and freed.
 pub const MEMCG_OTHER_PAGES: u64 = 192;
 
 /// The workload's memory cgroup: limit, usage (page_counter) and the per-CPU charge stock, in pages.
+// DIVERGENCE: one memory cgroup (the workload's) and one stock for all CPUs (mm/memcontrol.rs).
 #[derive(Clone, Debug, Default)]
 pub struct Memcg {
     pub limit: u64,

@@ -14,6 +14,8 @@ pub struct Watermarks {
 }
 
 /// The allocation context of a page-cache folio.
+// DIVERGENCE: two contexts only; no __GFP_WRITE (node_dirty_ok spreading, refault detection skipped: mm/filemap.rs),
+// no __GFP_HIGH, __GFP_NOFAIL or atomic allocations.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Gfp {
     /// mapping_gfp_mask (GFP_HIGHUSER_MOVABLE, __GFP_FS cleared by the read path's memalloc_nofs): retries.
@@ -23,6 +25,7 @@ pub enum Gfp {
 }
 
 /// struct zone, for the machine's one zone: sizes, watermarks and what the run saw of them.
+// DIVERGENCE: one node with one zone (ZONE_NORMAL holding all memory), see mm/page_alloc.rs.
 #[derive(Clone, Debug, Default)]
 pub struct Zone {
     /// zone_managed_pages.
@@ -100,7 +103,7 @@ impl Kswapd {
 
 /// The target lruvec's statistics as reclaim reads them: inactive and active file pages and
 /// WORKINGSET_ACTIVATE_FILE as of the last stats flush, and the activations at the last reclaim
-/// (lruvec->refaults[WORKINGSET_FILE], snapshot_refaults).
+/// (lruvec->refaults\[WORKINGSET_FILE\], snapshot_refaults).
 #[derive(Clone, Debug, Default)]
 pub struct LruvecStats {
     pub flushed: [u64; 3],

@@ -15,14 +15,42 @@ use crate::trace::event::{Event, EventKind, Name};
 use crate::units::Nanos;
 
 pub mod backing_dev;
+pub mod cpu;
 mod fs;
 pub mod jbd2;
 pub mod memcontrol;
 pub mod mmzone;
+pub mod syscall;
 mod vmstat;
 
 pub use fs::Inode;
 pub use vmstat::VmStat;
+
+/// The CPU time of entering and leaving a system call (a copy to or from the user is charged per page with the
+/// host's stalls: kernel/cpu.rs).
+// DIVERGENCE: a constant, not measured per host.
+pub const SYSCALL_NS: u64 = 250;
+
+/// Where a call stands after running as far as it could: returned, with its result (bytes or 0, or -errno), or
+/// asleep until a time (the task's state to resume from is in its `Current`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Poll {
+    Done(i64),
+    Sleep(Nanos),
+}
+
+/// A sleep met inside a call: the task sleeps until this time (a folio's read, a write batch's end, a pause), and
+/// the call resumes from the state it saved when the engine runs the task again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Blocked(pub Nanos);
+
+/// Why a system call cannot be run by the model: an op it does not model yet, or one it refuses (the message says
+/// what); the engine turns either into a `SimError` naming the task.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SyscallError {
+    NotModelled(&'static str),
+    Refused(&'static str),
+}
 
 /// Where events go. Off means no event is built at all.
 #[derive(Clone, Debug, Default)]
@@ -40,6 +68,8 @@ pub struct Kernel {
     pub devices: Vec<BlockDevice>,
     /// Per device: bdi->io_pages (max_sectors_kb / 4).
     pub io_pages: Vec<u64>,
+    /// Per device: bdi->ra_pages (read_ahead_kb / 4), a new open file's readahead window.
+    pub ra_pages: Vec<u64>,
     pub sink: EventSink,
     pub vm: VmStat,
     /// The file LRU of the (single) memory domain.
@@ -85,6 +115,8 @@ pub struct Kernel {
 }
 
 impl Kernel {
+    /// Model: a machine of `inodes` on `devices` (each with its bdi->io_pages), events recorded or not; the
+    /// composition root (sim/build.rs) sets the rest.
     pub fn new(inodes: Vec<Inode>, devices: Vec<BlockDevice>, io_pages: Vec<u64>, events: bool) -> Self {
         Kernel {
             now: Nanos(0),
@@ -93,6 +125,7 @@ impl Kernel {
             inodes,
             devices,
             io_pages,
+            ra_pages: Vec::new(),
             sink: EventSink { enabled: events, events: Vec::new() },
             vm: VmStat::default(),
             lru: Lruvec::default(),
@@ -121,37 +154,40 @@ impl Kernel {
         }
     }
 
+    /// Model: whether events are recorded (when not, no event is even built).
     #[inline]
     pub fn events_on(&self) -> bool {
         self.sink.enabled
     }
 
-    /// Records an event at the running task's clock.
+    /// Model: records an event at the running task's clock (where the kernel fires a tracepoint).
     pub fn emit(&mut self, kind: EventKind) {
         self.emit_at(self.now, kind);
     }
 
+    /// Model: records an event at `time`.
     pub fn emit_at(&mut self, time: Nanos, kind: EventKind) {
         if self.sink.enabled {
             self.sink.events.push(Event { time, task: self.task.clone(), kind });
         }
     }
 
+    /// Model: the scenario's name of `file`, which events show where the kernel prints an inode number.
     pub fn file_name(&self, file: u32) -> Name {
         self.inodes[file as usize].name.clone()
     }
 
-    /// The block size of the filesystem holding `file` (4096 unless set per device).
+    /// i_blocksize: the block size of the filesystem holding `file` (4096 unless set per device).
     pub fn fs_block_size(&self, file: u32) -> u64 {
         self.fs_block.get(self.inodes[file as usize].device).copied().unwrap_or(4096)
     }
 
-    /// bdi->io_pages of the file's device.
+    /// inode_to_bdi: the file's device's bdi->io_pages, its largest I/O in pages (max_sectors_kb / 4).
     pub fn io_pages(&self, file: u32) -> u64 {
         self.io_pages[self.inodes[file as usize].device]
     }
 
-    /// Checks the page cache's invariants: every cached folio is on exactly one LRU list, the lists' links and
+    /// Model: checks the page cache's invariants: every cached folio is on exactly one LRU list, the lists' links and
     /// counts hold, and the cached pages add up.
     pub fn check_invariants(&self) -> Result<(), String> {
         self.lru.check(&self.folios)?;

@@ -41,6 +41,8 @@ const LEVEL1: u64 = 1 << 62;
 
 /// The node holding a folio of `order` at `index` and the slots it occupies there (orders 0..=11).
 fn node_slots(index: u64, order: u8) -> (u64, u64) {
+    // DIVERGENCE: every entry lives in a node, even a file's single entry at index 0, which the kernel keeps in the
+    // xarray's head (no node: a lone shadow there is never on the shadow-node list).
     let (key, first, n) = if order < 6 {
         (index >> 6, index & 63, 1u64 << order)
     } else {
@@ -344,11 +346,6 @@ impl AddressSpace {
         self.folios.range(from, to).map(|(_, id)| id)
     }
 
-    /// The last cached page, if any.
-    pub(super) fn last_index(&self) -> Option<u64> {
-        self.folios.end().map(|e| e - 1)
-    }
-
     /// Bytes of the page index (the folios themselves are in the slab).
     pub fn index_bytes(&self) -> usize {
         self.folios.bytes()
@@ -359,7 +356,7 @@ impl AddressSpace {
     /// quirk: started inside a large folio, the cursor's slot offset moves to the folio's first slot while its index
     /// does not, so the returned index is skewed by the distance into the folio until the walk leaves the node.
     pub fn next_miss(&self, slab: &FolioSlab, index: u64, max_scan: u64) -> u64 {
-        let mut xas = XaCursor::new(self, slab, index);
+        let mut xas = XaCursor::new(&self.folios, self.large > 0, slab, index);
         for n in 0..max_scan {
             let e = if n == 0 { xas.load() } else { xas.next() };
             if e == Slot::Null {
@@ -376,7 +373,7 @@ impl AddressSpace {
     /// empty slot, `u64::MAX` when the walk went below 0, or the last index visited when all were present (same
     /// cursor semantics as `next_miss`).
     pub fn prev_miss(&self, slab: &FolioSlab, index: u64, max_scan: u64) -> u64 {
-        let mut xas = XaCursor::new(self, slab, index);
+        let mut xas = XaCursor::new(&self.folios, self.large > 0, slab, index);
         for n in 0..max_scan {
             let e = if n == 0 { xas.load() } else { xas.prev() };
             if e == Slot::Null || xas.index == u64::MAX {

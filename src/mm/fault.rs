@@ -9,18 +9,31 @@
 //! (FAULT_FLAG_TRIED only after a major fault) goes through fault-around again, which is what the host's traces
 //! show (a `mm_filemap_map_pages` after each readahead).
 //!
-//! Simplifications: mappings are assumed 2 MiB aligned (the kernel aligns file mappings of 2 MiB or more for
-//! filesystems with large folios), so the page-table offset of a page is its offset in the mapping modulo 512;
-//! no PMD mappings of order-9 folios (DIVERGENCE: the kernel maps an aligned 2 MiB folio with one PMD and
-//! emits no `mm_filemap_map_pages` for it); VM_EXEC read-around is not modelled; write faults come with the
-//! write side.
+//! Simplifications, each marked DIVERGENCE at its line: mappings are assumed 2 MiB aligned (the kernel aligns file
+//! mappings of 2 MiB or more for filesystems with large folios), so the page-table offset of a page is its offset in
+//! the mapping modulo 512; no PMD mappings of order-9 folios (the kernel maps an aligned 2 MiB folio with one PMD
+//! and emits no `mm_filemap_map_pages` for it); no VM_EXEC mappings, so no VM_EXEC read-around. Write faults are
+//! fault_write.rs's.
 
-use super::filemap::OpenFile;
 use super::folio::{Folio, FolioId, PG_READAHEAD, PG_WORKINGSET};
-use super::readahead::Ractl;
-use crate::kernel::Kernel;
+use super::readahead::ReadaheadControl;
+use crate::fs::file::OpenFile;
+use crate::kernel::{Blocked, Kernel};
 use crate::mm::pgtable::Ptes;
 use crate::trace::event::EventKind;
+
+/// Where a page fault stands between its sleeps.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum FaultState {
+    /// Not started (or done).
+    #[default]
+    New,
+    /// Asleep on a folio with the fault lock dropped: the fault is tried again after the wake (VM_FAULT_RETRY),
+    /// `first_try` false once FAULT_FLAG_TRIED is set.
+    Retry { first_try: bool },
+    /// Asleep on the folio lock of a second try, holding the fault lock: the page is mapped after the wake.
+    Map,
+}
 
 /// fault_around_bytes / PAGE_SIZE.
 pub const FAULT_AROUND_PAGES: u64 = 16;
@@ -61,7 +74,8 @@ impl Vma {
 }
 
 impl Kernel {
-    /// A folio fault-around may map (next_uptodate_folio): uptodate, unlocked, not PG_readahead, inside i_size.
+    /// next_uptodate_folio: whether fault-around may map the folio: uptodate, unlocked, not PG_readahead, inside
+    /// i_size.
     fn mappable(&self, id: FolioId, max_idx: u64) -> bool {
         let f = self.folios.get(id);
         self.folios.uptodate(id, self.now) && !f.test(PG_READAHEAD) && f.index() < max_idx
@@ -80,6 +94,8 @@ impl Kernel {
             ids.push(id);
         }
         ids.extend(self.inodes[file as usize].mapping.range(start + 1, end + 1));
+        // DIVERGENCE: every folio is mapped with PTEs; the kernel's filemap_map_pmd maps a PMD-aligned order-9 folio
+        // with one PMD (and then emits no mm_filemap_map_pages).
         for id in ids {
             let f = *self.folios.get(id);
             if !self.mappable(id, max_idx) {
@@ -116,6 +132,8 @@ impl Kernel {
 /// do_fault_around: the 16-page aligned window around the fault, clamped to the VMA and its page table.
 fn fault_around_window(vma: &Vma, page: u64) -> (u64, u64) {
     let vma_off = page - vma.pgoff;
+    // DIVERGENCE: the mapping is taken to start on a 2 MiB boundary, so a page's page-table slot is its offset in the
+    // mapping modulo 512 (the kernel uses the virtual address).
     let pte_off = vma_off % PTRS_PER_PTE;
     let from_pte = (pte_off & !(FAULT_AROUND_PAGES - 1)).max(pte_off - pte_off.min(vma_off));
     let to_pte = (from_pte + FAULT_AROUND_PAGES).min(PTRS_PER_PTE).min(pte_off + vma.pages - vma_off) - 1;
@@ -126,7 +144,7 @@ impl Kernel {
     /// do_sync_mmap_readahead: readahead for a major fault. Returns whether the fault lock was dropped (fpin).
     fn do_sync_mmap_readahead(&mut self, of: &mut OpenFile, vma: &Vma, page: u64, first_try: bool) -> bool {
         if vma.huge {
-            let mut ractl = Ractl::new(of.file, page & !(HPAGE_PMD_NR - 1), of.random);
+            let mut ractl = ReadaheadControl::new(of.file, page & !(HPAGE_PMD_NR - 1), of.random);
             of.ra.size = if vma.rand { HPAGE_PMD_NR } else { 2 * HPAGE_PMD_NR };
             of.ra.async_size = HPAGE_PMD_NR;
             of.ra.order = HPAGE_PMD_ORDER;
@@ -137,7 +155,7 @@ impl Kernel {
             return false;
         }
         if vma.seq {
-            let mut ractl = Ractl::new(of.file, page, of.random);
+            let mut ractl = ReadaheadControl::new(of.file, page, of.random);
             let req = of.ra.ra_pages;
             self.page_cache_sync_ra(&mut ractl, &mut of.ra, req);
             return first_try;
@@ -149,11 +167,12 @@ impl Kernel {
             return false;
         }
         // Read-around.
+        // DIVERGENCE: no VM_EXEC mappings, so never the VM_EXEC case of the kernel's read-around.
         of.ra.start = page.saturating_sub(of.ra.ra_pages / 2);
         of.ra.size = of.ra.ra_pages;
         of.ra.async_size = of.ra.ra_pages / 4;
         of.ra.order = 0;
-        let mut ractl = Ractl::new(of.file, of.ra.start, of.random);
+        let mut ractl = ReadaheadControl::new(of.file, of.ra.start, of.random);
         self.page_cache_ra_order(&mut ractl, &mut of.ra);
         first_try
     }
@@ -166,7 +185,7 @@ impl Kernel {
         of.ra.mmap_miss = of.ra.mmap_miss.saturating_sub(1);
         let id = self.inodes[of.file as usize].mapping.lookup(&self.folios, page).expect("caller found the folio");
         if self.folios.get(id).test(PG_READAHEAD) {
-            let mut ractl = Ractl::new(of.file, page, of.random);
+            let mut ractl = ReadaheadControl::new(of.file, page, of.random);
             let req = of.ra.ra_pages;
             self.page_cache_async_ra(&mut ractl, &mut of.ra, id, req);
             return first_try;
@@ -174,27 +193,56 @@ impl Kernel {
         false
     }
 
-    /// A read access to file page `page` through `vma` (do_read_fault). Returns false for SIGBUS (beyond EOF).
-    pub fn handle_read_access(&mut self, of: &mut OpenFile, vma: &mut Vma, page: u64) -> bool {
-        if self.ptes[vma.pte].is_mapped(page - vma.pgoff) {
-            self.ptes[vma.pte].touch(page - vma.pgoff);
-            return true;
+    /// handle_mm_fault for a read access to file page `page` through `vma`: a mapped page is only touched (its PTE
+    /// made young), an unmapped one faults (do_read_fault), which may sleep on a folio under I/O (`st` keeps where
+    /// the fault stands; call again after the sleep). Ok(false) for SIGBUS (beyond EOF).
+    pub fn handle_read_access(
+        &mut self,
+        of: &mut OpenFile,
+        vma: &mut Vma,
+        page: u64,
+        st: &mut FaultState,
+    ) -> Result<bool, Blocked> {
+        if *st == FaultState::New {
+            if self.ptes[vma.pte].is_mapped(page - vma.pgoff) {
+                self.ptes[vma.pte].touch(page - vma.pgoff);
+                return Ok(true);
+            }
+            self.vm.pgfault += 1;
         }
-        self.vm.pgfault += 1;
-        self.do_fault(of, vma, page, true)
+        self.do_fault(of, vma, page, true, st)
     }
 
     /// do_read_fault (with fault-around: filemap_map_pages first) or the __do_fault of do_shared_fault (without), then
     /// filemap_fault and finish_fault, which maps the page (read-only; a write fault makes it writable after
-    /// page_mkwrite). False on SIGBUS (beyond the end of the file).
-    pub fn do_fault(&mut self, of: &mut OpenFile, vma: &mut Vma, page: u64, fault_around: bool) -> bool {
-        let mut first_try = true;
+    /// page_mkwrite). Ok(false) on SIGBUS (beyond the end of the file). Sleeps on a folio under I/O
+    /// (lock_folio_maybe_drop_mmap, filemap_read_folio): `st` says how the fault goes on after the wake (retried,
+    /// VM_FAULT_RETRY, or the page mapped) and is `New` again once it is done.
+    pub fn do_fault(
+        &mut self,
+        of: &mut OpenFile,
+        vma: &mut Vma,
+        page: u64,
+        fault_around: bool,
+        st: &mut FaultState,
+    ) -> Result<bool, Blocked> {
+        let mut first_try = match *st {
+            FaultState::New => true,
+            FaultState::Retry { first_try } => first_try,
+            FaultState::Map => {
+                // The lock was taken after the sleep on a second try: finish_fault.
+                *st = FaultState::New;
+                self.ptes[vma.pte].map(page - vma.pgoff);
+                return Ok(true);
+            }
+        };
+        *st = FaultState::New;
         loop {
             if fault_around {
                 let (from, to) = fault_around_window(vma, page);
                 self.filemap_map_pages(of, vma, from, to);
                 if self.ptes[vma.pte].is_mapped(page - vma.pgoff) {
-                    return true;
+                    return Ok(true);
                 }
             }
             // filemap_fault.
@@ -204,7 +252,7 @@ impl Kernel {
                 self.emit(EventKind::MmFilemapFault { file: name, index: page });
             }
             if page >= self.inodes[file as usize].size.div_ceil(4096) {
-                return false;
+                return Ok(false);
             }
             let mut fpin = false;
             let mut major = false;
@@ -238,15 +286,17 @@ impl Kernel {
             };
             if self.folios.partial_blocks(id).is_some() && self.folios.ready_at(id) <= self.now {
                 // A folio a write left partly valid: page_not_uptodate -> filemap_read_folio reads the missing blocks
-                // (block_read_full_folio) and waits (without it the fault would retry forever).
+                // (block_read_full_folio), the folio locked until they complete; the wait is below.
                 self.vm.sync_misses += 1;
                 self.block_read_full_folio(file, id);
             }
             if !self.folios.uptodate(id, self.now) {
-                // lock_folio_maybe_drop_mmap: sleep on the folio lock (dropping the fault lock on a first try).
+                // lock_folio_maybe_drop_mmap: sleep on the folio lock (dropping the fault lock on a first try, which
+                // ends in VM_FAULT_RETRY, with FAULT_FLAG_TRIED only after a major fault).
                 fpin |= first_try;
                 self.vm.sync_misses += 1;
-                self.now = self.folios.ready_at(id);
+                *st = if fpin { FaultState::Retry { first_try: first_try && !major } } else { FaultState::Map };
+                return Err(Blocked(self.folios.wake_at(id, self.cur_task)));
             }
             if fpin {
                 // VM_FAULT_RETRY: the arch handler retries, with FAULT_FLAG_TRIED only after a major fault.
@@ -257,7 +307,7 @@ impl Kernel {
             }
             // finish_fault: map the faulting page.
             self.ptes[vma.pte].map(page - vma.pgoff);
-            return true;
+            return Ok(true);
         }
     }
 }

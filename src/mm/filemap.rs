@@ -1,27 +1,60 @@
 //! mm/filemap.c, read side (6.18): `filemap_read`, `filemap_get_pages`, `filemap_get_read_batch`,
 //! `filemap_create_folio`, waiting on a locked folio (`filemap_update_page`); and `filemap_cachestat` (cachestat(2)).
 //!
-//! Simplifications: reads never fail (no -EIO, no truncation races); `folio_mark_accessed` sets PG_referenced
-//! only (the LRU comes with issue 4).
+//! `filemap_add_folio` (memcg charge, insertion taking a shadow entry, `workingset_refault`, `folio_add_lru`) and the
+//! removal of a folio (`__filemap_remove_folio`) live here too, as in the kernel; `folio_mark_accessed`'s promotion
+//! is swap.rs's.
+//!
+//! Simplifications, each marked DIVERGENCE at its line: reads never fail (no -EIO, no `shrink_readahead_size_eio`)
+//! and a folio never leaves the mapping while a reader waits for it (no truncation race); a folio added for a write
+//! (__GFP_WRITE) goes through refault detection like any other.
 
 use super::folio::{Folio, FolioId, FOLIO_BATCH, PG_ACTIVE, PG_DIRTY, PG_READAHEAD, PG_WORKINGSET, PG_WRITEBACK};
-use super::readahead::{FileRaState, Ractl};
+use super::readahead::ReadaheadControl;
 use super::swap::{folio_add_lru, folio_lru_list, folio_mark_accessed};
 use super::workingset::Shadow;
+use crate::fs::file::Files;
+use crate::fs::file::OpenFile;
 use crate::kernel::mmzone::Gfp;
-use crate::kernel::Kernel;
+use crate::kernel::SYSCALL_NS;
+use crate::kernel::{Kernel, Poll};
+use crate::trace::cachestat::Cachestat;
 use crate::trace::event::EventKind;
+use crate::trace::op::Fd;
 use crate::units::Nanos;
 
-/// struct file: what the read path needs of an open file.
+/// A buffered read between its sleeps: where it is, what it read, and what it sleeps on.
 #[derive(Clone, Debug)]
-pub struct OpenFile {
-    pub file: u32,
-    pub ra: FileRaState,
-    /// FMODE_RANDOM (POSIX_FADV_RANDOM).
-    pub random: bool,
-    /// FMODE_NOREUSE (POSIX_FADV_NOREUSE).
-    pub noreuse: bool,
+pub struct ReadCont {
+    pos: u64,
+    remaining: u64,
+    already: u64,
+    /// The position the last copy ended at (ra->prev_pos when the read returns).
+    last_pos: i64,
+    flags: ReadFlags,
+    wait: ReadWait,
+    /// The batch held while asleep.
+    batch: Vec<FolioId>,
+}
+
+/// What a read sleeps on inside filemap_get_pages, and so how it goes on after the wake.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ReadWait {
+    #[default]
+    None,
+    /// filemap_create_folio's read: the new folio is the batch.
+    NewFolio,
+    /// filemap_read_folio of the batch's last folio (partially valid): the batch is returned whole.
+    Updated,
+    /// A folio under readahead (folio_put_wait_locked): AOP_TRUNCATED_PAGE.
+    Locked,
+}
+
+/// Why filemap_get_pages returns no batch.
+#[derive(Clone, Copy, Debug)]
+enum GetPages {
+    Errno(i64),
+    Sleep(Nanos),
 }
 
 /// Flags of one read call (IOCB_*).
@@ -61,10 +94,11 @@ impl Kernel {
     }
 
     /// filemap_get_pages: a batch of uptodate folios for the read at `pos` of `count` bytes, running sync readahead
-    /// on a miss and async readahead on a marked folio. When the batch ends in a folio still under I/O, the task waits
-    /// for it (filemap_update_page), drops it and returns the folios before it, or retries the lookup when it was the
-    /// only one (AOP_TRUNCATED_PAGE), so a cold read is usually served by one call. The tracepoint fires only on the
-    /// path that returns a full batch, as in the kernel. `Err(-EAGAIN)` with IOCB_NOWAIT when I/O would be waited on.
+    /// on a miss and async readahead on a marked folio. When the batch ends in a folio still under I/O, the task
+    /// sleeps on it (filemap_update_page), then drops it and returns the folios before it, or retries the lookup when
+    /// it was the only one (AOP_TRUNCATED_PAGE), so a cold read is usually served by one call. The tracepoint fires
+    /// only on the path that returns a full batch, as in the kernel. `Err(Errno(-EAGAIN))` with IOCB_NOWAIT when I/O
+    /// would be waited on; `Err(Sleep)`: the task sleeps, `wait` says how the call goes on after the wake.
     fn get_pages(
         &mut self,
         of: &mut OpenFile,
@@ -72,161 +106,224 @@ impl Kernel {
         count: u64,
         flags: ReadFlags,
         batch: &mut Vec<FolioId>,
-    ) -> Result<(), i64> {
+        wait: &mut ReadWait,
+    ) -> Result<(), GetPages> {
         let index = pos >> 12;
         let last_index = (pos + count).div_ceil(4096);
-        loop {
-            self.get_read_batch(of.file, index, last_index - 1, batch);
-            if batch.is_empty() {
-                self.vm.sync_misses += 1;
-                let mut ractl = Ractl::new(of.file, index, of.random);
-                self.page_cache_sync_ra(&mut ractl, &mut of.ra, last_index - index);
-                self.get_read_batch(of.file, index, last_index - 1, batch);
-            }
-            if batch.is_empty() {
-                if flags.nowait {
-                    return Err(-(libc::EAGAIN as i64));
-                }
-                // filemap_create_folio reads the page synchronously and returns it (no tracepoint on this path).
-                let id = self.create_folio(of.file, index);
-                self.now = self.now.max(self.folios.ready_at(id));
-                batch.push(id);
-                return Ok(());
-            }
-            let last = *batch.last().unwrap();
-            let f = *self.folios.get(last);
-            if f.test(PG_READAHEAD) {
-                // The batch holds references to its folios while readahead allocates: reclaim must keep them.
-                self.pinned.extend_from_slice(batch);
-                let mut ractl = Ractl::new(of.file, f.index(), of.random);
-                self.page_cache_async_ra(&mut ractl, &mut of.ra, last, last_index - f.index());
-                self.pinned.clear();
-            }
-            if self.folios.partial_blocks(last).is_some() && self.folios.ready_at(last) <= self.now {
-                if flags.nowait {
-                    return Err(-(libc::EAGAIN as i64));
-                }
-                // filemap_update_page -> filemap_read_folio: the folio is locked here, read and waited for.
-                self.vm.sync_misses += 1;
-                self.block_read_full_folio(of.file, last);
-            }
-            if !self.folios.uptodate(last, self.now) {
-                if !flags.nowait {
-                    // folio_put_wait_locked: sleep until the read completes, then AOP_TRUNCATED_PAGE.
-                    self.vm.sync_misses += 1;
-                    self.now = self.folios.ready_at(last);
-                }
-                batch.pop();
+        match std::mem::take(wait) {
+            ReadWait::None => {}
+            // filemap_create_folio's read done: its folio is the batch (no tracepoint on this path).
+            ReadWait::NewFolio => return Ok(()),
+            ReadWait::Updated => return self.got_pages(of, index, last_index),
+            ReadWait::Locked => {
                 if !batch.is_empty() {
                     return Ok(());
                 }
-                if flags.nowait {
-                    return Err(-(libc::EAGAIN as i64));
-                }
-                continue;
             }
-            if self.events_on() {
-                let file = self.file_name(of.file);
-                self.emit(EventKind::MmFilemapGetPages { file, index, last_index: last_index - 1 });
+        }
+        self.get_read_batch(of.file, index, last_index - 1, batch);
+        if batch.is_empty() {
+            self.vm.sync_misses += 1;
+            let mut ractl = ReadaheadControl::new(of.file, index, of.random);
+            self.page_cache_sync_ra(&mut ractl, &mut of.ra, last_index - index);
+            self.get_read_batch(of.file, index, last_index - 1, batch);
+        }
+        if batch.is_empty() {
+            if flags.nowait {
+                return Err(GetPages::Errno(-(libc::EAGAIN as i64)));
+            }
+            // filemap_create_folio reads the page synchronously and returns it.
+            let id = self.create_folio(of.file, index);
+            batch.push(id);
+            let ready = self.folios.wake_at(id, self.cur_task);
+            if ready > self.now {
+                *wait = ReadWait::NewFolio;
+                return Err(GetPages::Sleep(ready));
             }
             return Ok(());
         }
+        let last = *batch.last().unwrap();
+        let f = *self.folios.get(last);
+        if f.test(PG_READAHEAD) {
+            // The batch holds references to its folios while readahead allocates: reclaim must keep them.
+            let pins = self.pinned.len();
+            self.pinned.extend_from_slice(batch);
+            let mut ractl = ReadaheadControl::new(of.file, f.index(), of.random);
+            self.page_cache_async_ra(&mut ractl, &mut of.ra, last, last_index - f.index());
+            self.pinned.truncate(pins);
+        }
+        if self.folios.partial_blocks(last).is_some() && self.folios.ready_at(last) <= self.now {
+            if flags.nowait {
+                return Err(GetPages::Errno(-(libc::EAGAIN as i64)));
+            }
+            // filemap_update_page -> filemap_read_folio: the folio is locked, read and slept on; then the batch
+            // is returned whole.
+            self.vm.sync_misses += 1;
+            let done = self.block_read_full_folio(of.file, last);
+            if done > self.now {
+                *wait = ReadWait::Updated;
+                return Err(GetPages::Sleep(done));
+            }
+        }
+        // DIVERGENCE: the read always succeeds: no -EIO (filemap_read_folio's error, shrink_readahead_size_eio).
+        if !self.folios.uptodate(last, self.now) {
+            let ready = self.folios.wake_at(last, self.cur_task);
+            batch.pop();
+            if flags.nowait {
+                if !batch.is_empty() {
+                    return Ok(());
+                }
+                return Err(GetPages::Errno(-(libc::EAGAIN as i64)));
+            }
+            // folio_put_wait_locked: sleep until the read completes, then AOP_TRUNCATED_PAGE: the folios before
+            // it are returned (or the lookup is retried when there are none).
+            self.vm.sync_misses += 1;
+            *wait = ReadWait::Locked;
+            return Err(GetPages::Sleep(ready));
+        }
+        self.got_pages(of, index, last_index)
     }
 
-    /// filemap_read: a buffered read of `count` bytes at `pos`. Returns the bytes read or a negative errno.
-    pub fn filemap_read(&mut self, of: &mut OpenFile, pos: u64, count: u64, flags: ReadFlags) -> i64 {
-        // rw_verify_area: a range past loff_t is EINVAL; vfs_read caps the count at MAX_RW_COUNT.
+    /// filemap_get_pages's end when it returns a batch whose folios are all uptodate: its tracepoint.
+    fn got_pages(&mut self, of: &OpenFile, index: u64, last_index: u64) -> Result<(), GetPages> {
+        if self.events_on() {
+            let file = self.file_name(of.file);
+            self.emit(EventKind::MmFilemapGetPages { file, index, last_index: last_index - 1 });
+        }
+        Ok(())
+    }
+
+    /// filemap_read's start: EINVAL for a range past loff_t; the count capped at MAX_RW_COUNT (vfs_read). `Err(r)`:
+    /// the call returns `r` at once (an error, or 0 for an empty read).
+    pub fn filemap_read_start(
+        &mut self,
+        of: &OpenFile,
+        pos: u64,
+        count: u64,
+        flags: ReadFlags,
+    ) -> Result<ReadCont, i64> {
         if pos > i64::MAX as u64 || pos.checked_add(count).is_none_or(|e| e > i64::MAX as u64) {
-            return -(libc::EINVAL as i64);
+            return Err(-(libc::EINVAL as i64));
         }
         let count = count.min(crate::trace::op::MAX_RW_COUNT);
         if count == 0 {
-            return 0;
+            return Err(0);
         }
-        // The batch buffer lives in the kernel so the hit path allocates nothing.
-        let mut batch = std::mem::take(&mut self.read_batch);
-        let r = self.read_loop(of, pos, count, flags, &mut batch);
+        Ok(ReadCont {
+            pos,
+            remaining: count,
+            already: 0,
+            last_pos: of.ra.prev_pos,
+            flags,
+            wait: ReadWait::None,
+            batch: Vec::new(),
+        })
+    }
+
+    /// filemap_read: a buffered read, run until it returns (the bytes read, or a negative errno) or sleeps on a folio
+    /// under I/O (then call again with the same state after the wake). The batch buffer lives in the kernel while
+    /// the read runs, so the hit path allocates nothing; a sleeping read keeps its own.
+    pub fn filemap_read(&mut self, of: &mut OpenFile, r: &mut ReadCont) -> Poll {
+        let mut batch = if r.wait == ReadWait::None {
+            std::mem::take(&mut self.read_batch)
+        } else {
+            let mut batch = std::mem::take(&mut r.batch);
+            self.unpin(&batch);
+            self.revalidate(of.file, &mut batch);
+            batch
+        };
+        let done = self.read_loop(of, r, &mut batch);
+        if let Poll::Sleep(_) = done {
+            self.pinned.extend_from_slice(&batch);
+            r.batch = batch;
+            return done;
+        }
         self.read_batch = batch;
         // file_accessed: atime, with relatime.
         self.touch_atime(of.file);
-        r
+        done
     }
 
-    /// The body of filemap_read: get_pages, mark accessed, copy, until the request or the file ends.
-    fn read_loop(
-        &mut self,
-        of: &mut OpenFile,
-        mut pos: u64,
-        count: u64,
-        flags: ReadFlags,
-        batch: &mut Vec<FolioId>,
-    ) -> i64 {
-        let mut remaining = count;
-        let mut already = 0u64;
-        let mut last_pos = of.ra.prev_pos;
+    /// Model: drops one pin of each folio of `batch` (a sleeping reader's references).
+    fn unpin(&mut self, batch: &[FolioId]) {
+        for id in batch {
+            if let Some(i) = self.pinned.iter().rposition(|p| p == id) {
+                self.pinned.swap_remove(i);
+            }
+        }
+    }
+
+    /// Model: a sleeping reader's batch after the wake: its folios in order while each is still the file's at the index
+    /// after the one before. DIVERGENCE: the kernel's reader holds references, so a folio truncated meanwhile is
+    /// copied from anyway (stale data); the model ends the batch before it (reclaim skips pinned folios).
+    fn revalidate(&self, file: u32, batch: &mut Vec<FolioId>) {
+        let mapping = &self.inodes[file as usize].mapping;
+        let mut next: Option<u64> = None;
+        let keep = batch
+            .iter()
+            .take_while(|&&id| {
+                let f = self.folios.get(id);
+                let ok = f.file() == file
+                    && next.is_none_or(|n| n == f.index())
+                    && mapping.lookup(&self.folios, f.index()) == Some(id);
+                next = Some(f.next_index());
+                ok
+            })
+            .count();
+        batch.truncate(keep);
+    }
+
+    /// filemap_read's loop: get_pages, mark accessed, copy, until the request or the file ends.
+    fn read_loop(&mut self, of: &mut OpenFile, r: &mut ReadCont, batch: &mut Vec<FolioId>) -> Poll {
         loop {
             let isize = self.inodes[of.file as usize].size;
-            if pos >= isize {
+            if r.pos >= isize {
                 break;
             }
-            if let Err(e) = self.get_pages(of, pos, remaining, flags, batch) {
-                if already == 0 {
-                    of.ra.prev_pos = last_pos;
-                    return e;
+            match self.get_pages(of, r.pos, r.remaining, r.flags, batch, &mut r.wait) {
+                Ok(()) => {}
+                Err(GetPages::Sleep(t)) => return Poll::Sleep(t),
+                Err(GetPages::Errno(e)) => {
+                    if r.already == 0 {
+                        of.ra.prev_pos = r.last_pos;
+                        return Poll::Done(e);
+                    }
+                    break;
                 }
-                break;
             }
             let isize = self.inodes[of.file as usize].size;
-            if pos >= isize {
+            if r.pos >= isize {
                 break;
             }
-            let end_offset = isize.min(pos + remaining);
+            let end_offset = isize.min(r.pos + r.remaining);
             // Mark the first folio accessed unless this read continues in the folio the last one ended in.
             let first = *self.folios.get(batch[0]);
-            let same = last_pos > 0
-                && ((last_pos as u64 - 1) >> 12) >= first.index()
-                && ((last_pos as u64 - 1) >> 12) < first.next_index()
-                && (pos >> 12) >= first.index();
+            let same = r.last_pos > 0
+                && ((r.last_pos as u64 - 1) >> 12) >= first.index()
+                && ((r.last_pos as u64 - 1) >> 12) < first.next_index()
+                && (r.pos >> 12) >= first.index();
             for (i, &id) in batch.iter().enumerate() {
                 if i > 0 || !same {
-                    self.mark_accessed(id);
+                    self.folio_mark_accessed(id);
                 }
                 let f = self.folios.get(id);
                 let fsize = f.nr_pages() * 4096;
-                let offset = pos & (fsize - 1);
-                if pos >= end_offset {
+                let offset = r.pos & (fsize - 1);
+                if r.pos >= end_offset {
                     break;
                 }
-                let bytes = (end_offset - pos).min(fsize - offset);
-                already += bytes;
-                pos += bytes;
-                remaining -= bytes;
-                last_pos = pos as i64;
+                let bytes = (end_offset - r.pos).min(fsize - offset);
+                r.already += bytes;
+                r.pos += bytes;
+                r.remaining -= bytes;
+                r.last_pos = r.pos as i64;
             }
-            if remaining == 0 || pos >= isize {
+            if r.remaining == 0 || r.pos >= isize {
                 break;
             }
         }
-        of.ra.prev_pos = last_pos;
-        already as i64
-    }
-}
-
-/// struct cachestat (include/uapi/linux/mman.h): pages of a range by state (the model's, and the probe's from the
-/// syscall).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
-pub struct Cachestat {
-    pub nr_cache: u64,
-    pub nr_dirty: u64,
-    pub nr_writeback: u64,
-    pub nr_evicted: u64,
-    pub nr_recently_evicted: u64,
-}
-
-impl Cachestat {
-    /// The counts in cachestat.txt's order.
-    pub fn counts(&self) -> [u64; 5] {
-        [self.nr_cache, self.nr_dirty, self.nr_writeback, self.nr_evicted, self.nr_recently_evicted]
+        of.ra.prev_pos = r.last_pos;
+        Poll::Done(r.already as i64)
     }
 }
 
@@ -287,11 +384,13 @@ impl Kernel {
         let nr = f.nr_pages();
         self.flush_stats();
         // mem_cgroup_charge first: reclaim may run before the new folio is in the cache.
-        self.charge(nr);
+        self.mem_cgroup_charge(nr);
         let id = self.folios.alloc(f);
         // New folios are locked until their read completes (the caller submits it).
         self.folios.set_ready_at(id, Nanos(u64::MAX));
         let mapping = &mut self.inodes[f.file() as usize].mapping;
+        // DIVERGENCE: every caller's folio goes through workingset_refault; the kernel skips it for write_begin's
+        // (`!(gfp & __GFP_WRITE)`), so a write into an evicted range counts no refault and activates nothing there.
         if let Some(shadow) = mapping.insert(&self.folios, id, f.file(), &mut self.ws.shadow_nodes) {
             // workingset_refault: activate when the refault distance fits the (flushed) active list.
             let (activate, restore) = self.ws.refault(shadow, nr);
@@ -315,7 +414,7 @@ impl Kernel {
     /// __filemap_remove_folio with an optional shadow entry left in the folio's slots.
     pub(crate) fn remove_folio(&mut self, id: FolioId, shadow: Option<Shadow>) {
         let f = *self.folios.get(id);
-        self.uncharge(f.nr_pages());
+        self.mem_cgroup_uncharge(f.nr_pages());
         let list = folio_lru_list(&self.folios, id);
         self.lru.del(&mut self.folios, id, list);
         let mapping = &mut self.inodes[f.file() as usize].mapping;
@@ -328,15 +427,37 @@ impl Kernel {
         }
     }
     /// filemap_remove_folio: takes a folio out of its file's page cache and the LRU, uncharges and frees it.
-    pub fn delete_from_page_cache(&mut self, id: FolioId) {
+    pub fn filemap_remove_folio(&mut self, id: FolioId) {
         self.remove_folio(id, None);
     }
     /// folio_mark_accessed, with the PGACTIVATE count.
-    pub fn mark_accessed(&mut self, id: FolioId) {
+    pub fn folio_mark_accessed(&mut self, id: FolioId) {
         if folio_mark_accessed(&mut self.lru, &mut self.folios, id) {
             let nr = self.folios.get(id).nr_pages();
             self.vm.pgactivate += nr;
             self.ws.activation(nr);
         }
+    }
+}
+
+impl Kernel {
+    /// sys_cachestat (SYSCALL_DEFINE4(cachestat)): the pages holding bytes [off, off+len) (len 0: to the end of the file), their
+    /// counts recorded in the run's cachestat log with the call's start and the calling task.
+    pub fn ksys_cachestat(&mut self, files: &mut Files, fd: Fd, off: u64, len: u64) -> i64 {
+        let Some(d) = files.fget(fd) else { return -(libc::EBADF as i64) };
+        let file = d.of.file;
+        // The last page: (off + len - 1) >> PAGE_SHIFT, or the end for len 0.
+        let last = if len == 0 { u64::MAX } else { off.wrapping_add(len).wrapping_sub(1) >> 12 };
+        let cs = self.filemap_cachestat(file, off >> 12, last);
+        let rec = crate::trace::cachestat::Record {
+            time_ns: self.now.0 - SYSCALL_NS,
+            task: self.task.to_string(),
+            file: self.file_name(file).to_string(),
+            off,
+            len,
+            counts: cs.counts(),
+        };
+        self.cachestat_log.push(rec);
+        0
     }
 }

@@ -2,8 +2,8 @@
 //!
 //! A folio is 2^order pages of one file starting at an index aligned to its size. Only the flags the model uses are
 //! kept. A folio under read I/O carries PG_locked and its completion time sits in the slab's side table: before that
-//! time it is locked and not uptodate, from then on uptodate and unlocked (DIVERGENCE: a read error path is not
-//! modelled). Keeping the time out of the folio makes it 16 bytes; finished entries are swept from the table in
+//! time it is locked and not uptodate, from then on uptodate and unlocked (a read never fails: DIVERGENCE, marked at
+//! `uptodate`). Keeping the time out of the folio makes it 16 bytes; finished entries are swept from the table in
 //! batches (`FolioSlab::reap`).
 
 use crate::units::Nanos;
@@ -73,13 +73,29 @@ impl Folio {
 }
 
 /// The folio slab with a free list.
+/// A folio's pending I/O: when it completes, and who submitted it, woken later than the other waiters.
+#[derive(Clone, Copy, Debug)]
+struct Io {
+    at: Nanos,
+    /// The submitting task + 1 (0: none recorded).
+    submitter: u32,
+    /// How much later than `at` the submitter runs again.
+    submitter_delay: u32,
+}
+
+impl Io {
+    fn at(at: Nanos) -> Self {
+        Io { at, submitter: 0, submitter_delay: 0 }
+    }
+}
+
 #[derive(Clone, Debug, Default)]
 pub struct FolioSlab {
     folios: Vec<Folio>,
     free: Vec<u32>,
     live: u64,
     /// Completion times of folios with PG_locked (looked up only, never iterated into output).
-    io: hashbrown::HashMap<u32, Nanos>,
+    io: hashbrown::HashMap<u32, Io>,
     /// Table size after the last sweep.
     swept: usize,
     /// Folios that are neither locked nor uptodate: a write filled some of their filesystem blocks only
@@ -131,7 +147,7 @@ impl FolioSlab {
     #[inline]
     pub fn ready_at(&self, id: FolioId) -> Nanos {
         if self.get(id).test(PG_LOCKED) {
-            self.io.get(&id.0).copied().unwrap_or(Nanos(0))
+            self.io.get(&id.0).map_or(Nanos(0), |io| io.at)
         } else {
             Nanos(0)
         }
@@ -140,13 +156,43 @@ impl FolioSlab {
     /// PG_uptodate at `now`.
     #[inline]
     pub fn uptodate(&self, id: FolioId, now: Nanos) -> bool {
+        // DIVERGENCE: a read always succeeds: the folio is uptodate once its read completes (no read error leaving it
+        // !uptodate).
         self.ready_at(id) <= now && (self.partial.is_empty() || !self.partial.contains_key(&id.0))
     }
 
     /// Puts the folio under read I/O completing at `at`.
     pub fn set_ready_at(&mut self, id: FolioId, at: Nanos) {
         self.get_mut(id).flags |= PG_LOCKED | PCSIM_READ_IN;
-        self.io.insert(id.0, at);
+        self.io.insert(id.0, Io::at(at));
+    }
+
+    /// Puts the folio under read I/O completing at `at`, submitted by `task`, which runs `delay_ns` after the
+    /// completion when it sleeps on the folio (the completion's work runs on its CPU first).
+    pub fn set_read_in_flight(&mut self, id: FolioId, at: Nanos, task: usize, delay_ns: u64) {
+        self.get_mut(id).flags |= PG_LOCKED | PCSIM_READ_IN;
+        let io = Io { at, submitter: task as u32 + 1, submitter_delay: delay_ns.min(u32::MAX as u64) as u32 };
+        self.io.insert(id.0, io);
+    }
+
+    /// When `task`, asleep on the folio's pending read, runs again: at the completion, later for its submitter.
+    #[inline]
+    pub fn wake_at(&self, id: FolioId, task: usize) -> Nanos {
+        if !self.get(id).test(PG_LOCKED) {
+            return Nanos(0);
+        }
+        match self.io.get(&id.0) {
+            Some(io) if io.submitter == task as u32 + 1 => Nanos(io.at.0 + io.submitter_delay as u64),
+            Some(io) => io.at,
+            None => Nanos(0),
+        }
+    }
+
+    /// Locks the folio until `at` for I/O on part of it (reads of some of its blocks): not uptodate meanwhile,
+    /// without counting as brought in by a read (PCSIM_READ_IN).
+    pub fn lock_until(&mut self, id: FolioId, at: Nanos) {
+        self.get_mut(id).flags |= PG_LOCKED;
+        self.io.insert(id.0, Io::at(at));
     }
 
     /// A new folio that needs no read (write_begin over a hole or a full overwrite): unlocked and uptodate now.
@@ -160,7 +206,7 @@ impl FolioSlab {
         if self.io.len() < 4096 || self.io.len() < 2 * self.swept {
             return;
         }
-        let done: Vec<u32> = self.io.iter().filter(|(_, t)| **t <= now).map(|(id, _)| *id).collect();
+        let done: Vec<u32> = self.io.iter().filter(|(_, io)| io.at <= now).map(|(id, _)| *id).collect();
         for id in done {
             self.io.remove(&id);
             self.folios[id as usize].flags &= !PG_LOCKED;
@@ -183,7 +229,9 @@ impl FolioSlab {
 
     /// Bytes the slab holds (for the memory-per-folio benchmark).
     pub fn bytes(&self) -> usize {
-        self.folios.capacity() * std::mem::size_of::<Folio>() + self.free.capacity() * 4 + self.io.capacity() * 12
+        self.folios.capacity() * std::mem::size_of::<Folio>()
+            + self.free.capacity() * 4
+            + self.io.capacity() * (4 + std::mem::size_of::<Io>())
     }
 }
 

@@ -11,15 +11,17 @@
 //!                                          └──nap over, not balanced: HIGH_WMARK_HIT_QUICKLY──> Running
 //! ```
 //!
-//! kswapd0 is a task of the simulation (src/sim/mod.rs queues it): a wake-up schedules it at the waker's clock, each
-//! step's reclaim CPU time (`vmscan::RECLAIM_FOLIO_NS`) delays its next step, and its evictions are events of task
-//! `kswapd0` (all of a step's at the step's start, which keeps them in order against the other tasks' ops). Like a task's op, a step is atomic with respect to the other tasks (see sim/mod.rs):
-//! kswapd reclaims between the reader's ops, so a reader that allocates more than low - min pages in one op, or
-//! faster than kswapd frees them, reclaims directly.
+//! kswapd0 is a task of the simulation (the event loop, src/sim/engine.rs, queues it): a wake-up schedules it at the
+//! waker's clock, each step's reclaim CPU time (`vmscan::RECLAIM_FOLIO_NS`) delays its next step, and its evictions
+//! are events of task `kswapd0` (all of a step's at the step's start, which keeps them in order against the other
+//! tasks' ops). Like a task's op, a step is atomic with respect to the other tasks (the engine's DIVERGENCE): kswapd
+//! reclaims between the reader's ops, so a reader that allocates more than low - min pages in one op, or faster than
+//! kswapd frees them, reclaims directly. The engine also stops kswapd with the last task (its remaining work is not
+//! run).
 //!
-//! Simplifications (DIVERGENCE): one node with one zone; no watermark boost (page_alloc.rs); the allocation order
-//! only raises the balance test by the folio's tail pages (no fragmentation, no kcompactd); no writeback or
-//! throttling from reclaim (no dirty pages yet); kswapd stops with the last task (its remaining work is not run).
+//! Simplifications, each marked DIVERGENCE at its line: one node with one zone; no watermark boost (page_alloc.rs);
+//! the allocation order only raises the balance test by the folio's tail pages (no fragmentation, no kcompactd); no
+//! writeback or throttling from reclaim.
 
 use super::page_alloc::zone_watermark_ok;
 use super::vmscan::SWAP_CLUSTER_MAX;
@@ -34,6 +36,8 @@ pub const KSWAPD_NAP_NS: u64 = 100_000_000;
 impl Kernel {
     /// pgdat_balanced: free pages above the high watermark for an order-`order` request.
     pub fn pgdat_balanced(&self, order: u32) -> bool {
+        // DIVERGENCE: one node with one zone, and an order-`order` request is balanced when the free count covers it
+        // (no fragmentation: the kernel's __zone_watermark_ok also needs a free block of that order, and kcompactd).
         zone_watermark_ok(self.nr_free_pages(), order, self.zone.wmark.high)
     }
 
@@ -60,7 +64,7 @@ impl Kernel {
         self.kswapd.schedule(now);
     }
 
-    /// The kswapd thread's next step at `k.now` (the caller made kswapd0 the running task): the end of a nap, or one
+    /// kswapd: the thread's next step at `k.now` (the caller made kswapd0 the running task): the end of a nap, or one
     /// round of balance_pgdat.
     pub fn kswapd_run(&mut self) {
         match self.kswapd.state {
@@ -79,7 +83,7 @@ impl Kernel {
         self.balance_pgdat_round();
     }
 
-    /// One iteration of balance_pgdat's priority loop: stop if balanced, else kswapd_shrink_node at the current
+    /// balance_pgdat, one iteration of its priority loop: stop if balanced, else kswapd_shrink_node at the current
     /// priority, raising it (lowering the number) when the round scanned less than its goal or reclaimed nothing.
     fn balance_pgdat_round(&mut self) {
         let mut b = match self.kswapd.balance {
@@ -90,10 +94,13 @@ impl Kernel {
                 Balance { priority: DEF_PRIORITY, order, nr_reclaimed: 0 }
             }
         };
+        // DIVERGENCE: no watermark boost (nr_boost_reclaim is always 0): balanced means above the high watermark.
         if self.pgdat_balanced(b.order) {
             return self.balance_pgdat_done();
         }
         // kswapd_shrink_node: reclaim the high watermark's worth, or at least a batch.
+        // DIVERGENCE: no writeback from reclaim and no reclaim throttling (PGDAT_DIRTY, PGDAT_WRITEBACK,
+        // reclaim_throttle): the model refuses dirty folios in reclaim.
         let mut sc = ScanControl::new(Reclaimer::Kswapd, self.zone.wmark.high.max(SWAP_CLUSTER_MAX));
         sc.priority = b.priority;
         sc.nr_reclaimed = b.nr_reclaimed;
@@ -120,7 +127,7 @@ impl Kernel {
         self.kswapd.schedule(now);
     }
 
-    /// The end of balance_pgdat (snapshot_refaults), then kswapd_try_to_sleep: nap if the node may sleep, else
+    /// kswapd_try_to_sleep, after balance_pgdat's end (snapshot_refaults): nap if the node may sleep, else
     /// (KSWAPD_HIGH_WMARK_HIT_QUICKLY) balance again.
     fn balance_pgdat_done(&mut self) {
         self.kswapd.balance = None;

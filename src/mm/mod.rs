@@ -1,7 +1,6 @@
 //! Memory management: folios, the page cache of each file, readahead and the read path (mirroring mm/).
 
 pub mod address_space;
-pub mod balance_dirty;
 pub mod fadvise;
 pub mod fault;
 pub mod fault_write;
@@ -9,7 +8,10 @@ pub mod filemap;
 pub mod filemap_write;
 pub mod folio;
 pub mod kswapd;
+pub mod madvise;
 pub mod memcontrol;
+pub mod memory;
+pub mod mmap;
 pub mod page_alloc;
 pub mod page_writeback;
 pub mod pgtable;

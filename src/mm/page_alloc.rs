@@ -12,7 +12,7 @@
 //!   0
 //! ```
 //!
-//! Simplifications (each a DIVERGENCE):
+//! Simplifications, each marked DIVERGENCE at its line:
 //! - One zone, ZONE_NORMAL, holding all of `machine.memory`. Its managed pages are the machine's pages minus the
 //!   struct page array (64 bytes per 4 KiB page, 1/64): the host's MemTotal is 1.9% below its RAM, the model's
 //!   1.6% (kernel text, firmware and crash reservations are not modelled).
@@ -43,8 +43,10 @@ pub const MIGRATE_PCPTYPES: u64 = 3;
 /// PAGE_ALLOC_COSTLY_ORDER.
 pub const PAGE_ALLOC_COSTLY_ORDER: u32 = 3;
 
-/// The zone's managed pages for a machine of `memory` bytes (see the module doc).
+/// Model: the zone's managed pages for a machine of `memory` bytes (see the module doc).
 pub fn managed_pages(memory: u64) -> u64 {
+    // DIVERGENCE: one zone holding all memory; only the struct page array is taken off (no kernel text, firmware or
+    // crash reservations).
     let pages = memory >> PAGE_SHIFT;
     pages - pages / 64
 }
@@ -63,7 +65,8 @@ pub fn set_recommended_min_free_kbytes(min_free_kbytes: u64, nr_zones: u64, nr_f
     min_free_kbytes.max(recommended_min << (PAGE_SHIFT - 10))
 }
 
-/// The boot-time vm.min_free_kbytes of a machine with `memory` bytes, as on the host (THP "madvise"):
+/// init_per_zone_wmark_min + set_recommended_min_free_kbytes: the boot-time vm.min_free_kbytes of a machine with
+/// `memory` bytes, as on the host (THP "madvise"):
 /// init_per_zone_wmark_min's `calculate_min_free_kbytes` over the managed pages (watermarks are still 0 then),
 /// then khugepaged's start raising it (`set_recommended_min_free_kbytes`), its `nr_free_buffer_pages` being the
 /// managed pages above the high watermark just set. DIVERGENCE: the populated zones counted there are those of an
@@ -73,6 +76,7 @@ pub fn default_min_free_kbytes(memory: u64) -> u64 {
     let managed = managed_pages(memory);
     let min_free_kbytes = calculate_min_free_kbytes(managed << (PAGE_SHIFT - 10));
     let w = setup_per_zone_wmarks(min_free_kbytes, DEFAULT_WATERMARK_SCALE_FACTOR, &[managed])[0];
+    // DIVERGENCE: the populated zones of an x86-64 machine with this memory from address 0 (no PCI hole).
     let nr_zones = if memory > 4 << 30 { 3 } else { 2 };
     set_recommended_min_free_kbytes(min_free_kbytes, nr_zones, managed.saturating_sub(w.high))
 }
@@ -115,6 +119,8 @@ impl Zone {
 impl Kernel {
     /// zone_page_state(zone, NR_FREE_PAGES): managed pages not used outside the cache and not holding file pages.
     pub fn nr_free_pages(&self) -> u64 {
+        // DIVERGENCE: memory outside the page cache is the constant `machine.used`: no anonymous memory, slab,
+        // per-CPU page lists or vmstat counter drift.
         let file = self.lru.nr_pages[0] + self.lru.nr_pages[1];
         self.zone.managed.saturating_sub(self.zone.used + file)
     }
@@ -123,6 +129,8 @@ impl Kernel {
 /// __zone_watermark_ok without reserves or fragmentation: an order-`order` request leaves the zone above `mark`
 /// (the 2^order - 1 pages beyond the first are counted as unusable, then free must exceed the mark).
 pub fn zone_watermark_ok(free: u64, order: u32, mark: u64) -> bool {
+    // DIVERGENCE: no fragmentation, migratetypes, highatomic or CMA reserves: the kernel also needs a free block of
+    // the order in a usable free list.
     free as i128 - ((1i128 << order) - 1) > mark as i128
 }
 
@@ -130,6 +138,8 @@ impl Kernel {
     /// __alloc_pages for a page-cache folio of 2^order pages: the fast path at the low watermark, else the slow path.
     /// Returns whether the folio can be allocated; the caller then adds it to the page cache.
     pub fn alloc_folio(&mut self, order: u32, gfp: Gfp) -> bool {
+        // DIVERGENCE: no watermark boost: the kernel's boost_watermark is raised only by fragmentation fallbacks in
+        // the free lists, which the model has none of.
         let ok = zone_watermark_ok(self.nr_free_pages(), order, self.zone.wmark.low)
             || self.alloc_pages_slowpath(order, gfp);
         if ok {
@@ -151,6 +161,7 @@ impl Kernel {
             }
             if gfp == Gfp::NoRetry && order > PAGE_ALLOC_COSTLY_ORDER {
                 // __alloc_pages_direct_compact returns COMPACT_SKIPPED below the watermarks: goto nopage.
+                // DIVERGENCE: no compaction at all: this outcome is assumed, not computed (__compaction_suitable).
                 self.zone.noretry_failed += 1;
                 return false;
             }
@@ -164,12 +175,16 @@ impl Kernel {
                 return false;
             }
             // should_reclaim_retry.
+            // DIVERGENCE: only the no-progress count decides; the kernel also stops retrying when the reclaimable and
+            // free pages together could not meet the min watermark.
             if progress > 0 && order <= PAGE_ALLOC_COSTLY_ORDER {
                 no_progress_loops = 0;
             } else {
                 no_progress_loops += 1;
             }
             if no_progress_loops > MAX_RECLAIM_RETRIES {
+                // DIVERGENCE: the kernel would throttle in reclaim and invoke the OOM killer; the model allocates
+                // anyway and counts it.
                 self.zone.overcommitted += 1;
                 return true;
             }

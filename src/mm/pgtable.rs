@@ -43,6 +43,9 @@ impl Ptes {
     }
     /// Drops the PTEs of [off, off+len) (MADV_DONTNEED, munmap, try_to_unmap).
     pub fn zap(&mut self, off: u64, len: u64) {
+        // DIVERGENCE: the young bits are dropped; the kernel's zap_present_folio_ptes calls folio_mark_accessed for a
+        // young PTE of a mapping with recency (and folio_mark_dirty for a dirty one: here the write fault dirtied the
+        // folio already).
         let end = off.saturating_add(len).min(self.pages);
         for o in off..end {
             if let Some(w) = self.mapped.get_mut(&(o / 64)) {
@@ -66,7 +69,8 @@ impl Ptes {
     }
 }
 
-/// The file pages of [index, index+nr) that mapping `p` covers (rmap_walk's vma_address range; maybe empty).
+/// vma_address: the file pages of [index, index+nr) that mapping `p` covers (the range rmap_walk visits; maybe
+/// empty).
 pub(crate) fn covered(p: &Ptes, index: u64, nr: u64) -> std::ops::Range<u64> {
     index.max(p.pgoff)..(index + nr).min(p.pgoff + p.pages)
 }

@@ -1,6 +1,9 @@
 //! mm/rmap.c: the reverse map walks reclaim and writeback make over a folio's mappings (every mapping of its file
 //! whose range covers it): the accessed bits (`folio_referenced`), unmapping (`try_to_unmap`), write protection at
 //! writeback (`folio_mkclean`).
+//!
+//! Simplifications, each marked DIVERGENCE at its line: `folio_referenced` counts young PTEs page by page and
+//! honours every mapping (no `vma_has_recency` skip of VM_SEQ_READ / VM_RAND_READ mappings, no VM_LOCKED).
 
 use crate::kernel::Kernel;
 use crate::mm::pgtable::covered;
@@ -10,7 +13,12 @@ impl Kernel {
     /// how many of its PTEs were young (clearing them).
     pub fn folio_referenced(&mut self, file: u32, index: u64, nr: u64) -> (bool, u64) {
         let (mut mapped, mut young) = (false, 0);
+        // DIVERGENCE: every live mapping counts; the kernel's invalid_folio_referenced_vma skips mappings without
+        // recency (MADV_SEQUENTIAL, MADV_RANDOM, FADV_NOREUSE files), leaving their young bits set. No VM_LOCKED
+        // (mlock) handling either: the model has no mlock.
         for p in self.ptes.iter_mut().filter(|p| p.live && p.file == file) {
+            // DIVERGENCE: one per young PTE; the kernel's folio_referenced_one adds one per mapping that had any
+            // young PTE of the folio (referenced_ptes counts mappings).
             for page in covered(p, index, nr) {
                 if let Some(y) = p.test_clear_young(page - p.pgoff) {
                     mapped = true;

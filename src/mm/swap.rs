@@ -5,9 +5,11 @@
 //! list_head), newest at the head; reclaim takes from the tail. Only the file lists exist (no swap, so anonymous
 //! memory is out of scope). One `Lruvec` per memory domain.
 //!
-//! Simplifications: DIVERGENCE: the per-CPU folio batches (`folio_add_lru`, `folio_activate` queue up to 31 folios
-//! before they reach the lists) are not modelled: folios reach the lists at once, so the order can differ by up to
-//! a batch. Reclaim, workingset shadows and refault activation come with the memory-pressure model.
+//! Simplifications, each marked DIVERGENCE at its line: the per-CPU folio batches (`folio_add_lru`,
+//! `folio_activate` queue up to 31 folios before they reach the lists) are not modelled: folios reach the lists at
+//! once, so the order can differ by up to a batch, and nothing is ever held in a batch (where the kernel's
+//! invalidation or a folio split can fail on the batch's reference). Reclaim is vmscan.rs's, shadows and refault
+//! activation workingset.rs's.
 
 use super::folio::{FolioId, FolioSlab, NIL, PG_ACTIVE, PG_REFERENCED};
 
@@ -164,7 +166,7 @@ impl Lruvec {
     }
 }
 
-/// The list a folio is on, by its PG_active flag (folio_lru_list).
+/// folio_lru_list: the list a folio is on, by its PG_active flag.
 pub fn folio_lru_list(slab: &FolioSlab, id: FolioId) -> LruList {
     if slab.get(id).test(PG_ACTIVE) {
         LruList::ActiveFile
@@ -175,6 +177,8 @@ pub fn folio_lru_list(slab: &FolioSlab, id: FolioId) -> LruList {
 
 /// folio_add_lru: a new folio goes to the head of the inactive list (the active one if PG_active is set).
 pub fn folio_add_lru(lru: &mut Lruvec, slab: &mut FolioSlab, id: FolioId) {
+    // DIVERGENCE: straight onto the list; the kernel queues the folio in this CPU's lru_add batch (31 folios) and
+    // moves the batch when it fills or is drained.
     let list = folio_lru_list(slab, id);
     lru.add(slab, id, list);
 }
@@ -188,6 +192,7 @@ pub fn folio_mark_accessed(lru: &mut Lruvec, slab: &mut FolioSlab, id: FolioId) 
         false
     } else if !f.test(PG_ACTIVE) {
         // folio_activate -> lru_activate: off the inactive list, PG_active, onto the active head.
+        // DIVERGENCE: at once; the kernel queues it in this CPU's activate batch first.
         lru.del(slab, id, LruList::InactiveFile);
         slab.get_mut(id).flags = (f.flags | PG_ACTIVE) & !PG_REFERENCED;
         lru.add(slab, id, LruList::ActiveFile);

@@ -16,9 +16,11 @@
 //! A dirty (or partly written) large folio keeps its buffers, so it cannot be split: truncation then leaves it whole,
 //! pages past EOF included, as the kernel does; a clean one that cannot be split is removed whole.
 //!
-//! Simplifications (DIVERGENCE): the split of a clean folio never fails (the kernel's fails when something else holds
-//! a reference, e.g. a folio still in a per-CPU LRU batch); no per-CPU LRU batches, so invalidation never fails for
-//! that reason either; folio_zero_range and ->invalidate_folio change data only.
+//! `folio_zero_range` and `->invalidate_folio` change only data and buffers, which the model does not keep.
+//!
+//! Simplifications, each marked DIVERGENCE at its line: the split of a clean folio never fails (the kernel's fails
+//! when something else holds a reference, e.g. a folio still in a per-CPU LRU batch); no per-CPU LRU batches, so
+//! invalidation never fails for that reason either, and a folio it fails on is deactivated at once.
 
 use super::folio::FOLIO_BATCH;
 use super::folio::{Folio, FolioId, PCSIM_READ_IN, PG_ACTIVE, PG_DIRTY, PG_READAHEAD, PG_REFERENCED};
@@ -47,7 +49,7 @@ impl Kernel {
         }
     }
 
-    /// Not locked now: no read I/O in flight (find_lock_entries' folio_trylock). A folio left partly valid by a write
+    /// folio_trylock as find_lock_entries uses it: not locked now, no read I/O in flight. A folio left partly valid by a write
     /// is not uptodate but not locked either.
     fn unlocked(&self, id: FolioId) -> bool {
         self.folios.ready_at(id) <= self.now
@@ -83,10 +85,10 @@ impl Kernel {
             self.unmap_mapping_pages(f.file(), f.index(), f.nr_pages());
         }
         self.folio_cancel_dirty(id);
-        self.delete_from_page_cache(id);
+        self.filemap_remove_folio(id);
     }
 
-    /// The folios overlapping pages [start, end] in index order: the one holding `start`, then those beginning after it.
+    /// find_get_entries: the folios overlapping pages [start, end] in index order: the one holding `start`, then those beginning after it.
     fn folios_overlapping(&self, file: u32, start: u64, end: u64) -> Vec<FolioId> {
         let mapping = &self.inodes[file as usize].mapping;
         let first = mapping.lookup(&self.folios, start).filter(|&id| self.folios.get(id).index() < start);
@@ -106,7 +108,8 @@ impl Kernel {
             .collect()
     }
 
-    /// Clears the shadow entries lying wholly inside pages [start, end] (find_lock_entries returns only those).
+    /// clear_shadow_entries for the shadow entries find_lock_entries returns in pages [start, end] (only those lying
+    /// wholly inside): clears them.
     fn clear_shadows_inside(&mut self, file: u32, start: u64, end: u64) -> u64 {
         let mapping = &mut self.inodes[file as usize].mapping;
         if mapping.nr_shadows() == 0 {
@@ -124,8 +127,8 @@ impl Kernel {
         inside.len() as u64
     }
 
-    /// Clears every shadow entry overlapping pages [start, end) (truncate_folio_batch_exceptionals after
-    /// find_get_entries, which returns entries straddling the range's start too).
+    /// truncate_folio_batch_exceptionals after find_get_entries: clears every shadow entry overlapping pages
+    /// [start, end) (find_get_entries returns entries straddling the range's start too).
     fn clear_shadows_overlapping(&mut self, file: u32, start: u64, end: u64) {
         let mapping = &mut self.inodes[file as usize].mapping;
         if mapping.nr_shadows() == 0 || start >= end {
@@ -154,6 +157,8 @@ impl Kernel {
         if f.test(PG_DIRTY) || f.test(PG_WRITEBACK) || self.folios.partial_blocks(id).is_some() {
             return false;
         }
+        // DIVERGENCE: a clean folio always splits; the kernel's split fails (-EAGAIN) when a reference beyond the
+        // mapping's and the caller's is held (a per-CPU LRU batch, another task's lookup).
         let file = f.file();
         let mut pieces: Vec<(u64, u8)> = Vec::with_capacity(f.order as usize + 1);
         let (mut base, mut order) = (f.index(), f.order);
@@ -190,7 +195,7 @@ impl Kernel {
         let eof = self.inodes[file as usize].size.div_ceil(4096);
         for pid in ids.into_iter().skip(1) {
             if self.folios.get(pid).index() >= eof {
-                self.delete_from_page_cache(pid);
+                self.filemap_remove_folio(pid);
             }
         }
         true
@@ -319,6 +324,7 @@ impl Kernel {
     /// alone; a dirty or writeback one goes to the inactive head with PG_reclaim (PG_readahead's bit); a clean one to
     /// the inactive tail. PG_active and PG_referenced are cleared (PGDEACTIVATE counted for an active one).
     fn deactivate_file_folio(&mut self, id: FolioId) {
+        // DIVERGENCE: at once; the kernel queues the folio in this CPU's lru_deactivate_file batch.
         let f = *self.folios.get(id);
         if self.folio_mapped(f.file(), f.index(), f.nr_pages()) {
             return;
@@ -345,10 +351,12 @@ impl Kernel {
         let mut r = Invalidated::default();
         for id in self.find_lock_entries(file, start, end) {
             let f = *self.folios.get(id);
+            // DIVERGENCE: mapping_evict_folio's reference count test is the mapped test alone: no folio is ever held
+            // by a per-CPU LRU batch or another task here.
             let evictable =
                 !f.test(PG_DIRTY) && !f.test(PG_WRITEBACK) && !self.folio_mapped(file, f.index(), f.nr_pages());
             if evictable {
-                self.delete_from_page_cache(id);
+                self.filemap_remove_folio(id);
                 r.count += f.nr_pages();
             } else {
                 self.deactivate_file_folio(id);
@@ -389,7 +397,7 @@ impl Kernel {
                 ret = -(libc::EBUSY as i64);
                 continue;
             }
-            self.delete_from_page_cache(id);
+            self.filemap_remove_folio(id);
         }
         self.clear_shadows_overlapping(file, start, end.saturating_add(1));
         ret
@@ -477,7 +485,7 @@ mod tests {
     fn evict(k: &mut Kernel, indices: &[u64]) {
         for &i in indices {
             let id = k.inodes[0].mapping.lookup(&k.folios, i).unwrap();
-            k.evict(id);
+            k.remove_mapping(id);
         }
         k.sink.events.clear();
     }

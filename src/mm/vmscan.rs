@@ -1,3 +1,18 @@
+//! mm/vmscan.c, the reclaim policy every reclaimer shares (6.12 source; the host's 6.18 runs the same classic-LRU
+//! code): `shrink_node` with `prepare_scan_control`'s deactivation rule (`inactive_is_low`), `shrink_lruvec` with
+//! `get_scan_count`'s file-only answer (lru_size >> priority in SWAP_CLUSTER_MAX batches), `shrink_inactive_list` +
+//! `shrink_folio_list` (`folio_check_references`, `__remove_mapping` leaving a shadow entry), `shrink_active_list`,
+//! the shadow-node shrinker through `shrink_slab`, and `do_try_to_free_pages` for the allocator's direct reclaim
+//! (`try_to_free_pages`) and the memory cgroup's (`try_to_free_mem_cgroup_pages`). kswapd's half is kswapd.rs.
+//!
+//! Statistics are read as of the memory cgroup's last periodic flush (every 2 s), as the kernel's ratelimited flush
+//! does; a new cgroup reads zeros until its first flush.
+//!
+//! Simplifications, each marked DIVERGENCE at its line: file LRU only (no anon, no swap, no MGLRU); no retry with
+//! forced deactivation (`sc->force_deactivate`) when a pass skipped the active list and reclaimed nothing; dirty
+//! folios met by reclaim are refused (no writeback from reclaim) and folios under writeback are kept without
+//! PG_reclaim; no VM_EXEC mappings; the root's shadow-node shrinker never runs; a constant CPU cost per folio.
+
 use super::folio::{FolioId, PG_ACTIVE, PG_REFERENCED, PG_WORKINGSET};
 use super::swap::LruList;
 use super::workingset::{count_shadow_nodes, do_shrink_slab_budget};
@@ -11,7 +26,7 @@ pub const DEF_PRIORITY: u32 = 12;
 /// MAX_RECLAIM_RETRIES.
 pub const MAX_RECLAIM_RETRIES: u32 = 16;
 /// CPU time of scanning one folio (isolation, the reference check, unmapping the page cache entry, freeing).
-/// DIVERGENCE: a constant, like the syscall and copy costs, not measured on the host.
+// DIVERGENCE: a constant, like the syscall and copy costs, not measured on the host.
 pub const RECLAIM_FOLIO_NS: u64 = 500;
 
 /// Who is reclaiming (current_is_kswapd(), cgroup_reclaim()).
@@ -52,7 +67,7 @@ impl ScanControl {
 }
 
 impl Kernel {
-    /// The periodic stats flush (flush_memcg_stats_dwork): snapshot of what reclaim and refaults read. A new memory
+    /// flush_memcg_stats_dwork: the periodic stats flush, a snapshot of what reclaim and refaults read. A new memory
     /// cgroup reads zeros until its first periodic flush; the root's statistics were flushed before the run.
     pub fn flush_stats(&mut self) {
         let now = self.now.0;
@@ -104,6 +119,7 @@ impl Kernel {
     /// inactive then the active list, until this pass reclaimed `nr_to_reclaim` (except global direct reclaim at
     /// DEF_PRIORITY, which scans its whole target).
     fn shrink_lruvec(&mut self, sc: &mut ScanControl) {
+        // DIVERGENCE: file lists only: no anon lists to scan or balance against (no swap on the host), no MGLRU.
         let mut nr = [self.lru.nr_pages[0] >> sc.priority, self.lru.nr_pages[1] >> sc.priority];
         let proportional_reclaim = sc.reclaimer == Reclaimer::Direct && sc.priority == DEF_PRIORITY;
         let mut nr_reclaimed = 0;
@@ -116,6 +132,8 @@ impl Kernel {
             if nr[1] > 0 {
                 let n = nr[1].min(SWAP_CLUSTER_MAX);
                 nr[1] -= n;
+                // DIVERGENCE: a skipped active list is not noted (the kernel's sc->skipped_deactivate, which makes
+                // do_try_to_free_pages retry with forced deactivation).
                 if sc.may_deactivate {
                     self.shrink_active_list(sc, n);
                 }
@@ -138,6 +156,9 @@ impl Kernel {
             }
             sc.priority -= 1;
         }
+        // DIVERGENCE: no second pass: when nothing was reclaimed the kernel retries from the initial priority with
+        // sc->force_deactivate if a pass skipped deactivation (sc->skipped_deactivate), and again for memory.low
+        // protected cgroups; the model returns what it has.
         self.snapshot_refaults();
         sc.nr_reclaimed
     }
@@ -157,7 +178,7 @@ impl Kernel {
         self.do_try_to_free_pages(&mut sc)
     }
 
-    /// The reclaimer's CPU time for `folios` folios scanned: the allocating task's clock advances (the stall is part of
+    /// Model: the reclaimer's CPU time for `folios` folios scanned: the allocating task's clock advances (the stall is part of
     /// its op's latency); kswapd's step is charged when it ends (its next step is that much later), so all of a step's
     /// events carry the time it started and keep their order against the other tasks' ops.
     fn charge_cpu(&mut self, sc: &ScanControl, folios: u64) {
@@ -178,7 +199,8 @@ impl Kernel {
             let nr = f.nr_pages();
             scanned += nr;
             folios += 1;
-            // folio_referenced clears the young bits; only VM_EXEC file folios stay active (not modelled: none).
+            // folio_referenced clears the young bits; only VM_EXEC file folios stay active.
+            // DIVERGENCE: no VM_EXEC mappings in the model, so every scanned folio is deactivated.
             let _ = self.folio_referenced(f.file(), f.index(), nr);
             self.lru.del(&mut self.folios, id, LruList::ActiveFile);
             let f = self.folios.get_mut(id);
@@ -200,7 +222,8 @@ impl Kernel {
             scanned += f.nr_pages();
             folios += 1;
             if f.test(super::folio::PG_DIRTY) {
-                // Dirty folios wait for writeback (PG_reclaim, flusher wake-up), which is not modelled yet.
+                // DIVERGENCE: dirty folios are refused (the op fails as unsupported); the kernel sets PG_reclaim,
+                // activates them, wakes the flushers and may throttle the reclaimer.
                 self.unsupported =
                     Some("reclaim of dirty folios (writeback under memory pressure is not modelled yet)");
             }
@@ -209,7 +232,9 @@ impl Kernel {
                 || f.test(super::folio::PG_WRITEBACK)
             {
                 // folio_trylock fails while the read is in flight: keep. A folio under writeback is not reclaimed
-                // either (DIVERGENCE: shrink_folio_list marks it PG_reclaim and activates it; the model keeps it).
+                // either.
+                // DIVERGENCE: shrink_folio_list marks a folio under writeback PG_reclaim and activates it (and counts
+                // it in sc->nr_scanned); the model keeps it on the inactive list, uncounted.
                 self.lru.del(&mut self.folios, id, LruList::InactiveFile);
                 kept.push(id);
                 continue;
@@ -217,6 +242,8 @@ impl Kernel {
             sc.nr_scanned += f.nr_pages();
             // folio_check_references: young PTEs of a mapped folio spare it (activated when referenced before or
             // young in more than one PTE, else marked and kept); PG_referenced alone never saves a clean folio.
+            // DIVERGENCE: `young` counts young PTEs page by page (rmap.rs), where the kernel's referenced_ptes counts
+            // mappings: a large folio touched twice through one mapping is activated here, kept there.
             let (mapped, young) = self.folio_referenced(f.file(), f.index(), f.nr_pages());
             let referenced_folio = f.test(PG_REFERENCED);
             self.folios.get_mut(id).flags &= !PG_REFERENCED;
@@ -242,7 +269,7 @@ impl Kernel {
             if mapped {
                 self.try_to_unmap(f.file(), f.index(), f.nr_pages());
             }
-            self.evict(id);
+            self.remove_mapping(id);
             reclaimed += f.nr_pages();
         }
         for id in kept {
@@ -271,7 +298,8 @@ impl Kernel {
     /// xarray nodes beyond lru_pages / 8, the cgroup's LRU pages read as of its last stats flush.
     pub fn shrink_slab(&mut self, priority: u32) {
         if self.memcg.is_none() {
-            // The root's count_shadow_nodes allows node_present_pages / 8 nodes: never reached by these workloads.
+            // DIVERGENCE: the root's shadow shrinker does not run; its count_shadow_nodes allows
+            // node_present_pages / 8 nodes, never reached by these workloads.
             return;
         }
         let lru_pages = self.lru_stats.flushed[0] + self.lru_stats.flushed[1];
@@ -293,7 +321,7 @@ impl Kernel {
 
 impl Kernel {
     /// __remove_mapping for reclaim: the folio leaves a shadow entry (workingset_eviction) and is deleted.
-    pub fn evict(&mut self, id: FolioId) {
+    pub fn remove_mapping(&mut self, id: FolioId) {
         let f = *self.folios.get(id);
         let shadow = self.ws.eviction(f.nr_pages(), f.test(PG_WORKINGSET));
         self.remove_folio(id, Some(shadow));

@@ -7,10 +7,14 @@
 //! flush that is 0, so every shadow node is fair game, and a looping scan's shadows are trimmed before they are
 //! refaulted (traces/pressure/seq_loop_scan: 0 refaults in 3 runs).
 //!
-//! Simplifications: DIVERGENCE: shadows are kept per evicted folio's first page and found by a new folio starting at
-//! or covering that page; one memory domain (the memory cgroup when there is one, else the machine); the slab pages count_shadow_nodes adds to the LRU pages are left out
-//! (a few hundred pages beside the LRU's thousands); a file's single page at index 0 lives in a node here, not in
-//! the xarray's head.
+//! Shadows are kept by the evicted folio's first page with its order (the span of the kernel's multi-index entry);
+//! a new folio finds the ones it covers, or the larger one covering it, which is split as `xas_split` does
+//! (address_space.rs).
+//!
+//! Simplifications, each marked DIVERGENCE at its line: one memory domain (the memory cgroup when there is one, else
+//! the machine); the slab pages count_shadow_nodes adds to the LRU pages are left out (a few hundred pages beside
+//! the LRU's thousands); a file's single page at index 0 lives in a node here, not in the xarray's head
+//! (address_space.rs).
 
 use std::collections::BTreeMap;
 
@@ -69,6 +73,7 @@ impl ShadowNodes {
 
 /// count_shadow_nodes: the nodes beyond lru_pages >> (XA_CHUNK_SHIFT - 3) may go.
 pub fn count_shadow_nodes(nodes: u64, lru_pages: u64) -> u64 {
+    // DIVERGENCE: lru_pages only; the kernel adds the memcg's NR_SLAB_RECLAIMABLE_B and NR_SLAB_UNRECLAIMABLE_B pages.
     nodes.saturating_sub(lru_pages >> 3)
 }
 
@@ -99,6 +104,8 @@ pub fn do_shrink_slab_budget(freeable: u64, nr_deferred: &mut u64, priority: u32
 pub const FLUSH_TIME_NS: u64 = 2_000_000_000;
 
 /// Per memory domain: the clock and the counters (/proc/vmstat names).
+// DIVERGENCE: one memory domain (Kernel::ws): the memory cgroup's lruvec when there is one, else the machine's; the
+// kernel also ages every ancestor's lruvec (workingset_age_nonresident) and checks a shadow's memcg id at refault.
 #[derive(Clone, Debug, Default)]
 pub struct Workingset {
     /// lruvec->nonresident_age: pages evicted or activated so far.

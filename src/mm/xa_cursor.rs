@@ -1,9 +1,9 @@
 //! lib/xarray.c's cursor (`xa_state`: `xas_load`, `xas_next`, `xas_prev`) walking an address space, as
 //! `page_cache_next_miss` / `page_cache_prev_miss` use it; split from address_space.rs. The tree is implied by the
-//! folios (see [`XaCursor`]).
+//! folios (see `XaCursor`).
 
-use super::address_space::AddressSpace;
 use super::folio::FolioSlab;
+use super::xarray::PageIndex;
 
 /// What an xarray slot holds.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -28,7 +28,8 @@ fn level(order: u8) -> u32 {
 /// the folios: a folio of order o is stored in the node of shift level(o), in 2^(o - level) slots (the first one
 /// canonical, the rest siblings); a slot above holds a node when any folio of a lower level lies in its range.
 pub(super) struct XaCursor<'a> {
-    space: &'a AddressSpace,
+    /// The mapping's page index.
+    pages: &'a PageIndex,
     slab: &'a FolioSlab,
     pub(super) index: u64,
     /// Shift of the current node and the absolute slot number (at that shift) of its slot 0.
@@ -41,21 +42,22 @@ pub(super) struct XaCursor<'a> {
 }
 
 impl<'a> XaCursor<'a> {
-    pub(super) fn new(space: &'a AddressSpace, slab: &'a FolioSlab, index: u64) -> Self {
-        let max = space.last_index().unwrap_or(0);
-        let max_level = if space.large > 0 { XA_CHUNK_SHIFT } else { 0 };
+    /// A cursor at `index`; `large`: the mapping holds a folio of order 6 or more (then the root is a node).
+    pub(super) fn new(pages: &'a PageIndex, large: bool, slab: &'a FolioSlab, index: u64) -> Self {
+        let max = pages.end().map_or(0, |e| e - 1);
+        let max_level = if large { XA_CHUNK_SHIFT } else { 0 };
         let mut root_shift = 0;
         while (max >> root_shift) >= XA_CHUNK_SIZE || root_shift < max_level {
             root_shift += XA_CHUNK_SHIFT;
         }
-        XaCursor { space, slab, index, shift: root_shift, base: 0, offset: 0, root_shift, bounds: false }
+        XaCursor { pages, slab, index, shift: root_shift, base: 0, offset: 0, root_shift, bounds: false }
     }
 
     /// The content of absolute slot `j` of the node level `shift`.
     fn slot(&self, shift: u32, j: u64) -> Slot {
         let first = j << shift;
         let last = first + (1u64 << shift) - 1;
-        if let Some(id) = self.space.lookup(self.slab, first) {
+        if let Some(id) = self.pages.get(first) {
             let f = self.slab.get(id);
             if level(f.order) == shift {
                 let canon = (f.index() >> shift) & (XA_CHUNK_SIZE - 1);
@@ -65,7 +67,7 @@ impl<'a> XaCursor<'a> {
                 return Slot::Node;
             }
         }
-        if shift > 0 && self.space.folios.next_start(first, last.saturating_add(1)).is_some() {
+        if shift > 0 && self.pages.next_start(first, last.saturating_add(1)).is_some() {
             return Slot::Node;
         }
         Slot::Null
@@ -99,7 +101,7 @@ impl<'a> XaCursor<'a> {
 
     /// xas_load: walks from the root to the entry for `index`.
     pub(super) fn load(&mut self) -> Slot {
-        if self.index >> self.root_shift >= XA_CHUNK_SIZE || self.space.folios.is_empty() {
+        if self.index >> self.root_shift >= XA_CHUNK_SIZE || self.pages.is_empty() {
             self.bounds = true;
             return Slot::Null;
         }

@@ -11,7 +11,7 @@ use serde::Serialize;
 use super::host;
 
 /// cachestat(2) results: the model's struct (pages).
-pub use crate::mm::filemap::Cachestat;
+pub use crate::trace::cachestat::Cachestat;
 
 const SYS_CACHESTAT: libc::c_long = 451;
 

@@ -256,148 +256,240 @@ impl Normaliser {
 
     fn kind(&self, event: &str, body: &str) -> Result<Option<EventKind>, NormaliseError> {
         let Some(_) = EventKind::system_of(event) else { return Ok(None) };
-        let e = |why: &str| body_err(event, body, why);
         let mut pairs: Vec<(&str, String)> = Vec::with_capacity(14);
-        let hex_ino = |v: &str| u64::from_str_radix(v, 16).map_err(|_| e("inode is not hex"));
-        let dec_ino = |v: &str| v.parse::<u64>().map_err(|_| e("inode is not decimal"));
-        match event {
+        let keep = match event {
             "page_cache_sync_ra" | "page_cache_async_ra" | "page_cache_ra_order" | "page_cache_ra_unbounded" => {
-                let dev = get(body, "dev").and_then(parse_dev).ok_or_else(|| e("no dev="))?;
-                if self.device(dev).is_none() {
-                    return Ok(None);
-                }
-                for (k, v) in kv(body) {
-                    match k {
-                        "dev" => {}
-                        "ino" => pairs.push(("file", self.file(dev, hex_ino(v)?).to_string())),
-                        _ => pairs.push((k, v.to_string())),
-                    }
-                }
+                self.readahead(event, body, &mut pairs)?
             }
             "mm_filemap_add_to_page_cache" | "mm_filemap_delete_from_page_cache" => {
-                // "dev 7:0 ino c pfn=0x.. ofs=4096 order=0"
-                let toks: Vec<&str> = body.split_ascii_whitespace().collect();
-                if toks.len() < 4 || toks[0] != "dev" || toks[2] != "ino" {
-                    return Err(e("expected `dev M:N ino HEX ...`"));
-                }
-                let dev = parse_dev(toks[1]).ok_or_else(|| e("bad dev"))?;
-                if self.device(dev).is_none() {
-                    return Ok(None);
-                }
-                pairs.push(("file", self.file(dev, hex_ino(toks[3])?).to_string()));
-                let ofs: u64 = get(body, "ofs").and_then(|v| v.parse().ok()).ok_or_else(|| e("no ofs="))?;
-                pairs.push(("index", (ofs >> 12).to_string()));
-                pairs.push(("order", get(body, "order").ok_or_else(|| e("no order="))?.to_string()));
+                self.filemap_folio(event, body, &mut pairs)?
             }
             "mm_filemap_fault" | "mm_filemap_get_pages" | "mm_filemap_map_pages" => {
-                let dev = get(body, "dev").and_then(parse_dev).ok_or_else(|| e("no dev="))?;
-                if self.device(dev).is_none() {
-                    return Ok(None);
-                }
-                let ino = hex_ino(get(body, "ino").ok_or_else(|| e("no ino="))?)?;
-                pairs.push(("file", self.file(dev, ino).to_string()));
-                let ofs = get(body, "ofs").ok_or_else(|| e("no ofs="))?;
-                if event == "mm_filemap_fault" {
-                    let o: u64 = ofs.parse().map_err(|_| e("bad ofs"))?;
-                    pairs.push(("index", (o >> 12).to_string()));
-                } else {
-                    let (a, b) = ofs.split_once('-').ok_or_else(|| e("ofs is not A-B"))?;
-                    let a: u64 = a.parse().map_err(|_| e("bad ofs"))?;
-                    let b: u64 = b.parse().map_err(|_| e("bad ofs"))?;
-                    pairs.push(("index", (a >> 12).to_string()));
-                    pairs.push(("last_index", (((b + 1) >> 12).saturating_sub(1)).to_string()));
-                }
+                self.filemap_range(event, body, &mut pairs)?
             }
-            "global_dirty_state" => {
-                for (k, v) in kv(body) {
-                    let k = match k {
-                        "dirty" => "nr_dirty",
-                        "writeback" => "nr_writeback",
-                        "dirtied" => "nr_dirtied",
-                        "written" => "nr_written",
-                        other => other,
-                    };
-                    pairs.push((k, v.to_string()));
-                }
-            }
+            "global_dirty_state" => self.global_dirty_state(body, &mut pairs)?,
             "writeback_dirty_inode_enqueue" | "sb_mark_inode_writeback" | "sb_clear_inode_writeback" => {
-                // "dev 7,0 ino 12 dirtied 4295 state I_DIRTY_PAGES mode 0100644"
-                let toks: Vec<&str> = body.split_ascii_whitespace().collect();
-                let at = |key: &str| toks.iter().position(|t| *t == key).and_then(|i| toks.get(i + 1).copied());
-                let dev = at("dev").and_then(parse_dev).ok_or_else(|| e("no dev"))?;
-                let Some(device) = self.device(dev) else { return Ok(None) };
-                pairs.push(("device", device.to_string()));
-                pairs.push(("file", self.file(dev, dec_ino(at("ino").ok_or_else(|| e("no ino"))?)?).to_string()));
-                pairs.push(("dirtied_when", at("dirtied").ok_or_else(|| e("no dirtied"))?.to_string()));
-                let state = at("state").filter(|s| *s != "mode").unwrap_or("none");
-                pairs.push(("state", state.to_string()));
+                self.inode_writeback(event, body, &mut pairs)?
             }
             ev if ev.starts_with("writeback_")
                 || matches!(ev, "balance_dirty_pages" | "bdi_dirty_ratelimit" | "folio_wait_writeback") =>
             {
-                // "bdi 7:0: k=v ..." (writeback_start & co. also carry "sb_dev 7:0").
-                let rest = body.strip_prefix("bdi ").ok_or_else(|| e("expected `bdi NAME: ...`"))?;
-                let (bdi, kvs) = rest.split_once(": ").unwrap_or((rest.trim_end_matches(':'), ""));
-                let Some(dev) = parse_dev(bdi) else { return Ok(None) };
-                let Some(device) = self.device(dev) else { return Ok(None) };
-                pairs.push(("device", device.to_string()));
-                for (k, v) in kv(kvs) {
-                    match k {
-                        "cgroup_ino" | "sb_dev" => {}
-                        "ino" => pairs.push(("file", self.file(dev, dec_ino(v)?).to_string())),
-                        "awrite_bw" => pairs.push(("avg_write_bw", v.to_string())),
-                        // age = (jiffies - dirtied_when) / HZ: host time, like dirtied_when.
-                        "age" if ev != "writeback_queue_io" => {}
-                        "state" | "flags" => pairs.push((k, if v.is_empty() { "none".into() } else { v.to_string() })),
-                        _ => pairs.push((k, v.to_string())),
-                    }
-                }
+                self.bdi_event(event, body, &mut pairs)?
             }
-            "block_split" => {
-                // "7,0 W 2048 / 4608 [kworker/u8:1]"
-                let toks: Vec<&str> = body.split_ascii_whitespace().collect();
-                if toks.len() < 5 || toks[3] != "/" {
-                    return Err(e("expected `DEV RWBS SECTOR / NEW_SECTOR`"));
-                }
-                let dev = parse_dev(toks[0]).ok_or_else(|| e("bad device"))?;
-                let Some(device) = self.device(dev) else { return Ok(None) };
-                pairs.push(("device", device.to_string()));
-                pairs.push(("rwbs", toks[1].to_string()));
-                pairs.push(("sector", toks[2].to_string()));
-                pairs.push(("new_sector", toks[4].to_string()));
-            }
-            ev if ev.starts_with("block_") => {
-                // "7,0 RA 16384 () 32770 + 32 be,0,4 [dd]" (issue/insert), "7,0 RA () 32770 + 32 be,0,4 [0]"
-                // (complete), "7,0 R 32770 + 32 [dd]" (bio events, getrq).
-                let toks: Vec<&str> = body.split_ascii_whitespace().collect();
-                if toks.len() < 2 {
-                    return Err(e("too short"));
-                }
-                let dev = parse_dev(toks[0]).ok_or_else(|| e("bad device"))?;
-                let Some(device) = self.device(dev) else { return Ok(None) };
-                pairs.push(("device", device.to_string()));
-                pairs.push(("rwbs", toks[1].to_string()));
-                let plus = toks.iter().position(|t| *t == "+").ok_or_else(|| e("no `sector + nr`"))?;
-                if plus < 1 || plus + 1 >= toks.len() {
-                    return Err(e("no `sector + nr`"));
-                }
-                if matches!(
-                    ev,
-                    "block_rq_issue" | "block_rq_insert" | "block_rq_merge" | "block_io_start" | "block_io_done"
-                ) {
-                    pairs.push(("bytes", toks[2].to_string()));
-                }
-                pairs.push(("sector", toks[plus - 1].to_string()));
-                pairs.push(("nr_sector", toks[plus + 1].to_string()));
-                if matches!(ev, "block_rq_complete" | "block_rq_error" | "block_bio_complete") {
-                    let last = toks.last().unwrap().trim_start_matches('[').trim_end_matches(']');
-                    pairs.push(("error", last.to_string()));
-                }
-            }
-            _ => return Ok(None),
+            "block_split" => self.block_split(event, body, &mut pairs)?,
+            ev if ev.starts_with("block_") => self.block_request(event, body, &mut pairs)?,
+            _ => false,
+        };
+        if !keep {
+            return Ok(None);
         }
         let refs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
         Ok(Some(EventKind::from_fields(event, &refs)?))
+    }
+
+    /// readahead:*: `dev=M:N ino=HEX k=v...`.
+    fn readahead<'b>(
+        &self,
+        event: &str,
+        body: &'b str,
+        pairs: &mut Vec<(&'b str, String)>,
+    ) -> Result<bool, NormaliseError> {
+        let e = |why: &str| body_err(event, body, why);
+        let hex_ino = |v: &str| u64::from_str_radix(v, 16).map_err(|_| e("inode is not hex"));
+        let dev = get(body, "dev").and_then(parse_dev).ok_or_else(|| e("no dev="))?;
+        if self.device(dev).is_none() {
+            return Ok(false);
+        }
+        for (k, v) in kv(body) {
+            match k {
+                "dev" => {}
+                "ino" => pairs.push(("file", self.file(dev, hex_ino(v)?).to_string())),
+                _ => pairs.push((k, v.to_string())),
+            }
+        }
+        Ok(true)
+    }
+
+    /// mm_filemap_add_to_page_cache / _delete_from_page_cache: `dev M:N ino HEX pfn=.. ofs=BYTES order=N`.
+    fn filemap_folio<'b>(
+        &self,
+        event: &str,
+        body: &'b str,
+        pairs: &mut Vec<(&'b str, String)>,
+    ) -> Result<bool, NormaliseError> {
+        let e = |why: &str| body_err(event, body, why);
+        let hex_ino = |v: &str| u64::from_str_radix(v, 16).map_err(|_| e("inode is not hex"));
+        // "dev 7:0 ino c pfn=0x.. ofs=4096 order=0"
+        let toks: Vec<&str> = body.split_ascii_whitespace().collect();
+        if toks.len() < 4 || toks[0] != "dev" || toks[2] != "ino" {
+            return Err(e("expected `dev M:N ino HEX ...`"));
+        }
+        let dev = parse_dev(toks[1]).ok_or_else(|| e("bad dev"))?;
+        if self.device(dev).is_none() {
+            return Ok(false);
+        }
+        pairs.push(("file", self.file(dev, hex_ino(toks[3])?).to_string()));
+        let ofs: u64 = get(body, "ofs").and_then(|v| v.parse().ok()).ok_or_else(|| e("no ofs="))?;
+        pairs.push(("index", (ofs >> 12).to_string()));
+        pairs.push(("order", get(body, "order").ok_or_else(|| e("no order="))?.to_string()));
+        Ok(true)
+    }
+
+    /// mm_filemap_fault (`ofs=BYTES`), mm_filemap_get_pages and mm_filemap_map_pages (`ofs=A-B`).
+    fn filemap_range<'b>(
+        &self,
+        event: &str,
+        body: &'b str,
+        pairs: &mut Vec<(&'b str, String)>,
+    ) -> Result<bool, NormaliseError> {
+        let e = |why: &str| body_err(event, body, why);
+        let hex_ino = |v: &str| u64::from_str_radix(v, 16).map_err(|_| e("inode is not hex"));
+        let dev = get(body, "dev").and_then(parse_dev).ok_or_else(|| e("no dev="))?;
+        if self.device(dev).is_none() {
+            return Ok(false);
+        }
+        let ino = hex_ino(get(body, "ino").ok_or_else(|| e("no ino="))?)?;
+        pairs.push(("file", self.file(dev, ino).to_string()));
+        let ofs = get(body, "ofs").ok_or_else(|| e("no ofs="))?;
+        if event == "mm_filemap_fault" {
+            let o: u64 = ofs.parse().map_err(|_| e("bad ofs"))?;
+            pairs.push(("index", (o >> 12).to_string()));
+        } else {
+            let (a, b) = ofs.split_once('-').ok_or_else(|| e("ofs is not A-B"))?;
+            let a: u64 = a.parse().map_err(|_| e("bad ofs"))?;
+            let b: u64 = b.parse().map_err(|_| e("bad ofs"))?;
+            pairs.push(("index", (a >> 12).to_string()));
+            pairs.push(("last_index", (((b + 1) >> 12).saturating_sub(1)).to_string()));
+        }
+        Ok(true)
+    }
+
+    /// global_dirty_state: host-wide counters, renamed to vmstat's names.
+    fn global_dirty_state<'b>(
+        &self,
+        body: &'b str,
+        pairs: &mut Vec<(&'b str, String)>,
+    ) -> Result<bool, NormaliseError> {
+        for (k, v) in kv(body) {
+            let k = match k {
+                "dirty" => "nr_dirty",
+                "writeback" => "nr_writeback",
+                "dirtied" => "nr_dirtied",
+                "written" => "nr_written",
+                other => other,
+            };
+            pairs.push((k, v.to_string()));
+        }
+        Ok(true)
+    }
+
+    /// writeback_dirty_inode_enqueue, sb_mark_inode_writeback, sb_clear_inode_writeback: `dev M,N ino DEC dirtied J state S`.
+    fn inode_writeback<'b>(
+        &self,
+        event: &str,
+        body: &'b str,
+        pairs: &mut Vec<(&'b str, String)>,
+    ) -> Result<bool, NormaliseError> {
+        let e = |why: &str| body_err(event, body, why);
+        let dec_ino = |v: &str| v.parse::<u64>().map_err(|_| e("inode is not decimal"));
+        // "dev 7,0 ino 12 dirtied 4295 state I_DIRTY_PAGES mode 0100644"
+        let toks: Vec<&str> = body.split_ascii_whitespace().collect();
+        let at = |key: &str| toks.iter().position(|t| *t == key).and_then(|i| toks.get(i + 1).copied());
+        let dev = at("dev").and_then(parse_dev).ok_or_else(|| e("no dev"))?;
+        let Some(device) = self.device(dev) else { return Ok(false) };
+        pairs.push(("device", device.to_string()));
+        pairs.push(("file", self.file(dev, dec_ino(at("ino").ok_or_else(|| e("no ino"))?)?).to_string()));
+        pairs.push(("dirtied_when", at("dirtied").ok_or_else(|| e("no dirtied"))?.to_string()));
+        let state = at("state").filter(|s| *s != "mode").unwrap_or("none");
+        pairs.push(("state", state.to_string()));
+        Ok(true)
+    }
+
+    /// The writeback events of a bdi (`bdi M:N: k=v...`), balance_dirty_pages and bdi_dirty_ratelimit included.
+    fn bdi_event<'b>(
+        &self,
+        event: &str,
+        body: &'b str,
+        pairs: &mut Vec<(&'b str, String)>,
+    ) -> Result<bool, NormaliseError> {
+        let ev = event;
+        let e = |why: &str| body_err(event, body, why);
+        let dec_ino = |v: &str| v.parse::<u64>().map_err(|_| e("inode is not decimal"));
+        // "bdi 7:0: k=v ..." (writeback_start & co. also carry "sb_dev 7:0").
+        let rest = body.strip_prefix("bdi ").ok_or_else(|| e("expected `bdi NAME: ...`"))?;
+        let (bdi, kvs) = rest.split_once(": ").unwrap_or((rest.trim_end_matches(':'), ""));
+        let Some(dev) = parse_dev(bdi) else { return Ok(false) };
+        let Some(device) = self.device(dev) else { return Ok(false) };
+        pairs.push(("device", device.to_string()));
+        for (k, v) in kv(kvs) {
+            match k {
+                "cgroup_ino" | "sb_dev" => {}
+                "ino" => pairs.push(("file", self.file(dev, dec_ino(v)?).to_string())),
+                "awrite_bw" => pairs.push(("avg_write_bw", v.to_string())),
+                // age = (jiffies - dirtied_when) / HZ: host time, like dirtied_when.
+                "age" if ev != "writeback_queue_io" => {}
+                "state" | "flags" => pairs.push((k, if v.is_empty() { "none".into() } else { v.to_string() })),
+                _ => pairs.push((k, v.to_string())),
+            }
+        }
+        Ok(true)
+    }
+
+    /// block_split: `M,N RWBS SECTOR / NEW_SECTOR [comm]`.
+    fn block_split<'b>(
+        &self,
+        event: &str,
+        body: &'b str,
+        pairs: &mut Vec<(&'b str, String)>,
+    ) -> Result<bool, NormaliseError> {
+        let e = |why: &str| body_err(event, body, why);
+        // "7,0 W 2048 / 4608 [kworker/u8:1]"
+        let toks: Vec<&str> = body.split_ascii_whitespace().collect();
+        if toks.len() < 5 || toks[3] != "/" {
+            return Err(e("expected `DEV RWBS SECTOR / NEW_SECTOR`"));
+        }
+        let dev = parse_dev(toks[0]).ok_or_else(|| e("bad device"))?;
+        let Some(device) = self.device(dev) else { return Ok(false) };
+        pairs.push(("device", device.to_string()));
+        pairs.push(("rwbs", toks[1].to_string()));
+        pairs.push(("sector", toks[2].to_string()));
+        pairs.push(("new_sector", toks[4].to_string()));
+        Ok(true)
+    }
+
+    /// The other block events: `M,N RWBS [BYTES] (...) SECTOR + NR [...]`.
+    fn block_request<'b>(
+        &self,
+        event: &str,
+        body: &'b str,
+        pairs: &mut Vec<(&'b str, String)>,
+    ) -> Result<bool, NormaliseError> {
+        let ev = event;
+        let e = |why: &str| body_err(event, body, why);
+        // "7,0 RA 16384 () 32770 + 32 be,0,4 [dd]" (issue/insert), "7,0 RA () 32770 + 32 be,0,4 [0]"
+        // (complete), "7,0 R 32770 + 32 [dd]" (bio events, getrq).
+        let toks: Vec<&str> = body.split_ascii_whitespace().collect();
+        if toks.len() < 2 {
+            return Err(e("too short"));
+        }
+        let dev = parse_dev(toks[0]).ok_or_else(|| e("bad device"))?;
+        let Some(device) = self.device(dev) else { return Ok(false) };
+        pairs.push(("device", device.to_string()));
+        pairs.push(("rwbs", toks[1].to_string()));
+        let plus = toks.iter().position(|t| *t == "+").ok_or_else(|| e("no `sector + nr`"))?;
+        if plus < 1 || plus + 1 >= toks.len() {
+            return Err(e("no `sector + nr`"));
+        }
+        if matches!(ev, "block_rq_issue" | "block_rq_insert" | "block_rq_merge" | "block_io_start" | "block_io_done") {
+            pairs.push(("bytes", toks[2].to_string()));
+        }
+        pairs.push(("sector", toks[plus - 1].to_string()));
+        pairs.push(("nr_sector", toks[plus + 1].to_string()));
+        if matches!(ev, "block_rq_complete" | "block_rq_error" | "block_bio_complete") {
+            let last = toks.last().unwrap().trim_start_matches('[').trim_end_matches(']');
+            pairs.push(("error", last.to_string()));
+        }
+        Ok(true)
     }
 }
 

@@ -4,7 +4,7 @@ use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::Command;
 
-use super::ProbeError;
+use super::error::ProbeError;
 
 pub fn read(path: impl AsRef<Path>) -> Result<String, ProbeError> {
     let p = path.as_ref();
@@ -70,4 +70,30 @@ pub fn uname() -> (String, String) {
         let s = |f: &[libc::c_char]| std::ffi::CStr::from_ptr(f.as_ptr()).to_string_lossy().into_owned();
         (s(&u.release), s(&u.version))
     }
+}
+
+/// Checks root, loop devices and tools before touching anything.
+pub fn preflight() -> Result<(), ProbeError> {
+    // SAFETY: geteuid has no preconditions.
+    if unsafe { libc::geteuid() } != 0 {
+        return Err(ProbeError::Missing(
+            "the probe needs root (it creates loop devices, mounts a scratch filesystem and uses tracefs); \
+             run it as root, e.g. `sudo pcsim probe ...`"
+                .into(),
+        ));
+    }
+    if !Path::new("/dev/loop-control").exists() {
+        return Err(ProbeError::Missing(
+            "no /dev/loop-control: loop devices are unavailable; load the module with `modprobe loop`".into(),
+        ));
+    }
+    if !have("losetup") {
+        return Err(ProbeError::Missing("`losetup` is not installed; `apt-get install -y util-linux`".into()));
+    }
+    if !Path::new("/sys/kernel/tracing").is_dir() && !Path::new("/sys/kernel/debug/tracing").is_dir() {
+        return Err(ProbeError::Missing(
+            "tracefs is unavailable (no /sys/kernel/tracing); the kernel needs ftrace".into(),
+        ));
+    }
+    Ok(())
 }

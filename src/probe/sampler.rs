@@ -14,9 +14,9 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use super::clock::mono_ns;
 use super::guard::Undo;
 use super::host;
-use super::runner::mono_ns;
 use crate::trace::series::{bdi_stats_values, Sample, Series};
 use crate::units::Nanos;
 

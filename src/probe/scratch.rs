@@ -169,7 +169,50 @@ pub fn build(sc: &Scenario, dev_index: usize, workdir: &Path, undo: &mut Undo) -
             host::package_of(&mkfs_cmd)
         )));
     }
-    // Backing file (sparse), checked against free space.
+    let backing = backing_file(dev, workdir, undo)?;
+    let (loop_dev, major, minor) = attach_loop(&backing, undo)?;
+    let q = queue_dir(&loop_dev);
+    let max_hw = set_queue(dev, &q)?;
+    let mkfs = make_fs(&mkfs_cmd, &fs, &loop_dev)?;
+    let mnt = workdir.join(format!("mnt-{}", dev.name));
+    std::fs::create_dir(&mnt).map_err(|e| ProbeError::Host(format!("creating {}: {e}", mnt.display())))?;
+    let m = mnt.clone();
+    undo.push(format!("remove {}", mnt.display()), move || std::fs::remove_dir(&m).map_err(|e| e.to_string()));
+    mount(&loop_dev, &mnt, &fs)?;
+    let m = mnt.clone();
+    undo.push(format!("unmount {}", mnt.display()), move || umount(&m));
+    let mine: Vec<&FileSpec> = sc.files.iter().filter(|f| f.device == dev_index).collect();
+    write_files(&mnt, &mine)?;
+    // Empty this filesystem's cache: unmount and mount again.
+    umount(&mnt).map_err(ProbeError::Host)?;
+    mount(&loop_dev, &mnt, &fs)?;
+    let mut files = Vec::new();
+    for f in &mine {
+        let p = mnt.join(&f.name);
+        let ino = std::fs::metadata(&p).map_err(|e| ProbeError::Host(format!("{}: {e}", p.display())))?.ino();
+        apply_state(&p, f)?;
+        files.push((f.name.clone(), p, ino, f.size));
+    }
+    let rd = |k: &str| host::read_trim(q.join(k)).ok().and_then(|v| v.parse().ok()).unwrap_or(0);
+    Ok(Scratch {
+        device: dev.name.clone(),
+        loop_dev,
+        major,
+        minor,
+        mnt,
+        fs,
+        read_ahead_kb: rd("read_ahead_kb"),
+        max_sectors_kb: rd("max_sectors_kb"),
+        max_hw_sectors_kb: max_hw,
+        nr_requests: rd("nr_requests"),
+        scheduler: host::read_trim(q.join("scheduler")).unwrap_or_default(),
+        mkfs,
+        files,
+    })
+}
+
+/// The device's sparse backing file under `workdir`, checked against the free space there.
+fn backing_file(dev: &Device, workdir: &Path, undo: &mut Undo) -> Result<PathBuf, ProbeError> {
     let backing = workdir.join(format!("{}.img", dev.name));
     // SAFETY: statvfs fills a plain struct.
     let free = unsafe {
@@ -194,10 +237,14 @@ pub fn build(sc: &Scenario, dev_index: usize, workdir: &Path, undo: &mut Undo) -
     drop(f);
     let b = backing.clone();
     undo.push(format!("remove {}", backing.display()), move || std::fs::remove_file(&b).map_err(|e| e.to_string()));
+    Ok(backing)
+}
 
-    // A loop device of its own, created for this run and removed after it: its bdi starts with the kernel's initial
-    // bandwidth and dirty ratelimit estimates (INIT_BW), as the model's does, instead of inheriting the estimates
-    // an earlier run left on a reused /dev/loopN (which made the throttled writers' pauses depend on history).
+/// A loop device of its own over `backing` (direct I/O), created for this run and removed after it: its bdi starts
+/// with the kernel's initial bandwidth and dirty ratelimit estimates (INIT_BW), as the model's does, instead of
+/// inheriting the estimates an earlier run left on a reused /dev/loopN (which made the throttled writers' pauses
+/// depend on history). Returns its node and number.
+fn attach_loop(backing: &Path, undo: &mut Undo) -> Result<(PathBuf, u32, u32), ProbeError> {
     let index = add_loop_device()?;
     undo.push(format!("remove loop device {index}"), move || remove_loop_device(index));
     let loop_dev = PathBuf::from(format!("/dev/loop{index}"));
@@ -208,10 +255,12 @@ pub fn build(sc: &Scenario, dev_index: usize, workdir: &Path, undo: &mut Undo) -
     });
     let meta = std::fs::metadata(&loop_dev).map_err(|e| ProbeError::Host(format!("{}: {e}", loop_dev.display())))?;
     let rdev = meta.rdev();
-    let (major, minor) = (libc::major(rdev), libc::minor(rdev));
+    Ok((loop_dev, libc::major(rdev), libc::minor(rdev)))
+}
 
-    // Queue knobs, then read them back.
-    let q = queue_dir(&loop_dev);
+/// The device's queue knobs (max_sectors_kb, read_ahead_kb, nr_requests) on the loop device's queue directory;
+/// returns its max_hw_sectors_kb.
+fn set_queue(dev: &Device, q: &Path) -> Result<u64, ProbeError> {
     let max_hw: u64 = host::read_trim(q.join("max_hw_sectors_kb"))?.parse().unwrap_or(0);
     if dev.max_sectors_kb as u64 > max_hw {
         return Err(ProbeError::Refused(format!(
@@ -223,32 +272,29 @@ pub fn build(sc: &Scenario, dev_index: usize, workdir: &Path, undo: &mut Undo) -
     host::write(q.join("read_ahead_kb"), &dev.read_ahead_kb.to_string())?;
     // nr_requests may be refused by some queue setups: record what is in force.
     let _ = std::fs::write(q.join("nr_requests"), dev.nr_requests.to_string());
+    Ok(max_hw)
+}
 
+/// mkfs on the loop device; returns the command line it ran.
+fn make_fs(mkfs_cmd: &str, fs: &str, loop_dev: &Path) -> Result<String, ProbeError> {
     let ld = loop_dev.to_string_lossy().into_owned();
-    let mkfs_args: Vec<&str> = match fs.as_str() {
+    let mkfs_args: Vec<&str> = match fs {
         // No lazy init: ext4lazyinit would otherwise write inode tables in the background during the run.
         // -D: direct I/O (see the module comment; mkfs.xfs writes with direct I/O by default).
         "ext4" => vec!["-q", "-F", "-D", "-E", "lazy_itable_init=0,lazy_journal_init=0", &ld],
         _ => vec!["-q", "-f", &ld],
     };
-    host::run(&mkfs_cmd, &mkfs_args)?;
-    let mkfs = format!("{mkfs_cmd} {}", mkfs_args.join(" "));
+    host::run(mkfs_cmd, &mkfs_args)?;
+    Ok(format!("{mkfs_cmd} {}", mkfs_args.join(" ")))
+}
 
-    let mnt = workdir.join(format!("mnt-{}", dev.name));
-    std::fs::create_dir(&mnt).map_err(|e| ProbeError::Host(format!("creating {}: {e}", mnt.display())))?;
-    let m = mnt.clone();
-    undo.push(format!("remove {}", mnt.display()), move || std::fs::remove_dir(&m).map_err(|e| e.to_string()));
-    mount(&loop_dev, &mnt, &fs)?;
-    let m = mnt.clone();
-    undo.push(format!("unmount {}", mnt.display()), move || umount(&m));
-
-    // Files with real data.
-    let mine: Vec<&FileSpec> = sc.files.iter().filter(|f| f.device == dev_index).collect();
+/// The device's files with real data, written with O_DIRECT (a last partial page through the cache), and synced.
+fn write_files(mnt: &Path, mine: &[&FileSpec]) -> Result<(), ProbeError> {
     // O_DIRECT wants an aligned buffer.
     let raw = vec![0x5au8; (1 << 20) + 4096];
     let at = raw.as_ptr().align_offset(4096);
     let chunk = &raw[at..at + (1 << 20)];
-    for f in &mine {
+    for f in mine {
         let p = mnt.join(&f.name);
         let werr = |e: std::io::Error| ProbeError::Host(format!("writing {}: {e}", p.display()));
         let file = OpenOptions::new()
@@ -272,33 +318,7 @@ pub fn build(sc: &Scenario, dev_index: usize, workdir: &Path, undo: &mut Undo) -
         }
         file.sync_all().map_err(|e| ProbeError::Host(format!("syncing {}: {e}", p.display())))?;
     }
-    // Empty this filesystem's cache: unmount and mount again.
-    umount(&mnt).map_err(ProbeError::Host)?;
-    mount(&loop_dev, &mnt, &fs)?;
-
-    let mut files = Vec::new();
-    for f in &mine {
-        let p = mnt.join(&f.name);
-        let ino = std::fs::metadata(&p).map_err(|e| ProbeError::Host(format!("{}: {e}", p.display())))?.ino();
-        apply_state(&p, f)?;
-        files.push((f.name.clone(), p, ino, f.size));
-    }
-    let rd = |k: &str| host::read_trim(q.join(k)).ok().and_then(|v| v.parse().ok()).unwrap_or(0);
-    Ok(Scratch {
-        device: dev.name.clone(),
-        loop_dev,
-        major,
-        minor,
-        mnt,
-        fs,
-        read_ahead_kb: rd("read_ahead_kb"),
-        max_sectors_kb: rd("max_sectors_kb"),
-        max_hw_sectors_kb: max_hw,
-        nr_requests: rd("nr_requests"),
-        scheduler: host::read_trim(q.join("scheduler")).unwrap_or_default(),
-        mkfs,
-        files,
-    })
+    Ok(())
 }
 
 /// Puts a file in its initial state (after the remount, so the cache holds nothing of it).

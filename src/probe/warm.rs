@@ -44,7 +44,7 @@ pub fn touch_and_free(bytes: u64) -> u64 {
     if bytes == 0 {
         return 0;
     }
-    let t = super::runner::mono_ns();
+    let t = super::clock::mono_ns();
     // SAFETY: a private anonymous mapping, populated by the kernel and unmapped before returning; no Rust reference
     // to it exists.
     unsafe {
@@ -70,7 +70,7 @@ pub fn touch_and_free(bytes: u64) -> u64 {
             libc::munmap(p, bytes as usize);
         }
     }
-    super::runner::mono_ns().saturating_sub(t)
+    super::clock::mono_ns().saturating_sub(t)
 }
 
 #[cfg(test)]

@@ -67,7 +67,7 @@ pub fn run(
     let status = loop {
         while let Ok(line) = rx.try_recv() {
             if line == "ready" && t0.is_none() {
-                let start = runner::mono_ns();
+                let start = super::clock::mono_ns();
                 t0 = Some(start);
                 let _ = writeln!(stdin, "go {start}");
                 let _ = stdin.flush();

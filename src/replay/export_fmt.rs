@@ -5,7 +5,7 @@
 use std::fmt::Write as _;
 
 use super::block::tc;
-use super::export::{ta, Bit};
+use super::export_bit::{ta, Bit};
 
 /// blkparse's letters for an action code.
 fn act_letters(act: u32) -> &'static str {

@@ -22,6 +22,7 @@ pub mod blktrace;
 mod blktrace_read;
 mod block;
 pub mod export;
+mod export_bit;
 mod export_fmt;
 pub mod iolog;
 mod lines;

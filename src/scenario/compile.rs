@@ -7,14 +7,16 @@
 //! so `Repeat(count: 2, ops: [Read(fd: "a", ...), Close(fd: "a")])` is refused (the second read finds `a` closed).
 //! One extra pass suffices because a pass's effect on that state is idempotent.
 
-use super::generate::{GenSpec, Limit, Pattern, Target, Zipf, PURPOSE_MIX, PURPOSE_OFFSETS};
+use super::compile_gen::{gen_spec, Walked};
+use super::diag::{check_name, error, fmt_size, known};
+use super::generate::{GenSpec, Target, PURPOSE_MIX, PURPOSE_OFFSETS};
 use super::locate::Loc;
-use super::schema::{OpDoc, OpenFlagDoc, PatternDoc, SyncRangeFlagDoc, SyscallDoc, TaskDoc};
+use super::schema::{OpDoc, OpenFlagDoc, SyncRangeFlagDoc, TaskDoc};
 use super::stream::{Node, Program};
-use super::validate::{check_name, error, fmt_size, known};
 use super::{FileSpec, ScenarioError, TaskSpec};
 use crate::rng::stream_key;
 use crate::trace::op::{Access, Fd, FileId, MapId, Op, OpenFlags, RwFlags, SyncRangeFlags};
+use crate::units::Size;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
@@ -216,83 +218,103 @@ impl Compiler<'_> {
     /// Checks one op; returns its compiled node when emitting.
     fn op(&mut self, op: &OpDoc, l: Loc, emit: bool, again: bool) -> Result<Option<Node>, ScenarioError> {
         use OpDoc as D;
-        let fd = |c: &Self, name: &str| c.fd(name, l.field("fd"), again).map(|(fd, _)| fd);
-        let lens = |v: &[crate::units::Size]| v.iter().map(|s| s.0).collect::<Vec<_>>();
         let op = match op {
-            D::Open { file, fd, flags } => {
-                let (fid, _) = self.file(file, l.field("file"))?;
-                let name = fd.as_deref().unwrap_or(file);
-                check_name(self.ctx.origin, "fd", name, if fd.is_some() { l.field("fd") } else { l.field("file") })?;
-                let slot = slot(&mut self.fds, name);
-                if self.open.contains_key(&slot) {
-                    return Err(self.err(
-                        if fd.is_some() { l.field("fd") } else { l },
-                        format!("fd `{name}` is already open"),
-                        Some("close it first, or give this Open another `fd:` name".into()),
-                    ));
-                }
-                let flags = self.open_flags(flags, l.field("flags"))?;
-                self.open.insert(slot, fid);
-                Op::Open { fd: Fd(slot), file: fid, flags }
-            }
-            D::Close { fd: name } => {
-                let fd = fd(self, name)?;
-                self.open.remove(&fd.0);
-                Op::Close { fd }
-            }
-            D::Read { fd: n, len } => Op::Read { fd: fd(self, n)?, len: len.0 },
-            D::Pread { fd: n, off, len } => Op::Pread { fd: fd(self, n)?, off: off.0, len: len.0 },
-            D::Readv { fd: n, lens: v } => Op::Readv { fd: fd(self, n)?, lens: lens(v) },
-            D::Preadv { fd: n, off, lens: v, nowait, hipri, dsync, sync } => {
-                let flags = RwFlags { nowait: *nowait, hipri: *hipri, dsync: *dsync, sync: *sync };
-                Op::Preadv { fd: fd(self, n)?, off: off.0, lens: lens(v), flags }
-            }
-            D::Write { fd: n, len } => Op::Write { fd: fd(self, n)?, len: len.0 },
-            D::Pwrite { fd: n, off, len } => Op::Pwrite { fd: fd(self, n)?, off: off.0, len: len.0 },
-            D::Writev { fd: n, lens: v } => Op::Writev { fd: fd(self, n)?, lens: lens(v) },
-            D::Pwritev { fd: n, off, lens: v, nowait, hipri, dsync, sync } => {
-                let flags = RwFlags { nowait: *nowait, hipri: *hipri, dsync: *dsync, sync: *sync };
-                Op::Pwritev { fd: fd(self, n)?, off: off.0, lens: lens(v), flags }
-            }
-            D::Lseek { fd: n, off, whence } => Op::Lseek { fd: fd(self, n)?, off: off.0, whence: *whence },
+            D::Open { file, fd, flags } => self.open(file, fd.as_deref(), flags, l)?,
             D::Mmap { fd: n, map, off, len, write, shared } => {
-                let (fd, file) = self.fd(n, l.field("fd"), again)?;
-                let name = map.as_deref().unwrap_or(n);
-                check_name(self.ctx.origin, "map", name, l.field(if map.is_some() { "map" } else { "fd" }))?;
-                let file_size = self.ctx.files[file.0 as usize].size;
-                let len = match len {
-                    Some(len) if len.0 == 0 => {
-                        return Err(self.err(
-                            l.field("len"),
-                            "mmap of 0 bytes".into(),
-                            Some("leave len out to map the whole file".into()),
-                        ))
-                    }
-                    Some(len) => len.0,
-                    None if off.0 < file_size => file_size - off.0,
-                    None => {
-                        return Err(self.err(
-                            l,
-                            format!(
-                                "mapping from {} would be empty: the file is {}",
-                                fmt_size(off.0),
-                                fmt_size(file_size)
-                            ),
-                            Some("give `len:` explicitly".into()),
-                        ))
-                    }
-                };
-                let slot = slot(&mut self.maps, name);
-                if self.mapped.contains_key(&slot) {
-                    return Err(self.err(
-                        l.field("map"),
-                        format!("map `{name}` is already mapped"),
-                        Some("Munmap it first, or give this Mmap another `map:` name".into()),
-                    ));
-                }
-                self.mapped.insert(slot, len);
-                Op::Mmap { fd, map: MapId(slot), off: off.0, len, write: *write, shared: *shared }
+                let (fd, map, len) = self.mmap(n, map.as_deref(), off.0, *len, l, again)?;
+                Op::Mmap { fd, map, off: off.0, len, write: *write, shared: *shared }
             }
+            D::Munmap { .. } | D::Touch { .. } | D::Madvise { .. } | D::Msync { .. } => self.map_op(op, l, again)?,
+            D::Sleep(t) => Op::Sleep { ns: t.0 },
+            D::DropCaches(what) => Op::DropCaches { what: *what },
+            D::Sync => Op::Sync,
+            D::Repeat { count, ops } => return self.repeat(*count, ops, l, emit, again),
+            D::Generate { .. } => {
+                let spec = self.generate(op, l, again)?;
+                if !emit {
+                    return Ok(None);
+                }
+                self.prog.gens.push(spec);
+                return Ok(Some(Node::Gen(self.prog.gens.len() - 1)));
+            }
+            _ => self.fd_op(op, l, again)?,
+        };
+        Ok(emit.then_some(Node::Op(op)))
+    }
+
+    /// An `Open`: the file resolved, the descriptor's name checked and not open already, the flags read.
+    fn open(
+        &mut self,
+        file: &str,
+        fd: Option<&str>,
+        flags: &Option<Vec<OpenFlagDoc>>,
+        l: Loc,
+    ) -> Result<Op, ScenarioError> {
+        let (fid, _) = self.file(file, l.field("file"))?;
+        let name = fd.unwrap_or(file);
+        check_name(self.ctx.origin, "fd", name, if fd.is_some() { l.field("fd") } else { l.field("file") })?;
+        let slot = slot(&mut self.fds, name);
+        if self.open.contains_key(&slot) {
+            return Err(self.err(
+                if fd.is_some() { l.field("fd") } else { l },
+                format!("fd `{name}` is already open"),
+                Some("close it first, or give this Open another `fd:` name".into()),
+            ));
+        }
+        let flags = self.open_flags(flags, l.field("flags"))?;
+        self.open.insert(slot, fid);
+        Ok(Op::Open { fd: Fd(slot), file: fid, flags })
+    }
+
+    /// An `Mmap` of fd `n` from `off`: its descriptor, the mapping's slot (named `map`, else after the fd, and not
+    /// mapped already) and its length.
+    fn mmap(
+        &mut self,
+        n: &str,
+        map: Option<&str>,
+        off: u64,
+        len: Option<Size>,
+        l: Loc,
+        again: bool,
+    ) -> Result<(Fd, MapId, u64), ScenarioError> {
+        let (fd, file) = self.fd(n, l.field("fd"), again)?;
+        let name = map.unwrap_or(n);
+        check_name(self.ctx.origin, "map", name, l.field(if map.is_some() { "map" } else { "fd" }))?;
+        let len = self.mmap_len(off, len, self.ctx.files[file.0 as usize].size, l)?;
+        let slot = slot(&mut self.maps, name);
+        if self.mapped.contains_key(&slot) {
+            return Err(self.err(
+                l.field("map"),
+                format!("map `{name}` is already mapped"),
+                Some("Munmap it first, or give this Mmap another `map:` name".into()),
+            ));
+        }
+        self.mapped.insert(slot, len);
+        Ok((fd, MapId(slot), len))
+    }
+
+    /// The length of a mapping from `off` of a file of `file_size` bytes: `len`, not 0, or the rest of the file.
+    fn mmap_len(&self, off: u64, len: Option<Size>, file_size: u64, l: Loc) -> Result<u64, ScenarioError> {
+        match len {
+            Some(len) if len.0 == 0 => Err(self.err(
+                l.field("len"),
+                "mmap of 0 bytes".into(),
+                Some("leave len out to map the whole file".into()),
+            )),
+            Some(len) => Ok(len.0),
+            None if off < file_size => Ok(file_size - off),
+            None => Err(self.err(
+                l,
+                format!("mapping from {} would be empty: the file is {}", fmt_size(off), fmt_size(file_size)),
+                Some("give `len:` explicitly".into()),
+            )),
+        }
+    }
+
+    /// An op on a mapping (`Munmap`, `Touch`, `Madvise`, `Msync`): the mapping mapped, the range inside it.
+    fn map_op(&mut self, op: &OpDoc, l: Loc, again: bool) -> Result<Op, ScenarioError> {
+        use OpDoc as D;
+        Ok(match op {
             D::Munmap { map: n } => {
                 let (map, _) = self.map(n, l.field("map"), again)?;
                 self.mapped.remove(&map.0);
@@ -314,18 +336,41 @@ impl Compiler<'_> {
                 self.in_map(n, off.0, len.0, map_len, l.field("off"))?;
                 Op::Msync { map, off: off.0, len: len.0, mode: *mode }
             }
+            _ => unreachable!("map_op() is called on ops that name a mapping"),
+        })
+    }
+
+    /// An op on a descriptor (every op `op` does not handle itself): the descriptor open.
+    fn fd_op(&mut self, op: &OpDoc, l: Loc, again: bool) -> Result<Op, ScenarioError> {
+        use OpDoc as D;
+        let fd = |c: &Self, name: &str| c.fd(name, l.field("fd"), again).map(|(fd, _)| fd);
+        let lens = |v: &[Size]| v.iter().map(|s| s.0).collect::<Vec<_>>();
+        Ok(match op {
+            D::Close { fd: name } => {
+                let fd = fd(self, name)?;
+                self.open.remove(&fd.0);
+                Op::Close { fd }
+            }
+            D::Read { fd: n, len } => Op::Read { fd: fd(self, n)?, len: len.0 },
+            D::Pread { fd: n, off, len } => Op::Pread { fd: fd(self, n)?, off: off.0, len: len.0 },
+            D::Readv { fd: n, lens: v } => Op::Readv { fd: fd(self, n)?, lens: lens(v) },
+            D::Preadv { fd: n, off, lens: v, nowait, hipri, dsync, sync } => {
+                let flags = RwFlags { nowait: *nowait, hipri: *hipri, dsync: *dsync, sync: *sync };
+                Op::Preadv { fd: fd(self, n)?, off: off.0, lens: lens(v), flags }
+            }
+            D::Write { fd: n, len } => Op::Write { fd: fd(self, n)?, len: len.0 },
+            D::Pwrite { fd: n, off, len } => Op::Pwrite { fd: fd(self, n)?, off: off.0, len: len.0 },
+            D::Writev { fd: n, lens: v } => Op::Writev { fd: fd(self, n)?, lens: lens(v) },
+            D::Pwritev { fd: n, off, lens: v, nowait, hipri, dsync, sync } => {
+                let flags = RwFlags { nowait: *nowait, hipri: *hipri, dsync: *dsync, sync: *sync };
+                Op::Pwritev { fd: fd(self, n)?, off: off.0, lens: lens(v), flags }
+            }
+            D::Lseek { fd: n, off, whence } => Op::Lseek { fd: fd(self, n)?, off: off.0, whence: *whence },
             D::Fsync { fd: n } => Op::Fsync { fd: fd(self, n)? },
             D::Fdatasync { fd: n } => Op::Fdatasync { fd: fd(self, n)? },
             D::SyncFileRange { fd: n, off, len, flags } => {
-                let mut f = SyncRangeFlags::default();
-                for flag in flags.as_deref().unwrap_or(&[SyncRangeFlagDoc::WRITE]) {
-                    match flag {
-                        SyncRangeFlagDoc::WAIT_BEFORE => f.wait_before = true,
-                        SyncRangeFlagDoc::WRITE => f.write = true,
-                        SyncRangeFlagDoc::WAIT_AFTER => f.wait_after = true,
-                    }
-                }
-                Op::SyncFileRange { fd: fd(self, n)?, off: off.0, len: len.0, flags: f }
+                let flags = sync_range_flags(flags);
+                Op::SyncFileRange { fd: fd(self, n)?, off: off.0, len: len.0, flags }
             }
             D::Fadvise { fd: n, off, len, advice } => {
                 Op::Fadvise { fd: fd(self, n)?, off: off.0, len: len.0, advice: *advice }
@@ -338,67 +383,74 @@ impl Compiler<'_> {
             D::Sendfile { fd: n, off, len } => Op::Sendfile { fd: fd(self, n)?, off: off.0, len: len.0 },
             D::Cachestat { fd: n, off, len } => {
                 let fd = fd(self, n)?;
-                // The kernel computes the last page as (off + len - 1) >> PAGE_SHIFT in 64 bits.
-                if off.0.checked_add(len.0).is_none() {
-                    return Err(self.err(
-                        l.field("len"),
-                        format!("off + len ({} + {}) overflows 64 bits", fmt_size(off.0), fmt_size(len.0)),
-                        Some("len 0 means to the end of the file".into()),
-                    ));
-                }
+                self.cachestat_range(off.0, len.0, l)?;
                 Op::Cachestat { fd, off: off.0, len: len.0 }
             }
-            D::Sleep(t) => Op::Sleep { ns: t.0 },
-            D::DropCaches(what) => Op::DropCaches { what: *what },
-            D::Sync => Op::Sync,
-            D::Repeat { count, ops } => {
-                if *count == 0 {
-                    return Err(self.err(
-                        l.field("count"),
-                        "Repeat count is 0".into(),
-                        Some("remove the Repeat, or use a count of 1 or more".into()),
-                    ));
-                }
-                if ops.is_empty() {
-                    return Err(self.err(l.field("ops"), "Repeat has no ops".into(), None));
-                }
-                let block = emit.then(|| {
-                    self.prog.blocks.push(Vec::new());
-                    self.prog.blocks.len() - 1
-                });
-                self.block(ops, l.field("ops"), block, again)?;
-                if *count >= 2 && emit {
-                    self.block(ops, l.field("ops"), None, true)?;
-                }
-                return Ok(block.map(|block| Node::Repeat { count: *count, block }));
-            }
-            D::Generate { .. } => {
-                let spec = self.generate(op, l, again)?;
-                if !emit {
-                    return Ok(None);
-                }
-                self.prog.gens.push(spec);
-                return Ok(Some(Node::Gen(self.prog.gens.len() - 1)));
-            }
-        };
-        Ok(emit.then_some(Node::Op(op)))
+            _ => unreachable!("fd_op() is called on ops that name a descriptor"),
+        })
     }
 
-    /// Resolves a `Generate(...)`; its stream keys use its ordinal (the number of generators before it).
+    /// Checks a `Cachestat` range: the kernel computes the last page as (off + len - 1) >> PAGE_SHIFT in 64 bits.
+    fn cachestat_range(&self, off: u64, len: u64, l: Loc) -> Result<(), ScenarioError> {
+        if off.checked_add(len).is_none() {
+            return Err(self.err(
+                l.field("len"),
+                format!("off + len ({} + {}) overflows 64 bits", fmt_size(off), fmt_size(len)),
+                Some("len 0 means to the end of the file".into()),
+            ));
+        }
+        Ok(())
+    }
+
+    /// A `Repeat`: its body walked (into a block of its own when emitting), and when it repeats walked again from
+    /// the state the first pass left.
+    fn repeat(
+        &mut self,
+        count: u64,
+        ops: &[OpDoc],
+        l: Loc,
+        emit: bool,
+        again: bool,
+    ) -> Result<Option<Node>, ScenarioError> {
+        if count == 0 {
+            return Err(self.err(
+                l.field("count"),
+                "Repeat count is 0".into(),
+                Some("remove the Repeat, or use a count of 1 or more".into()),
+            ));
+        }
+        if ops.is_empty() {
+            return Err(self.err(l.field("ops"), "Repeat has no ops".into(), None));
+        }
+        let block = emit.then(|| {
+            self.prog.blocks.push(Vec::new());
+            self.prog.blocks.len() - 1
+        });
+        self.block(ops, l.field("ops"), block, again)?;
+        if count >= 2 && emit {
+            self.block(ops, l.field("ops"), None, true)?;
+        }
+        Ok(block.map(|block| Node::Repeat { count, block }))
+    }
+
+    /// Resolves a `Generate(...)`: its target here, the rest in [`gen_spec`]; its stream keys use its ordinal (the
+    /// number of generators before it).
     fn generate(&self, op: &OpDoc, l: Loc, again: bool) -> Result<GenSpec, ScenarioError> {
-        let OpDoc::Generate { fd, map, pattern, block, range, count, bytes, think, read_pct, fsync_every, syscall } =
-            op
-        else {
+        let OpDoc::Generate { fd, map, .. } = op else {
             unreachable!("generate() is called on Generate ops");
         };
-        let (target, target_len, what) = match (fd, map) {
+        let walked = match (fd, map) {
             (Some(n), None) => {
                 let (fd, file) = self.fd(n, l.field("fd"), again)?;
-                (Target::Fd(fd), self.ctx.files[file.0 as usize].size, format!("file of fd `{n}`"))
+                Walked {
+                    target: Target::Fd(fd),
+                    len: self.ctx.files[file.0 as usize].size,
+                    what: format!("file of fd `{n}`"),
+                }
             }
             (None, Some(n)) => {
                 let (map, len) = self.map(n, l.field("map"), again)?;
-                (Target::Map(map), len, format!("map `{n}`"))
+                Walked { target: Target::Map(map), len, what: format!("map `{n}`") }
             }
             _ => {
                 return Err(self.err(
@@ -408,141 +460,22 @@ impl Compiler<'_> {
                 ))
             }
         };
-        let block = block.map_or(4096, |b| b.0);
-        if block == 0 {
-            return Err(self.err(l.field("block"), "block size is 0".into(), Some("use e.g. block: \"4k\"".into())));
-        }
-        let off = range.map_or(0, |r| r.off.0);
-        let len = match range.and_then(|r| r.len) {
-            Some(len) => len.0,
-            None => target_len.saturating_sub(off),
-        };
-        let rl = l.field("range");
-        if len == 0 {
-            return Err(self.err(
-                rl,
-                format!("the generator's range is empty (the {what} is {})", fmt_size(target_len)),
-                Some("give `range: (off: ..., len: ...)`".into()),
-            ));
-        }
-        let read_pct = read_pct.unwrap_or(100);
-        if read_pct > 100 {
-            return Err(self.err(
-                l.field("read_pct"),
-                format!("read_pct = {read_pct} is above 100"),
-                Some("read_pct is the percentage of ops that read, 0..=100".into()),
-            ));
-        }
-        let past_end = off.checked_add(len).is_none_or(|end| end > target_len);
-        if past_end && (matches!(target, Target::Map(_)) || read_pct == 100) {
-            return Err(self.err(
-                rl,
-                format!(
-                    "range [{}, +{}) is past the end of the {what} ({})",
-                    fmt_size(off),
-                    fmt_size(len),
-                    fmt_size(target_len)
-                ),
-                Some(if matches!(target, Target::Map(_)) {
-                    "touching outside a mapping is SIGSEGV on the real kernel".into()
-                } else {
-                    "reads past the end of a file return nothing".into()
-                }),
-            ));
-        }
-        let pl = l.field("pattern");
-        let slots = len.div_ceil(block);
-        let pattern = match pattern.unwrap_or(PatternDoc::Sequential) {
-            PatternDoc::Sequential => Pattern::Sequential,
-            PatternDoc::Reverse => Pattern::Reverse,
-            PatternDoc::Strided { stride } => {
-                if stride.0 == 0 || stride.0 % block != 0 {
-                    return Err(self.err(
-                        pl,
-                        format!(
-                            "stride {} is not a non-zero multiple of block ({})",
-                            fmt_size(stride.0),
-                            fmt_size(block)
-                        ),
-                        Some("offsets stay block-aligned, so the stride must be a multiple of the block".into()),
-                    ));
-                }
-                Pattern::Strided { stride: stride.0 }
-            }
-            PatternDoc::Random => Pattern::Random,
-            PatternDoc::Zipfian { theta } => {
-                if !(theta > 0.0 && theta <= 10.0) {
-                    return Err(self.err(
-                        pl,
-                        format!("Zipfian theta = {theta} is outside (0, 10]"),
-                        Some("YCSB's default is 0.99".into()),
-                    ));
-                }
-                Pattern::Zipfian(Zipf::new(slots, theta))
-            }
-            PatternDoc::HotCold { hot_fraction, hot_share } => {
-                if !(hot_fraction > 0.0 && hot_fraction <= 1.0 && (0.0..=1.0).contains(&hot_share)) {
-                    return Err(self.err(
-                        pl,
-                        format!("HotCold(hot_fraction: {hot_fraction}, hot_share: {hot_share}) is out of range"),
-                        Some("hot_fraction is in (0, 1], hot_share in [0, 1]".into()),
-                    ));
-                }
-                let hot_slots = ((slots as f64 * hot_fraction).round() as u64).clamp(1, slots);
-                Pattern::HotCold { hot_slots, hot_share }
-            }
-            PatternDoc::Interleaved { streams } => {
-                if streams == 0 || streams > slots {
-                    return Err(self.err(
-                        pl,
-                        format!("Interleaved streams = {streams} is outside 1..={slots} (the range's blocks)"),
-                        None,
-                    ));
-                }
-                Pattern::Interleaved { streams }
-            }
-        };
-        let use_file_pos = *syscall == Some(SyscallDoc::Read);
-        if use_file_pos && (matches!(target, Target::Map(_)) || !matches!(pattern, Pattern::Sequential)) {
-            return Err(self.err(
-                l.field("syscall"),
-                "syscall: Read needs `fd:` and pattern: Sequential".into(),
-                Some("read(2) uses the file position, so only a sequential walk makes sense; use Pread".into()),
-            ));
-        }
-        let limit = match (count, bytes) {
-            (Some(_), Some(_)) => {
-                return Err(self.err(
-                    l.field("bytes"),
-                    "count and bytes are both given".into(),
-                    Some("give one: count (ops) or bytes (total I/O)".into()),
-                ))
-            }
-            (Some(0), None) => return Err(self.err(l.field("count"), "count is 0".into(), None)),
-            (None, Some(b)) if b.0 == 0 => return Err(self.err(l.field("bytes"), "bytes is 0".into(), None)),
-            (Some(n), None) => Limit::Ops(*n),
-            (None, Some(b)) => Limit::Bytes(b.0),
-            (None, None) => Limit::Ops(match pattern {
-                Pattern::Strided { stride } => len.div_ceil(stride),
-                Pattern::Interleaved { streams } => slots / streams * streams,
-                _ => slots,
-            }),
-        };
         let ordinal = self.prog.gens.len() as u64;
         let (seed, task) = (self.ctx.seed, self.ctx.task);
-        Ok(GenSpec {
-            target,
-            pattern,
-            block,
-            off,
-            len,
-            limit,
-            think_ns: think.0,
-            read_pct,
-            fsync_every: *fsync_every,
-            use_file_pos,
-            offsets_key: stream_key(seed, task, ordinal, PURPOSE_OFFSETS),
-            mix_key: stream_key(seed, task, ordinal, PURPOSE_MIX),
-        })
+        let keys = [stream_key(seed, task, ordinal, PURPOSE_OFFSETS), stream_key(seed, task, ordinal, PURPOSE_MIX)];
+        gen_spec(self.ctx.origin, op, l, walked, keys)
     }
+}
+
+/// The flags of a `SyncFileRange` (WRITE when left out).
+fn sync_range_flags(flags: &Option<Vec<SyncRangeFlagDoc>>) -> SyncRangeFlags {
+    let mut f = SyncRangeFlags::default();
+    for flag in flags.as_deref().unwrap_or(&[SyncRangeFlagDoc::WRITE]) {
+        match flag {
+            SyncRangeFlagDoc::WAIT_BEFORE => f.wait_before = true,
+            SyncRangeFlagDoc::WRITE => f.write = true,
+            SyncRangeFlagDoc::WAIT_AFTER => f.wait_after = true,
+        }
+    }
+    f
 }

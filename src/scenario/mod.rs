@@ -13,7 +13,10 @@
 //! Every error is a [`ScenarioError`]: `origin:line:col: message` and usually a hint.
 
 mod compile;
+mod compile_gen;
+mod diag;
 pub(crate) mod generate;
+mod load;
 mod locate;
 mod schema;
 mod stream;
@@ -26,9 +29,7 @@ pub use sysctl::{default_min_free_kbytes, Sysctls};
 
 use crate::trace::op::FileId;
 use crate::units::Nanos;
-use sha2::{Digest, Sha256};
 use std::fmt;
-use std::path::Path;
 use std::sync::Arc;
 
 /// The seed used when a scenario gives none.
@@ -37,12 +38,19 @@ pub const DEFAULT_SEED: u64 = 1;
 /// A loaded, validated scenario.
 #[derive(Clone, Debug)]
 pub struct Scenario {
+    /// The scenario's name (names the probe's threads' files and the logs' headers).
     pub name: String,
+    /// The root seed every random stream derives from.
     pub seed: u64,
+    /// The machine: memory, CPUs, memory cgroup.
     pub machine: Machine,
+    /// The block devices, each with one filesystem.
     pub devices: Vec<Device>,
+    /// The vm sysctls in force (kernel defaults for those the scenario leaves out).
     pub sysctls: Sysctls,
+    /// The files that exist when the tasks start.
     pub files: Vec<FileSpec>,
+    /// The tasks, each a thread issuing its op stream.
     pub tasks: Vec<TaskSpec>,
     /// Where the scenario came from (the path as given, or the origin passed to [`Scenario::parse`]).
     pub source: String,
@@ -55,6 +63,7 @@ pub struct Scenario {
 pub struct Machine {
     /// RAM in bytes.
     pub memory: u64,
+    /// Online CPUs (the per-CPU ratelimits and batches scale with them).
     pub cpus: u32,
     /// A memory cgroup limit (memory.max) on the tasks, in bytes.
     pub memcg_limit: Option<u64>,
@@ -66,7 +75,9 @@ pub struct Machine {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum FsType {
     #[default]
+    /// ext4 (the default).
     Ext4,
+    /// xfs.
     Xfs,
 }
 
@@ -80,6 +91,7 @@ impl FsType {
         }
     }
 
+    /// The name mkfs and /proc/mounts use.
     pub fn name(&self) -> &'static str {
         match self {
             FsType::Ext4 => "ext4",
@@ -91,7 +103,9 @@ impl FsType {
 /// A block device with one filesystem.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Device {
+    /// The device's name (the event log's `device=`).
     pub name: String,
+    /// Its filesystem.
     pub fs: FsType,
     /// Bytes.
     pub size: u64,
@@ -105,8 +119,11 @@ pub struct Device {
     pub read_bw: u64,
     /// Bytes per second.
     pub write_bw: u64,
+    /// Time from issue to the first byte of a read.
     pub read_latency: Nanos,
+    /// An idle device's delay before it starts on a write batch.
     pub write_latency: Nanos,
+    /// Requests the device serves at once (reads).
     pub queue_depth: u32,
     /// A blk-throttle limit on writes to the device, bytes per second (cgroup v1 root
     /// `blkio.throttle.write_bps_device`, which also throttles the flusher's writeback). `None`: no limit.
@@ -121,11 +138,13 @@ pub struct Device {
 /// A file that exists before the tasks start.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FileSpec {
+    /// The file's name (the event log's `file=`).
     pub name: String,
     /// Index into [`Scenario::devices`].
     pub device: usize,
     /// Bytes.
     pub size: u64,
+    /// What of it is cached when the tasks start.
     pub state: InitialState,
 }
 
@@ -138,9 +157,19 @@ pub enum InitialState {
     /// The whole file cached and clean.
     Cached,
     /// Bytes [off, off+len) cached and clean.
-    CachedRange { off: u64, len: u64 },
+    CachedRange {
+        /// Start of the cached range, bytes.
+        off: u64,
+        /// Length of the cached range, bytes.
+        len: u64,
+    },
     /// Bytes [off, off+len) cached and dirty (written, not yet written back).
-    DirtyRange { off: u64, len: u64 },
+    DirtyRange {
+        /// Start of the dirty range, bytes.
+        off: u64,
+        /// Length of the dirty range, bytes.
+        len: u64,
+    },
 }
 
 /// One task (a Linux thread in the probe).
@@ -160,12 +189,15 @@ pub struct TaskSpec {
 /// A scenario refused: where, why, and usually what to do about it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ScenarioError {
+    /// The scenario's file (or the origin given to `Scenario::parse`).
     pub origin: String,
     /// 1-based; 0 when there is no position (e.g. the file could not be read).
     pub line: usize,
     /// 1-based, in characters.
     pub col: usize,
+    /// What is wrong.
     pub msg: String,
+    /// What to do about it, when there is something to say.
     pub hint: Option<String>,
 }
 
@@ -182,66 +214,6 @@ impl fmt::Display for ScenarioError {
 impl std::error::Error for ScenarioError {}
 
 impl Scenario {
-    /// Reads, parses and validates the scenario at `path`.
-    pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
-        let origin = path.display().to_string();
-        let bytes = std::fs::read(path).map_err(|e| ScenarioError {
-            origin: origin.clone(),
-            line: 0,
-            col: 0,
-            msg: format!("cannot read scenario: {e}"),
-            hint: None,
-        })?;
-        let text = String::from_utf8(bytes).map_err(|e| {
-            let valid = &e.as_bytes()[..e.utf8_error().valid_up_to()];
-            let valid = std::str::from_utf8(valid).unwrap_or_default();
-            ScenarioError {
-                origin: origin.clone(),
-                line: 1 + valid.matches('\n').count(),
-                col: 1 + valid.chars().rev().take_while(|&c| c != '\n').count(),
-                msg: "scenario is not valid UTF-8".into(),
-                hint: None,
-            }
-        })?;
-        Scenario::parse(&text, &origin)
-    }
-
-    /// `load` with the root seed replaced (every generator's stream is derived from it again).
-    pub fn load_with_seed(path: &Path, seed: Option<u64>) -> Result<Scenario, ScenarioError> {
-        let sc = Scenario::load(path)?;
-        match seed {
-            Some(s) if s != sc.seed => {
-                let text = std::fs::read_to_string(path).map_err(|e| ScenarioError {
-                    origin: path.display().to_string(),
-                    line: 0,
-                    col: 0,
-                    msg: format!("cannot read scenario: {e}"),
-                    hint: None,
-                })?;
-                Scenario::parse_with_seed(&text, &path.display().to_string(), Some(s))
-            }
-            _ => Ok(sc),
-        }
-    }
-
-    /// Parses and validates scenario text; `origin` names it in error messages and becomes [`Scenario::source`].
-    pub fn parse(text: &str, origin: &str) -> Result<Scenario, ScenarioError> {
-        Scenario::parse_with_seed(text, origin, None)
-    }
-
-    /// `parse`, with the scenario's seed replaced when `seed` is given.
-    pub fn parse_with_seed(text: &str, origin: &str, seed: Option<u64>) -> Result<Scenario, ScenarioError> {
-        let mut doc = validate::deserialize(text, origin)?;
-        if seed.is_some() {
-            doc.seed = seed;
-        }
-        let root = locate::locate(text);
-        let mut scenario = validate::build(doc, &root, origin)?;
-        scenario.source = origin.to_string();
-        scenario.sha256 = Sha256::digest(text.as_bytes()).iter().map(|b| format!("{b:02x}")).collect();
-        Ok(scenario)
-    }
-
     /// The ops of task `task`, in order, produced lazily. Panics if `task` is out of range.
     pub fn ops(&self, task: usize) -> OpStream {
         OpStream::new(Arc::clone(&self.tasks[task].program))

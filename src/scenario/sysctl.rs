@@ -45,19 +45,33 @@ pub fn default_min_free_kbytes(memory: u64) -> u64 {
 /// Every vm knob the model reads, with the scenario's settings applied over the kernel defaults.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Sysctls {
+    /// vm.dirty_ratio: percent of dirtyable memory that may be dirty before writers are throttled.
     pub dirty_ratio: u64,
+    /// vm.dirty_background_ratio: percent at which background writeback starts.
     pub dirty_background_ratio: u64,
+    /// vm.dirty_bytes (0: the ratio applies).
     pub dirty_bytes: u64,
+    /// vm.dirty_background_bytes (0: the ratio applies).
     pub dirty_background_bytes: u64,
+    /// vm.dirty_expire_centisecs: age at which dirty data is written back by the periodic (kupdate) pass.
     pub dirty_expire_centisecs: u64,
+    /// vm.dirty_writeback_centisecs: the flusher's period.
     pub dirty_writeback_centisecs: u64,
+    /// vm.dirtytime_expire_seconds (read, not modelled).
     pub dirtytime_expire_seconds: u64,
+    /// vm.min_free_kbytes: the zone's min watermark.
     pub min_free_kbytes: u64,
+    /// vm.watermark_scale_factor: the gap between the zone's watermarks, in 1/10000 of its pages.
     pub watermark_scale_factor: u64,
+    /// vm.watermark_boost_factor (read, not modelled: the model has no fragmentation).
     pub watermark_boost_factor: u64,
+    /// vm.swappiness (read, not modelled: no anonymous memory).
     pub swappiness: u64,
+    /// vm.vfs_cache_pressure (read, not modelled).
     pub vfs_cache_pressure: u64,
+    /// vm.laptop_mode (read, not modelled).
     pub laptop_mode: u64,
+    /// vm.page-cluster (read, not modelled: no swap).
     pub page_cluster: u64,
     explicit: BTreeMap<String, u64>,
 }

@@ -3,10 +3,11 @@
 //! Task programs are compiled by [`super::compile`].
 
 use super::compile;
+use super::diag::{check_name, describe_ron_error, error, fmt_size, known};
 use super::locate::{Loc, Node, Pos};
 use super::schema::{DeviceDoc, FsDoc, ScenarioDoc, StateDoc};
-use super::sysctl::{edit_distance, Sysctls};
-use super::{Device, FileSpec, FsType, InitialState, Machine, Scenario, ScenarioError, DEFAULT_SEED};
+use super::sysctl::Sysctls;
+use super::{Device, FileSpec, FsType, InitialState, Machine, Scenario, ScenarioError, TaskSpec, DEFAULT_SEED};
 use crate::units::Nanos;
 use ron::extensions::Extensions;
 
@@ -22,11 +23,6 @@ pub(crate) const MEMORY_MAX: u64 = 64 * TIB;
 pub(crate) const FILE_MAX: u64 = 16 * TIB;
 /// Linux thread names (comm) hold 15 characters.
 pub(crate) const TASK_NAME_MAX: usize = 15;
-
-/// Builds an error at `pos`.
-pub(crate) fn error(origin: &str, pos: Pos, msg: impl Into<String>, hint: Option<String>) -> ScenarioError {
-    ScenarioError { origin: origin.to_string(), line: pos.line, col: pos.col, msg: msg.into(), hint }
-}
 
 /// A device section with the fields it leaves out taken from the profile file `profile` (a device section as
 /// `pcsim calibrate --out` writes it; relative paths from the scenario's directory).
@@ -96,83 +92,6 @@ pub(crate) fn deserialize(text: &str, origin: &str) -> Result<ScenarioDoc, Scena
     })
 }
 
-fn describe_ron_error(code: &ron::Error) -> (String, Option<String>) {
-    use ron::Error as E;
-    let within = |outer: &Option<String>| outer.as_ref().map(|o| format!(" in `{o}`")).unwrap_or_default();
-    let one_of = |expected: &[&str], found: &str| {
-        let list = expected.iter().map(|e| format!("`{e}`")).collect::<Vec<_>>().join(", ");
-        match closest(found, expected.iter().copied()) {
-            Some(near) => format!("did you mean `{near}`? expected one of: {list}"),
-            None => format!("expected one of: {list}"),
-        }
-    };
-    match code {
-        E::NoSuchStructField { expected, found, outer } => {
-            (format!("unknown field `{found}`{}", within(outer)), Some(one_of(expected, found)))
-        }
-        E::NoSuchEnumVariant { expected, found, outer } => {
-            (format!("unknown variant `{found}`{}", within(outer)), Some(one_of(expected, found)))
-        }
-        E::MissingStructField { field, outer } => (
-            format!("missing field `{field}`{}", within(outer)),
-            Some(format!("add `{field}: ...`; docs/SCENARIO.md lists every field and its default")),
-        ),
-        E::DuplicateStructField { field, outer } => {
-            (format!("field `{field}` given twice{}", within(outer)), Some("keep one of them".into()))
-        }
-        E::Message(m) if m.contains("cannot be negative") => {
-            (m.clone(), Some("sizes, times and counts are unsigned; write e.g. \"4k\"".into()))
-        }
-        E::Message(m) => (m.clone(), None),
-        E::ExpectedComma
-        | E::ExpectedArrayEnd
-        | E::ExpectedStructLikeEnd
-        | E::ExpectedMapEnd
-        | E::ExpectedOptionEnd
-        | E::TrailingCharacters => (
-            format!("syntax error: {}", lowercase_first(&code.to_string())),
-            Some("a comma may be missing between two items, or a bracket closed too early or too late".into()),
-        ),
-        E::Eof => {
-            ("unexpected end of file".into(), Some("a `(`, `[` or `{` is never closed, or a string never ends".into()))
-        }
-        E::ExpectedString => (
-            "expected a string".into(),
-            Some("names and sizes with units are written in double quotes, e.g. \"data\"".into()),
-        ),
-        E::ExpectedInteger => ("expected an integer".into(), Some("counts and knob values are plain integers".into())),
-        other => (format!("syntax error: {}", lowercase_first(&other.to_string())), None),
-    }
-}
-
-fn lowercase_first(s: &str) -> String {
-    let mut c = s.chars();
-    c.next().map(|f| f.to_lowercase().chain(c).collect()).unwrap_or_default()
-}
-
-/// The candidate nearest to `word` by edit distance, if near enough to be a plausible typo.
-pub(crate) fn closest<'a>(word: &str, candidates: impl Iterator<Item = &'a str>) -> Option<&'a str> {
-    let (d, best) =
-        candidates.map(|c| (edit_distance(&c.to_ascii_lowercase(), &word.to_ascii_lowercase()), c)).min()?;
-    (d <= word.chars().count() / 3 + 1).then_some(best)
-}
-
-/// Names become file names, thread names and log fields, so they are restricted to `[A-Za-z0-9._-]+`.
-pub(crate) fn check_name(origin: &str, what: &str, name: &str, loc: Loc) -> Result<(), ScenarioError> {
-    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')) {
-        return Err(error(
-            origin,
-            loc.pos(),
-            format!("bad {what} name `{name}`"),
-            Some("names use only letters, digits, `.`, `_` and `-` (at least one character)".into()),
-        ));
-    }
-    if name == "." || name == ".." {
-        return Err(error(origin, loc.pos(), format!("bad {what} name `{name}`"), Some("pick another name".into())));
-    }
-    Ok(())
-}
-
 /// The default size of a device: room for its files plus a quarter and 64 MiB of filesystem slack, at least 256 MiB.
 pub fn default_device_size(files_bytes: u64) -> u64 {
     (files_bytes.saturating_mul(5) / 4 + 64 * MIB).div_ceil(MIB).saturating_mul(MIB).max(256 * MIB)
@@ -181,10 +100,31 @@ pub fn default_device_size(files_bytes: u64) -> u64 {
 /// Resolves and checks a deserialised scenario.
 pub(crate) fn build(doc: ScenarioDoc, root: &Node, origin: &str) -> Result<Scenario, ScenarioError> {
     let r = Loc::new(root);
-    let err = |loc: Loc, msg: String, hint: Option<String>| error(origin, loc.pos(), msg, hint);
     check_name(origin, "scenario", &doc.name, r.field("name"))?;
+    let machine = machine(&doc, r, origin)?;
+    let mut devices = devices(&doc, r, origin)?;
+    let files = files(&doc, r, &devices, origin)?;
+    size_devices(&mut devices, &files, r, origin)?;
+    let sysctls = Sysctls::with_settings(machine.memory, &doc.sysctls)
+        .map_err(|e| error(origin, r.field("sysctls").entry_key(&e.name).pos(), e.msg, e.hint))?;
+    let seed = doc.seed.unwrap_or(DEFAULT_SEED);
+    let tasks = tasks(&doc, r, &files, seed, origin)?;
+    Ok(Scenario {
+        name: doc.name,
+        seed,
+        machine,
+        devices,
+        sysctls,
+        files,
+        tasks,
+        source: String::new(),
+        sha256: String::new(),
+    })
+}
 
-    // Machine.
+/// The machine section, checked.
+fn machine(doc: &ScenarioDoc, r: Loc, origin: &str) -> Result<Machine, ScenarioError> {
+    let err = |loc: Loc, msg: String, hint: Option<String>| error(origin, loc.pos(), msg, hint);
     let m = r.field("machine");
     let memory = doc.machine.memory.0;
     if !(MEMORY_MIN..=MEMORY_MAX).contains(&memory) {
@@ -221,109 +161,149 @@ pub(crate) fn build(doc: ScenarioDoc, root: &Node, origin: &str) -> Result<Scena
             Some("used is the memory held outside the page cache; the model keeps it constant".into()),
         ));
     }
-    let machine = Machine { memory, cpus, memcg_limit, used };
+    Ok(Machine { memory, cpus, memcg_limit, used })
+}
 
-    // Devices (sizes are settled once the files are known).
+/// The device sections, checked (sizes settled later by `size_devices`).
+fn devices(doc: &ScenarioDoc, r: Loc, origin: &str) -> Result<Vec<Device>, ScenarioError> {
+    let err = |loc: Loc, msg: String, hint: Option<String>| error(origin, loc.pos(), msg, hint);
     let dl = r.field("devices");
     if doc.devices.is_empty() {
         return Err(err(dl, "no devices".into(), Some("add one, e.g. `devices: [(name: \"disk0\")]`".into())));
     }
     let mut devices = Vec::with_capacity(doc.devices.len());
     for (i, d) in doc.devices.iter().enumerate() {
-        let l = dl.item(i);
-        let merged;
-        let d = match &d.profile {
-            Some(p) => {
-                merged = with_profile(d, p, origin, l.field("profile").pos())?;
-                &merged
-            }
-            None => d,
-        };
-        check_name(origin, "device", &d.name, l.field("name"))?;
-        if let Some(j) = devices.iter().position(|x: &Device| x.name == d.name) {
-            return Err(err(
-                l.field("name"),
-                format!("duplicate device name `{}`", d.name),
-                Some(format!("device {} already uses it", j + 1)),
-            ));
-        }
-        let dev = Device {
-            name: d.name.clone(),
-            fs: match d.fs {
-                None | Some(FsDoc::Ext4) => FsType::Ext4,
-                Some(FsDoc::Xfs) => FsType::Xfs,
-            },
-            size: d.size.map_or(0, |s| s.0),
-            read_ahead_kb: d.read_ahead_kb.unwrap_or(128),
-            max_sectors_kb: d.max_sectors_kb.unwrap_or(1280),
-            nr_requests: d.nr_requests.unwrap_or(256),
-            read_bw: d.read_bw.map_or(2 * GIB, |s| s.0),
-            // This host's scratch loop device (direct I/O to a file on the virtio disk): bytes written over the time
-            // write requests were in flight, 3339-3782 MiB/s in the captures of traces/write (median 3420; the same
-            // measure on the model's run gives its write_bw back), served in batches (block/write_batch.rs).
-            write_bw: d.write_bw.map_or(3400 * MIB, |s| s.0),
-            read_latency: d.read_latency.unwrap_or(Nanos::from_us(100)),
-            write_latency: d.write_latency.unwrap_or(Nanos::from_us(100)),
-            queue_depth: d.queue_depth.unwrap_or(32),
-            write_bps: d.write_bps.map(|s| s.0),
-            // The host's write batches: their rates (bytes over the time from the first request's issue or the
-            // last batch's end to the completions) spread with a coefficient of variation of 0.10 in buffered_1g
-            // (p10-p90 3469-5031 MiB/s over three runs); uniform within +-17 % has that spread.
-            write_bw_spread_permille: (d.write_bw_spread.unwrap_or(0.17).clamp(0.0, 1.0) * 1000.0).round() as u32,
-            seek: d.seek.map(|s| crate::block::seek::Seek { min: s.min, max: s.max, rpm: s.rpm }),
-        };
-        if let Some(s) = dev.seek {
-            if s.min > s.max || !(1000..=30000).contains(&s.rpm) || s.max > Nanos::from_us(1_000_000) {
-                return Err(err(
-                    l.field("seek"),
-                    format!(
-                        "device `{}`: seek (min {} ns, max {} ns, rpm {}) is not a disk's",
-                        d.name, s.min.0, s.max.0, s.rpm
-                    ),
-                    Some("min <= max <= 1s and rpm in 1000..=30000, e.g. `seek: (min: \"0.5ms\", max: \"12ms\", rpm: 7200)`".into()),
-                ));
-            }
-        }
-        if let Some(s) = d.write_bw_spread.filter(|s| !(0.0..=0.9).contains(s)) {
-            return Err(err(
-                l.field("write_bw_spread"),
-                format!("device `{}`: write_bw_spread = {s} is not a fraction in 0..=0.9", d.name),
-                Some("e.g. `write_bw_spread: 0.17` (each write batch's rate uniform within +-17 % of write_bw), 0 for none".into()),
-            ));
-        }
-        if let Some(bps) = dev.write_bps {
-            if bps < MIN_WRITE_BPS {
-                return Err(err(
-                    l.field("write_bps"),
-                    format!("device `{}`: write_bps = {bps} is below {MIN_WRITE_BPS} bytes/s", d.name),
-                    Some("a throttle that slow makes runs crawl; leave write_bps out for no limit".into()),
-                ));
-            }
-        }
-        let range_checks: [(&str, u64, u64, u64); 6] = [
-            ("read_ahead_kb", dev.read_ahead_kb.into(), 0, 1 << 20),
-            ("max_sectors_kb", dev.max_sectors_kb.into(), 4, 1 << 20),
-            ("nr_requests", dev.nr_requests.into(), 4, 1 << 16),
-            ("read_bw", dev.read_bw, 1, u64::MAX),
-            ("write_bw", dev.write_bw, 1, u64::MAX),
-            ("queue_depth", dev.queue_depth.into(), 1, 1 << 16),
-        ];
-        for (field, v, lo, hi) in range_checks {
-            if !(lo..=hi).contains(&v) {
-                return Err(err(
-                    l.field(field),
-                    format!("device `{}`: {field} = {v} is outside {lo}..={hi}", d.name),
-                    None,
-                ));
-            }
-        }
-        if d.size.is_some() && dev.size == 0 {
-            return Err(err(l.field("size"), format!("device `{}` has size 0", d.name), None));
-        }
+        let dev = device(d, dl.item(i), &devices, origin)?;
         devices.push(dev);
     }
+    Ok(devices)
+}
 
-    // Files.
+/// One device section (its profile's fields filling the ones it leaves out), checked; its size is settled later
+/// (`size_devices`). `before`: the devices already read.
+fn device(d: &DeviceDoc, l: Loc, before: &[Device], origin: &str) -> Result<Device, ScenarioError> {
+    let err = |loc: Loc, msg: String, hint: Option<String>| error(origin, loc.pos(), msg, hint);
+    let merged;
+    let d = match &d.profile {
+        Some(p) => {
+            merged = with_profile(d, p, origin, l.field("profile").pos())?;
+            &merged
+        }
+        None => d,
+    };
+    check_name(origin, "device", &d.name, l.field("name"))?;
+    if let Some(j) = before.iter().position(|x: &Device| x.name == d.name) {
+        return Err(err(
+            l.field("name"),
+            format!("duplicate device name `{}`", d.name),
+            Some(format!("device {} already uses it", j + 1)),
+        ));
+    }
+    let dev = device_with_defaults(d);
+    check_device_timing(&dev, d, l, origin)?;
+    check_device_ranges(&dev, d, l, origin)?;
+    Ok(dev)
+}
+
+/// The device a section describes, the fields it leaves out given their defaults (size 0: not given).
+fn device_with_defaults(d: &DeviceDoc) -> Device {
+    Device {
+        name: d.name.clone(),
+        fs: match d.fs {
+            None | Some(FsDoc::Ext4) => FsType::Ext4,
+            Some(FsDoc::Xfs) => FsType::Xfs,
+        },
+        size: d.size.map_or(0, |s| s.0),
+        read_ahead_kb: d.read_ahead_kb.unwrap_or(128),
+        max_sectors_kb: d.max_sectors_kb.unwrap_or(1280),
+        nr_requests: d.nr_requests.unwrap_or(256),
+        read_bw: d.read_bw.map_or(2 * GIB, |s| s.0),
+        // This host's scratch loop device (direct I/O to a file on the virtio disk): bytes written over the time
+        // write requests were in flight, 3339-3782 MiB/s in the captures of traces/write (median 3420; the same
+        // measure on the model's run gives its write_bw back), served in batches (block/write_batch.rs).
+        write_bw: d.write_bw.map_or(3400 * MIB, |s| s.0),
+        read_latency: d.read_latency.unwrap_or(Nanos::from_us(100)),
+        write_latency: d.write_latency.unwrap_or(Nanos::from_us(100)),
+        queue_depth: d.queue_depth.unwrap_or(32),
+        write_bps: d.write_bps.map(|s| s.0),
+        // The host's write batches: their rates (bytes over the time from the first request's issue or the
+        // last batch's end to the completions) spread with a coefficient of variation of 0.10 in buffered_1g
+        // (p10-p90 3469-5031 MiB/s over three runs); uniform within +-17 % has that spread.
+        write_bw_spread_permille: (d.write_bw_spread.unwrap_or(0.17).clamp(0.0, 1.0) * 1000.0).round() as u32,
+        seek: d.seek.map(|s| crate::block::seek::Seek { min: s.min, max: s.max, rpm: s.rpm }),
+    }
+}
+
+/// Checks a device's service times: its seek model is a disk's, its write_bw_spread a fraction, its write_bps
+/// throttle not crawling.
+fn check_device_timing(dev: &Device, d: &DeviceDoc, l: Loc, origin: &str) -> Result<(), ScenarioError> {
+    let err = |loc: Loc, msg: String, hint: Option<String>| error(origin, loc.pos(), msg, hint);
+    if let Some(s) = dev.seek {
+        if s.min > s.max || !(1000..=30000).contains(&s.rpm) || s.max > Nanos::from_us(1_000_000) {
+            return Err(err(
+                l.field("seek"),
+                format!(
+                    "device `{}`: seek (min {} ns, max {} ns, rpm {}) is not a disk's",
+                    d.name, s.min.0, s.max.0, s.rpm
+                ),
+                Some(
+                    "min <= max <= 1s and rpm in 1000..=30000, e.g. `seek: (min: \"0.5ms\", max: \"12ms\", rpm: 7200)`"
+                        .into(),
+                ),
+            ));
+        }
+    }
+    if let Some(s) = d.write_bw_spread.filter(|s| !(0.0..=0.9).contains(s)) {
+        return Err(err(
+            l.field("write_bw_spread"),
+            format!("device `{}`: write_bw_spread = {s} is not a fraction in 0..=0.9", d.name),
+            Some(
+                "e.g. `write_bw_spread: 0.17` (each write batch's rate uniform within +-17 % of write_bw), 0 for none"
+                    .into(),
+            ),
+        ));
+    }
+    if let Some(bps) = dev.write_bps {
+        if bps < MIN_WRITE_BPS {
+            return Err(err(
+                l.field("write_bps"),
+                format!("device `{}`: write_bps = {bps} is below {MIN_WRITE_BPS} bytes/s", d.name),
+                Some("a throttle that slow makes runs crawl; leave write_bps out for no limit".into()),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Checks a device's queue limits and bandwidths against their ranges, and that a size given is not 0.
+fn check_device_ranges(dev: &Device, d: &DeviceDoc, l: Loc, origin: &str) -> Result<(), ScenarioError> {
+    let err = |loc: Loc, msg: String, hint: Option<String>| error(origin, loc.pos(), msg, hint);
+    let range_checks: [(&str, u64, u64, u64); 6] = [
+        ("read_ahead_kb", dev.read_ahead_kb.into(), 0, 1 << 20),
+        ("max_sectors_kb", dev.max_sectors_kb.into(), 4, 1 << 20),
+        ("nr_requests", dev.nr_requests.into(), 4, 1 << 16),
+        ("read_bw", dev.read_bw, 1, u64::MAX),
+        ("write_bw", dev.write_bw, 1, u64::MAX),
+        ("queue_depth", dev.queue_depth.into(), 1, 1 << 16),
+    ];
+    for (field, v, lo, hi) in range_checks {
+        if !(lo..=hi).contains(&v) {
+            return Err(err(
+                l.field(field),
+                format!("device `{}`: {field} = {v} is outside {lo}..={hi}", d.name),
+                None,
+            ));
+        }
+    }
+    if d.size.is_some() && dev.size == 0 {
+        return Err(err(l.field("size"), format!("device `{}` has size 0", d.name), None));
+    }
+    Ok(())
+}
+
+/// The file sections, checked and placed on their devices.
+fn files(doc: &ScenarioDoc, r: Loc, devices: &[Device], origin: &str) -> Result<Vec<FileSpec>, ScenarioError> {
+    let err = |loc: Loc, msg: String, hint: Option<String>| error(origin, loc.pos(), msg, hint);
     let fl = r.field("files");
     if doc.files.len() > u16::MAX as usize {
         return Err(err(
@@ -395,6 +375,13 @@ pub(crate) fn build(doc: ScenarioDoc, root: &Node, origin: &str) -> Result<Scena
         };
         files.push(FileSpec { name: f.name.clone(), device, size, state });
     }
+    Ok(files)
+}
+
+/// Each device's size: the default that fits its files, or the given one checked against them and its filesystem.
+fn size_devices(devices: &mut [Device], files: &[FileSpec], r: Loc, origin: &str) -> Result<(), ScenarioError> {
+    let err = |loc: Loc, msg: String, hint: Option<String>| error(origin, loc.pos(), msg, hint);
+    let (dl, fl) = (r.field("devices"), r.field("files"));
     for (i, dev) in devices.iter_mut().enumerate() {
         let total: u64 = files.iter().filter(|f| f.device == i).map(|f| f.size).sum();
         let fs_min = dev.fs.min_size();
@@ -443,12 +430,18 @@ pub(crate) fn build(doc: ScenarioDoc, root: &Node, origin: &str) -> Result<Scena
         }
     }
 
-    // Sysctls.
-    let sysctls = Sysctls::with_settings(memory, &doc.sysctls)
-        .map_err(|e| err(r.field("sysctls").entry_key(&e.name), e.msg, e.hint))?;
+    Ok(())
+}
 
-    // Tasks.
-    let seed = doc.seed.unwrap_or(DEFAULT_SEED);
+/// The tasks, their op lists compiled against the files.
+fn tasks(
+    doc: &ScenarioDoc,
+    r: Loc,
+    files: &[FileSpec],
+    seed: u64,
+    origin: &str,
+) -> Result<Vec<TaskSpec>, ScenarioError> {
+    let err = |loc: Loc, msg: String, hint: Option<String>| error(origin, loc.pos(), msg, hint);
     let tl = r.field("tasks");
     if doc.tasks.is_empty() {
         return Err(err(tl, "no tasks".into(), Some("add at least one task with an op list".into())));
@@ -467,36 +460,11 @@ pub(crate) fn build(doc: ScenarioDoc, root: &Node, origin: &str) -> Result<Scena
         if doc.tasks[..i].iter().any(|x| x.name == t.name) {
             return Err(err(l.field("name"), format!("duplicate task name `{}`", t.name), None));
         }
-        let ctx = compile::Ctx { origin, files: &files, seed, task: i as u64 };
+        let ctx = compile::Ctx { origin, files, seed, task: i as u64 };
         tasks.push(compile::task(&ctx, t, l)?);
     }
 
-    Ok(Scenario {
-        name: doc.name,
-        seed,
-        machine,
-        devices,
-        sysctls,
-        files,
-        tasks,
-        source: String::new(),
-        sha256: String::new(),
-    })
-}
-
-/// "known devices: `a`, `b`" plus a did-you-mean when one is close.
-pub(crate) fn known<'a>(what: &str, names: impl Iterator<Item = &'a str> + Clone, wrong: &str) -> String {
-    let list: Vec<String> = names.clone().map(|n| format!("`{n}`")).collect();
-    let list = if list.is_empty() { "(none)".to_string() } else { list.join(", ") };
-    match closest(wrong, names) {
-        Some(near) => format!("did you mean `{near}`? the scenario's {what}: {list}"),
-        None => format!("the scenario's {what}: {list}"),
-    }
-}
-
-/// A byte count in the units' notation (e.g. `64m`, `4097`).
-pub(crate) fn fmt_size(b: u64) -> String {
-    crate::units::Size(b).to_string()
+    Ok(tasks)
 }
 
 #[cfg(test)]
@@ -509,11 +477,5 @@ mod tests {
         assert_eq!(default_device_size(GIB), GIB + GIB / 4 + 64 * MIB);
         assert_eq!(default_device_size(GIB + 1), 1345 * MIB);
         assert_eq!(default_device_size(4096) % MIB, 0);
-    }
-
-    #[test]
-    fn closest_names() {
-        assert_eq!(closest("dta", ["data", "log"].into_iter()), Some("data"));
-        assert_eq!(closest("zzzzzz", ["data", "log"].into_iter()), None);
     }
 }

@@ -2,10 +2,14 @@
 //! constant memory however many ops run.
 
 #[derive(Clone, Debug)]
+/// A latency histogram: log-linear buckets (16 per power of two), so quantiles are within 1/16 of the truth in constant memory.
 pub struct Histogram {
     buckets: Vec<u64>,
+    /// Values recorded.
     pub count: u64,
+    /// The largest value recorded.
     pub max: u64,
+    /// The sum of the values recorded.
     pub sum: u128,
 }
 
@@ -37,6 +41,7 @@ fn lower_bound(b: usize) -> u64 {
 }
 
 impl Histogram {
+    /// Records one value.
     pub fn record(&mut self, v: u64) {
         self.buckets[bucket(v)] += 1;
         self.count += 1;

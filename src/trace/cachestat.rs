@@ -17,13 +17,41 @@ pub const HEADER: &str = "# time_ns task file off len nr_cache nr_dirty nr_write
 /// The five counts, in cachestat.txt's (and struct cachestat's) order.
 pub const FIELDS: [&str; 5] = ["nr_cache", "nr_dirty", "nr_writeback", "nr_evicted", "nr_recently_evicted"];
 
+/// struct cachestat (include/uapi/linux/mman.h): pages of a range by state (the model's, and the probe's from the
+/// syscall).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Cachestat {
+    /// Pages cached.
+    pub nr_cache: u64,
+    /// Pages dirty.
+    pub nr_dirty: u64,
+    /// Pages under writeback.
+    pub nr_writeback: u64,
+    /// Pages evicted (shadow entries).
+    pub nr_evicted: u64,
+    /// Evicted pages whose refault would activate them.
+    pub nr_recently_evicted: u64,
+}
+
+impl Cachestat {
+    /// The counts in cachestat.txt's order.
+    pub fn counts(&self) -> [u64; 5] {
+        [self.nr_cache, self.nr_dirty, self.nr_writeback, self.nr_evicted, self.nr_recently_evicted]
+    }
+}
+
 /// One cachestat op's result.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Record {
+    /// The op's start, nanoseconds from the run's start.
     pub time_ns: u64,
+    /// The task that ran it.
     pub task: String,
+    /// The file.
     pub file: String,
+    /// The range's start, bytes.
     pub off: u64,
+    /// The range's length, bytes (0: to the end of the file).
     pub len: u64,
     /// nr_cache, nr_dirty, nr_writeback, nr_evicted, nr_recently_evicted.
     pub counts: [u64; 5],

@@ -23,21 +23,29 @@ pub type Name = Arc<str>;
 /// One observed or simulated tracepoint hit.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Event {
+    /// When it fired, from the start of the run.
     pub time: Nanos,
+    /// The task (thread) that fired it; kernel threads keep their names.
     pub task: Name,
+    /// The tracepoint and its fields.
     pub kind: EventKind,
 }
 
 /// Which tracing subsystem (tracefs `events/<system>`) an event belongs to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum System {
+    /// readahead:*.
     Readahead,
+    /// filemap:*.
     Filemap,
+    /// writeback:*.
     Writeback,
+    /// block:*.
     Block,
 }
 
 impl System {
+    /// The tracing subsystem's name.
     pub fn name(self) -> &'static str {
         match self {
             System::Readahead => "readahead",
@@ -51,8 +59,11 @@ impl System {
 /// A field value as it appears in text.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Value {
+    /// An unsigned integer.
     U(u64),
+    /// A signed integer.
     I(i64),
+    /// A name (file, device, rwbs...).
     S(Name),
 }
 
@@ -70,19 +81,45 @@ impl fmt::Display for Value {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum FieldError {
     #[error("unknown event `{0}`")]
+    /// An event name the log format does not know.
     UnknownEvent(String),
     #[error("event `{event}` lacks field `{field}`")]
-    Missing { event: &'static str, field: &'static str },
+    /// A field the event needs is missing.
+    Missing {
+        /// The event.
+        event: &'static str,
+        /// The field.
+        field: &'static str,
+    },
     #[error("event `{event}` field `{field}`: `{text}` is not {expected}")]
-    Bad { event: &'static str, field: &'static str, text: String, expected: &'static str },
+    /// A field's value does not parse.
+    Bad {
+        /// The event.
+        event: &'static str,
+        /// The field.
+        field: &'static str,
+        /// The value as written.
+        text: String,
+        /// What was expected.
+        expected: &'static str,
+    },
     #[error("event `{event}` has unknown field `{field}`")]
-    Unknown { event: &'static str, field: String },
+    /// A field the event does not have.
+    Unknown {
+        /// The event.
+        event: &'static str,
+        /// The field.
+        field: String,
+    },
 }
 
 /// Field types the macro knows how to print and parse.
 pub trait FieldType: Sized {
+    /// What a value of this type looks like, for error messages.
     const EXPECTED: &'static str;
+    /// Parses the type from a field's text.
     fn parse_field(s: &str) -> Option<Self>;
+    /// The value, for generic formatting and comparison.
     fn to_value(&self) -> Value;
 }
 
@@ -119,6 +156,10 @@ impl FieldType for Name {
 macro_rules! events {
     ($( $(#[$doc:meta])* $variant:ident = $sys:ident / $name:literal { $($field:ident : $ty:ty),* $(,)? } )*) => {
         /// The tracepoints, with their fields (see the module doc for the normalisation rules).
+        ///
+        /// The fields are the kernel tracepoint's, by the same names and in its order (its `format` file under
+        /// tracefs), with `file` for the kernel's dev and ino and `device` for its bdi or block dev.
+        #[allow(missing_docs)] // the fields: the tracepoint's, see above.
         #[derive(Clone, Debug, PartialEq, Eq)]
         pub enum EventKind {
             $( $(#[$doc])* $variant { $($field: $ty),* }, )*
@@ -351,14 +392,6 @@ impl EventKind {
             | EventKind::FolioWaitWriteback { file, .. } => Some(file),
             _ => None,
         }
-    }
-}
-
-impl fmt::Display for Event {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let mut s = String::with_capacity(128);
-        crate::trace::log::format_event(self, &mut s);
-        f.write_str(&s)
     }
 }
 

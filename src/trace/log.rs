@@ -19,12 +19,15 @@ use std::sync::Arc;
 use super::event::{Event, EventKind, FieldError, Name};
 use crate::units::Nanos;
 
+/// The first line of every event log.
 pub const MAGIC: &str = "# pcsim event log v1";
 
 /// A parsed log: header fields and events in file order.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Log {
+    /// The header's `key=value` pairs.
     pub header: BTreeMap<String, String>,
+    /// The events, in log order.
     pub events: Vec<Event>,
 }
 
@@ -32,14 +35,24 @@ pub struct Log {
 #[derive(Debug, thiserror::Error)]
 pub enum LogError {
     #[error("line {line}: {msg}")]
-    Line { line: usize, msg: String },
+    /// A line that is not an event.
+    Line {
+        /// The 1-based line.
+        line: usize,
+        /// What is wrong.
+        msg: String,
+    },
     #[error("line {line}: {source}")]
+    /// An event line with a bad field.
     Field {
+        /// The 1-based line.
         line: usize,
         #[source]
+        /// The field's error.
         source: FieldError,
     },
     #[error("reading the log: {0}")]
+    /// The log could not be read.
     Io(#[from] io::Error),
 }
 
@@ -69,6 +82,7 @@ impl<W: Write> LogWriter<W> {
         Ok(LogWriter { w, line: String::with_capacity(160) })
     }
 
+    /// Writes one event line.
     pub fn write(&mut self, e: &Event) -> io::Result<()> {
         self.line.clear();
         format_event(e, &mut self.line);
@@ -76,6 +90,7 @@ impl<W: Write> LogWriter<W> {
         self.w.write_all(self.line.as_bytes())
     }
 
+    /// Ends the log and returns the writer.
     pub fn finish(mut self) -> io::Result<W> {
         self.w.flush()?;
         Ok(self.w)
@@ -168,6 +183,15 @@ pub fn write_log(log: &Log) -> Vec<u8> {
         w.write(e).expect("writing to memory");
     }
     w.finish().expect("writing to memory")
+}
+
+/// An event as its log line (without the newline).
+impl std::fmt::Display for Event {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut s = String::with_capacity(128);
+        format_event(self, &mut s);
+        f.write_str(&s)
+    }
 }
 
 #[cfg(test)]

@@ -25,21 +25,33 @@ pub struct MapId(pub u32);
 /// open(2) flags that matter to the page cache. Access mode is one of RDONLY, WRONLY, RDWR.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct OpenFlags {
+    /// Read, write or both.
     pub access: Access,
+    /// O_CREAT.
     pub creat: bool,
+    /// O_TRUNC.
     pub trunc: bool,
+    /// O_APPEND.
     pub append: bool,
+    /// O_DIRECT.
     pub direct: bool,
+    /// O_SYNC.
     pub sync: bool,
+    /// O_DSYNC.
     pub dsync: bool,
+    /// O_NOATIME.
     pub noatime: bool,
 }
 
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// open(2)'s access mode.
 pub enum Access {
     #[default]
+    /// O_RDONLY.
     ReadOnly,
+    /// O_WRONLY.
     WriteOnly,
+    /// O_RDWR.
     ReadWrite,
 }
 
@@ -74,35 +86,50 @@ impl OpenFlags {
         }
         f
     }
+    /// Whether the descriptor may read.
     pub fn can_read(self) -> bool {
         self.access != Access::WriteOnly
     }
+    /// Whether the descriptor may write.
     pub fn can_write(self) -> bool {
         self.access != Access::ReadOnly
     }
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// lseek(2)'s whence.
 pub enum Whence {
+    /// SEEK_SET.
     Set,
+    /// SEEK_CUR.
     Cur,
+    /// SEEK_END.
     End,
+    /// SEEK_DATA.
     Data,
+    /// SEEK_HOLE.
     Hole,
 }
 
 /// posix_fadvise(2) advice.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Fadvice {
+    /// POSIX_FADV_NORMAL.
     Normal,
+    /// POSIX_FADV_RANDOM.
     Random,
+    /// POSIX_FADV_SEQUENTIAL.
     Sequential,
+    /// POSIX_FADV_WILLNEED.
     WillNeed,
+    /// POSIX_FADV_DONTNEED.
     DontNeed,
+    /// POSIX_FADV_NOREUSE.
     NoReuse,
 }
 
 impl Fadvice {
+    /// The advice's value in Linux's uapi.
     pub fn to_linux(self) -> i32 {
         match self {
             Fadvice::Normal => 0,
@@ -118,19 +145,30 @@ impl Fadvice {
 /// madvise(2) advice that touches file-backed memory.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Madvice {
+    /// MADV_NORMAL.
     Normal,
+    /// MADV_RANDOM.
     Random,
+    /// MADV_SEQUENTIAL.
     Sequential,
+    /// MADV_WILLNEED.
     WillNeed,
+    /// MADV_DONTNEED.
     DontNeed,
+    /// MADV_COLD.
     Cold,
+    /// MADV_PAGEOUT.
     PageOut,
+    /// MADV_HUGEPAGE.
     HugePage,
+    /// MADV_NOHUGEPAGE.
     NoHugePage,
+    /// MADV_POPULATE_READ.
     PopulateRead,
 }
 
 impl Madvice {
+    /// The advice's value in Linux's uapi.
     pub fn to_linux(self) -> i32 {
         match self {
             Madvice::Normal => 0,
@@ -150,12 +188,16 @@ impl Madvice {
 /// sync_file_range(2) flags.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct SyncRangeFlags {
+    /// SYNC_FILE_RANGE_WAIT_BEFORE.
     pub wait_before: bool,
+    /// SYNC_FILE_RANGE_WRITE.
     pub write: bool,
+    /// SYNC_FILE_RANGE_WAIT_AFTER.
     pub wait_after: bool,
 }
 
 impl SyncRangeFlags {
+    /// The flags' value in Linux's uapi.
     pub fn to_linux(self) -> u32 {
         (self.wait_before as u32) | ((self.write as u32) << 1) | ((self.wait_after as u32) << 2)
     }
@@ -164,8 +206,11 @@ impl SyncRangeFlags {
 /// msync(2) mode.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum MsyncMode {
+    /// MS_ASYNC.
     Async,
+    /// MS_SYNC.
     Sync,
+    /// MS_INVALIDATE.
     Invalidate,
 }
 
@@ -183,6 +228,7 @@ pub enum FallocMode {
 }
 
 impl FallocMode {
+    /// The mode's value in Linux's uapi.
     pub fn to_linux(self) -> i32 {
         match self {
             FallocMode::Allocate => 0,
@@ -207,19 +253,31 @@ pub enum DropWhat {
 /// preadv2/pwritev2 flags.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct RwFlags {
+    /// RWF_NOWAIT.
     pub nowait: bool,
+    /// RWF_HIPRI.
     pub hipri: bool,
+    /// RWF_DSYNC.
     pub dsync: bool,
+    /// RWF_SYNC.
     pub sync: bool,
 }
 
 impl RwFlags {
+    /// The flags' value in Linux's uapi.
     pub fn to_linux(self) -> i32 {
         (self.hipri as i32) | ((self.dsync as i32) << 1) | ((self.sync as i32) << 2) | ((self.nowait as i32) << 3)
     }
 }
 
 /// One operation of one task.
+///
+/// The fields are the call's arguments and follow one convention throughout: `fd` is a descriptor slot of the task
+/// (`Fd`), `map` a mapping slot (`MapId`), `file` a scenario file (`FileId`); `off` and `len` are bytes (`len` 0
+/// means "to the end" where the variant says so); `lens` are the lengths of an iovec array; `flags`, `advice`,
+/// `mode`, `whence` and `what` are the call's flags; `write` and `shared` are mmap's PROT_WRITE and MAP_SHARED, or
+/// a touch's kind of access; `ns` is a duration.
+#[allow(missing_docs)] // the fields: see the convention above.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Op {
     /// open(2) `file` into descriptor slot `fd`.

@@ -11,12 +11,19 @@ use serde::Serialize;
 /// One file's line of `residency.txt`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct FileResidency {
+    /// The file.
     pub file: String,
+    /// Its size in pages.
     pub size_pages: u64,
+    /// Pages cached (cachestat's nr_cache).
     pub nr_cache: u64,
+    /// Pages dirty.
     pub nr_dirty: u64,
+    /// Pages under writeback.
     pub nr_writeback: u64,
+    /// Pages evicted (shadow entries).
     pub nr_evicted: u64,
+    /// Evicted pages whose refault would activate them.
     pub nr_recently_evicted: u64,
     /// Resident pages as sorted, disjoint, inclusive ranges.
     pub ranges: Vec<(u64, u64)>,

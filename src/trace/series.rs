@@ -22,6 +22,7 @@ use std::io::BufRead;
 
 use crate::units::Nanos;
 
+/// The first line of every series file.
 pub const MAGIC: &str = "# pcsim vmstat series v1";
 
 /// The file name the probe writes.
@@ -30,11 +31,14 @@ pub const FILE_NAME: &str = "vmstat_series.txt";
 /// One sample.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Sample {
+    /// When it was taken, from the start of the run.
     pub time: Nanos,
+    /// The counters (`nr_dirty`, `nr_writeback`, ..., `DEVICE.writeback_kb`).
     pub values: BTreeMap<String, u64>,
 }
 
 impl Sample {
+    /// The value of counter `key`, if sampled.
     pub fn get(&self, key: &str) -> Option<u64> {
         self.values.get(key).copied()
     }
@@ -43,7 +47,9 @@ impl Sample {
 /// A whole series.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Series {
+    /// The header's `key=value` pairs (devices, interval_ns, scenario, source).
     pub header: BTreeMap<String, String>,
+    /// The samples, in time order.
     pub samples: Vec<Sample>,
 }
 

@@ -16,27 +16,9 @@ use super::limits::{
 use super::ratelimit::{__wb_update_bandwidth, wb_position_ratio, BdiWriteback};
 use super::trace::{BalanceDirtyPagesTrace, BdiDirtyRatelimitTrace, GlobalDirtyStateTrace};
 use super::{
-    ilog2, roundup_pow_of_two, time_after, DirtyThrottleControl, BANDWIDTH_INTERVAL, DIRTY_POLL_THRESH, HZ, MAX_PAUSE,
-    PAGE_SHIFT, RATELIMIT_CALC_SHIFT,
+    ilog2, roundup_pow_of_two, time_after, DirtyThrottleControl, TaskDirty, BANDWIDTH_INTERVAL, DIRTY_POLL_THRESH, HZ,
+    MAX_PAUSE, PAGE_SHIFT, RATELIMIT_CALC_SHIFT,
 };
-
-/// The dirty-throttling fields of struct task_struct.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct TaskDirty {
-    /// Pages dirtied since the last balance_dirty_pages pause.
-    pub nr_dirtied: u64,
-    /// Pages the task may dirty before balance_dirty_pages is called.
-    pub nr_dirtied_pause: u64,
-    /// When the last pause ended (jiffies; 0: never paused).
-    pub dirty_paused_when: u64,
-}
-
-impl Default for TaskDirty {
-    /// kernel/fork.c: a new task checks after 128 KiB (32 pages).
-    fn default() -> Self {
-        TaskDirty { nr_dirtied: 0, nr_dirtied_pause: 128 >> (PAGE_SHIFT - 10), dirty_paused_when: 0 }
-    }
-}
 
 /// The per-CPU counters and the global `ratelimit_pages` of balance_dirty_pages_ratelimited.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -218,6 +200,8 @@ pub fn balance_dirty_pages(
         ..Default::default()
     };
     domain_dirty_limits(&mut gdtc, &a.vm, a.rt_task, dom.dirty_limit);
+    // DIVERGENCE: the global domain only: no memcg domain (mdtc), as on the cgroup v1 host where cgroup writeback is
+    // off; on cgroup v2 the kernel also throttles against the memory cgroup's dirty limits.
     let global_dirty_state = GlobalDirtyStateTrace {
         nr_dirty: c.nr_file_dirty,
         nr_writeback: c.nr_writeback,
@@ -235,6 +219,7 @@ pub fn balance_dirty_pages(
     } else {
         gdtc.dirty <= dirty_freerun_ceiling(gdtc.thresh, gdtc.bg_thresh)
     };
+    // DIVERGENCE: laptop_mode is taken as off (the kernel's `!laptop_mode &&` before this test).
     let mut pass = BdpPass {
         action: BdpAction::FreeRun,
         start_background_writeback: c.nr_file_dirty > gdtc.bg_thresh && !c.writeback_in_progress,
@@ -251,7 +236,8 @@ pub fn balance_dirty_pages(
     }
     pass.start_background_writeback |= !c.writeback_in_progress;
 
-    // balance_wb_limits: wb_dirty_freerun (no PF_LOCAL_THROTTLE), wb_dirty_exceeded, wb_position_ratio.
+    // balance_wb_limits: wb_dirty_freerun, wb_dirty_exceeded, wb_position_ratio.
+    // DIVERGENCE: no PF_LOCAL_THROTTLE tasks (whose freerun test is against the wb's own limits).
     gdtc.freerun = false;
     if !strictlimit {
         wb_dirty_limits(&mut gdtc, dom, &mut wb.completions, bdi, avg_bw, c.wb_reclaimable, c.wb_writeback);
@@ -317,38 +303,37 @@ pub fn balance_dirty_pages(
     } else {
         (max_pause, max_pause as i64)
     };
+    // DIVERGENCE: no BDP_ASYNC caller (io_uring's, which gets -EAGAIN here instead of sleeping).
     pass.balance_dirty_pages = Some(trace(period, pause, task));
     task.dirty_paused_when = now.wrapping_add(pause as u64);
     task.nr_dirtied = 0;
     task.nr_dirtied_pause = nr_dirtied_pause;
+    // DIVERGENCE: no fatal signal ends the loop (the kernel breaks out when one is pending).
     let again = task_ratelimit == 0 && gdtc.wb_dirty > wb_stat_error(a.nr_cpu_ids);
     pass.action = BdpAction::Sleep { pause: pause as u64, again };
     pass.gdtc = gdtc;
     pass
 }
 
-/// The accounting in folio_account_dirtied that feeds the ratelimit: the task's nr_dirtied and this CPU's
+/// folio_account_dirtied, the accounting that feeds the ratelimit: the task's nr_dirtied and this CPU's
 /// bdp_ratelimits grow by the folio's `nr` pages.
 pub fn account_page_dirtied(task: &mut TaskDirty, rl: &mut BdpRatelimits, cpu: usize, nr: u64) {
     task.nr_dirtied += nr;
     rl.bdp_ratelimits[cpu] += nr;
 }
 
-/// The part of do_exit (kernel/exit.c) that keeps an exiting task's unthrottled pages in this CPU's
+/// do_exit (kernel/exit.c), its dirty-throttling part: an exiting task's unthrottled pages go to this CPU's
 /// dirty_throttle_leaks.
 pub fn task_dirty_exit(task: &TaskDirty, rl: &mut BdpRatelimits, cpu: usize) {
     rl.dirty_throttle_leaks[cpu] += task.nr_dirtied;
 }
 
-/// balance_dirty_pages_ratelimited: true when the caller must run balance_dirty_pages(wb, task.nr_dirtied): the
+/// balance_dirty_pages_ratelimited_flags, the test at its head (the machine-level function is
+/// `Kernel::balance_dirty_pages_ratelimited`, throttle.rs): true when the caller must run
+/// balance_dirty_pages(wb, task.nr_dirtied): the
 /// task dirtied nr_dirtied_pause pages (8 while the wb's dirty limit is exceeded), or its CPU dirtied
 /// ratelimit_pages since the last check; charges exited tasks' leaked pages to this task first.
-pub fn balance_dirty_pages_ratelimited(
-    task: &mut TaskDirty,
-    rl: &mut BdpRatelimits,
-    cpu: usize,
-    wb_dirty_exceeded: bool,
-) -> bool {
+pub fn bdp_ratelimited(task: &mut TaskDirty, rl: &mut BdpRatelimits, cpu: usize, wb_dirty_exceeded: bool) -> bool {
     let mut ratelimit = task.nr_dirtied_pause;
     if wb_dirty_exceeded {
         ratelimit = ratelimit.min(32 >> (PAGE_SHIFT - 10));
@@ -475,21 +460,21 @@ mod tests {
         let mut rl = BdpRatelimits::new(2, 100);
         let mut t = TaskDirty::default();
         account_page_dirtied(&mut t, &mut rl, 0, 31);
-        assert!(!balance_dirty_pages_ratelimited(&mut t, &mut rl, 0, false));
+        assert!(!bdp_ratelimited(&mut t, &mut rl, 0, false));
         account_page_dirtied(&mut t, &mut rl, 0, 1);
-        assert!(balance_dirty_pages_ratelimited(&mut t, &mut rl, 0, false));
+        assert!(bdp_ratelimited(&mut t, &mut rl, 0, false));
         assert_eq!(rl.bdp_ratelimits[0], 0);
         // dirty_exceeded: every 8 pages.
         let mut t = TaskDirty { nr_dirtied: 8, ..Default::default() };
-        assert!(balance_dirty_pages_ratelimited(&mut t, &mut rl, 0, true));
+        assert!(bdp_ratelimited(&mut t, &mut rl, 0, true));
         // The CPU's count reaching ratelimit_pages forces a check.
         let mut t = TaskDirty { nr_dirtied: 1, ..Default::default() };
         rl.bdp_ratelimits[1] = 100;
-        assert!(balance_dirty_pages_ratelimited(&mut t, &mut rl, 1, false));
+        assert!(bdp_ratelimited(&mut t, &mut rl, 1, false));
         // Leaks of exited tasks are charged to the next dirtier, up to its ratelimit.
         task_dirty_exit(&TaskDirty { nr_dirtied: 50, ..Default::default() }, &mut rl, 0);
         let mut t = TaskDirty { nr_dirtied: 2, ..Default::default() };
-        assert!(balance_dirty_pages_ratelimited(&mut t, &mut rl, 0, false));
+        assert!(bdp_ratelimited(&mut t, &mut rl, 0, false));
         assert_eq!((t.nr_dirtied, rl.dirty_throttle_leaks[0]), (32, 20));
     }
 }

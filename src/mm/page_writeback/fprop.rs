@@ -4,8 +4,8 @@
 //! p_j = (Σ_i x_{i,j} / 2^(i+1)) / (Σ_i x_i / 2^(i+1)) over the periods i before now: each new period halves the
 //! global count at once and each local count lazily, when it is next read or added to.
 //!
-//! Simplification: DIVERGENCE: the percpu counters are exact sums (the kernel's `percpu_counter_read` may lag the
-//! sum by up to nr_cpus * PROP_BATCH events).
+//! Simplifications, each marked DIVERGENCE at its line: the percpu counters are exact sums (the kernel's
+//! `percpu_counter_read` may lag the sum by up to nr_cpus * PROP_BATCH events).
 
 /// FPROP_FRAC_SHIFT: max_prop_frac is in 1/1024ths.
 pub const FPROP_FRAC_SHIFT: u32 = 10;
@@ -70,6 +70,8 @@ impl FpropGlobal {
     /// fprop_fraction_percpu: (numerator, denominator) of `pl`'s share, kept ≤ 1 with a denominator > 0.
     pub fn fraction(&self, pl: &mut FpropLocal) -> (u64, u64) {
         self.reflect_period(pl);
+        // DIVERGENCE: exact counts; the kernel reads the local count with percpu_counter_read_positive and the global
+        // one with percpu_counter_sum, so the numerator may lag.
         let num = pl.events.max(0) as u64;
         let mut den = self.events.max(0) as u64;
         if den <= num {

@@ -312,6 +312,8 @@ pub fn wb_dirty_limits(
 ) {
     dtc.wb_thresh = wb_calc_thresh(dtc, dtc.thresh, dom, completions, bdi, avg_write_bandwidth);
     dtc.wb_bg_thresh = (dtc.wb_thresh * dtc.bg_thresh).checked_div(dtc.thresh).unwrap_or(0);
+    // DIVERGENCE: exact sums; the kernel reads the percpu counters with wb_stat (which may lag by up to
+    // wb_stat_error) unless wb_thresh is below 2 * wb_stat_error, when it sums them (wb_stat_sum).
     dtc.wb_dirty = wb_reclaimable + wb_writeback;
 }
 

@@ -31,20 +31,23 @@
 //!   domain's stale `dirty_limit`), `setpoint` = (limit + freerun) / 2, `wb_setpoint` = setpoint * wb_thresh /
 //!   (thresh + 1) with the raised wb_thresh; fields renamed bdi_setpoint/bdi_dirty -> wb_setpoint/wb_dirty.
 //!
-//! Simplifications: the global wb_domain only (the host mounts cgroup v1, where cgroup writeback is off, so there
-//! is no memcg domain: DIVERGENCE for cgroup v2 hosts); one bdi_writeback per bdi; percpu counters read exactly
-//! (the kernel's `percpu_counter_read` can lag by up to nr_cpus * batch); no PF_LOCAL_THROTTLE tasks, no BDP_ASYNC
-//! (io_uring's -EAGAIN), no fatal signals, laptop_mode off; no highmem (x86-64) beyond the caller's figure.
+//! Simplifications, each marked DIVERGENCE at its line: the global wb_domain only (the host mounts cgroup v1, where
+//! cgroup writeback is off, so there is no memcg domain: a divergence on cgroup v2 hosts); one bdi_writeback per bdi
+//! (kernel/backing_dev.rs); percpu counters read exactly (the kernel's `percpu_counter_read` can lag by up to
+//! nr_cpus * batch); no PF_LOCAL_THROTTLE tasks, no BDP_ASYNC (io_uring's -EAGAIN), no fatal signals, laptop_mode
+//! off; no RT or deadline tasks, and each task stays on one CPU (throttle.rs). Highmem is the caller's figure (0 on
+//! x86-64, as on the host).
 
 mod balance;
 mod fprop;
 mod limits;
 mod ratelimit;
+pub mod throttle;
 mod trace;
 
 pub use balance::{
-    account_page_dirtied, balance_dirty_pages, balance_dirty_pages_ratelimited, dirty_poll_interval, domain_poll_intv,
-    task_dirty_exit, wb_max_pause, wb_min_pause, BdpAction, BdpArgs, BdpPass, BdpRatelimits, DirtyCounters, TaskDirty,
+    account_page_dirtied, balance_dirty_pages, bdp_ratelimited, dirty_poll_interval, domain_poll_intv, task_dirty_exit,
+    wb_max_pause, wb_min_pause, BdpAction, BdpArgs, BdpPass, BdpRatelimits, DirtyCounters,
 };
 pub use fprop::{FpropGlobal, FpropLocal, FPROP_FRAC_BASE};
 pub use limits::{
@@ -55,7 +58,7 @@ pub use limits::{
 };
 pub use ratelimit::{
     __wb_update_bandwidth, pos_ratio_polynom, wb_bandwidth_estimate_start, wb_position_ratio, wb_update_bandwidth,
-    wb_update_dirty_ratelimit, wb_update_write_bandwidth, BdiWriteback, WbBandwidth,
+    wb_update_dirty_ratelimit, wb_update_write_bandwidth, BdiWriteback,
 };
 pub use trace::{BalanceDirtyPagesTrace, BdiDirtyRatelimitTrace, GlobalDirtyStateTrace};
 
@@ -89,12 +92,13 @@ pub const UINT_MAX: u64 = u32::MAX as u64;
 /// Nanoseconds per jiffy.
 pub const JIFFY_NS: u64 = 1_000_000_000 / HZ;
 
-/// Jiffies at virtual time `ns` (counted from INITIAL_JIFFIES at time 0).
+/// Model: jiffies at virtual time `ns` (counted from INITIAL_JIFFIES at time 0).
 pub fn jiffies_at(ns: u64) -> u64 {
     INITIAL_JIFFIES.wrapping_add(ns / JIFFY_NS)
 }
 
-/// The virtual time jiffy `j` begins (a timer for `j` fires then): the inverse of `jiffies_at` on tick boundaries.
+/// Model: the virtual time jiffy `j` begins (a timer for `j` fires then): the inverse of `jiffies_at` on tick
+/// boundaries.
 pub fn jiffy_start(j: u64) -> crate::units::Nanos {
     crate::units::Nanos(j.wrapping_sub(INITIAL_JIFFIES) * JIFFY_NS)
 }
@@ -153,6 +157,59 @@ pub struct DirtyThrottleControl {
     pub pos_ratio: u64,
     pub freerun: bool,
     pub dirty_exceeded: bool,
+}
+
+/// The dirty-throttling fields of struct task_struct.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TaskDirty {
+    /// Pages dirtied since the last balance_dirty_pages pause.
+    pub nr_dirtied: u64,
+    /// Pages the task may dirty before balance_dirty_pages is called.
+    pub nr_dirtied_pause: u64,
+    /// When the last pause ended (jiffies; 0: never paused).
+    pub dirty_paused_when: u64,
+}
+
+impl Default for TaskDirty {
+    /// kernel/fork.c: a new task checks after 128 KiB (32 pages).
+    fn default() -> Self {
+        TaskDirty { nr_dirtied: 0, nr_dirtied_pause: 128 >> (PAGE_SHIFT - 10), dirty_paused_when: 0 }
+    }
+}
+
+/// The bandwidth and ratelimit fields of struct bdi_writeback (include/linux/backing-dev-defs.h): pages, pages/s,
+/// jiffies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct WbBandwidth {
+    /// Last bandwidth update (jiffies).
+    pub bw_time_stamp: u64,
+    /// WB_DIRTIED at the last update.
+    pub dirtied_stamp: u64,
+    /// WB_WRITTEN at the last update.
+    pub written_stamp: u64,
+    /// The write bandwidth estimate (pages/s).
+    pub write_bandwidth: u64,
+    /// Its further smoothed value, which the throttling reads (pages/s).
+    pub avg_write_bandwidth: u64,
+    /// The base throttle rate of the wb's dirtiers (pages/s).
+    pub dirty_ratelimit: u64,
+    /// The last balanced rate estimate (pages/s).
+    pub balanced_dirty_ratelimit: u64,
+}
+
+impl WbBandwidth {
+    /// wb_init: everything INIT_BW, stamps at jiffies `now`.
+    pub fn new(now: u64) -> Self {
+        WbBandwidth {
+            bw_time_stamp: now,
+            dirtied_stamp: 0,
+            written_stamp: 0,
+            write_bandwidth: INIT_BW,
+            avg_write_bandwidth: INIT_BW,
+            dirty_ratelimit: INIT_BW,
+            balanced_dirty_ratelimit: INIT_BW,
+        }
+    }
 }
 
 #[cfg(test)]

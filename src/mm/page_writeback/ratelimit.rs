@@ -6,43 +6,8 @@ use super::fprop::FpropLocal;
 use super::limits::{dirty_freerun_ceiling, domain_update_dirty_limit, hard_dirty_limit, WbDomain};
 use super::trace::BdiDirtyRatelimitTrace;
 use super::{
-    ilog2, roundup_pow_of_two, DirtyThrottleControl, HZ, INIT_BW, RATELIMIT_CALC_SHIFT, WB_BANDWIDTH_IDLE_JIF,
+    ilog2, roundup_pow_of_two, DirtyThrottleControl, WbBandwidth, HZ, RATELIMIT_CALC_SHIFT, WB_BANDWIDTH_IDLE_JIF,
 };
-
-/// The bandwidth and ratelimit fields of struct bdi_writeback (include/linux/backing-dev-defs.h): pages, pages/s,
-/// jiffies.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct WbBandwidth {
-    /// Last bandwidth update (jiffies).
-    pub bw_time_stamp: u64,
-    /// WB_DIRTIED at the last update.
-    pub dirtied_stamp: u64,
-    /// WB_WRITTEN at the last update.
-    pub written_stamp: u64,
-    /// The write bandwidth estimate (pages/s).
-    pub write_bandwidth: u64,
-    /// Its further smoothed value, which the throttling reads (pages/s).
-    pub avg_write_bandwidth: u64,
-    /// The base throttle rate of the wb's dirtiers (pages/s).
-    pub dirty_ratelimit: u64,
-    /// The last balanced rate estimate (pages/s).
-    pub balanced_dirty_ratelimit: u64,
-}
-
-impl WbBandwidth {
-    /// wb_init: everything INIT_BW, stamps at jiffies `now`.
-    pub fn new(now: u64) -> Self {
-        WbBandwidth {
-            bw_time_stamp: now,
-            dirtied_stamp: 0,
-            written_stamp: 0,
-            write_bandwidth: INIT_BW,
-            avg_write_bandwidth: INIT_BW,
-            dirty_ratelimit: INIT_BW,
-            balanced_dirty_ratelimit: INIT_BW,
-        }
-    }
-}
 
 /// The fields of struct bdi_writeback that mm/page-writeback.c owns: its bandwidth and ratelimits, its writeout
 /// completions (its share of the domain's), and `dirty_exceeded`.
@@ -262,6 +227,7 @@ pub fn wb_bandwidth_estimate_start(wb: &mut WbBandwidth, now: u64, dirtied: u64,
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::mm::page_writeback::INIT_BW;
 
     #[test]
     fn polynom_is_two_at_freerun_one_at_setpoint_zero_at_limit() {

@@ -2,8 +2,8 @@
 //! state the way their TP_fast_assign does, and printed in their TP_printk format: the simulator's events then read
 //! like the kernel's, and the vector tests compare the model with the kernel field by field.
 
-use super::balance::TaskDirty;
-use super::ratelimit::WbBandwidth;
+use super::TaskDirty;
+use super::WbBandwidth;
 use super::{kbps, DirtyThrottleControl, HZ};
 
 /// writeback:global_dirty_state, traced by `domain_dirty_limits` for the global domain (pages).

@@ -1,0 +1,58 @@
+//! A run's outputs as files, in the probe's formats so `pcsim compare` reads either side: the event log, and a run
+//! directory (`events.log`, `residency.txt`, `vmstat.txt`, `vmstat_series.txt`, `cachestat.txt`).
+
+use std::collections::BTreeMap;
+use std::io::{self, Write};
+use std::path::Path;
+
+use crate::trace::log::LogWriter;
+
+use super::result::SimResult;
+
+impl SimResult {
+    /// Writes the event log (`trace::log` format, header `source=sim`, the scenario, the seed) to `w`.
+    pub fn write_events<W: Write>(&self, w: W) -> io::Result<W> {
+        let mut lw = LogWriter::new(w, &self.header())?;
+        for e in &self.events {
+            lw.write(e)?;
+        }
+        lw.finish()
+    }
+
+    /// The run's event log, as [`crate::trace::log::read_log`] would read its written form (header `source=sim`, the
+    /// scenario, the seed): what [`crate::compare()`] takes.
+    pub fn log(&self) -> crate::trace::log::Log {
+        crate::trace::log::Log { header: self.header(), events: self.events.clone() }
+    }
+
+    fn header(&self) -> BTreeMap<String, String> {
+        let mut header = BTreeMap::new();
+        header.insert("source".to_string(), "sim".to_string());
+        header.insert("scenario".to_string(), self.scenario.clone());
+        header.insert("seed".to_string(), self.seed.to_string());
+        header.insert("pcsim".to_string(), env!("CARGO_PKG_VERSION").to_string());
+        header
+    }
+
+    /// Writes the run's directory in the probe's layout: events.log, residency.txt, vmstat.txt, and
+    /// vmstat_series.txt and cachestat.txt when the run has them. Errors name the file.
+    pub fn write_dir(&self, dir: &Path) -> Result<(), String> {
+        let err = |p: &Path, e: io::Error| format!("writing {}: {e}", p.display());
+        std::fs::create_dir_all(dir).map_err(|e| format!("creating {}: {e}", dir.display()))?;
+        let p = dir.join("events.log");
+        let f = std::fs::File::create(&p).map_err(|e| err(&p, e))?;
+        self.write_events(io::BufWriter::new(f)).and_then(|mut w| w.flush()).map_err(|e| err(&p, e))?;
+        let mut files = vec![("residency.txt", self.residency_text()), ("vmstat.txt", self.vmstat_text())];
+        if let Some(series) = &self.series {
+            files.push((crate::trace::series::FILE_NAME, crate::trace::series::write_series(series)));
+        }
+        if let Some(text) = self.cachestat_text() {
+            files.push(("cachestat.txt", text));
+        }
+        for (name, text) in files {
+            let p = dir.join(name);
+            std::fs::write(&p, text).map_err(|e| err(&p, e))?;
+        }
+        Ok(())
+    }
+}
