@@ -9,12 +9,21 @@ use clap::{Parser, Subcommand};
 mod args;
 mod check_cmd;
 mod compare_cmd;
+mod export_out;
 mod failure;
+mod import_cmd;
+mod outputs;
 mod probe_cmd;
+mod progress;
+mod replay_cmd;
+mod replay_report;
 mod run_cmd;
+mod trace_args;
 
 use args::Checks;
 pub use failure::Failure;
+use outputs::Outputs;
+pub use trace_args::{ThroughArg, TraceOpts};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -62,10 +71,17 @@ pub enum Cmd {
         #[arg(long = "file")]
         files: Vec<PathBuf>,
     },
-    /// Run a scenario through the model and print a summary.
+    /// Run a scenario, or replay a trace (`--trace FORMAT:PATH`), through the model and print a summary.
     Run {
         /// Scenario file (RON).
-        scenario: PathBuf,
+        #[arg(required_unless_present = "trace", conflicts_with = "trace")]
+        scenario: Option<PathBuf>,
+        /// Replay a trace instead: FORMAT:PATH with FORMAT blktrace, blkparse, iolog or strace, PATH `-` for
+        /// standard input (docs/REPLAY.md).
+        #[arg(long, value_name = "FORMAT:PATH")]
+        trace: Option<String>,
+        #[command(flatten)]
+        trace_opts: TraceOpts,
         /// Override the scenario's seed.
         #[arg(long)]
         seed: Option<u64>,
@@ -79,8 +95,38 @@ pub enum Cmd {
         #[arg(long)]
         out: Option<PathBuf>,
         /// Place files on the device as a probe run's extents.txt says (exact sectors).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "trace")]
         extents: Option<PathBuf>,
+        /// Write the model's block events as a blktrace binary DIR/NAME.blktrace.0 (NAME: the scenario's name), for
+        /// blkparse and btt.
+        #[arg(long, value_name = "DIR")]
+        blktrace: Option<PathBuf>,
+        /// Write the model's block events as blkparse's default text to FILE (`-` for stdout).
+        #[arg(long, value_name = "FILE")]
+        blkparse: Option<PathBuf>,
+        /// No progress bar.
+        #[arg(long, short)]
+        quiet: bool,
+    },
+    /// Turn a trace into an editable scenario: its files, one task per traced thread, every call (with the recorded
+    /// think time as Sleep ops). For small traces: `pcsim run --trace` streams traces of any size.
+    Import {
+        /// The trace's format: blktrace, blkparse, iolog or strace.
+        format: String,
+        /// The trace's file (`-` for standard input); blktrace also takes its per-CPU files one by one.
+        #[arg(required = true)]
+        files: Vec<String>,
+        /// The scenario to write.
+        #[arg(short, long, value_name = "SCENARIO.ron")]
+        out: PathBuf,
+        #[command(flatten)]
+        trace_opts: TraceOpts,
+        /// The scenario's seed (default: the machine file's, else 1).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// No progress bar.
+        #[arg(long, short)]
+        quiet: bool,
     },
     /// Compare a simulated run with probe runs: per-tracepoint agreement in log order and as a multiset,
     /// first disagreements, residency (Jaccard). Exit 1 when a threshold is not met, 2 on bad input.
@@ -152,8 +198,19 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         Cmd::ProbeWorker { scenario, sha256, ops_dir, cgroup_procs, files } => {
             Ok(crate::probe::worker::main(&scenario, &sha256, &ops_dir, &cgroup_procs, &files)?)
         }
-        Cmd::Run { scenario, seed, events, json, out, extents } => {
-            run_cmd::run(&scenario, seed, events, json, out, extents)
+        Cmd::Run { scenario, trace, trace_opts, seed, events, json, out, extents, blktrace, blkparse, quiet } => {
+            let outs = Outputs { events, json, out, blktrace, blkparse };
+            match (trace, scenario) {
+                (Some(t), _) => replay_cmd::run_trace(&t, &trace_opts, seed, &outs, quiet),
+                (None, Some(sc)) => {
+                    trace_opts.refuse_without_trace()?;
+                    run_cmd::run(&sc, seed, &outs, extents)
+                }
+                (None, None) => Err(Failure { code: 2, msg: "give a scenario or --trace FORMAT:PATH".into() }),
+            }
+        }
+        Cmd::Import { format, files, out, trace_opts, seed, quiet } => {
+            import_cmd::import(&format, &files, &out, &trace_opts, seed, quiet)
         }
         Cmd::Compare { sim, probe, checks: c } => compare_cmd::compare_cmd(
             &sim,

@@ -17,20 +17,29 @@
 //! [`export`] writes the model's block events as blkparse text or as a blktrace binary that Debian's `blkparse`
 //! and `btt` read.
 
+pub mod adapt;
 pub mod blkparse;
 pub mod blktrace;
 mod blktrace_read;
 mod block;
+pub mod demux;
 pub mod export;
 mod export_bit;
 mod export_fmt;
 pub mod iolog;
 mod lines;
+pub mod naming;
+pub mod plan;
+mod ron_ops;
+pub mod scenario_out;
+pub mod source;
+mod spill;
 pub mod strace;
 mod strace_calls;
 mod strace_fds;
 mod strace_lex;
 mod strace_ops;
+pub mod timing;
 
 #[cfg(test)]
 mod tests;

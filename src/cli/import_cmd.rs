@@ -1,0 +1,50 @@
+//! `pcsim import FORMAT FILE... -o SCENARIO.ron`: a trace as an editable scenario (for small traces: every call is
+//! held in memory; `pcsim run --trace` streams traces of any size).
+
+use std::path::Path;
+
+use super::failure::{fail, Failure};
+use super::trace_args::TraceOpts;
+use crate::replay::source::{Format, TraceInput};
+
+/// Imports the trace in `files` into the scenario `out`, checking that it loads.
+pub(crate) fn import(
+    format: &str,
+    files: &[String],
+    out: &Path,
+    opts: &TraceOpts,
+    seed: Option<u64>,
+    quiet: bool,
+) -> Result<(), Failure> {
+    let format = Format::parse(format).map_err(fail)?;
+    if files.iter().any(|f| Path::new(f) == out) {
+        return Err(fail(format!("-o {} is one of the trace's files: give another path", out.display())));
+    }
+    let input = TraceInput::with_files(format, files, &std::env::temp_dir()).map_err(|e| fail(e.to_string()))?;
+    let prep = opts.prepare_input(input, seed, quiet)?;
+    prep.check_not_empty()?;
+    let ops = prep.all_ops()?;
+    let mut comments = prep.comments();
+    comments.push(format!("Imported with: pcsim import {} {}", format.name(), files.join(" ")));
+    let text = prep.scenario_text(Some(&ops), &comments)?;
+    std::fs::write(out, &text).map_err(|e| fail(format!("writing {}: {e}", out.display())))?;
+    let origin = out.display().to_string();
+    crate::scenario::Scenario::parse(&text, &origin).map_err(|e| {
+        fail(format!(
+            "{e}\n  note: {origin} was written, but the trace's calls break a scenario rule there; `pcsim run --trace` \
+             replays the trace without the scenario's checks"
+        ))
+    })?;
+    let n: usize = ops.iter().map(Vec::len).sum();
+    println!(
+        "{}: {} files, {} tasks, {} ops from {} records of {} ({} skipped)",
+        out.display(),
+        prep.plan.files.len(),
+        prep.plan.tasks.len(),
+        n,
+        prep.plan.stats.records,
+        prep.input.spec,
+        prep.plan.stats.skipped_total()
+    );
+    Ok(())
+}
