@@ -8,6 +8,8 @@ use crate::probe::{self, ProbeOptions};
 
 use super::args::Checks;
 use super::failure::{load, Failure};
+use super::import_cmd::trace_scenario;
+use super::probe_cmd::Workload;
 use super::run_cmd;
 
 /// `compare`'s thresholds: only those given.
@@ -45,7 +47,7 @@ fn validate_thresholds(sc: &crate::scenario::Scenario, c: &Checks) -> compare::o
 
 /// `pcsim validate`'s arguments.
 pub(crate) struct ValidateArgs<'a> {
-    pub scenario: &'a Path,
+    pub workload: Workload<'a>,
     pub runs: u32,
     pub probe_dir: Option<PathBuf>,
     pub out: Option<PathBuf>,
@@ -55,18 +57,33 @@ pub(crate) struct ValidateArgs<'a> {
 
 /// `pcsim validate`: probe (or take captured runs), simulate with the probe's extent map, compare.
 pub(crate) fn validate(a: ValidateArgs) -> Result<(), Failure> {
-    let ValidateArgs { scenario, runs, probe_dir, out, allow_sysctl, checks } = a;
-    let sc = load(scenario)?;
+    let ValidateArgs { workload, runs, probe_dir, out, allow_sysctl, checks } = a;
+    let bad = |msg: String| Failure { code: 2, msg };
+    let (sc, dir, scenario) = match workload {
+        Workload::Scenario(p) => {
+            let sc = load(p)?;
+            let dir = out.unwrap_or_else(|| {
+                std::env::temp_dir().join(format!("pcsim-validate-{}-{}", sc.name, std::process::id()))
+            });
+            (sc, dir, p.to_path_buf())
+        }
+        Workload::Trace(t, opts) => {
+            // The trace's scenario is kept in the validation's directory.
+            let dir = out
+                .unwrap_or_else(|| std::env::temp_dir().join(format!("pcsim-validate-trace-{}", std::process::id())));
+            std::fs::create_dir_all(&dir).map_err(|e| bad(format!("creating {}: {e}", dir.display())))?;
+            let p = dir.join("scenario.ron");
+            (trace_scenario(t, opts, &p)?, dir, p)
+        }
+    };
+    let scenario = scenario.as_path();
     let thresholds = validate_thresholds(&sc, checks);
     let (json, plot) = (checks.json.as_deref(), checks.plot.as_deref());
-    let bad = |msg: String| Failure { code: 2, msg };
-    let dir =
-        out.unwrap_or_else(|| std::env::temp_dir().join(format!("pcsim-validate-{}-{}", sc.name, std::process::id())));
     let probe_dir = match probe_dir {
         Some(p) => p,
         None => {
             let p = dir.join("probe");
-            let opts = ProbeOptions { out: p.clone(), runs, allow_sysctl, settle_s: 0 };
+            let opts = ProbeOptions { out: p.clone(), runs, allow_sysctl, settle_s: 0, blktrace: false };
             probe::probe(&sc, &opts)?;
             p
         }

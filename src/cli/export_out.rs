@@ -38,11 +38,11 @@ pub(crate) fn write_exports(
         std::fs::create_dir_all(dir).map_err(|e| fail(format!("creating {}: {e}", dir.display())))?;
         let s = write_blktrace(&res.events, &devices, dir, name)
             .map_err(|e| fail(format!("writing {}/{name}.blktrace.0: {e}", dir.display())))?;
+        let d = dir.display();
         eprintln!(
-            "blktrace: {} records in {}/{name}.blktrace.0 (read with: blkparse -i {name} -D {0}; for btt: blkparse -i \
-             {name} -D {0} -d {name}.bin -O && btt -i {name}.bin)",
-            s.written,
-            dir.display()
+            "blktrace: {} records in {d}/{name}.blktrace.0 (read with: blkparse -i {name} -D {d}; for btt: blkparse -i \
+             {name} -D {d} -d {name}.bin -O && btt -i {name}.bin)",
+            s.written
         );
     }
     if let Some(p) = blkparse {

@@ -1,11 +1,30 @@
 //! `pcsim import FORMAT FILE... -o SCENARIO.ron`: a trace as an editable scenario (for small traces: every call is
-//! held in memory; `pcsim run --trace` streams traces of any size).
+//! held in memory; `pcsim run --trace` streams traces of any size). The probe's `--trace` runs the same scenario.
 
 use std::path::Path;
 
 use super::failure::{fail, Failure};
-use super::trace_args::TraceOpts;
-use crate::replay::source::{Format, TraceInput};
+use super::trace_args::{Prepared, TraceOpts};
+use crate::replay::source::{Format, TraceInput, TraceSpec};
+use crate::scenario::Scenario;
+
+/// Writes the replay of `prep` as a scenario at `out` and loads it back.
+fn write_scenario(prep: &Prepared, out: &Path, command: &str) -> Result<(Scenario, usize), Failure> {
+    prep.check_not_empty()?;
+    let ops = prep.all_ops()?;
+    let mut comments = prep.comments();
+    comments.push(format!("Imported with: {command}"));
+    let text = prep.scenario_text(Some(&ops), &comments)?;
+    std::fs::write(out, &text).map_err(|e| fail(format!("writing {}: {e}", out.display())))?;
+    let origin = out.display().to_string();
+    let sc = Scenario::parse(&text, &origin).map_err(|e| {
+        fail(format!(
+            "{e}\n  note: {origin} was written, but the trace's calls break a scenario rule there; `pcsim run --trace` \
+             replays the trace without the scenario's checks"
+        ))
+    })?;
+    Ok((sc, ops.iter().map(Vec::len).sum()))
+}
 
 /// Imports the trace in `files` into the scenario `out`, checking that it loads.
 pub(crate) fn import(
@@ -22,20 +41,7 @@ pub(crate) fn import(
     }
     let input = TraceInput::with_files(format, files, &std::env::temp_dir()).map_err(|e| fail(e.to_string()))?;
     let prep = opts.prepare_input(input, seed, quiet)?;
-    prep.check_not_empty()?;
-    let ops = prep.all_ops()?;
-    let mut comments = prep.comments();
-    comments.push(format!("Imported with: pcsim import {} {}", format.name(), files.join(" ")));
-    let text = prep.scenario_text(Some(&ops), &comments)?;
-    std::fs::write(out, &text).map_err(|e| fail(format!("writing {}: {e}", out.display())))?;
-    let origin = out.display().to_string();
-    crate::scenario::Scenario::parse(&text, &origin).map_err(|e| {
-        fail(format!(
-            "{e}\n  note: {origin} was written, but the trace's calls break a scenario rule there; `pcsim run --trace` \
-             replays the trace without the scenario's checks"
-        ))
-    })?;
-    let n: usize = ops.iter().map(Vec::len).sum();
+    let (_, n) = write_scenario(&prep, out, &format!("pcsim import {} {}", format.name(), files.join(" ")))?;
     println!(
         "{}: {} files, {} tasks, {} ops from {} records of {} ({} skipped)",
         out.display(),
@@ -47,4 +53,11 @@ pub(crate) fn import(
         prep.plan.stats.skipped_total()
     );
     Ok(())
+}
+
+/// The scenario of a trace for the probe (`probe --trace`, `validate --trace`), written to `out`.
+pub(crate) fn trace_scenario(trace: &str, opts: &TraceOpts, out: &Path) -> Result<Scenario, Failure> {
+    let spec = TraceSpec::parse(trace).map_err(fail)?;
+    let prep = opts.prepare(&spec, None, true)?;
+    Ok(write_scenario(&prep, out, &format!("--trace {spec}"))?.0)
 }

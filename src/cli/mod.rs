@@ -39,10 +39,17 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Cmd {
-    /// Run a scenario on this host's kernel (root): scratch loop filesystem, tracefs capture, normalised event log.
+    /// Run a scenario, or a file-level trace (`--trace FORMAT:PATH`), on this host's kernel (root): scratch loop
+    /// filesystem, tracefs capture, normalised event log.
     Probe {
         /// Scenario file (RON).
-        scenario: PathBuf,
+        #[arg(required_unless_present = "trace", conflicts_with = "trace")]
+        scenario: Option<PathBuf>,
+        /// Run a trace instead, imported as `pcsim import` does (its scenario is kept as OUT/scenario.ron).
+        #[arg(long, value_name = "FORMAT:PATH")]
+        trace: Option<String>,
+        #[command(flatten)]
+        trace_opts: TraceOpts,
         /// Output directory (must not exist or be empty); written atomically on success.
         #[arg(long)]
         out: PathBuf,
@@ -56,6 +63,10 @@ pub enum Cmd {
         /// of earlier writeback (3 s half-life) stop weighing on the devices' share of the dirty limit.
         #[arg(long, default_value_t = 0)]
         settle: u32,
+        /// Also record a binary blktrace of the scratch devices during the workload (blktrace/NAME.blktrace.0,
+        /// through ftrace's blk tracer: docs/REPLAY.md).
+        #[arg(long)]
+        blktrace: bool,
     },
     /// Internal: the workload process of a probe run with a memory cgroup (started by `pcsim probe`).
     #[command(name = "__probe-worker", hide = true)]
@@ -147,7 +158,13 @@ pub enum Cmd {
     /// 10% of the kernel's range.
     Validate {
         /// Scenario file (RON).
-        scenario: PathBuf,
+        #[arg(required_unless_present = "trace", conflicts_with = "trace")]
+        scenario: Option<PathBuf>,
+        /// Validate the replay of a file-level trace instead (its scenario is kept as OUT/scenario.ron).
+        #[arg(long, value_name = "FORMAT:PATH")]
+        trace: Option<String>,
+        #[command(flatten)]
+        trace_opts: TraceOpts,
         /// Probe runs to make.
         #[arg(long, default_value_t = 3)]
         runs: u32,
@@ -189,11 +206,28 @@ pub enum Cmd {
     },
 }
 
+/// The workload a probe or validation runs: a scenario, or a trace with its options.
+fn workload<'a>(
+    scenario: Option<&'a std::path::Path>,
+    trace: Option<&'a str>,
+    opts: &'a TraceOpts,
+) -> Result<probe_cmd::Workload<'a>, Failure> {
+    match (trace, scenario) {
+        (Some(t), _) => Ok(probe_cmd::Workload::Trace(t, opts)),
+        (None, Some(p)) => {
+            opts.refuse_without_trace()?;
+            Ok(probe_cmd::Workload::Scenario(p))
+        }
+        (None, None) => Err(Failure { code: 2, msg: "give a scenario or --trace FORMAT:PATH".into() }),
+    }
+}
+
 /// Runs the parsed command.
 pub fn run(cli: Cli) -> Result<(), Failure> {
     match cli.cmd {
-        Cmd::Probe { scenario, out, runs, allow_sysctl, settle } => {
-            probe_cmd::probe(&scenario, out, runs, allow_sysctl, settle)
+        Cmd::Probe { scenario, trace, trace_opts, out, runs, allow_sysctl, settle, blktrace } => {
+            let w = workload(scenario.as_deref(), trace.as_deref(), &trace_opts)?;
+            probe_cmd::probe(w, out, runs, allow_sysctl, settle, blktrace)
         }
         Cmd::ProbeWorker { scenario, sha256, ops_dir, cgroup_procs, files } => {
             Ok(crate::probe::worker::main(&scenario, &sha256, &ops_dir, &cgroup_procs, &files)?)
@@ -219,9 +253,9 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             compare_cmd::compare_thresholds(&c),
             c.plot.as_deref(),
         ),
-        Cmd::Validate { scenario, runs, probe_dir, out, allow_sysctl, checks } => {
+        Cmd::Validate { scenario, trace, trace_opts, runs, probe_dir, out, allow_sysctl, checks } => {
             compare_cmd::validate(compare_cmd::ValidateArgs {
-                scenario: &scenario,
+                workload: workload(scenario.as_deref(), trace.as_deref(), &trace_opts)?,
                 runs,
                 probe_dir,
                 out,
