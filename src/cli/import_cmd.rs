@@ -41,7 +41,22 @@ pub(crate) fn import(
     }
     let input = TraceInput::with_files(format, files, &std::env::temp_dir()).map_err(|e| fail(e.to_string()))?;
     let prep = opts.prepare_input(input, seed, quiet)?;
-    let (_, n) = write_scenario(&prep, out, &format!("pcsim import {} {}", format.name(), files.join(" ")))?;
+    let (sc, n) = write_scenario(&prep, out, &format!("pcsim import {} {}", format.name(), files.join(" ")))?;
+    if format.is_block() {
+        // `run --trace` lays each device file out from sector 0, so the replay's sectors are the trace's; a
+        // scenario cannot say where a file lies, its run takes this map (`pcsim run SCENARIO --extents ...`).
+        let ext = out.with_extension("extents.txt");
+        let mut text = String::from("# file logical_bytes physical_bytes length_bytes flags (from sector 0)\n");
+        for f in &sc.files {
+            text.push_str(&format!("{} 0 0 {} 0x0\n", f.name, f.size.div_ceil(4096).max(1) * 4096));
+        }
+        std::fs::write(&ext, text).map_err(|e| fail(format!("writing {}: {e}", ext.display())))?;
+        println!(
+            "{}: the device files from sector 0: run with `pcsim run {} --extents {0}`",
+            ext.display(),
+            out.display()
+        );
+    }
     println!(
         "{}: {} files, {} tasks, {} ops from {} records of {} ({} skipped)",
         out.display(),

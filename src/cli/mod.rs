@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 mod args;
+mod bench_cmd;
 mod check_cmd;
 mod compare_cmd;
 mod export_out;
@@ -196,6 +197,9 @@ pub enum Cmd {
         #[arg(long, default_value_t = 512)]
         file_mib: u64,
     },
+    /// Measure the replay's speed and memory on a synthetic blktrace (docs/PERFORMANCE.md).
+    #[command(subcommand)]
+    Bench(BenchCmd),
     /// Validate a scenario and print what it describes.
     Check {
         /// Scenario file (RON).
@@ -203,6 +207,40 @@ pub enum Cmd {
         /// Also print every op of every task.
         #[arg(long)]
         ops: bool,
+    },
+}
+
+/// `pcsim bench` subcommands.
+#[derive(Subcommand, Debug)]
+pub enum BenchCmd {
+    /// Import a synthetic blktrace (`--import-only`) or replay it through the model, and print records/s and the
+    /// peak RSS (one measurement per process).
+    Replay {
+        /// Records in the trace (5 per I/O: Q, G, I, D, C).
+        #[arg(long, default_value_t = 10_000_000)]
+        records: u64,
+        /// Pids issuing I/O (tasks of the replay).
+        #[arg(long, default_value_t = 4)]
+        tasks: u32,
+        /// The traced device's size, GiB.
+        #[arg(long, default_value_t = 16)]
+        device_gib: u64,
+        /// Replay through the page cache or on the device.
+        #[arg(long, value_enum, default_value_t = ThroughArg::Cache)]
+        through: ThroughArg,
+        /// Only import (read and decode) the trace.
+        #[arg(long)]
+        import_only: bool,
+        /// Write the synthetic trace to FILE first, and read it from there.
+        #[arg(long, value_name = "FILE")]
+        file: Option<PathBuf>,
+        /// The machine's memory, GiB (the model refuses to reclaim dirty pages, so writes through the cache must
+        /// fit: keep it above the device's size).
+        #[arg(long, default_value_t = 32)]
+        memory_gib: u64,
+        /// Every this many I/Os of a pid, a preflush + FUA write (an fsync of the device file; 0: none).
+        #[arg(long, default_value_t = 1000)]
+        flush_every: u64,
     },
 }
 
@@ -265,5 +303,24 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         }
         Cmd::Calibrate { out, name, size_mib, file_mib } => probe_cmd::calibrate(&out, &name, size_mib, file_mib),
         Cmd::Check { scenario, ops } => check_cmd::check(&scenario, ops),
+        Cmd::Bench(BenchCmd::Replay {
+            records,
+            tasks,
+            device_gib,
+            through,
+            import_only,
+            file,
+            memory_gib,
+            flush_every,
+        }) => bench_cmd::bench_replay(&bench_cmd::BenchReplay {
+            records,
+            tasks,
+            device_gib,
+            through,
+            import_only,
+            file,
+            memory_gib,
+            flush_every,
+        }),
     }
 }

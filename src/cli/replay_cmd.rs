@@ -17,7 +17,7 @@ use crate::scenario::Scenario;
 use crate::sim::{self, SimOptions};
 
 /// Block traces: every device file from sector 0, so the replay's sectors are the trace's.
-fn block_extents(sc: &Scenario) -> std::collections::BTreeMap<String, Vec<Extent>> {
+pub(crate) fn block_extents(sc: &Scenario) -> std::collections::BTreeMap<String, Vec<Extent>> {
     sc.files
         .iter()
         .map(|f| (f.name.clone(), vec![Extent { logical: 0, sector: 0, pages: f.size.div_ceil(4096).max(1) }]))

@@ -4,7 +4,7 @@
 //!   version 1 (no header, `rw, offset, length` lines) is refused, as fio refuses it.
 //! - v2 lines: `FILE ACTION` (add, open, close) or `FILE ACTION OFFSET LENGTH` (read, write, sync, datasync,
 //!   trim, wait); v3 lines start with a timestamp in µs since the log started.
-//! - Each file name becomes a [`TraceFile`] (existed before: fio lays its files out before the job runs), sized to
+//! - One process and thread, pid 0, named `fio`. Each file name becomes a [`TraceFile`] (existed before: fio lays its files out before the job runs), sized to
 //!   the largest offset + length it touched. An iolog has no descriptors: file `i` is always `Fd(i)`.
 //! - `open` is `Open` (read-write, `O_DIRECT` as [`IologOptions::direct`] says: the log does not record it),
 //!   `close` is `Close`; an I/O on a file the log never opened (fio leaves out the opens done before logging
@@ -106,8 +106,9 @@ impl<R: BufRead> IologImporter<R> {
 
     fn push(&mut self, op: Op) {
         if self.processes.is_empty() {
-            self.processes.push(ProcessInfo { pid: 0, name: None });
-            self.threads.push(ThreadInfo { tid: 0, process: 0, name: None });
+            // The log names no job or pid: the one task is fio's.
+            self.processes.push(ProcessInfo { pid: 0, name: Some("fio".into()) });
+            self.threads.push(ThreadInfo { tid: 0, process: 0, name: Some("fio".into()) });
         }
         self.counters.op();
         self.pending.push_back(Record { time_ns: self.now, process: 0, thread: 0, op, duration_ns: None });

@@ -39,6 +39,7 @@ mod strace_calls;
 mod strace_fds;
 mod strace_lex;
 mod strace_ops;
+pub mod synthetic;
 pub mod timing;
 
 #[cfg(test)]
