@@ -149,6 +149,12 @@ impl TraceOpts {
         let progress = Progress::bytes(quiet, "reading", input.total_bytes);
         let plan = Plan::read(imp, &import.under, |_| progress.set(count.get())).map_err(|e| fail(e.to_string()))?;
         progress.finish();
+        if let Some(e) = &plan.truncated {
+            eprintln!(
+                "pcsim: warning: {}: {}: {}; the {} records before it are replayed",
+                e.origin, e.at, e.message, plan.stats.records
+            );
+        }
         let name = self.name.clone().unwrap_or_else(|| trace_name(&spec.path));
         let seed = seed.or(machine.as_ref().map(|m| m.seed)).unwrap_or(crate::scenario::DEFAULT_SEED);
         Ok(Prepared { input, import, plan, timing: self.timing(), machine, name, seed })

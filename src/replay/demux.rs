@@ -4,7 +4,7 @@
 //! The engine runs tasks in virtual-time order, so the task that asks is not always the one whose record comes
 //! next in the trace: records for other tasks wait in their queues. Memory stays bounded however long the trace
 //! and however far one task falls behind another: past a budget of records held in memory (all tasks together,
-//! 262144 by default), a task's records go to a spill file of its own ([`super::spill`]), read back in order.
+//! 262144 by default), a task's records go to a spill file of its own (`spill.rs`), read back in order.
 
 use std::collections::VecDeque;
 use std::path::PathBuf;
@@ -144,6 +144,11 @@ impl Demux {
         while !self.done {
             let r = match self.imp.next() {
                 None => {
+                    self.finish();
+                    break;
+                }
+                // The plan read up to a truncated tail too: the records before it are the trace.
+                Some(Err(e)) if e.kind == super::ErrorKind::Truncated => {
                     self.finish();
                     break;
                 }

@@ -2,11 +2,14 @@
 //! tells at its end: the files and their sizes (a file that existed is as large as the largest offset touched), the
 //! threads that issue calls (each becomes a task, starting at its first call), and whether anything writes.
 //!
+//! A trace that ends inside a record is read up to it ([`Plan::truncated`] says where); any other import error
+//! ends the pass with that error.
+//!
 //! The pass holds memory in proportion to the distinct files and threads, never to the trace's length; the replay
 //! itself ([`super::demux`]) reads the trace a second time.
 
 use super::naming::{file_names, task_names};
-use super::{ImportError, Importer, ProcessInfo, Stats, ThreadInfo, TraceFile};
+use super::{ErrorKind, ImportError, Importer, ProcessInfo, Stats, ThreadInfo, TraceFile};
 use crate::trace::op::Op;
 
 /// One thread that issues calls: a task of the replay.
@@ -25,7 +28,7 @@ pub struct PlanTask {
 }
 
 /// What the first pass learnt.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct Plan {
     /// The importer's file table at the end.
     pub files: Vec<TraceFile>,
@@ -47,6 +50,9 @@ pub struct Plan {
     pub writes: bool,
     /// Records that carry a recorded duration.
     pub timed: u64,
+    /// The trace ended inside a record (a blktrace killed while writing, a file cut short): the records before it
+    /// are replayed, and this says where.
+    pub truncated: Option<ImportError>,
 }
 
 impl Plan {
@@ -60,8 +66,16 @@ impl Plan {
         let mut tasks: Vec<PlanTask> = Vec::new();
         let mut task_of_thread: Vec<Option<u32>> = Vec::new();
         let (mut end_ns, mut writes, mut timed, mut n) = (0, false, 0, 0u64);
+        let mut truncated = None;
         for r in imp.by_ref() {
-            let r = r?;
+            let r = match r {
+                Ok(r) => r,
+                Err(e) if e.kind == ErrorKind::Truncated => {
+                    truncated = Some(e);
+                    break;
+                }
+                Err(e) => return Err(e),
+            };
             n += 1;
             if n & 0xffff == 0 {
                 progress(n);
@@ -115,6 +129,7 @@ impl Plan {
             end_ns,
             writes,
             timed,
+            truncated,
         })
     }
 
