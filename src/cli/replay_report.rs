@@ -57,6 +57,17 @@ pub(crate) fn text(trace: &str, timing: &str, run: &ReplayRun, plan_stats: &Stat
             }
         }
     }
+    for (dev, p) in &plan_stats.partitions {
+        let _ = writeln!(
+            out,
+            "  partition {},{} of {},{} from sector {} (remap records; --partition {0}:{1} replays it alone)",
+            dev >> 20,
+            dev & 0xfffff,
+            p.device >> 20,
+            p.device & 0xfffff,
+            p.start_sector
+        );
+    }
     let gaps: u64 = plan_stats.sequence_gaps.values().map(|g| g.missing).sum();
     if gaps > 0 {
         let _ = writeln!(out, "  blktrace sequence gaps: {gaps} records missing (lost by blktrace)");
@@ -113,8 +124,17 @@ pub(crate) fn json(trace: &str, timing: &str, run: &ReplayRun, plan_stats: &Stat
                 "gaps": g.gaps, "missing": g.missing, "backwards": g.backwards})
         })
         .collect();
+    let partitions: Vec<serde_json::Value> = plan_stats
+        .partitions
+        .iter()
+        .map(|(dev, p)| {
+            serde_json::json!({"partition": format!("{},{}", dev >> 20, dev & 0xfffff),
+                "device": format!("{},{}", p.device >> 20, p.device & 0xfffff), "start_sector": p.start_sector})
+        })
+        .collect();
     serde_json::json!({
         "trace": trace,
+        "partitions": partitions,
         "think_time": timing,
         "records": plan_stats.records,
         "calls": run.calls.iter().sum::<u64>(),

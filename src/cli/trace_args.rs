@@ -55,6 +55,23 @@ pub struct TraceOpts {
     /// The scenario's name [default: the trace file's name].
     #[arg(long)]
     pub(crate) name: Option<String>,
+    /// Block traces of a whole device: replay only the bios of this partition (MAJ:MIN, as the trace's remap
+    /// records name it), at offsets from its start.
+    #[arg(long, value_name = "MAJ:MIN", value_parser = dev_t)]
+    pub(crate) partition: Option<u32>,
+}
+
+/// `MAJ:MIN` (or `MAJ,MIN`) as a dev_t.
+fn dev_t(s: &str) -> Result<u32, String> {
+    let (a, b) = s.split_once([':', ',']).ok_or_else(|| format!("`{s}` is not MAJ:MIN (e.g. 8:1)"))?;
+    let (a, b): (u32, u32) = (
+        a.trim().parse().map_err(|_| format!("`{a}` is not a major number"))?,
+        b.trim().parse().map_err(|_| format!("`{b}` is not a minor number"))?,
+    );
+    if a >= 1 << 12 || b >= 1 << 20 {
+        return Err(format!("{a}:{b} does not fit a dev_t (major < 4096, minor < 2^20)"));
+    }
+    Ok((a << 20) | b)
 }
 
 /// A trace opened, read once, and its replay's scenario.
@@ -79,11 +96,12 @@ impl TraceOpts {
             || self.machine.is_some()
             || self.as_fast_as_possible
             || self.trim_as_punch_hole
-            || self.name.is_some();
+            || self.name.is_some()
+            || self.partition.is_some();
         if given {
             return Err(fail(
-                "--direct, --buffered, --through, --under, --machine, --as-fast-as-possible, --trim-as-punch-hole and \
-                 --name apply to a trace (--trace FORMAT:PATH), not to a scenario"
+                "--direct, --buffered, --through, --under, --machine, --as-fast-as-possible, --trim-as-punch-hole, \
+                 --name and --partition apply to a trace (--trace FORMAT:PATH), not to a scenario"
                     .into(),
             ));
         }
@@ -117,13 +135,16 @@ impl TraceOpts {
                 format.name()
             )));
         }
+        if self.partition.is_some() && !format.is_block() {
+            return Err(fail("--partition applies to block traces (blktrace, blkparse)".into()));
+        }
         if !self.under.is_empty() && format.is_block() {
             return Err(fail(
                 "--under applies to file-level traces (strace, iolog): a block trace has no paths".into(),
             ));
         }
         Ok(ImportOptions {
-            block: BlockOptions { through, ..Default::default() },
+            block: BlockOptions { through, partition: self.partition, ..Default::default() },
             direct: if format.is_block() { None } else { direct },
             trim_as_punch_hole: self.trim_as_punch_hole,
             under: self.under.clone(),
@@ -288,5 +309,7 @@ mod tests {
         assert_eq!(o.import_options(Format::Iolog).unwrap().direct, Some(false));
         let o = TraceOpts { under: vec!["/x".into()], ..Default::default() };
         assert!(o.import_options(Format::Blktrace).is_err());
+        assert_eq!(dev_t("8:1"), Ok((8 << 20) | 1));
+        assert!(dev_t("8").is_err() && dev_t("4096:0").is_err());
     }
 }

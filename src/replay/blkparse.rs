@@ -230,7 +230,13 @@ impl<R: BufRead> BlkparseImporter<R> {
                 return Ok(true);
             }
             "A" => {
-                counters.skip("remap");
+                // `SECTOR + NSECT <- (MAJ,MIN) FROM_SECTOR`: a partition's bio remapped to the whole device.
+                match parse_remap_tail(h.tail) {
+                    Some((sector, from, from_sector)) => {
+                        self.mapper.remap(h.pid, h.dev, sector, from, from_sector);
+                    }
+                    None => counters.skip("remap"),
+                }
                 return Ok(true);
             }
             "G" | "M" | "F" | "S" | "R" | "D" | "C" | "P" | "U" | "UT" | "I" | "X" | "B" => {
@@ -282,6 +288,17 @@ impl<R: BufRead> BlkparseImporter<R> {
     }
 }
 
+/// An `A` line's tail: (whole-device sector, the partition's dev_t, the sector in the partition).
+fn parse_remap_tail(tail: &str) -> Option<(u64, u32, u64)> {
+    let (left, right) = tail.split_once(" <- ")?;
+    let sector = left.split_whitespace().next()?.parse().ok()?;
+    let (dev, from) = right.trim().strip_prefix('(')?.split_once(')')?;
+    let (maj, min) = dev.split_once(',')?;
+    let (maj, min): (u32, u32) = (maj.trim().parse().ok()?, min.trim().parse().ok()?);
+    (maj < 1 << 12 && min < 1 << 20).then_some(())?;
+    Some((sector, (maj << 20) | min, from.trim().parse().ok()?))
+}
+
 fn truncate(s: &str) -> &str {
     match s.char_indices().nth(80) {
         Some((i, _)) => &s[..i],
@@ -323,6 +340,8 @@ impl<R: BufRead> Importer for BlkparseImporter<R> {
         &self.mapper.threads
     }
     fn stats(&self) -> Stats {
-        self.mapper.counters.to_stats(Default::default())
+        let mut st = self.mapper.counters.to_stats(Default::default());
+        st.partitions = self.mapper.partitions.clone();
+        st
     }
 }

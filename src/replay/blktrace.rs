@@ -13,7 +13,9 @@
 //!   before it (which were good); a bad magic in the middle of a stream likewise.
 //! - PDUs of records (cgroup ids, split and remap details, unplug counts) are skipped (note `pdu_skipped`).
 //! - Only `Q` records are replayed; `A` (remap) records are skipped as `remap` (the `Q` that follows on the traced
-//!   device already carries the remapped-to, whole-device sector), the others as `not_queue_event`.
+//!   device already carries the remapped-to, whole-device sector) after their PDU has named the partition and its
+//!   start ([`Stats::partitions`](super::Stats); [`BlockOptions::partition`] replays one partition alone), the
+//!   others as `not_queue_event`.
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
@@ -124,7 +126,15 @@ impl<R: Read> BlktraceImporter<R> {
                 }
                 continue;
             }
-            if rec.pdu_len > 0 {
+            let mut rec = rec;
+            if rec.action & 0xffff & !TA_CGROUP == TA_REMAP {
+                // struct blk_io_trace_remap: be32 device_from, be32 device_to, be64 sector_from.
+                let pdu = if rec.action & TA_CGROUP != 0 { pdu.get(8..).unwrap_or(&[]) } else { pdu };
+                if let (Some(from), Some(sector)) = (pdu.get(0..4), pdu.get(8..16)) {
+                    let from = u32::from_be_bytes(from.try_into().expect("4 bytes"));
+                    rec.remap = Some((from, u64::from_be_bytes(sector.try_into().expect("8 bytes"))));
+                }
+            } else if rec.pdu_len > 0 {
                 mapper.counters.note("pdu_skipped");
             }
             track_sequence(seq, last_seq, &rec);
@@ -202,7 +212,13 @@ impl<R: Read> BlktraceImporter<R> {
             let t = rec.time.saturating_sub(self.genesis);
             self.mapper.queue(t, rec.pid, rec.device, rec.sector, rec.bytes as u64, rec.action >> 16);
         } else if act == TA_REMAP {
-            self.mapper.counters.skip("remap");
+            match rec.remap {
+                // The partition's dev_t as blkparse prints it in `<- (maj,min)`: the kernel's MKDEV layout.
+                Some((from, from_sector)) => {
+                    self.mapper.remap(rec.pid, rec.device, rec.sector, from, from_sector);
+                }
+                None => self.mapper.counters.skip("remap"),
+            }
         } else if act == 0 || act > TA_LAST {
             self.mapper.counters.skip("unknown_action");
         } else {
@@ -278,7 +294,9 @@ impl<R: Read> Importer for BlktraceImporter<R> {
             .filter(|s| s.gaps != SequenceGaps::default())
             .map(|s| ((s.device, s.cpu), s.gaps))
             .collect();
-        self.mapper.counters.to_stats(gaps)
+        let mut st = self.mapper.counters.to_stats(gaps);
+        st.partitions = self.mapper.partitions.clone();
+        st
     }
 }
 

@@ -32,6 +32,8 @@ pub(crate) struct RawRecord {
     pub offset: u64,
     /// Whether the stream is big-endian (PDU integers are in the same order).
     pub big_endian: bool,
+    /// A remap (`A`) record's PDU: the partition's dev_t and the bio's sector in it (big-endian in every stream).
+    pub remap: Option<(u32, u64)>,
 }
 
 /// A blktrace stream read through a reusable buffer.
@@ -194,6 +196,7 @@ impl<R: Read> BinReader<R> {
             pdu_len: u16_at(46),
             offset: at,
             big_endian: be,
+            remap: None,
         };
         let total = HEADER + rec.pdu_len as usize;
         let have = self.fill(total).map_err(|e| ImportError::io(&self.origin, Location::Byte(at), e))?;

@@ -37,6 +37,18 @@ pub struct BlockOptions {
     pub through: Through,
     /// Device sizes in bytes by dev_t (`major << 20 | minor`), when known; otherwise the largest sector end seen.
     pub device_sizes: BTreeMap<u32, u64>,
+    /// Replay only the I/O of this partition (dev_t), at offsets from the partition's start: the bios a remap (`A`)
+    /// record shows coming from it. `None`: every bio, at whole-device offsets.
+    pub partition: Option<u32>,
+}
+
+/// A partition seen in a trace's remap (`A`) records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Partition {
+    /// The whole device's dev_t (the traced device).
+    pub device: u32,
+    /// Where the partition starts on it, in 512-byte sectors.
+    pub start_sector: u64,
 }
 
 /// blktrace's category bits (`BLK_TC_*`, before the shift).
@@ -80,6 +92,10 @@ pub(crate) struct BlockMapper {
     pub(crate) pending: VecDeque<Record>,
     pub(crate) counters: Counters,
     last_time: u64,
+    /// Partitions seen in remap records, by their dev_t.
+    pub(crate) partitions: BTreeMap<u32, Partition>,
+    /// Per pid, the last remap: (whole-device sector, partition dev_t), claimed by the `Q` that follows it.
+    remapped: hashbrown::HashMap<u32, (u64, u32)>,
 }
 
 impl BlockMapper {
@@ -163,8 +179,28 @@ impl BlockMapper {
         }
     }
 
+    /// One A (remap) record of a partition: the bio at whole-device `sector` of `dev` came from `from_sector` of
+    /// partition `from_dev`. (blk_partition_remap writes it just before the bio's `Q`, which carries `sector`.)
+    pub(crate) fn remap(&mut self, pid: u32, dev: u32, sector: u64, from_dev: u32, from_sector: u64) {
+        self.counters.skip("remap");
+        let Some(start) = sector.checked_sub(from_sector) else { return };
+        self.partitions.entry(from_dev).or_insert(Partition { device: dev, start_sector: start });
+        self.remapped.insert(pid, (sector, from_dev));
+    }
+
     /// One Q record: `time_ns` relative to the trace's start, `cats` the `BLK_TC_*` bits.
     pub(crate) fn queue(&mut self, time_ns: u64, pid: u32, dev: u32, sector: u64, bytes: u64, cats: u32) {
+        let (dev, sector) = match self.opts.partition {
+            None => (dev, sector),
+            Some(part) => {
+                let from = self.remapped.remove(&pid).filter(|&(s, _)| s == sector).map(|(_, d)| d);
+                let start = self.partitions.get(&part).map(|p| p.start_sector);
+                match (from, start) {
+                    (Some(d), Some(start)) if d == part => (part, sector - start),
+                    _ => return self.counters.skip("other_partition"),
+                }
+            }
+        };
         if cats & tc::PC != 0 {
             return self.counters.skip("pc_request");
         }

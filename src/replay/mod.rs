@@ -50,7 +50,7 @@ use std::fmt;
 
 use crate::trace::op::Op;
 
-pub use block::{BlockOptions, Through};
+pub use block::{BlockOptions, Partition, Through};
 
 /// The largest byte offset a file may reach: `i64::MAX` rounded down to a 4 KiB page (MAX_LFS_FILESIZE for the
 /// page cache). A record whose offset plus length passes it is skipped (`offset_out_of_range`).
@@ -128,6 +128,8 @@ pub struct Stats {
     pub notes: BTreeMap<&'static str, u64>,
     /// blktrace: sequence gaps per (device dev_t, cpu).
     pub sequence_gaps: BTreeMap<(u32, u32), SequenceGaps>,
+    /// Block traces: the partitions seen in remap (`A`) records, by dev_t.
+    pub partitions: BTreeMap<u32, Partition>,
 }
 
 impl Stats {
@@ -181,6 +183,7 @@ impl Counters {
             skipped: self.skips.iter().copied().collect(),
             notes: self.notes.iter().copied().collect(),
             sequence_gaps,
+            partitions: BTreeMap::new(),
         }
     }
 }

@@ -6,6 +6,7 @@ mod blktrace;
 mod export;
 mod fuzz;
 mod iolog;
+mod partition;
 mod strace;
 
 use std::path::Path;
