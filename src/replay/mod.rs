@@ -1,5 +1,5 @@
-//! Trace importers and exporters (issue 13): real traces in, `Op`s out; the model's block events out in
-//! blktrace's formats.
+//! Trace replay (issue 13): real traces in, `Op`s out; a trace streamed through the model; the model's block events
+//! out in blktrace's formats. What a replay means: docs/REPLAY.md; the formats: docs/REPLAY_FORMATS.md.
 //!
 //! Importers turn a recorded trace into a stream of [`Record`]s, one replayable call each, in trace order:
 //! - [`blktrace`]: blktrace's binary per-CPU files (`NAME.blktrace.N`) or a merged `blkparse -d` file;
@@ -11,11 +11,22 @@
 //! memory in proportion to the distinct files, descriptors and tasks it has seen, never to the trace's length.
 //! After (or during) iteration it gives its file table ([`TraceFile`]), the tasks it saw ([`ProcessInfo`],
 //! [`ThreadInfo`]) and [`Stats`]: what was read, what was skipped and why. An [`ImportError`] is fatal (the
-//! iterator ends after it); anything else odd is a counted skip. docs/REPLAY_FORMATS.md says, per format, what is
-//! read and what is not.
+//! iterator ends after it); anything else odd is a counted skip.
 //!
-//! [`export`] writes the model's block events as blkparse text or as a blktrace binary that Debian's `blkparse`
-//! and `btt` read.
+//! The replay on top of them:
+//! - [`source`]: `FORMAT:PATH`, the importer of a format over files (gzip detected) or spooled standard input;
+//! - [`adapt`]: `--under` (files outside some paths left out) and `--direct`/`--buffered`;
+//! - [`plan`]: the first pass: files, sizes, one task per thread issuing calls;
+//! - [`timing`]: the recorded think time between a thread's calls, kept or dropped;
+//! - [`demux`]: the second pass, handing each task its calls in bounded memory (spilling to files);
+//! - [`scenario_out`] and [`naming`]: the replay as a scenario (`pcsim import`, and the header of a streamed run);
+//! - [`synthetic`]: a blktrace of any length generated on the fly, for the scale benchmarks.
+//!
+//! The engine's side is `sim::simulate_replay`. [`export`] writes the model's block events as blkparse text or as a
+//! blktrace binary that Debian's `blkparse` and `btt` read.
+//!
+//! Layering: this module uses the `Op` and `Event` vocabularies (`trace/`) and scenario types, never the model; the
+//! model never uses it (tests/layers.rs).
 
 pub mod adapt;
 pub mod blkparse;
