@@ -37,14 +37,12 @@ impl Progress {
         )
     }
 
-    /// A bar over `total` records.
-    pub(crate) fn records(quiet: bool, prefix: &str, total: u64) -> Progress {
-        Progress::new(
-            quiet,
-            total,
-            "{prefix:>9} [{elapsed_precise}] {wide_bar} {human_pos}/{human_len} records ({per_sec}, ETA {eta})",
-            prefix,
-        )
+    /// A bar over `total` items named `unit` (calls, records).
+    pub(crate) fn items(quiet: bool, prefix: &str, total: u64, unit: &str) -> Progress {
+        let template = format!(
+            "{{prefix:>9}} [{{elapsed_precise}}] {{wide_bar}} {{human_pos}}/{{human_len}} {unit} ({{per_sec:0}}, ETA {{eta}})"
+        );
+        Progress::new(quiet, total, &template, prefix)
     }
 
     /// Moves the bar to `pos`, drawing it from the first second on.

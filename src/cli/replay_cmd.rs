@@ -43,7 +43,8 @@ pub(crate) fn run_trace(
     if spec.format.is_block() {
         sim_opts.extents = block_extents(&sc);
     }
-    let progress = Progress::records(quiet, "replaying", prep.plan.stats.records);
+    // The second pass counts the calls it hands out (the first counted the trace's records).
+    let progress = Progress::items(quiet, "replaying", prep.plan.calls(), "calls");
     let demux = prep.demux(Some(progress.clone()))?;
     let run = sim::simulate_replay(&sc, &sim_opts, demux).map_err(|e| fail(format!("{spec}: {e}")))?;
     progress.finish();
