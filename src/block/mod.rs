@@ -11,9 +11,9 @@
 //! (max_segment_size) and folios never share a segment; the kernel merges physically adjacent order-0 pages into one
 //! segment, which depends on page frame numbers the model does not have (on the host this makes forced order-0
 //! readahead split at 512 KiB in some runs and not in others). No front merges (none in any capture here), no
-//! merging across submissions, no I/O scheduler (the host's queues use `none`). Writes wait for blk-wbt, never for a
-//! tag: a task that would wait for a tag in the middle of an op cannot yield there (ops are atomic against other
-//! tasks), and wbt's limits are below the tag count for all but O_DIRECT writes. Holes have page granularity.
+//! merging across submissions, no I/O scheduler (the host's queues use `none`). A buffered write's submitter sleeps in
+//! blk-wbt and for a tag (`nr_requests`, fs/page_io.rs); an O_DIRECT write's and a read's submission never waits for
+//! a tag: the request is queued and served when a slot frees. Holes have page granularity.
 
 pub mod blk_mq;
 pub mod seek;
@@ -224,7 +224,6 @@ impl BlockDevice {
     /// Queues one write request reaching the device at `now` (after `close_write_batch(now)`): returns its batch and
     /// the batch's end as known now (see write_batch.rs).
     pub fn queue_write(&mut self, now: Nanos, sector: u64, nr_sectors: u64) -> (BatchId, Nanos) {
-        // DIVERGENCE: no tag limit on writes (blk_mq_get_tag never waits for one): blk-wbt alone limits them.
         self.sectors_written += nr_sectors;
         self.requests += 1;
         // A positioning time counts as the bytes the device could have written meanwhile.
@@ -246,6 +245,11 @@ impl BlockDevice {
     /// Write requests in flight (in batches not ended yet).
     pub fn writes_in_flight(&self) -> u64 {
         self.write_batches.in_flight()
+    }
+
+    /// Requests holding a tag at `now`: the writes in flight and the reads not completed.
+    pub fn requests_in_flight(&self, now: Nanos) -> u64 {
+        self.writes_in_flight() + self.slots.iter().filter(|&&t| t > now).count() as u64
     }
 
     /// When the write batch not ended yet would end, if there is one.

@@ -14,7 +14,7 @@ use crate::trace::event::Name;
 use crate::units::Nanos;
 
 /// An O_DIRECT read or write between its sleeps.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct DioCont {
     file: u32,
     pos: u64,
@@ -26,10 +26,10 @@ pub struct DioCont {
 }
 
 /// Where an O_DIRECT call stands.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 enum DioStage {
-    /// A write: kiocb_write_and_wait (write the range back, then wait for it).
-    Flush,
+    /// A write: kiocb_write_and_wait (write the range back, the writepages call once started, then wait for it).
+    Flush(Option<crate::kernel::writeback::WritepagesCont>),
     FlushWait,
     /// Submit the bios.
     Submit,
@@ -70,7 +70,7 @@ impl Kernel {
         if len == 0 {
             return Err(0);
         }
-        Ok(DioCont { file, pos, len, write: true, result: len as i64, stage: DioStage::Flush })
+        Ok(DioCont { file, pos, len, write: true, result: len as i64, stage: DioStage::Flush(None) })
     }
 
     /// iomap_dio_rw: a write first writes the cached range back and waits for it, then drops it from the page cache
@@ -80,9 +80,12 @@ impl Kernel {
     pub fn dio_run(&mut self, c: &mut DioCont) -> Poll {
         let end = c.pos + c.len - 1;
         loop {
-            match c.stage {
-                DioStage::Flush => {
-                    self.filemap_fdatawrite_range(c.file, c.pos, end, true);
+            match &mut c.stage {
+                DioStage::Flush(wp) => {
+                    if let Err(crate::kernel::Blocked(t)) = self.filemap_fdatawrite_range(wp, c.file, c.pos, end, true)
+                    {
+                        return Poll::Sleep(t);
+                    }
                     c.stage = DioStage::FlushWait;
                 }
                 DioStage::FlushWait => {
@@ -104,8 +107,8 @@ impl Kernel {
                     c.stage = DioStage::Wait(done);
                 }
                 DioStage::Wait(t) => {
-                    if t > self.now {
-                        return Poll::Sleep(t);
+                    if *t > self.now {
+                        return Poll::Sleep(*t);
                     }
                     break;
                 }

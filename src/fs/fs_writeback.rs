@@ -9,14 +9,14 @@
 //!                                  └──── redirty_tail (stopped early) ──── b_more_io <───────┘
 //! ```
 //!
-//! Simplifications, each marked DIVERGENCE at its line: one wb_writeback iteration per flusher step, atomic against
-//! the tasks; no WB_start_all work and no I_SYNC contention (syncs write from the calling task); a non-periodic,
+//! Simplifications, each marked DIVERGENCE at its line: a flusher step runs one wb_writeback iteration, or until it
+//! sleeps, atomic against the tasks in between; no WB_start_all work and no I_SYNC contention (syncs write from the calling task); a non-periodic,
 //! non-background work's expiry cutoff is the time of each queue_io; `requeue_inode` keeps only its main cases; an
 //! fsync takes a clean inode off the lists at once.
 
-use crate::fs::writepages::Wbc;
 use crate::kernel::backing_dev::WbWork;
-use crate::kernel::Kernel;
+use crate::kernel::writeback::{InodeCont, IterCont, Wbc};
+use crate::kernel::{Blocked, Kernel};
 use crate::mm::page_writeback::{jiffies_at, HZ};
 use crate::trace::event::EventKind;
 use crate::units::Nanos;
@@ -127,8 +127,9 @@ impl Kernel {
     /// wb_workfn, one step of device `dev`'s flusher: finish due completions, pick the work (queued works,
     /// then the periodic kupdate pass, then the background pass), run one iteration of wb_writeback, and yield.
     pub fn wb_workfn_step(&mut self, dev: usize) {
-        // DIVERGENCE: one wb_writeback iteration per step, atomic against the tasks (the kernel's kworker runs beside
-        // them and is preempted anywhere); its CPU time moves the flusher's clock (writepages.rs).
+        // DIVERGENCE: a step runs until the flusher sleeps (in blk-wbt, for a tag, on a folio under writeback) or ends
+        // an iteration, atomic against the tasks in between (the kernel's kworker runs beside them and is preempted
+        // anywhere); its CPU time moves the flusher's clock (writepages.rs).
         self.wb.wbs[dev].next_run = None;
         self.complete_writeback(self.now);
         if self.wb.wbs[dev].cur.is_none() {
@@ -149,7 +150,14 @@ impl Kernel {
                 }
             }
         }
-        let more = self.wb_writeback_iteration(dev);
+        let more = match self.wb_writeback_iteration(dev) {
+            Ok(more) => more,
+            Err(Blocked(t)) => {
+                // Asleep in the middle of the iteration: it goes on at the wake.
+                self.wb.wbs[dev].wake_at(t, false);
+                return;
+            }
+        };
         if !more {
             // wb_do_writeback: the work's pages (trace_writeback_pages_written).
             let w = self.wb.wbs[dev].cur.take().unwrap();
@@ -220,43 +228,48 @@ impl Kernel {
         self.emit(e);
     }
 
-    /// wb_writeback, one iteration of its loop for the current work; returns whether the work goes on.
-    fn wb_writeback_iteration(&mut self, dev: usize) -> bool {
-        let w = self.wb.wbs[dev].cur.clone().unwrap();
-        if w.nr_pages <= 0 {
-            return false;
+    /// wb_writeback, one iteration of its loop for the current work; returns whether the work goes on. `Err`: the
+    /// flusher sleeps in the middle of it, and goes on from there when called again.
+    fn wb_writeback_iteration(&mut self, dev: usize) -> Result<bool, Blocked> {
+        if self.wb.wbs[dev].iter.is_none() {
+            let w = self.wb.wbs[dev].cur.clone().unwrap();
+            if w.nr_pages <= 0 {
+                return Ok(false);
+            }
+            if (w.for_background || w.for_kupdate) && !self.wb.wbs[dev].work_list.is_empty() {
+                return Ok(false);
+            }
+            if w.for_background && !self.wb_over_bg_thresh(dev) {
+                return Ok(false);
+            }
+            self.emit_work(dev, &w, true);
+            let mut queued = false;
+            if self.wb.wbs[dev].b_io.is_empty() {
+                let now = self.now.0;
+                // DIVERGENCE: the cutoff of a work that is neither kupdate nor background would be now; the kernel's is
+                // when wb_writeback started on the work. (Nothing queues such works in the model yet: work_list stays
+                // empty: sync(2) writes from its task, sync.rs.)
+                let dirtied_before = if w.for_kupdate {
+                    Some(Nanos(now.saturating_sub(self.wb.expire_cs * 10_000_000)))
+                } else {
+                    Some(Nanos(now))
+                };
+                self.queue_io(dev, &w, dirtied_before);
+                queued = true;
+            }
+            self.wb.wbs[dev].iter = Some(IterCont { queued, start: self.now, total: 0, inode: None });
         }
-        if (w.for_background || w.for_kupdate) && !self.wb.wbs[dev].work_list.is_empty() {
-            return false;
-        }
-        if w.for_background && !self.wb_over_bg_thresh(dev) {
-            return false;
-        }
-        self.emit_work(dev, &w, true);
-        let mut queued = false;
-        if self.wb.wbs[dev].b_io.is_empty() {
-            let now = self.now.0;
-            // DIVERGENCE: the cutoff of a work that is neither kupdate nor background would be now; the kernel's is
-            // when wb_writeback started on the work. (Nothing queues such works in the model yet: work_list stays
-            // empty: sync(2) writes from its task, sync.rs.)
-            let dirtied_before = if w.for_kupdate {
-                Some(Nanos(now.saturating_sub(self.wb.expire_cs * 10_000_000)))
-            } else {
-                Some(Nanos(now))
-            };
-            self.queue_io(dev, &w, dirtied_before);
-            queued = true;
-        }
-        let progress = self.writeback_sb_inodes(dev);
+        let progress = self.writeback_sb_inodes(dev)?;
+        let it = self.wb.wbs[dev].iter.take().unwrap();
         let w = self.wb.wbs[dev].cur.clone().unwrap();
         self.emit_work(dev, &w, false);
-        if progress > 0 || !queued {
-            return true;
+        if progress > 0 || !it.queued {
+            return Ok(true);
         }
         // Nothing written and nothing busy to wait on: done.
         // DIVERGENCE: the kernel waits for an I_SYNC inode of b_more_io (inode_sleep_on_writeback) before giving up;
         // no inode is ever under I_SYNC elsewhere in the model.
-        false
+        Ok(false)
     }
 
     /// queue_io: b_more_io goes to b_io, then the inodes of b_dirty dirtied before `dirtied_before` (oldest first);
@@ -310,23 +323,47 @@ pub fn writeback_chunk_size(avg_write_bandwidth: u64, dirty_limit: u64, w: &WbWo
 impl Kernel {
     /// writeback_sb_inodes: writes the inodes at the back of b_io, a chunk each, until b_io is empty, the work's
     /// pages are done or 100 ms have passed; requeue_inode decides where each goes. Returns the pages written (plus
-    /// one per inode left clean).
-    fn writeback_sb_inodes(&mut self, dev: usize) -> i64 {
-        let start = self.now;
-        let mut total: i64 = 0;
-        while let Some(file) = self.wb.wbs[dev].b_io.pop_back() {
-            // DIVERGENCE: no I_SYNC test (an inode under writeback elsewhere goes to b_more_io, or is waited for with
-            // WB_SYNC_ALL): syncs write from their task without taking the inode (sync.rs).
-            let w = self.wb.wbs[dev].cur.clone().unwrap();
-            let chunk = writeback_chunk_size(self.wb.wbs[dev].pg.bw.avg_write_bandwidth, self.wb.dom.dirty_limit, &w);
-            let mut wbc =
-                Wbc { sync_all: w.sync_all, nr_to_write: chunk, range_cyclic: true, range_start: 0, range_end: 0 };
-            let index = self.inodes[file as usize].writeback_index;
-            let dirtied = self.inodes[file as usize].dirtied_when.unwrap_or(self.now);
-            let (wrote, _) = self.do_writepages(file, &mut wbc);
-            let wrote = wrote as i64;
-            self.wb.wbs[dev].cur.as_mut().unwrap().nr_pages -= chunk - wbc.nr_to_write;
-            total += wrote;
+    /// one per inode left clean). `Err`: asleep in an inode's writepages (the iteration's state keeps it).
+    fn writeback_sb_inodes(&mut self, dev: usize) -> Result<i64, Blocked> {
+        loop {
+            let mut it = self.wb.wbs[dev].iter.take().unwrap();
+            let mut ic = match it.inode.take() {
+                Some(ic) => ic,
+                None => {
+                    let Some(file) = self.wb.wbs[dev].b_io.pop_back() else {
+                        let total = it.total;
+                        self.wb.wbs[dev].iter = Some(it);
+                        return Ok(total);
+                    };
+                    // DIVERGENCE: no I_SYNC test (an inode under writeback elsewhere goes to b_more_io, or is waited
+                    // for with WB_SYNC_ALL): syncs write from their task without taking the inode (sync.rs).
+                    let w = self.wb.wbs[dev].cur.clone().unwrap();
+                    let chunk =
+                        writeback_chunk_size(self.wb.wbs[dev].pg.bw.avg_write_bandwidth, self.wb.dom.dirty_limit, &w);
+                    let wbc = Wbc {
+                        sync_all: w.sync_all,
+                        nr_to_write: chunk,
+                        range_cyclic: true,
+                        range_start: 0,
+                        range_end: 0,
+                    };
+                    let index = self.inodes[file as usize].writeback_index;
+                    let dirtied = self.inodes[file as usize].dirtied_when.unwrap_or(self.now);
+                    let wp = self.do_writepages_start(file, wbc);
+                    InodeCont { file, chunk, index, dirtied, wp }
+                }
+            };
+            let wrote = match self.do_writepages_run(&mut ic.wp) {
+                Ok((wrote, _)) => wrote as i64,
+                Err(b) => {
+                    it.inode = Some(ic);
+                    self.wb.wbs[dev].iter = Some(it);
+                    return Err(b);
+                }
+            };
+            let InodeCont { file, chunk, index, dirtied, wp } = ic;
+            self.wb.wbs[dev].cur.as_mut().unwrap().nr_pages -= chunk - wp.wbc.nr_to_write;
+            it.total += wrote;
             let still_dirty = self.has_dirty_folios(file);
             if self.events_on() {
                 let device = self.devices[dev].name.clone();
@@ -349,7 +386,7 @@ impl Kernel {
             // (inode_dirtied_after), and redirty_tail always restamps dirtied_when, where the kernel restamps it only
             // when it is older than the newest inode on b_dirty.
             if still_dirty {
-                if wbc.nr_to_write <= 0 {
+                if wp.wbc.nr_to_write <= 0 {
                     // Used its whole slice: requeue_io, after the other inodes of b_io.
                     self.wb.wbs[dev].b_more_io.push_front(file);
                 } else {
@@ -361,18 +398,20 @@ impl Kernel {
                 let ino = &mut self.inodes[file as usize];
                 ino.dirtied_when = None;
                 (ino.dirty_sync, ino.dirty_pages) = (false, false);
-                total += 1;
+                it.total += 1;
             }
+            let total = it.total;
+            let start = it.start;
+            self.wb.wbs[dev].iter = Some(it);
             if total > 0 {
                 if self.now.0 >= start.0 + 1_000_000_000 / 10 {
-                    break;
+                    return Ok(total);
                 }
                 if self.wb.wbs[dev].cur.as_ref().unwrap().nr_pages <= 0 {
-                    break;
+                    return Ok(total);
                 }
             }
         }
-        total
     }
 
     /// mapping_tagged(mapping, PAGECACHE_TAG_DIRTY), from the inode's dirty page count.

@@ -11,6 +11,7 @@ pub mod fs_writeback;
 pub mod inode;
 pub mod jbd2;
 pub mod open;
+pub mod page_io;
 pub mod read_write;
 pub mod readpage;
 pub mod sync;

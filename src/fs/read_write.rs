@@ -36,7 +36,7 @@ enum ReadCallStage {
 }
 
 /// A write(2) family call between its sleeps.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct WriteCall {
     fd: Fd,
     /// At the file position (write, writev): it advances by what was written.
@@ -49,7 +49,7 @@ pub struct WriteCall {
 }
 
 /// Where a write call stands.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 enum WriteCallStage {
     /// Copying into the page cache; then syncing the range when the flag is set.
     Perform(WriteCont, bool),
@@ -167,14 +167,13 @@ impl Kernel {
     }
 
     /// generic_write_sync: the write's sync stage when it wrote something and must sync it, else done.
-    fn write_synced(&mut self, mut call: WriteCall, file: u32, sync: bool) -> WriteCall {
+    fn write_synced(&mut self, call: &mut WriteCall, file: u32, sync: bool) {
         if call.result > 0 && sync {
             let end = call.at + call.result as u64 - 1;
             call.stage = WriteCallStage::Sync(self.fsync_start(file, call.at, end));
         } else {
             call.stage = WriteCallStage::Done;
         }
-        call
     }
 
     /// Model: runs a write call until it returns or sleeps; then advances the file position of write(2) and writev(2).
@@ -186,7 +185,7 @@ impl Kernel {
                     Poll::Done(r) => {
                         call.result = r;
                         let (file, sync) = (w.file, *sync);
-                        *call = self.write_synced(*call, file, sync);
+                        self.write_synced(call, file, sync);
                     }
                 },
                 WriteCallStage::Direct(c, sync) => match self.dio_run(c) {
@@ -194,7 +193,7 @@ impl Kernel {
                     Poll::Done(r) => {
                         call.result = r;
                         let (file, sync) = (c.file(), *sync);
-                        *call = self.write_synced(*call, file, sync);
+                        self.write_synced(call, file, sync);
                     }
                 },
                 WriteCallStage::Sync(f) => match self.fsync_run(f) {

@@ -11,14 +11,15 @@
 
 use crate::fs::file::Files;
 use crate::fs::jbd2::CommitCont;
-use crate::fs::writepages::Wbc;
+use crate::kernel::writeback::{Wbc, WritepagesCont};
+use crate::kernel::Blocked;
 use crate::kernel::{Kernel, Poll};
 use crate::trace::event::EventKind;
 use crate::trace::op::{Fd, SyncRangeFlags};
 use crate::units::Nanos;
 
 /// An fsync of bytes [start, end] of a file between its sleeps.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct FsyncCont {
     file: u32,
     start: u64,
@@ -27,10 +28,10 @@ pub struct FsyncCont {
 }
 
 /// Where an fsync stands.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 enum FsyncStage {
-    /// file_write_and_wait_range: start the writeback.
-    Write,
+    /// file_write_and_wait_range: start the writeback (the writepages call, once started).
+    Write(Option<WritepagesCont>),
     /// ... and wait for it.
     Wait,
     /// jbd2_complete_transaction: the journal commits.
@@ -40,7 +41,7 @@ enum FsyncStage {
 }
 
 /// A sync_file_range(2) call between its sleeps.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct SyncRangeCont {
     file: u32,
     start: u64,
@@ -48,11 +49,16 @@ pub struct SyncRangeCont {
     flags: SyncRangeFlags,
     /// 0: WAIT_BEFORE, 1: WRITE, 2: WAIT_AFTER, 3: done.
     stage: u8,
+    /// WRITE's writepages call, once started.
+    write: Option<WritepagesCont>,
 }
 
 /// A sync(2) call between its sleeps: the files written, then each waited for, then each device flushed.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 pub struct SyncCont {
+    /// The file written (its writepages call, once started), until all are.
+    writing: usize,
+    write: Option<WritepagesCont>,
     /// The file waited for, then (past the files) the device flushed.
     next: usize,
     /// The flush in flight, when one is.
@@ -61,10 +67,23 @@ pub struct SyncCont {
 
 impl Kernel {
     /// __filemap_fdatawrite_range: starts writeback of the dirty folios of `file` in bytes [start, end]
-    /// (WB_SYNC_ALL: all of them; WB_SYNC_NONE: those not already under writeback). Returns the pages started.
-    pub fn filemap_fdatawrite_range(&mut self, file: u32, start: u64, end: u64, sync_all: bool) -> u64 {
-        let mut wbc = Wbc { sync_all, nr_to_write: i64::MAX, range_cyclic: false, range_start: start, range_end: end };
-        self.do_writepages(file, &mut wbc).0
+    /// (WB_SYNC_ALL: all of them; WB_SYNC_NONE: those not already under writeback), the writepages call kept in
+    /// `wp` while the task sleeps in it (`Err`: asleep until then; call again).
+    pub fn filemap_fdatawrite_range(
+        &mut self,
+        wp: &mut Option<WritepagesCont>,
+        file: u32,
+        start: u64,
+        end: u64,
+        sync_all: bool,
+    ) -> Result<(), Blocked> {
+        let c = wp.get_or_insert_with(|| {
+            let wbc = Wbc { sync_all, nr_to_write: i64::MAX, range_cyclic: false, range_start: start, range_end: end };
+            self.do_writepages_start(file, wbc)
+        });
+        self.do_writepages_run(c)?;
+        *wp = None;
+        Ok(())
     }
 
     /// filemap_fdatawait_range: when the writeback in flight on bytes [start, end] of `file` completes, if later than
@@ -118,7 +137,7 @@ impl Kernel {
 
     /// vfs_fsync_range's state for `fsync_run`.
     pub fn fsync_start(&mut self, file: u32, start: u64, end: u64) -> FsyncCont {
-        FsyncCont { file, start, end, stage: FsyncStage::Write }
+        FsyncCont { file, start, end, stage: FsyncStage::Write(None) }
     }
 
     /// vfs_fsync_range -> ext4_sync_file: write and wait the range, then commit the journal when the inode changed in
@@ -128,8 +147,10 @@ impl Kernel {
         let dev = self.inodes[c.file as usize].device;
         loop {
             match &mut c.stage {
-                FsyncStage::Write => {
-                    self.filemap_fdatawrite_range(c.file, c.start, c.end, true);
+                FsyncStage::Write(wp) => {
+                    if let Err(Blocked(t)) = self.filemap_fdatawrite_range(wp, c.file, c.start, c.end, true) {
+                        return Poll::Sleep(t);
+                    }
                     c.stage = FsyncStage::Wait;
                 }
                 FsyncStage::Wait => {
@@ -168,7 +189,7 @@ impl Kernel {
     /// (WB_SYNC_NONE: no waiting, no flush), WAIT_AFTER waits again. `len` 0 means to the end of the file.
     pub fn sync_file_range_start(&mut self, file: u32, off: u64, len: u64, flags: SyncRangeFlags) -> SyncRangeCont {
         let end = if len == 0 { u64::MAX >> 1 } else { off + len - 1 };
-        SyncRangeCont { file, start: off, end, flags, stage: 0 }
+        SyncRangeCont { file, start: off, end, flags, stage: 0, write: None }
     }
 
     /// sync_file_range: runs until it returns or sleeps.
@@ -187,27 +208,33 @@ impl Kernel {
             if c.stage == 1 && c.flags.write {
                 // DIVERGENCE: always WB_SYNC_NONE; the kernel writes with WB_SYNC_ALL when WAIT_BEFORE, WRITE and
                 // WAIT_AFTER are all set (SYNC_FILE_RANGE_WRITE_AND_WAIT).
-                self.filemap_fdatawrite_range(c.file, c.start, c.end, false);
+                if let Err(Blocked(t)) = self.filemap_fdatawrite_range(&mut c.write, c.file, c.start, c.end, false) {
+                    return Poll::Sleep(t);
+                }
             }
             c.stage += 1;
         }
         Poll::Done(0)
     }
 
-    /// ksys_sync's start: every file's dirty pages are written (WB_SYNC_ALL).
+    /// ksys_sync's start.
     pub fn ksys_sync_start(&mut self) -> SyncCont {
         // DIVERGENCE: the calling task writes and waits itself; the kernel wakes the flushers (wakeup_flusher_threads)
         // and queues a WB_SYNC_ALL work per wb (sync_inodes_sb), then commits the journal (->sync_fs) before the flush.
-        for file in 0..self.inodes.len() as u32 {
-            self.filemap_fdatawrite_range(file, 0, u64::MAX >> 1, true);
-        }
-        SyncCont { next: 0, flush: None }
+        SyncCont { writing: 0, write: None, next: 0, flush: None }
     }
 
-    /// ksys_sync: each file's writeback waited for (the inode clean afterwards), then each device flushed; runs
-    /// until it returns or sleeps.
+    /// ksys_sync: every file's dirty pages written (WB_SYNC_ALL), then each file's writeback waited for (the inode
+    /// clean afterwards), then each device flushed; runs until it returns or sleeps.
     pub fn ksys_sync_run(&mut self, c: &mut SyncCont) -> Poll {
         let files = self.inodes.len();
+        while c.writing < files {
+            let file = c.writing as u32;
+            if let Err(Blocked(t)) = self.filemap_fdatawrite_range(&mut c.write, file, 0, u64::MAX >> 1, true) {
+                return Poll::Sleep(t);
+            }
+            c.writing += 1;
+        }
         while c.next < files {
             let file = c.next as u32;
             if let Some(t) = self.filemap_fdatawait_until(file, 0, u64::MAX >> 1) {

@@ -37,6 +37,8 @@ pub struct Wb {
     pub work_list: VecDeque<WbWork>,
     /// The work wb_writeback is executing across steps.
     pub cur: Option<WbWork>,
+    /// The wb_writeback iteration the flusher sleeps in, if it does.
+    pub iter: Option<super::writeback::IterCont>,
     /// wb->last_old_flush (jiffies).
     pub last_old_flush: u64,
     pub pg: BdiWriteback,
@@ -66,6 +68,7 @@ impl Wb {
             b_more_io: VecDeque::new(),
             work_list: VecDeque::new(),
             cur: None,
+            iter: None,
             last_old_flush: now_jiffies,
             pg: BdiWriteback::new(now_jiffies),
             bdi: BackingDevInfo::default(),
@@ -128,6 +131,20 @@ pub struct Writeback {
     pub(crate) seq: u64,
     /// Write requests in a device batch still being collected (block/write_batch.rs): their end is not known yet.
     pub(crate) pending: Vec<PendingWrite>,
+    /// Submissions whose submitter sleeps (in blk-wbt, for a tag) with folios under writeback not submitted yet.
+    pub(crate) blocked_submits: Vec<BlockedSubmit>,
+    pub(crate) next_submit: u64,
+}
+
+/// A writeback submission asleep: its folios of `file` in pages [first, last) are under writeback but not yet in a
+/// request; the submitter goes on at `until`.
+#[derive(Clone, Copy, Debug)]
+pub struct BlockedSubmit {
+    pub id: u64,
+    pub file: u32,
+    pub first: u64,
+    pub last: u64,
+    pub until: Nanos,
 }
 
 /// A write request waiting for its batch to go into service: the folios whose writeback it ends (if any) and its
@@ -161,6 +178,8 @@ impl Writeback {
             completions: BTreeMap::new(),
             seq: 0,
             pending: Vec::new(),
+            blocked_submits: Vec::new(),
+            next_submit: 0,
         }
     }
 

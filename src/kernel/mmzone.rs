@@ -85,6 +85,11 @@ impl Kswapd {
         self.pending.is_some()
     }
 
+    /// When the pending run is, if one is.
+    pub fn pending_at(&self) -> Option<Nanos> {
+        self.pending.map(|(t, _)| t)
+    }
+
     pub fn take_schedule(&mut self) -> Option<(Nanos, u64)> {
         self.pending.take()
     }

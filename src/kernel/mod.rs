@@ -22,6 +22,7 @@ pub mod memcontrol;
 pub mod mmzone;
 pub mod syscall;
 mod vmstat;
+pub mod writeback;
 
 pub use fs::Inode;
 pub use vmstat::VmStat;
@@ -108,6 +109,9 @@ pub struct Kernel {
     pub wb: crate::kernel::backing_dev::Writeback,
     /// Index of the running task (for per-task state such as current->nr_dirtied).
     pub cur_task: usize,
+    /// When the next thing queued elsewhere runs (another task, kswapd, a flusher): a running task yields at its next
+    /// preemption point once its clock passes it (`need_resched`).
+    pub preempt_at: Nanos,
     /// Set by model code that met something the model cannot run yet; the op fails with SimError::Unsupported.
     pub unsupported: Option<&'static str>,
     /// The result of every cachestat op, in the order they ran.
@@ -149,6 +153,7 @@ impl Kernel {
             journals: Vec::new(),
             wb: Default::default(),
             cur_task: 0,
+            preempt_at: Nanos(u64::MAX),
             unsupported: None,
             cachestat_log: Vec::new(),
         }
@@ -170,6 +175,16 @@ impl Kernel {
         if self.sink.enabled {
             self.sink.events.push(Event { time, task: self.task.clone(), kind });
         }
+    }
+
+    /// need_resched at a preemption point of the running task (cond_resched in a long call): its clock has passed
+    /// the next run queued elsewhere, or a run it scheduled (a flusher woken, kswapd woken) is due before it.
+    pub fn need_resched(&self) -> bool {
+        if self.now > self.preempt_at {
+            return true;
+        }
+        let due = |t: Nanos| t < self.now;
+        self.wb.wbs.iter().any(|w| w.pending.is_some_and(|(t, _)| due(t))) || self.kswapd.pending_at().is_some_and(due)
     }
 
     /// Model: the scenario's name of `file`, which events show where the kernel prints an inode number.

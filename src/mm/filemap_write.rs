@@ -92,6 +92,8 @@ impl Kernel {
             let offset = w.pos & (chunk - 1);
             let mut bytes = (chunk - offset).min(w.left);
             let pass = match w.stage {
+                // cond_resched between chunks: others due meanwhile run first.
+                WriteStage::Chunk if self.need_resched() => return Poll::Sleep(self.now),
                 WriteStage::Chunk => self.balance_dirty_pages_ratelimited(w.file, None),
                 WriteStage::Bdp(call) => self.balance_dirty_pages_ratelimited(w.file, Some(call)),
                 WriteStage::Begin => None,

@@ -14,9 +14,9 @@
 //! kswapd0 is a task of the simulation (the event loop, src/sim/engine.rs, queues it): a wake-up schedules it at the
 //! waker's clock, each step's reclaim CPU time (`vmscan::RECLAIM_FOLIO_NS`) delays its next step, and its evictions
 //! are events of task `kswapd0` (all of a step's at the step's start, which keeps them in order against the other
-//! tasks' ops). Like a task's op, a step is atomic with respect to the other tasks (the engine's DIVERGENCE): kswapd
-//! reclaims between the reader's ops, so a reader that allocates more than low - min pages in one op, or faster than
-//! kswapd frees them, reclaims directly. The engine also stops kswapd with the last task (its remaining work is not
+//! tasks' ops). A step is atomic with respect to the other tasks (the engine's DIVERGENCE): kswapd reclaims between
+//! the steps of the tasks, so a reader that allocates more than low - min pages in one step, or faster than kswapd
+//! frees them, reclaims directly. The engine also stops kswapd with the last task (its remaining work is not
 //! run).
 //!
 //! Simplifications, each marked DIVERGENCE at its line: one node with one zone; no watermark boost (page_alloc.rs);

@@ -60,6 +60,10 @@ impl Kernel {
         let Some(vma) = mm.vma_mut(a.map) else { return Poll::Done(EFAULT) };
         let of = &mut files.files[vma.of].of;
         while a.page * 4096 < a.end {
+            if a.fault == FaultState::New && a.bdp.is_none() && self.need_resched() {
+                // Between pages: others due meanwhile run first.
+                return Poll::Sleep(self.now);
+            }
             if let Some(again) = a.bdp.take() {
                 // fault_dirty_shared_page: another pass of balance_dirty_pages after a pause with a rate of 0.
                 if let Some(call) = again {

@@ -1,10 +1,15 @@
 //! The event loop: tasks, kswapd0 and the flushers run in virtual-time order (queue key (time, seq)).
 //!
-//! Each op runs to completion at its start time, its task's clock advancing through CPU costs and I/O waits.
-//! DIVERGENCE: an op is atomic with respect to other tasks (another task's op that would start during this op's
-//! I/O wait runs after it), which is exact for one task and an approximation for several. The kernel thread kswapd0
-//! (mm/kswapd.rs) is queued like a task when an allocation wakes it, at the waker's clock, and runs one balance round
-//! per step; its steps are atomic in the same way; each device's flusher likewise (fs/fs_writeback.rs).
+//! A task's step runs its current call until the call returns or sleeps at one of the kernel's sleep points (a
+//! folio under I/O, balance_dirty_pages, writeback, blk-wbt or a tag, the journal, a flush, O_DIRECT I/O): the call's
+//! state stays in the task's `Current` and the task is queued again at its wake-up, other tasks, kswapd and the
+//! flushers running meanwhile. A call that passes the next queued run on CPU time yields at its next preemption
+//! point (between a write's chunks, between the pages of an access; `Kernel::need_resched`).
+//! DIVERGENCE: between its sleep and preemption points a step is atomic with respect to the others: CPU time spent
+//! inside one (a readahead's allocations, direct reclaim, a chunk's copy) delays the task but not what it changes,
+//! and the tasks do not compete for the machine's CPUs (each runs as if on its own). kswapd0 (mm/kswapd.rs) is queued
+//! like a task when an allocation wakes it, at the waker's clock, and runs one balance round per step; each device's
+//! flusher runs one wb_writeback iteration per step, or until it sleeps (fs/fs_writeback.rs).
 
 use std::sync::Arc;
 
@@ -61,6 +66,7 @@ pub(crate) fn run(
                     k.task = tasks[t].name.clone();
                 }
                 k.cur_task = t;
+                k.preempt_at = q.peek_time().unwrap_or(Nanos(u64::MAX));
                 let mut at = time;
                 loop {
                     let Some(next) = tasks[t].step(k)? else {
@@ -90,6 +96,7 @@ pub(crate) fn run(
                 if !k.kswapd.is_current(generation) {
                     continue;
                 }
+                k.preempt_at = Nanos(u64::MAX);
                 k.task = kswapd_name.clone();
                 k.kswapd_run();
             }
