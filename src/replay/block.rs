@@ -16,7 +16,7 @@
 use std::collections::BTreeMap;
 use std::collections::VecDeque;
 
-use super::{checked_end, Counters, DenseIds, ProcessInfo, Record, ThreadInfo, TraceFile};
+use super::{checked_end, Counters, DenseIds, Partition, ProcessInfo, Record, ThreadInfo, TraceFile};
 use crate::trace::op::{Access, Fd, FileId, Op, OpenFlags};
 
 /// How a block trace is replayed.
@@ -40,15 +40,6 @@ pub struct BlockOptions {
     /// Replay only the I/O of this partition (dev_t), at offsets from the partition's start: the bios a remap (`A`)
     /// record shows coming from it. `None`: every bio, at whole-device offsets.
     pub partition: Option<u32>,
-}
-
-/// A partition seen in a trace's remap (`A`) records.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Partition {
-    /// The whole device's dev_t (the traced device).
-    pub device: u32,
-    /// Where the partition starts on it, in 512-byte sectors.
-    pub start_sector: u64,
 }
 
 /// blktrace's category bits (`BLK_TC_*`, before the shift).

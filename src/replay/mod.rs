@@ -61,7 +61,7 @@ use std::fmt;
 
 use crate::trace::op::Op;
 
-pub use block::{BlockOptions, Partition, Through};
+pub use block::{BlockOptions, Through};
 
 /// The largest byte offset a file may reach: `i64::MAX` rounded down to a 4 KiB page (MAX_LFS_FILESIZE for the
 /// page cache). A record whose offset plus length passes it is skipped (`offset_out_of_range`).
@@ -123,6 +123,15 @@ pub struct SequenceGaps {
     pub missing: u64,
     /// Records whose sequence was not above the previous one's.
     pub backwards: u64,
+}
+
+/// A partition seen in a trace's remap (`A`) records.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Partition {
+    /// The whole device's dev_t (the traced device).
+    pub device: u32,
+    /// Where the partition starts on it, in 512-byte sectors.
+    pub start_sector: u64,
 }
 
 /// What an importer read and skipped.
