@@ -30,6 +30,7 @@ pub(crate) struct BenchReplay {
     pub file: Option<PathBuf>,
     pub memory_gib: u64,
     pub flush_every: u64,
+    pub write_pct: u64,
 }
 
 /// Peak resident set of this process, KiB (getrusage).
@@ -66,6 +67,7 @@ pub(crate) fn bench_replay(b: &BenchReplay) -> Result<(), Failure> {
         device_bytes: b.device_gib << 30,
         seed: 1,
         flush_every: b.flush_every,
+        write_pct: b.write_pct,
     };
     let through = match b.through {
         ThroughArg::Cache => Through::Cache,

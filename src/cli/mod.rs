@@ -241,6 +241,9 @@ pub enum BenchCmd {
         /// Every this many I/Os of a pid, a preflush + FUA write (an fsync of the device file; 0: none).
         #[arg(long, default_value_t = 1000)]
         flush_every: u64,
+        /// Percentage of the I/Os that write (the others read).
+        #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(0..=100))]
+        write_pct: u64,
     },
 }
 
@@ -312,6 +315,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             file,
             memory_gib,
             flush_every,
+            write_pct,
         }) => bench_cmd::bench_replay(&bench_cmd::BenchReplay {
             records,
             tasks,
@@ -321,6 +325,7 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             file,
             memory_gib,
             flush_every,
+            write_pct,
         }),
     }
 }

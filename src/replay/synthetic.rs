@@ -4,8 +4,8 @@
 //! Each I/O is five records as the kernel writes them for a request that neither merges nor splits: `Q` (queued),
 //! `G` (got a request), `I` (inserted), `D` (issued), `C` (completed), 10 µs apart, one I/O starting every 100 µs.
 //! I/Os come from `tasks` pids in turn; each pid reads and writes sequential runs of 4 KiB to 128 KiB requests
-//! (a run of 1 to 64 requests, then a jump to a random 1 MiB-aligned offset in its own region of the device), 70 %
-//! reads; every `flush_every`-th I/O of a pid (1000 by default) is a preflush + FUA write (an fsync's journal
+//! (a run of 1 to 64 requests, then a jump to a random 1 MiB-aligned offset in its own region of the device),
+//! `write_pct` % writes (30 by default); every `flush_every`-th I/O of a pid (1000 by default) is a preflush + FUA write (an fsync's journal
 //! commit, `FWFS`). Offsets, sizes and
 //! mix come from a SplitMix64 stream of `seed`: the same parameters give the same bytes.
 
@@ -35,11 +35,13 @@ pub struct Synthetic {
     pub seed: u64,
     /// Every this many I/Os of a pid, a preflush + FUA write (0: none).
     pub flush_every: u64,
+    /// Percentage of the other I/Os that write.
+    pub write_pct: u64,
 }
 
 impl Default for Synthetic {
     fn default() -> Self {
-        Synthetic { records: 5_000_000, tasks: 4, device_bytes: 16 << 30, seed: 1, flush_every: 1000 }
+        Synthetic { records: 5_000_000, tasks: 4, device_bytes: 16 << 30, seed: 1, flush_every: 1000, write_pct: 30 }
     }
 }
 
@@ -98,7 +100,7 @@ impl SyntheticReader {
         let sectors = 8u64 << ((r >> 40) % 6);
         let sector = t as u64 * region + st.next_sector;
         st.next_sector = (st.next_sector + sectors) % region;
-        let write = (r >> 48) % 10 < 3;
+        let write = (r >> 48) % 100 < self.p.write_pct;
         let flush = self.p.flush_every > 0 && st.ios % self.p.flush_every == 0;
         let cats = if flush {
             TC_WRITE | TC_FLUSH | TC_FUA | TC_SYNC
@@ -164,7 +166,14 @@ mod tests {
 
     #[test]
     fn the_stream_is_what_the_importer_reads() {
-        let p = Synthetic { records: 5 * 5000 + 3, tasks: 3, device_bytes: 1 << 30, seed: 7, flush_every: 1000 };
+        let p = Synthetic {
+            records: 5 * 5000 + 3,
+            tasks: 3,
+            device_bytes: 1 << 30,
+            seed: 7,
+            flush_every: 1000,
+            write_pct: 30,
+        };
         let mut bytes = Vec::new();
         p.reader().read_to_end(&mut bytes).unwrap();
         assert_eq!(bytes.len() as u64, p.bytes());
