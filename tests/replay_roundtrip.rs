@@ -201,8 +201,12 @@ fn the_models_blktrace_export_is_read_by_blkparse_and_btt() {
         .unwrap();
     assert!(m.status.success(), "{}", String::from_utf8_lossy(&m.stderr));
     let per_io = tmp.path().join("per_io.txt");
-    let b =
-        Command::new("btt").args(["-i", merged.to_str().unwrap(), "-p", per_io.to_str().unwrap()]).output().unwrap();
+    // btt writes its *_fp.dat files into the working directory: the temporary one, not the repository.
+    let b = Command::new("btt")
+        .current_dir(tmp.path())
+        .args(["-i", merged.to_str().unwrap(), "-p", per_io.to_str().unwrap()])
+        .output()
+        .unwrap();
     assert!(b.status.success(), "btt: {}", String::from_utf8_lossy(&b.stderr));
     let btt_text = String::from_utf8_lossy(&b.stdout);
     assert!(btt_text.contains("Q2C"), "{btt_text}");
