@@ -262,3 +262,24 @@ fn import_then_run_is_run_trace() {
         assert!(la == lb, "{trace}: the imported scenario's run differs from the streamed replay");
     }
 }
+
+#[test]
+fn a_replay_is_deterministic() {
+    // Same trace, options and seed: byte-identical event log, JSON summary and printed summary (with spill files:
+    // tests/replay_props.rs).
+    let tmp = tempfile::tempdir().unwrap();
+    let run = |k: u32| {
+        let (log, json) = (tmp.path().join(format!("e{k}.log")), tmp.path().join(format!("s{k}.json")));
+        let out = pcsim()
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .args(["run", "--trace", "strace:traces/replay/sqlite3.strace", "--under", MNT, "--quiet"])
+            .args(["--events", log.to_str().unwrap(), "--json", json.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        (std::fs::read(log).unwrap(), std::fs::read(json).unwrap(), out.stdout)
+    };
+    let (a, b) = (run(1), run(2));
+    assert!(a.0.len() > 10_000);
+    assert!(a == b, "two replays of one trace differ");
+}
