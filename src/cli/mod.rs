@@ -12,6 +12,7 @@ mod check_cmd;
 mod compare_cmd;
 mod export_out;
 mod failure;
+mod file_sizes;
 mod import_cmd;
 mod outputs;
 mod probe_cmd;

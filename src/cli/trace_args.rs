@@ -59,6 +59,10 @@ pub struct TraceOpts {
     /// records name it), at offsets from its start.
     #[arg(long, value_name = "MAJ:MIN", value_parser = dev_t)]
     pub(crate) partition: Option<u32>,
+    /// File-level traces: the sizes of the files that existed before the trace, a RON map of path (or replay
+    /// file name) to size, e.g. `{ "/data/a.db": "8m" }` [default: the largest offset the trace touched].
+    #[arg(long = "files", id = "file_sizes", value_name = "SIZES.ron")]
+    pub(crate) file_sizes: Option<PathBuf>,
 }
 
 /// `MAJ:MIN` (or `MAJ,MIN`) as a dev_t.
@@ -97,11 +101,12 @@ impl TraceOpts {
             || self.as_fast_as_possible
             || self.trim_as_punch_hole
             || self.name.is_some()
-            || self.partition.is_some();
+            || self.partition.is_some()
+            || self.file_sizes.is_some();
         if given {
             return Err(fail(
                 "--direct, --buffered, --through, --under, --machine, --as-fast-as-possible, --trim-as-punch-hole, \
-                 --name and --partition apply to a trace (--trace FORMAT:PATH), not to a scenario"
+                 --name, --partition and --files apply to a trace (--trace FORMAT:PATH), not to a scenario"
                     .into(),
             ));
         }
@@ -138,6 +143,11 @@ impl TraceOpts {
         if self.partition.is_some() && !format.is_block() {
             return Err(fail("--partition applies to block traces (blktrace, blkparse)".into()));
         }
+        if self.file_sizes.is_some() && format.is_block() {
+            return Err(fail(
+                "--files applies to file-level traces (strace, iolog): a block trace has no files".into(),
+            ));
+        }
         if !self.under.is_empty() && format.is_block() {
             return Err(fail(
                 "--under applies to file-level traces (strace, iolog): a block trace has no paths".into(),
@@ -168,8 +178,14 @@ impl TraceOpts {
         let count = ReadCounter::default();
         let imp = input.open(&import, &count).map_err(|e| fail(e.to_string()))?;
         let progress = Progress::bytes(quiet, "reading", input.total_bytes);
-        let plan = Plan::read(imp, &import.under, |_| progress.set(count.get())).map_err(|e| fail(e.to_string()))?;
+        let mut plan =
+            Plan::read(imp, &import.under, |_| progress.set(count.get())).map_err(|e| fail(e.to_string()))?;
         progress.finish();
+        if let Some(p) = &self.file_sizes {
+            for w in super::file_sizes::apply(p, &mut plan)? {
+                eprintln!("pcsim: warning: {w}");
+            }
+        }
         if let Some(e) = &plan.truncated {
             eprintln!(
                 "pcsim: warning: {}: {}: {}; the {} records before it are replayed",
