@@ -142,8 +142,12 @@ fn malformed_traces_give_a_located_error_or_a_counted_skip() {
     for (name, fmt, bytes, expect) in cases {
         let path: PathBuf = tmp.path().join(name);
         std::fs::write(&path, &bytes).unwrap();
-        let extra: &[&str] = if fmt == "iolog" { &["--buffered"] } else { &[] };
-        let out = run(fmt, &path, extra);
+        let json = tmp.path().join(format!("{name}.json"));
+        let mut extra = vec!["--json", json.to_str().unwrap()];
+        if fmt == "iolog" {
+            extra.push("--buffered");
+        }
+        let out = run(fmt, &path, &extra);
         let (stdout, stderr) = (String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
         assert!(!stderr.contains("panicked"), "{name}: {stderr}");
         match expect {
@@ -157,6 +161,21 @@ fn malformed_traces_give_a_located_error_or_a_counted_skip() {
                 assert_eq!(out.status.code(), Some(0), "{name}: {stderr}");
                 let skipped = stdout.lines().find(|l| l.trim_start().starts_with("skipped:")).unwrap_or("");
                 assert!(skipped.contains(reason), "{name}: `{reason}` not in `{skipped}`");
+                // The JSON summary counts the same skips.
+                let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+                let printed: Vec<(String, u64)> = skipped
+                    .trim_start()
+                    .trim_start_matches("skipped:")
+                    .split(", ")
+                    .filter_map(|kv| kv.trim().split_once(' ').map(|(k, n)| (k.to_string(), n.parse().unwrap())))
+                    .collect();
+                let in_json: Vec<(String, u64)> = v["replay"]["skipped"]
+                    .as_object()
+                    .unwrap()
+                    .iter()
+                    .map(|(k, n)| (k.clone(), n.as_u64().unwrap()))
+                    .collect();
+                assert!(!printed.is_empty() && printed == in_json, "{name}: JSON {in_json:?}, printed `{skipped}`");
             }
             Expect::Truncated(at) => {
                 assert_eq!(out.status.code(), Some(0), "{name}: {stderr}");
