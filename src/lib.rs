@@ -72,9 +72,11 @@
 //!
 //! ## The library's surface
 //!
-//! The items re-exported here are the library's interface. The modules below them are the command-line tool's
-//! and the tests' (hidden from this documentation, not a stable interface): the model (`kernel`, `mm`, `fs`,
-//! `block`), the engine (`sim`), scenarios, the probe, comparison and reports.
+//! The items re-exported here are the library's interface. [`replay`] reads blktrace, blkparse, fio iolog and
+//! strace traces into `Op`s and writes block events in blktrace's formats (`sim::simulate_replay` streams a
+//! trace through the model; docs/REPLAY.md). The other modules below are the command-line tool's and the tests'
+//! (hidden from this documentation, not a stable interface): the model (`kernel`, `mm`, `fs`, `block`), the
+//! engine (`sim`), scenarios, the probe, comparison and reports.
 
 #![warn(missing_docs)]
 
@@ -102,6 +104,7 @@ pub mod kernel;
 pub mod mm;
 #[doc(hidden)]
 pub mod probe;
+pub mod replay;
 #[doc(hidden)]
 pub mod report;
 #[doc(hidden)]

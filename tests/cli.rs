@@ -231,10 +231,13 @@ fn every_write_scenario_validates_against_its_captures() {
         .collect();
     names.sort();
     assert_eq!(names.len(), 13);
+    // Without --out, validate keeps its directory in $TMPDIR: leave nothing behind.
+    let tmp = tempfile::tempdir().unwrap();
     for name in &names {
         let out = pcsim()
             .args(["validate", &repo(&format!("scenarios/write/{name}.ron"))])
             .args(["--probe-dir", &repo(&format!("traces/write/{name}"))])
+            .args(["--out", tmp.path().join(name).to_str().unwrap()])
             .output()
             .unwrap();
         let s = String::from_utf8_lossy(&out.stdout);

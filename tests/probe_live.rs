@@ -59,6 +59,8 @@ struct HostState {
     leftovers: Vec<String>,
     /// The root blkio write throttle rules (cgroup v1), as text.
     throttles: String,
+    /// The top-level tracefs settings `--blktrace` changes (when tracefs is mounted).
+    tracer: Vec<String>,
 }
 
 fn host_state() -> HostState {
@@ -102,7 +104,16 @@ fn host_state() -> HostState {
         }
     }
     let throttles = std::fs::read_to_string("/sys/fs/cgroup/blkio/blkio.throttle.write_bps_device").unwrap_or_default();
-    HostState { vm, mounts, loops, instances, leftovers, throttles }
+    let tracer = ["current_tracer", "trace_clock", "options/bin", "options/context-info", "tracing_on"]
+        .iter()
+        .map(|f| {
+            format!(
+                "{f}={}",
+                std::fs::read_to_string(Path::new("/sys/kernel/tracing").join(f)).unwrap_or_default().trim()
+            )
+        })
+        .collect();
+    HostState { vm, mounts, loops, instances, leftovers, throttles, tracer }
 }
 
 fn repo(p: &str) -> PathBuf {
@@ -406,6 +417,39 @@ fn calibrate_measures_the_scratch_device_and_restores_host() {
     assert_eq!(host_state(), before);
 }
 
+/// `probe --trace` of a real program's strace with `--blktrace`: the trace's scenario is kept, the blktrace of the
+/// scratch device is written per CPU and read back by pcsim's importer, and the host (tracefs's top-level tracer
+/// included, which the blk tracer borrows) is as before.
+fn trace_probe_with_blktrace_restores_host() {
+    let before = host_state();
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("cp");
+    let st = Command::new(pcsim())
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .args(["probe", "--trace", "strace:traces/replay/cp.strace", "--under", "/var/tmp/pcsim-replay-capture/mnt"])
+        .args(["--out", out.to_str().unwrap(), "--blktrace"])
+        .output()
+        .unwrap();
+    assert!(st.status.success(), "probe failed: {}", String::from_utf8_lossy(&st.stderr));
+    let sc = std::fs::read_to_string(out.join("scenario.ron")).unwrap();
+    assert!(sc.contains("(name: \"big\", device: \"disk0\", size: 33554432)"), "{sc}");
+    let files = pcsim::replay::blktrace::open_per_cpu(&out.join("blktrace"), "cp").unwrap();
+    let imp = pcsim::replay::blktrace::BlktraceImporter::new(files, pcsim::replay::BlockOptions::default());
+    let (mut reads, mut writes) = (0u64, 0u64);
+    for r in imp {
+        match r.unwrap().op {
+            pcsim::Op::Pread { len, .. } => reads += len,
+            pcsim::Op::Pwrite { len, .. } => writes += len,
+            _ => {}
+        }
+    }
+    // cp read the 32 MiB file through the cache (all of it from the device) and wrote its copy (written back by
+    // the probe's syncfs after the trace stopped, so not necessarily within it).
+    assert!(reads >= 32 << 20, "{reads} bytes read in the blktrace");
+    let _ = writes;
+    assert_eq!(host_state(), before, "host state changed by a --trace --blktrace probe run");
+}
+
 fn main() {
     let args = libtest_mimic::Arguments::from_args();
     let skip = skip_reason();
@@ -434,6 +478,7 @@ fn main() {
             "calibrate_measures_the_scratch_device_and_restores_host",
             calibrate_measures_the_scratch_device_and_restores_host,
         ),
+        ("trace_probe_with_blktrace_restores_host", trace_probe_with_blktrace_restores_host),
     ];
     let trials = tests
         .iter()

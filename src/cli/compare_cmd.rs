@@ -9,6 +9,8 @@ use crate::probe::{self, ProbeOptions};
 
 use super::args::Checks;
 use super::failure::{load_for_model, Failure};
+use super::import_cmd::trace_scenario;
+use super::probe_cmd::Workload;
 use super::run_cmd;
 
 /// `compare`'s thresholds: only those given.
@@ -46,7 +48,7 @@ fn validate_thresholds(sc: &crate::scenario::Scenario, c: &Checks) -> compare::o
 
 /// `pcsim validate`'s arguments.
 pub(crate) struct ValidateArgs<'a> {
-    pub scenario: &'a Path,
+    pub workload: Workload<'a>,
     pub runs: u32,
     pub probe_dir: Option<PathBuf>,
     pub out: Option<PathBuf>,
@@ -57,10 +59,7 @@ pub(crate) struct ValidateArgs<'a> {
 
 /// `pcsim validate`: probe (or take captured runs), simulate with the probe's extent map, compare.
 pub(crate) fn validate(a: ValidateArgs) -> Result<(), Failure> {
-    let ValidateArgs { scenario, runs, probe_dir, out, allow_sysctl, allow_changed_scenario, checks } = a;
-    let sc = load_for_model(scenario)?;
-    let thresholds = validate_thresholds(&sc, checks);
-    let (json, plot) = (checks.json.as_deref(), checks.plot.as_deref());
+    let ValidateArgs { workload, runs, probe_dir, out, allow_sysctl, allow_changed_scenario, checks } = a;
     let bad = |msg: String| Failure { code: 2, msg };
     // --out DIR keeps the runs (a new or empty directory); without it they go to a temporary directory removed at
     // the end.
@@ -70,11 +69,26 @@ pub(crate) fn validate(a: ValidateArgs) -> Result<(), Failure> {
             (d, None)
         }
         None => {
-            let t = crate::files::TempDir::new(&format!("pcsim-validate-{}", sc.name)).map_err(bad)?;
+            let t = crate::files::TempDir::new("pcsim-validate").map_err(bad)?;
             (t.path().to_path_buf(), Some(t))
         }
     };
     let kept = _scratch.is_none();
+    let (sc, scenario) = match workload {
+        Workload::Scenario(p) => (load_for_model(p)?, p.to_path_buf()),
+        Workload::Trace(t, opts) => {
+            // The trace's scenario is kept in the validation's directory.
+            let p = dir.join("scenario.ron");
+            let sc = trace_scenario(t, opts, &p)?;
+            if let Some(e) = &sc.model_refusal {
+                return Err(bad(e.to_string()));
+            }
+            (sc, p)
+        }
+    };
+    let scenario = scenario.as_path();
+    let thresholds = validate_thresholds(&sc, checks);
+    let (json, plot) = (checks.json.as_deref(), checks.plot.as_deref());
     let probe_dir = match probe_dir {
         Some(p) => {
             check_captures(&sc, scenario, &p, allow_changed_scenario)?;
@@ -95,7 +109,7 @@ pub(crate) fn validate(a: ValidateArgs) -> Result<(), Failure> {
                 )));
             }
             let p = dir.join("probe");
-            let opts = ProbeOptions { out: p.clone(), runs, allow_sysctl, settle_s: 0 };
+            let opts = ProbeOptions { out: p.clone(), runs, allow_sysctl, settle_s: 0, blktrace: false };
             probe::probe(&sc, &opts)?;
             p
         }

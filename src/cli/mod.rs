@@ -7,14 +7,25 @@ use std::path::PathBuf;
 use clap::{Parser, Subcommand};
 
 mod args;
+mod bench_cmd;
 mod check_cmd;
 mod compare_cmd;
+mod export_out;
 mod failure;
+mod file_sizes;
+mod import_cmd;
+mod outputs;
 mod probe_cmd;
+mod progress;
+mod replay_cmd;
+mod replay_report;
 mod run_cmd;
+mod trace_args;
 
 use args::Checks;
 pub use failure::Failure;
+use outputs::Outputs;
+pub use trace_args::{ThroughArg, TraceOpts};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -30,10 +41,17 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Cmd {
-    /// Run a scenario on this host's kernel (root): scratch loop filesystem, tracefs capture, normalised event log.
+    /// Run a scenario, or a file-level trace (`--trace FORMAT:PATH`), on this host's kernel (root): scratch loop
+    /// filesystem, tracefs capture, normalised event log.
     Probe {
         /// Scenario file (RON).
-        scenario: PathBuf,
+        #[arg(required_unless_present = "trace", conflicts_with = "trace")]
+        scenario: Option<PathBuf>,
+        /// Run a trace instead, imported as `pcsim import` does (its scenario is kept as OUT/scenario.ron).
+        #[arg(long, value_name = "FORMAT:PATH")]
+        trace: Option<String>,
+        #[command(flatten)]
+        trace_opts: TraceOpts,
         /// Output directory (must not exist or be empty); written atomically on success.
         #[arg(long)]
         out: PathBuf,
@@ -47,6 +65,10 @@ pub enum Cmd {
         /// of earlier writeback (3 s half-life) stop weighing on the devices' share of the dirty limit.
         #[arg(long, default_value_t = 0)]
         settle: u32,
+        /// Also record a binary blktrace of the scratch devices during the workload (blktrace/NAME.blktrace.0,
+        /// through ftrace's blk tracer: docs/REPLAY.md).
+        #[arg(long)]
+        blktrace: bool,
     },
     /// Internal: the workload process of a probe run with a memory cgroup (started by `pcsim probe`).
     #[command(name = "__probe-worker", hide = true)]
@@ -62,10 +84,17 @@ pub enum Cmd {
         #[arg(long = "file")]
         files: Vec<PathBuf>,
     },
-    /// Run a scenario through the model and print a summary.
+    /// Run a scenario, or replay a trace (`--trace FORMAT:PATH`), through the model and print a summary.
     Run {
         /// Scenario file (RON).
-        scenario: PathBuf,
+        #[arg(required_unless_present = "trace", conflicts_with = "trace")]
+        scenario: Option<PathBuf>,
+        /// Replay a trace instead: FORMAT:PATH with FORMAT blktrace, blkparse, iolog or strace, PATH `-` for
+        /// standard input (docs/REPLAY.md).
+        #[arg(long, value_name = "FORMAT:PATH")]
+        trace: Option<String>,
+        #[command(flatten)]
+        trace_opts: TraceOpts,
         /// Override the scenario's seed.
         #[arg(long)]
         seed: Option<u64>,
@@ -79,8 +108,38 @@ pub enum Cmd {
         #[arg(long)]
         out: Option<PathBuf>,
         /// Place files on the device as a probe run's extents.txt says (exact sectors).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "trace")]
         extents: Option<PathBuf>,
+        /// Write the model's block events as a blktrace binary DIR/NAME.blktrace.0 (NAME: the scenario's name), for
+        /// blkparse and btt.
+        #[arg(long, value_name = "DIR")]
+        blktrace: Option<PathBuf>,
+        /// Write the model's block events as blkparse's default text to FILE (`-` for stdout).
+        #[arg(long, value_name = "FILE")]
+        blkparse: Option<PathBuf>,
+        /// No progress bar.
+        #[arg(long, short)]
+        quiet: bool,
+    },
+    /// Turn a trace into an editable scenario: its files, one task per traced thread, every call (with the recorded
+    /// think time as Sleep ops). For small traces: `pcsim run --trace` streams traces of any size.
+    Import {
+        /// The trace's format: blktrace, blkparse, iolog or strace.
+        format: String,
+        /// The trace's file (`-` for standard input); blktrace also takes its per-CPU files one by one.
+        #[arg(required = true)]
+        files: Vec<String>,
+        /// The scenario to write.
+        #[arg(short, long, value_name = "SCENARIO.ron")]
+        out: PathBuf,
+        #[command(flatten)]
+        trace_opts: TraceOpts,
+        /// The scenario's seed (default: the machine file's, else 1).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// No progress bar.
+        #[arg(long, short)]
+        quiet: bool,
     },
     /// Compare a simulated run with probe runs: per-tracepoint agreement in log order and as a multiset,
     /// first disagreements, residency (Jaccard). Exit 1 when a threshold is not met, 2 on bad input.
@@ -101,7 +160,13 @@ pub enum Cmd {
     /// 10% of the kernel's range.
     Validate {
         /// Scenario file (RON).
-        scenario: PathBuf,
+        #[arg(required_unless_present = "trace", conflicts_with = "trace")]
+        scenario: Option<PathBuf>,
+        /// Validate the replay of a file-level trace instead (its scenario is kept as OUT/scenario.ron).
+        #[arg(long, value_name = "FORMAT:PATH")]
+        trace: Option<String>,
+        #[command(flatten)]
+        trace_opts: TraceOpts,
         /// Probe runs to make.
         #[arg(long, default_value_t = 3)]
         runs: u32,
@@ -138,6 +203,9 @@ pub enum Cmd {
         #[arg(long, default_value_t = 512)]
         file_mib: u64,
     },
+    /// Measure the replay's speed and memory on a synthetic blktrace (docs/PERFORMANCE.md).
+    #[command(subcommand)]
+    Bench(BenchCmd),
     /// Validate a scenario and print what it describes.
     Check {
         /// Scenario file (RON).
@@ -148,17 +216,82 @@ pub enum Cmd {
     },
 }
 
+/// `pcsim bench` subcommands.
+#[derive(Subcommand, Debug)]
+pub enum BenchCmd {
+    /// Import a synthetic blktrace (`--import-only`) or replay it through the model, and print records/s and the
+    /// peak RSS (one measurement per process).
+    Replay {
+        /// Records in the trace (5 per I/O: Q, G, I, D, C).
+        #[arg(long, default_value_t = 10_000_000)]
+        records: u64,
+        /// Pids issuing I/O (tasks of the replay).
+        #[arg(long, default_value_t = 4)]
+        tasks: u32,
+        /// The traced device's size, GiB.
+        #[arg(long, default_value_t = 16)]
+        device_gib: u64,
+        /// Replay through the page cache or on the device.
+        #[arg(long, value_enum, default_value_t = ThroughArg::Cache)]
+        through: ThroughArg,
+        /// Only import (read and decode) the trace.
+        #[arg(long)]
+        import_only: bool,
+        /// Write the synthetic trace to FILE first, and read it from there.
+        #[arg(long, value_name = "FILE")]
+        file: Option<PathBuf>,
+        /// The machine's memory, GiB (the model refuses to reclaim dirty pages, so writes through the cache must
+        /// fit: keep it above the device's size).
+        #[arg(long, default_value_t = 32)]
+        memory_gib: u64,
+        /// Every this many I/Os of a pid, a preflush + FUA write (an fsync of the device file; 0: none).
+        #[arg(long, default_value_t = 1000)]
+        flush_every: u64,
+        /// Percentage of the I/Os that write (the others read).
+        #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(0..=100))]
+        write_pct: u64,
+    },
+}
+
+/// The workload a probe or validation runs: a scenario, or a trace with its options.
+fn workload<'a>(
+    scenario: Option<&'a std::path::Path>,
+    trace: Option<&'a str>,
+    opts: &'a TraceOpts,
+) -> Result<probe_cmd::Workload<'a>, Failure> {
+    match (trace, scenario) {
+        (Some(t), _) => Ok(probe_cmd::Workload::Trace(t, opts)),
+        (None, Some(p)) => {
+            opts.refuse_without_trace()?;
+            Ok(probe_cmd::Workload::Scenario(p))
+        }
+        (None, None) => Err(Failure { code: 2, msg: "give a scenario or --trace FORMAT:PATH".into() }),
+    }
+}
+
 /// Runs the parsed command.
 pub fn run(cli: Cli) -> Result<(), Failure> {
     match cli.cmd {
-        Cmd::Probe { scenario, out, runs, allow_sysctl, settle } => {
-            probe_cmd::probe(&scenario, out, runs, allow_sysctl, settle)
+        Cmd::Probe { scenario, trace, trace_opts, out, runs, allow_sysctl, settle, blktrace } => {
+            let w = workload(scenario.as_deref(), trace.as_deref(), &trace_opts)?;
+            probe_cmd::probe(w, out, runs, allow_sysctl, settle, blktrace)
         }
         Cmd::ProbeWorker { scenario, sha256, ops_dir, cgroup_procs, files } => {
             Ok(crate::probe::worker::main(&scenario, &sha256, &ops_dir, &cgroup_procs, &files)?)
         }
-        Cmd::Run { scenario, seed, events, json, out, extents } => {
-            run_cmd::run(&scenario, seed, events, json, out, extents)
+        Cmd::Run { scenario, trace, trace_opts, seed, events, json, out, extents, blktrace, blkparse, quiet } => {
+            let outs = Outputs { events, json, out, blktrace, blkparse };
+            match (trace, scenario) {
+                (Some(t), _) => replay_cmd::run_trace(&t, &trace_opts, seed, &outs, quiet),
+                (None, Some(sc)) => {
+                    trace_opts.refuse_without_trace()?;
+                    run_cmd::run(&sc, seed, &outs, extents)
+                }
+                (None, None) => Err(Failure { code: 2, msg: "give a scenario or --trace FORMAT:PATH".into() }),
+            }
+        }
+        Cmd::Import { format, files, out, trace_opts, seed, quiet } => {
+            import_cmd::import(&format, &files, &out, &trace_opts, seed, quiet)
         }
         Cmd::Compare { sim, probe, checks: c } => compare_cmd::compare_cmd(
             &sim,
@@ -167,18 +300,47 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             compare_cmd::compare_thresholds(&c),
             c.plot.as_deref(),
         ),
-        Cmd::Validate { scenario, runs, probe_dir, out, allow_sysctl, allow_changed_scenario, checks } => {
-            compare_cmd::validate(compare_cmd::ValidateArgs {
-                scenario: &scenario,
-                runs,
-                probe_dir,
-                out,
-                allow_sysctl,
-                allow_changed_scenario,
-                checks: &checks,
-            })
-        }
+        Cmd::Validate {
+            scenario,
+            trace,
+            trace_opts,
+            runs,
+            probe_dir,
+            out,
+            allow_sysctl,
+            allow_changed_scenario,
+            checks,
+        } => compare_cmd::validate(compare_cmd::ValidateArgs {
+            workload: workload(scenario.as_deref(), trace.as_deref(), &trace_opts)?,
+            runs,
+            probe_dir,
+            out,
+            allow_sysctl,
+            allow_changed_scenario,
+            checks: &checks,
+        }),
         Cmd::Calibrate { out, name, size_mib, file_mib } => probe_cmd::calibrate(&out, &name, size_mib, file_mib),
         Cmd::Check { scenario, ops } => check_cmd::check(&scenario, ops),
+        Cmd::Bench(BenchCmd::Replay {
+            records,
+            tasks,
+            device_gib,
+            through,
+            import_only,
+            file,
+            memory_gib,
+            flush_every,
+            write_pct,
+        }) => bench_cmd::bench_replay(&bench_cmd::BenchReplay {
+            records,
+            tasks,
+            device_gib,
+            through,
+            import_only,
+            file,
+            memory_gib,
+            flush_every,
+            write_pct,
+        }),
     }
 }

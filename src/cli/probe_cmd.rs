@@ -5,13 +5,43 @@ use std::path::{Path, PathBuf};
 
 use crate::probe::{self, ProbeOptions};
 
-use super::failure::{load, Failure};
+use super::failure::{fail, load, Failure};
+use super::import_cmd::trace_scenario;
+use super::trace_args::TraceOpts;
 
-/// Runs the scenario on this kernel `runs` times into `out` and prints each run's counts.
-pub(crate) fn probe(scenario: &Path, out: PathBuf, runs: u32, allow_sysctl: bool, settle: u32) -> Result<(), Failure> {
-    let sc = load(scenario)?;
-    let opts = ProbeOptions { out: out.clone(), runs, allow_sysctl, settle_s: settle };
-    let sums = probe::probe(&sc, &opts)?;
+/// What `pcsim probe` runs: a scenario file, or a trace replayed as one.
+pub(crate) enum Workload<'a> {
+    Scenario(&'a Path),
+    Trace(&'a str, &'a TraceOpts),
+}
+
+/// Runs the workload on this kernel `runs` times into `out` and prints each run's counts. A trace's scenario is
+/// kept as `out/scenario.ron`.
+pub(crate) fn probe(
+    w: Workload,
+    out: PathBuf,
+    runs: u32,
+    allow_sysctl: bool,
+    settle: u32,
+    blktrace: bool,
+) -> Result<(), Failure> {
+    let tmp = std::env::temp_dir().join(format!("pcsim-probe-trace-{}.ron", std::process::id()));
+    let sc = match w {
+        Workload::Scenario(p) => load(p)?,
+        Workload::Trace(t, opts) => trace_scenario(t, opts, &tmp).inspect_err(|_| {
+            let _ = std::fs::remove_file(&tmp);
+        })?,
+    };
+    let opts = ProbeOptions { out: out.clone(), runs, allow_sysctl, settle_s: settle, blktrace };
+    let result = probe::probe(&sc, &opts);
+    if matches!(w, Workload::Trace(..)) {
+        let kept = result.is_ok() && std::fs::copy(&tmp, out.join("scenario.ron")).is_ok();
+        let _ = std::fs::remove_file(&tmp);
+        if result.is_ok() && !kept {
+            return Err(fail(format!("copying the trace's scenario into {}", out.display())));
+        }
+    }
+    let sums = result?;
     for s in &sums {
         outln!(
             "{}: {} events ({} lost), {} ops ({} failed) in {:.3} s",
@@ -34,7 +64,7 @@ pub(crate) fn calibrate(out: &Path, name: &str, size_mib: u64, file_mib: u64) ->
     let p = probe::calibrate::calibrate(size_mib, file_mib)?;
     let (release, _) = probe::host::uname();
     let text = p.to_ron(name, &format!("pcsim calibrate on kernel {release}: the probe's scratch loop device"));
-    std::fs::write(out, &text).map_err(|e| Failure { code: 2, msg: format!("{}: {e}", out.display()) })?;
+    crate::files::write_atomic(out, text.as_bytes()).map_err(|msg| Failure { code: 2, msg })?;
     out!("{text}")?;
     Ok(())
 }

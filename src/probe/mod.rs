@@ -10,9 +10,11 @@
 //!   (`sampler`, format in `trace::series`);
 //! - `cachestat.txt`: the result of each `Cachestat` op (`compare::cachestat`), when the scenario has any;
 //! - `ops/<task>.ops`: per-op start, duration and result; `manifest.ron`: kernel, devices, sysctls, reclaimers...
+//! - with `--blktrace`, `blktrace/NAME.blktrace.0`: a binary blktrace of the scratch devices (`blkrec`).
 //!
 //! The directory appears only when the probe succeeds (it is written as `DIR.partial-PID` and renamed).
 
+pub mod blkrec;
 pub mod calibrate;
 pub mod cgroup;
 pub mod clock;

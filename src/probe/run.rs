@@ -26,6 +26,9 @@ pub struct ProbeOptions {
     /// global fprop of writeback completions, which sets each bdi's share of the dirty limit) halve every 3 s
     /// without completions, so earlier writeback (the sync, the previous run's device) stops weighing on the run.
     pub settle_s: u32,
+    /// Also record a binary blktrace of the scratch devices during the workload (`blktrace/NAME.blktrace.CPU`,
+    /// see `blkrec`).
+    pub blktrace: bool,
 }
 
 /// What a probe run produced, for the command's summary.
@@ -183,7 +186,7 @@ fn run_inner(
         vm_after,
         warmup,
         started_wall,
-    } = trace_workload(sc, &setup, &tracefs_root, dir, undo)?;
+    } = trace_workload(sc, &setup, &tracefs_root, dir, opts.blktrace, undo)?;
     let samples = series.samples.len() as u64;
     let sync_ns = collect_outputs(sc, &setup, dir, series, &vm_before, &vm_after)?;
     let (release, version) = host::uname();
@@ -300,6 +303,7 @@ fn trace_workload(
     setup: &SetUp,
     tracefs_root: &Path,
     dir: &Path,
+    blktrace: bool,
     undo: &mut Undo,
 ) -> Result<Traced, ProbeError> {
     let pid = std::process::id();
@@ -326,6 +330,18 @@ fn trace_workload(
     let reported_before = warm::reported_kib();
     let warm_bytes = warm::amount(sc.devices.iter().map(|d| d.size).sum(), manifest::meminfo_kb("MemAvailable") * 1024);
     let warm_ns = warm::touch_and_free(warm_bytes);
+    let blk = match blktrace {
+        true => {
+            let devs: Vec<String> = setup
+                .scratches
+                .iter()
+                .filter_map(|s| s.loop_dev.file_name())
+                .map(|n| n.to_string_lossy().into())
+                .collect();
+            Some(super::blkrec::BlkRecorder::start(tracefs_root, &devs, dir.join("blktrace.raw"), undo)?)
+        }
+        false => None,
+    };
     let reader = inst.start(raw)?;
     let named: Vec<(String, u32, u32)> = setup.scratches.iter().map(|s| (s.device.clone(), s.major, s.minor)).collect();
     let watch: Vec<(String, u64)> = sc.sysctls.explicit().iter().map(|(k, v)| (k.clone(), *v)).collect();
@@ -339,6 +355,10 @@ fn trace_workload(
     let (series, sysctls_changed) = sampler.finish(run_result.as_ref().map(|(t0, _)| *t0).unwrap_or(end));
     inst.stop()?;
     reader.finish()?;
+    if let Some(b) = blk {
+        let n = b.finish(&dir.join("blktrace"), &sc.name)?;
+        eprintln!("pcsim: blktrace: {n} records in blktrace/{}.blktrace.N", sc.name);
+    }
     let vm_after = collect::vmstat();
     let warmup = warm::WarmupRecord {
         bytes: warm_bytes,

@@ -24,8 +24,9 @@ mod sysctl;
 mod validate;
 
 pub use crate::rng::stream_key;
-pub use stream::OpStream;
+pub use stream::{OpFeed, OpStream};
 pub use sysctl::{default_min_free_kbytes, Sysctls};
+pub use validate::default_device_size;
 
 use crate::trace::op::FileId;
 use crate::units::Nanos;

@@ -4,10 +4,33 @@
 //! the stream is a small stack of `(block, position, repetitions left)` frames plus at most one running generator:
 //! `Repeat(count: 1_000_000_000, ...)` costs the same memory as `Repeat(count: 1, ...)`. Streams are `Clone` and
 //! deterministic: two streams of the same task yield the same ops.
+//!
+//! A stream can also be *fed* ([`OpStream::fed`]): its ops come from an [`OpFeed`] shared by every task of a run,
+//! such as a trace replay that reads a recorded trace once and hands each task its own calls. Clones of a fed stream
+//! share the feed: each op is handed out once.
 
 use super::generate::{GenRng, GenSpec, GenState};
 use crate::trace::op::Op;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
+
+/// A source of ops for several tasks at once (a trace replay): task `task`'s next op, `None` once it has no more.
+pub trait OpFeed: Send {
+    /// The next op of task `task` (the index of the task in its scenario).
+    fn next_op(&mut self, task: usize) -> Option<Op>;
+}
+
+/// A shared feed and the task a stream draws for.
+#[derive(Clone)]
+struct Fed {
+    feed: Arc<Mutex<dyn OpFeed>>,
+    task: usize,
+}
+
+impl std::fmt::Debug for Fed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Fed {{ task: {} }}", self.task)
+    }
+}
 
 /// One item of a compiled block.
 #[derive(Clone, Debug)]
@@ -43,13 +66,21 @@ pub struct OpStream {
     frames: Vec<Frame>,
     running: Option<(usize, GenState)>,
     rngs: Vec<Option<GenRng>>,
+    fed: Option<Fed>,
 }
 
 impl OpStream {
     pub(crate) fn new(prog: Arc<Program>) -> OpStream {
         let rngs = vec![None; prog.gens.len()];
         let frames = if prog.blocks.is_empty() { Vec::new() } else { vec![Frame { block: 0, pos: 0, remaining: 1 }] };
-        OpStream { prog, frames, running: None, rngs }
+        OpStream { prog, frames, running: None, rngs, fed: None }
+    }
+
+    /// A stream whose ops are task `task`'s from `feed`.
+    pub fn fed(feed: Arc<Mutex<dyn OpFeed>>, task: usize) -> OpStream {
+        let mut s = OpStream::new(Arc::new(Program::default()));
+        s.fed = Some(Fed { feed, task });
+        s
     }
 }
 
@@ -57,6 +88,11 @@ impl Iterator for OpStream {
     type Item = Op;
 
     fn next(&mut self) -> Option<Op> {
+        if let Some(fed) = &self.fed {
+            // A feed that panicked has left nothing to hand out; its panic is reported where it happened.
+            let mut feed = fed.feed.lock().unwrap_or_else(|e| e.into_inner());
+            return feed.next_op(fed.task);
+        }
         loop {
             if let Some((gi, state)) = &mut self.running {
                 let spec = &self.prog.gens[*gi];
@@ -117,5 +153,29 @@ mod tests {
         }
         assert!(deep.next().is_some());
         assert!(deep.frames.len() <= 3);
+    }
+
+    #[test]
+    fn fed_streams_draw_each_op_once_from_the_shared_feed() {
+        struct Counter(Vec<u64>);
+        impl OpFeed for Counter {
+            fn next_op(&mut self, task: usize) -> Option<Op> {
+                let n = self.0.get_mut(task)?;
+                (*n > 0).then(|| {
+                    *n -= 1;
+                    Op::Sleep { ns: *n }
+                })
+            }
+        }
+        let feed: Arc<Mutex<dyn OpFeed>> = Arc::new(Mutex::new(Counter(vec![2, 1])));
+        let mut a = OpStream::fed(feed.clone(), 0);
+        let mut b = OpStream::fed(feed, 1);
+        let mut a2 = a.clone();
+        assert_eq!(a.next(), Some(Op::Sleep { ns: 1 }));
+        assert_eq!(b.next(), Some(Op::Sleep { ns: 0 }));
+        assert_eq!(b.next(), None);
+        // The clone shares the feed: it continues where `a` stopped.
+        assert_eq!(a2.next(), Some(Op::Sleep { ns: 0 }));
+        assert_eq!(a.next(), None);
     }
 }

@@ -12,6 +12,7 @@ pub mod extents;
 mod output;
 #[doc(hidden)]
 pub mod queue;
+mod replay_run;
 mod result;
 mod series;
 mod snapshot;
@@ -28,6 +29,7 @@ pub use build::SimOptions;
 pub use extents::{merge_extents, read_extents};
 #[doc(hidden)]
 pub use queue::EventQueue;
+pub use replay_run::{simulate_replay, ReplayError, ReplayRun};
 pub use result::{DeviceStats, FileResidency, SimError, SimResult, TaskStats, ZoneStats};
 pub use series::SERIES_INTERVAL_NS;
 pub use stats::Histogram;
