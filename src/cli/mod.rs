@@ -10,8 +10,11 @@ mod args;
 mod check_cmd;
 mod compare_cmd;
 mod failure;
+mod merge_cmd;
+mod plot_cmd;
 mod probe_cmd;
 mod run_cmd;
+mod sweep_cmd;
 
 use args::Checks;
 pub use failure::Failure;
@@ -133,6 +136,30 @@ pub enum Cmd {
         #[arg(long, default_value_t = 512)]
         file_mib: u64,
     },
+    /// Run a scenario over a grid of settings (what-if sweep): one row of metrics per configuration in
+    /// DIR/results.csv and results.json, a table on the terminal. Exit 1 when a run failed, 2 on bad input.
+    Sweep(sweep_cmd::SweepArgs),
+    /// Join the outputs of `sweep --shard I/N` into what one unsharded sweep writes.
+    #[command(name = "sweep-merge")]
+    SweepMerge {
+        /// The shards' output directories.
+        #[arg(required = true)]
+        shards: Vec<PathBuf>,
+        /// Output directory (must not exist or be empty).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Draw a sweep's plots (SVG; PNG too with --png).
+    Plot {
+        /// A sweep's output directory.
+        sweep_dir: PathBuf,
+        /// Where to write the plots (created; existing plots replaced).
+        #[arg(long)]
+        out: PathBuf,
+        /// Also write PNG files.
+        #[arg(long)]
+        png: bool,
+    },
     /// Validate a scenario and print what it describes.
     Check {
         /// Scenario file (RON).
@@ -174,5 +201,8 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         }
         Cmd::Calibrate { out, name, size_mib, file_mib } => probe_cmd::calibrate(&out, &name, size_mib, file_mib),
         Cmd::Check { scenario, ops } => check_cmd::check(&scenario, ops),
+        Cmd::Sweep(a) => sweep_cmd::sweep(a),
+        Cmd::SweepMerge { shards, out } => merge_cmd::merge(&shards, &out),
+        Cmd::Plot { sweep_dir, out, png } => plot_cmd::plot(&sweep_dir, &out, png),
     }
 }
