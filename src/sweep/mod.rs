@@ -202,12 +202,14 @@ fn progress_bar(n: usize) -> Option<indicatif::ProgressBar> {
     Some(b)
 }
 
-/// The initial cached ranges of the scenario's files, for the residency heatmap.
-fn file_starts(sc: &Scenario) -> Vec<timeline::FileStart> {
+/// The initial cached ranges of the scenario's files, for the residency heatmap, and each file's largest size
+/// (a file the run extends is drawn at its final size).
+fn file_starts(sc: &Scenario, res: &sim::SimResult) -> Vec<timeline::FileStart> {
     sc.files
         .iter()
         .map(|f| {
-            let pages = f.size.div_ceil(4096);
+            let end_pages = res.files.iter().find(|r| r.name == f.name).map_or(0, |r| r.size_pages);
+            let pages = f.size.div_ceil(4096).max(end_pages);
             let cached = match f.state {
                 InitialState::Cold => vec![],
                 InitialState::Cached if pages > 0 => vec![(0, pages - 1)],
@@ -228,7 +230,7 @@ fn run_model(spec: &SweepSpec, c: &Config, seed: u64, dir: &Path) -> Result<Metr
     let log = Log { header: Default::default(), events: std::mem::take(&mut res.events) };
     let view = metrics::model_view(&res, &log, &sc);
     let m = metrics::compute(&view);
-    let tl = timeline::build(&view, &file_starts(&sc));
+    let tl = timeline::build(&view, &file_starts(&sc, &res));
     let run_dir = dir.join("runs").join(SweepSpec::run_id(c.index, seed));
     let w = |e: std::io::Error| format!("writing {}: {e}", run_dir.display());
     std::fs::create_dir_all(&run_dir).map_err(w)?;

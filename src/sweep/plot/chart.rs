@@ -4,6 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
+use plotters::coord::combinators::BindKeyPoints;
 use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -30,11 +31,13 @@ pub struct Series {
     pub spread: Vec<(f64, f64, f64)>,
     /// Dashed-looking thin line (reference lines).
     pub thin: bool,
+    /// A marker at each point of a line (a sweep's configurations; not a time series' samples).
+    pub marker: bool,
 }
 
 impl Series {
     pub fn new(name: impl Into<String>, style: Style, pts: Vec<(f64, f64)>) -> Self {
-        Series { name: name.into(), style, pts, spread: Vec::new(), thin: false }
+        Series { name: name.into(), style, pts, spread: Vec::new(), thin: false, marker: false }
     }
 }
 
@@ -73,6 +76,12 @@ pub fn write(chart: &Chart, stem: &Path, png: bool) -> Result<Vec<PathBuf>, Stri
         out.push(p);
     }
     Ok(out)
+}
+
+/// The title's font size: 19 px, smaller for a long title (a setting of several knobs) so it fits the 960 px width.
+pub fn title_size(title: &str) -> u32 {
+    let chars = title.chars().count().max(1) as f64;
+    (900.0 / (0.52 * chars)).clamp(10.0, 19.0) as u32
 }
 
 /// `stem.EXT`: the extension appended (a stem such as `metric-writer.mib_s` keeps its dots).
@@ -151,9 +160,17 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, chart: &Chart) -> Res
     root.fill(&WHITE).map_err(|x| e(&x))?;
     let ((x0, x1), (y0, y1)) = bounds(chart);
     let mut b = ChartBuilder::on(root);
-    b.margin(14).x_label_area_size(44).y_label_area_size(76).caption(&chart.title, ("sans-serif", 19));
+    b.margin(14)
+        .x_label_area_size(44)
+        .y_label_area_size(76)
+        .caption(&chart.title, ("sans-serif", title_size(&chart.title)));
     if chart.x_log {
-        let mut c = b.build_cartesian_2d((x0..x1).log_scale(), y0..y1).map_err(|x| e(&x))?;
+        // Ticks at the knob's values (a log axis's own ticks are powers of ten, often one or none in range).
+        let mut keys: Vec<f64> = chart.series.iter().flat_map(|s| s.pts.iter().map(|p| p.0)).collect();
+        keys.sort_by(f64::total_cmp);
+        keys.dedup();
+        let x = (x0..x1).log_scale().with_key_points(keys);
+        let mut c = b.build_cartesian_2d(x, y0..y1).map_err(|x| e(&x))?;
         let names = chart.x_names.clone();
         c.configure_mesh()
             .x_desc(&chart.x_label)
@@ -208,7 +225,10 @@ where
         let width = if s.thin { 1 } else { 2 };
         let anno = match s.style {
             Style::Line => {
-                c.draw_series(LineSeries::new(s.pts.iter().copied(), col.stroke_width(width))).map_err(|x| e(&x))?
+                // A marker at each point when they are few (a sweep's configurations), so each run can be seen.
+                let marker = if s.marker { 3 } else { 0 };
+                c.draw_series(LineSeries::new(s.pts.iter().copied(), col.stroke_width(width)).point_size(marker))
+                    .map_err(|x| e(&x))?
             }
             Style::Step => {
                 let mut pts = Vec::new();

@@ -18,7 +18,7 @@ fn draw<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, h: &Heat, title: &str
         .margin(14)
         .x_label_area_size(44)
         .y_label_area_size(76)
-        .caption(title, ("sans-serif", 19))
+        .caption(title, ("sans-serif", super::chart::title_size(title)))
         .build_cartesian_2d(0.0..t1, 0.0..y1)
         .map_err(|x| e(&x))?;
     c.configure_mesh()

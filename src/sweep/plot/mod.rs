@@ -160,6 +160,7 @@ fn metric_chart(res: &Results, a: usize, m: &str, desc: &str, unit: &str, int: b
     for (key, rows) in groups(res, a) {
         let name = if key.is_empty() { "model".to_string() } else { format!("model {key}") };
         let mut s = Series::new(name, Style::Line, Vec::new());
+        s.marker = true;
         for r in &rows {
             if let Some(st) = r.get(m) {
                 if let Some(v) = st.median {
