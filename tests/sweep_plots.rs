@@ -1,6 +1,6 @@
 //! Every plot kind of `pcsim plot` (issue 14, docs/SWEEP.md "Plots") drawn from a small sweep: each file is there,
-//! with the series, title (scenario and setting, never a temporary path) and axes it should have; `--png` writes
-//! PNG files beside the SVG; `sweep --plot` draws the same files as `pcsim plot`.
+//! with the series, title (scenario and setting, never a temporary path) and axes it should have; the kernel's
+//! runs as points; `--png` writes PNG files beside the SVG; `sweep --plot` draws the same files as `pcsim plot`.
 
 use std::path::Path;
 use std::process::Command;
@@ -119,6 +119,18 @@ fn every_plot_kind_is_drawn_with_its_series_titles_and_axes() {
         assert_eq!(&png[..8], b"\x89PNG\r\n\x1a\n", "{f}.png is not a PNG");
         assert!(listed.contains(&format!("{f}.png")), "{listed}");
     }
+    // The kernel's runs (`--probe`) as points beside the model's line: a copy of the sweep whose rows carry kernel
+    // statistics (the model's own, so the points sit on the line).
+    let probed = tmp.path().join("probed");
+    std::fs::create_dir_all(&probed).unwrap();
+    let mut res: serde_json::Value = serde_json::from_str(&text(&sweep.join("results.json"))).unwrap();
+    for row in res["rows"].as_array_mut().unwrap() {
+        row["kernel"] = row["model"].clone();
+    }
+    std::fs::write(probed.join("results.json"), res.to_string()).unwrap();
+    let probed_plots = tmp.path().join("probed_plots");
+    ok(&["plot", probed.to_str().unwrap(), "--out", probed_plots.to_str().unwrap()]);
+    has(&probed_plots.join("metric-write_mib_s.svg"), &["model", "kernel (median, min..max of runs)"]);
     // sweep --plot drew the same SVG files (byte for byte) into DIR/plots.
     for f in ["metric-write_mib_s.svg", "mrc-miss_ratio.svg", "runs/c0001/dirty.svg", "runs/c0001/residency-data.svg"] {
         assert_eq!(std::fs::read(sweep.join("plots").join(f)).unwrap(), std::fs::read(plots.join(f)).unwrap(), "{f}");
