@@ -68,6 +68,16 @@ fn slurm_conf(d: &Path) -> String {
     )
 }
 
+/// A reader re-reading a 16 MiB file three times.
+const REREAD: &str = r#"Scenario(
+    name: "reread",
+    machine: (memory: "1g", cpus: 2, memcg_limit: "64m"),
+    devices: [(name: "disk0", read_ahead_kb: 128)],
+    files: [(name: "data", size: "16m")],
+    tasks: [(name: "reader", ops: [Open(file: "data"), Generate(fd: "data", syscall: Read, block: "64k", count: 768)])],
+)
+"#;
+
 #[test]
 fn slurm_array_shards_merge_to_the_unsharded_sweep() {
     // SAFETY: geteuid has no preconditions.
@@ -124,8 +134,11 @@ fn slurm_array_shards_merge_to_the_unsharded_sweep() {
     // The sweep, as docs/SWEEP.md's Slurm instructions give it.
     let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
     let pcsim = env!("CARGO_BIN_EXE_pcsim");
-    let scenario = s(&repo.join("scenarios/whatif/stream_reread.ron"));
-    let sets = "--set machine.memcg_limit=64m..512m:x2 --set devices.disk0.read_ahead_kb=128,512";
+    // A small re-read (cheap in a debug build too); any scenario path works, as for a user.
+    let scenario_path = d.join("reread.ron");
+    std::fs::write(&scenario_path, REREAD).unwrap();
+    let scenario = s(&scenario_path);
+    let sets = "--set machine.memcg_limit=16m..64m:x2 --set devices.disk0.read_ahead_kb=32,512";
     let out = d.join("mrc");
     let env = |c: &mut Command| {
         c.env("SCENARIO", &scenario).env("SETS", sets).env("OUT", &out).env("PCSIM", pcsim).env("SEEDS", "1..2");
