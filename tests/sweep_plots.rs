@@ -136,3 +136,32 @@ fn every_plot_kind_is_drawn_with_its_series_titles_and_axes() {
         assert_eq!(std::fs::read(sweep.join("plots").join(f)).unwrap(), std::fs::read(plots.join(f)).unwrap(), "{f}");
     }
 }
+
+#[test]
+fn a_readme_plot_is_current() {
+    // README.md shows plots/whatif/usb_stick_fsync-fsync_latency.svg, made by plots/whatif/regenerate.sh with this
+    // sweep: the same sweep drawn now gives the same bytes (the font is embedded, the runs are deterministic).
+    // After a change to the model or the plots that moves it, rerun plots/whatif/regenerate.sh.
+    let tmp = tempfile::tempdir().unwrap();
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = tmp.path().join("usb");
+    let sc = repo.join("scenarios/whatif/usb_stick_fsync.ron");
+    let sc_s = sc.to_str().unwrap();
+    ok(&[
+        "sweep",
+        sc_s,
+        "--set",
+        "sysctls.\"vm.dirty_bytes\"=8m..256m:x2",
+        "--jobs",
+        "2",
+        "--plot",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let now = std::fs::read(out.join("plots/metric-sync_max_us.svg")).unwrap();
+    let committed = std::fs::read(repo.join("plots/whatif/usb_stick_fsync-fsync_latency.svg")).unwrap();
+    assert!(
+        now == committed,
+        "plots/whatif/usb_stick_fsync-fsync_latency.svg is stale: run plots/whatif/regenerate.sh"
+    );
+}
