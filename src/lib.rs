@@ -111,5 +111,7 @@ pub mod report;
 pub mod rng;
 pub mod scenario;
 pub mod sim;
+#[doc(hidden)]
+pub mod sweep;
 pub mod trace;
 pub mod units;

@@ -14,12 +14,15 @@ mod export_out;
 mod failure;
 mod file_sizes;
 mod import_cmd;
+mod merge_cmd;
 mod outputs;
+mod plot_cmd;
 mod probe_cmd;
 mod progress;
 mod replay_cmd;
 mod replay_report;
 mod run_cmd;
+mod sweep_cmd;
 mod trace_args;
 
 use args::Checks;
@@ -206,6 +209,30 @@ pub enum Cmd {
     /// Measure the replay's speed and memory on a synthetic blktrace (docs/PERFORMANCE.md).
     #[command(subcommand)]
     Bench(BenchCmd),
+    /// Run a scenario over a grid of settings (what-if sweep): one row of metrics per configuration in
+    /// DIR/results.csv and results.json, a table on the terminal. Exit 1 when a run failed, 2 on bad input.
+    Sweep(sweep_cmd::SweepArgs),
+    /// Join the outputs of `sweep --shard I/N` into what one unsharded sweep writes.
+    #[command(name = "sweep-merge")]
+    SweepMerge {
+        /// The shards' output directories.
+        #[arg(required = true)]
+        shards: Vec<PathBuf>,
+        /// Output directory (must not exist or be empty).
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Draw a sweep's plots (SVG; PNG too with --png).
+    Plot {
+        /// A sweep's output directory.
+        sweep_dir: PathBuf,
+        /// Where to write the plots (created; existing plots replaced).
+        #[arg(long)]
+        out: PathBuf,
+        /// Also write PNG files.
+        #[arg(long)]
+        png: bool,
+    },
     /// Validate a scenario and print what it describes.
     Check {
         /// Scenario file (RON).
@@ -342,5 +369,8 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
             flush_every,
             write_pct,
         }),
+        Cmd::Sweep(a) => sweep_cmd::sweep(a),
+        Cmd::SweepMerge { shards, out } => merge_cmd::merge(&shards, &out),
+        Cmd::Plot { sweep_dir, out, png } => plot_cmd::plot(&sweep_dir, &out, png),
     }
 }

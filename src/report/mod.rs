@@ -1,3 +1,4 @@
 //! Reports: plots of a comparison (SVG, plotters).
 
+pub mod font;
 pub mod plot;

@@ -1,7 +1,7 @@
 //! The write-side curves of a simulated run and probe runs: from their `vmstat_series.txt`, the scenario devices'
 //! dirty pages (`DEV.reclaimable_kb`) and pages under writeback (`DEV.writeback_kb`) over time; from their event
 //! logs (compare::curves), the balance_dirty_pages pause distribution and the data write request sizes. One line
-//! per run, the model's in black. Written as SVG (plotters' SVG backend; no fonts needed beyond the viewer's).
+//! per run, the model's in black. Written as SVG (plotters' SVG backend; laid out with the embedded font, `report::font`).
 
 use std::path::Path;
 
@@ -71,6 +71,7 @@ pub fn write_curves_svg(path: &Path, title: &str, runs: &[(String, &Series, Writ
         .iter()
         .map(|(_, _, f)| f.write_request_hist.iter().map(|(&b, &n)| (b as f64 / 1024.0, n as f64)).collect())
         .collect();
+    super::font::ensure()?;
     let root = SVGBackend::new(path, (1280, 880)).into_drawing_area();
     let err = |e: &dyn std::fmt::Display| format!("{}: {e}", path.display());
     root.fill(&WHITE).map_err(|e| err(&e))?;

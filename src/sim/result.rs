@@ -81,6 +81,11 @@ pub struct TaskStats {
     pub read_misses: u64,
     /// Each op's latency (virtual time from its start to its return; Sleep not recorded), nanoseconds.
     pub latency: Histogram,
+    /// Bytes its read calls returned (part of `bytes`).
+    pub read_bytes: u64,
+    /// The latency of its sync calls ([`Op::is_sync`](crate::trace::op::Op::is_sync): fsync, fdatasync, sync, msync,
+    /// sync_file_range), nanoseconds.
+    pub sync_latency: Histogram,
     /// When its last op returned.
     pub end: Nanos,
 }

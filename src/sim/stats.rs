@@ -49,6 +49,21 @@ impl Histogram {
         self.sum += v as u128;
     }
 
+    /// Adds every value `other` recorded.
+    pub fn merge(&mut self, other: &Histogram) {
+        for (a, b) in self.buckets.iter_mut().zip(&other.buckets) {
+            *a += b;
+        }
+        self.count += other.count;
+        self.max = self.max.max(other.max);
+        self.sum += other.sum;
+    }
+
+    /// The non-empty buckets in order: (lower bound, count); the last one's values are at most `max`.
+    pub fn buckets(&self) -> impl Iterator<Item = (u64, u64)> + '_ {
+        self.buckets.iter().enumerate().filter(|(_, &n)| n > 0).map(|(b, &n)| (lower_bound(b).min(self.max), n))
+    }
+
     /// The value at quantile q (0..=1), as the lower bound of its bucket (exact below 16).
     pub fn quantile(&self, q: f64) -> u64 {
         if self.count == 0 {

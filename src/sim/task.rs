@@ -88,12 +88,16 @@ impl Task {
         if matches!(op, Op::Read { .. } | Op::Pread { .. } | Op::Readv { .. } | Op::Preadv { .. } | Op::Sendfile { .. })
         {
             self.stats.read_ops += 1;
+            self.stats.read_bytes += r.max(0) as u64;
             if k.vm.sync_misses != misses_before {
                 self.stats.read_misses += 1;
             }
         }
         if !matches!(op, Op::Sleep { .. }) {
             self.stats.latency.record(k.now.0 - start.0);
+        }
+        if op.is_sync() {
+            self.stats.sync_latency.record(k.now.0 - start.0);
         }
         Ok(Some(k.now))
     }

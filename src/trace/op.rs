@@ -375,6 +375,12 @@ impl Op {
         }
     }
 
+    /// Whether this is one of the calls that write data back and wait (by name, so the probe's op tables classify
+    /// alike): fsync, fdatasync, sync, msync and sync_file_range.
+    pub fn is_sync(&self) -> bool {
+        is_sync_name(self.name())
+    }
+
     /// Bytes this op asks to move through the read or write path (0 for the rest).
     pub fn io_bytes(&self) -> u64 {
         match self {
@@ -387,6 +393,11 @@ impl Op {
             _ => 0,
         }
     }
+}
+
+/// Whether an op of this name (`Op::name`) is a sync call ([`Op::is_sync`]).
+pub fn is_sync_name(name: &str) -> bool {
+    matches!(name, "fsync" | "fdatasync" | "sync" | "msync" | "sync_file_range")
 }
 
 #[cfg(test)]
