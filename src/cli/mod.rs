@@ -31,12 +31,14 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Cmd {
     /// Run a scenario on this host's kernel (root): scratch loop filesystem, tracefs capture, normalised event log.
+    /// `--recover` undoes what a killed probe left instead.
     Probe {
         /// Scenario file (RON).
-        scenario: PathBuf,
-        /// Output directory (must not exist or be empty); written atomically on success.
-        #[arg(long)]
-        out: PathBuf,
+        #[arg(required_unless_present = "recover")]
+        scenario: Option<PathBuf>,
+        /// Output directory (must not exist or be empty; its parent must exist); written atomically on success.
+        #[arg(long, required_unless_present = "recover")]
+        out: Option<PathBuf>,
         /// Number of runs (each gets run-K/ and a stability.txt is written when more than one).
         #[arg(long, default_value_t = 1)]
         runs: u32,
@@ -47,6 +49,11 @@ pub enum Cmd {
         /// of earlier writeback (3 s half-life) stop weighing on the devices' share of the dirty limit.
         #[arg(long, default_value_t = 0)]
         settle: u32,
+        /// Undo what killed probes left on this host (mounts, loop devices, tracefs instances, sysctls, throttle
+        /// rules, cgroups, files), from their crash journals, and say what was restored. Every probe does this
+        /// when it starts.
+        #[arg(long, conflicts_with_all = ["scenario", "out", "runs", "allow_sysctl", "settle"])]
+        recover: bool,
     },
     /// Internal: the workload process of a probe run with a memory cgroup (started by `pcsim probe`).
     #[command(name = "__probe-worker", hide = true)]
@@ -146,9 +153,11 @@ pub enum Cmd {
 /// Runs the parsed command.
 pub fn run(cli: Cli) -> Result<(), Failure> {
     match cli.cmd {
-        Cmd::Probe { scenario, out, runs, allow_sysctl, settle } => {
+        Cmd::Probe { recover: true, .. } => probe_cmd::recover(),
+        Cmd::Probe { scenario: Some(scenario), out: Some(out), runs, allow_sysctl, settle, .. } => {
             probe_cmd::probe(&scenario, out, runs, allow_sysctl, settle)
         }
+        Cmd::Probe { .. } => Err(failure::fail("pcsim probe needs a SCENARIO and --out DIR, or --recover".into())),
         Cmd::ProbeWorker { scenario, sha256, ops_dir, cgroup_procs, files } => {
             Ok(crate::probe::worker::main(&scenario, &sha256, &ops_dir, &cgroup_procs, &files)?)
         }
