@@ -173,13 +173,27 @@ pub fn point(name: &str) -> Result<(), ProbeError> {
     check()
 }
 
-/// Runs a command (its own process group: a Ctrl-C meant for the probe does not reach it) and returns its output;
-/// an interrupt kills it and returns `Interrupted` at once.
+/// Runs a command (its own process group: a Ctrl-C meant for the probe does not reach it; killed with the probe) and
+/// returns its output; an interrupt kills it and returns `Interrupted` at once.
 pub fn run_command(cmd: &str, args: &[&str]) -> Result<String, ProbeError> {
     use std::os::unix::process::CommandExt;
     use std::process::{Command, Stdio};
     check()?;
-    let child = Command::new(cmd)
+    let mut command = Command::new(cmd);
+    // It dies with the probe: a probe killed outright must not leave mkfs writing to a loop device that its
+    // recovery is about to detach.
+    let parent = std::process::id() as i32;
+    // SAFETY: only async-signal-safe calls (prctl, getppid, raise) between fork and exec.
+    unsafe {
+        command.pre_exec(move || {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0);
+            if libc::getppid() != parent {
+                libc::raise(libc::SIGKILL);
+            }
+            Ok(())
+        });
+    }
+    let child = command
         .args(args)
         .process_group(0)
         .stdin(Stdio::null())

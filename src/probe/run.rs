@@ -59,13 +59,14 @@ pub fn probe(sc: &Scenario, opts: &ProbeOptions) -> Result<Vec<RunSummary>, Prob
             opts.out.display()
         )));
     }
-    // Refuse sysctl differences before touching anything.
-    if !opts.allow_sysctl {
-        sysctl::refuse_differences(sc.sysctls.explicit())?;
-    }
     guard::install_signal_handlers();
     // The host lock, recovery after killed probes, this run's crash journal.
     let _session = recover::begin("probe")?;
+    // Refuse sysctl differences before touching anything, and after the recovery: a killed probe's values are not
+    // the host's (nor are a live probe's, which the lock waited for).
+    if !opts.allow_sysctl {
+        sysctl::refuse_differences(sc.sysctls.explicit())?;
+    }
     let pid = std::process::id();
     let partial = partial_path(&opts.out, pid);
     let mut out_guard = Undo::new();
