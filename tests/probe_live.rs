@@ -1,6 +1,7 @@
 //! Live probe tests: they run the real kernel through `pcsim probe` and check the outputs and that the host is left
-//! as it was found (vm sysctls, mounts, loop devices, tracefs instances, cgroups, scratch directories) after a normal
-//! run, a failed run and a run interrupted with SIGINT. They need root, tracefs and loop devices (CI has them); where
+//! as it was found (vm sysctls, mounts, loop devices, tracefs instances, cgroups, scratch directories, crash journals)
+//! after a normal run, a failed run, a run interrupted with SIGINT, and a run killed with SIGKILL at a test stop point
+//! (`PCSIM_PROBE_PAUSE`, src/probe/guard.rs) followed by `pcsim probe --recover` or by the next probe. They need root, tracefs and loop devices (CI has them); where
 //! those are missing every test is reported as ignored, with the reason (a custom harness, libtest-mimic, so a test
 //! that cannot run is not counted as passed). One runs at a time: the probe takes a host-wide lock anyway.
 
