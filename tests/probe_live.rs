@@ -99,7 +99,7 @@ fn host_state() -> HostState {
         instances.sort();
     }
     let mut leftovers = Vec::new();
-    // Work directories and backing files, memory cgroups, crash journals (/run, or /var/tmp).
+    // Work directories and backing files, memory cgroups, crash journals (/var/tmp, or /run).
     for dir in ["/var/tmp", "/run", "/sys/fs/cgroup/memory", "/sys/fs/cgroup/unified"] {
         if let Ok(rd) = std::fs::read_dir(dir) {
             for e in rd.flatten() {
@@ -495,7 +495,7 @@ fn kill_at_and_recover(point: &str, scenario: &str, changed: fn(&HostState, &Hos
     let (mut child, seen) = start_paused(point, &sc, &out);
     let pid = child.id();
     let during = host_state();
-    let journal = format!("/run/pcsim-probe-{pid}-");
+    let journal = format!("/var/tmp/pcsim-probe-{pid}-");
     assert!(during.leftovers.iter().any(|l| l.starts_with(&journal)), "no journal {journal}*: {:?}", during.leftovers);
     assert!(changed(&before, &during), "the host was not changed as expected at {point}: {seen}\n{during:#?}");
     child.kill().unwrap(); // SIGKILL: nothing of the probe's own clean-up runs.

@@ -2,7 +2,7 @@
 //! a probe killed by SIGKILL (or the OOM killer), which runs none of its undo steps, can be undone afterwards by
 //! `pcsim probe --recover` or by the next probe (`recover`).
 //!
-//! One journal per probe process, `/run/pcsim-probe-PID-START.journal` (`/var/tmp` when /run is unusable), where
+//! One journal per probe process, `/var/tmp/pcsim-probe-PID-START.journal` (`/run` when /var/tmp is unusable), where
 //! START is the process's start time in clock ticks after boot (field 22 of /proc/PID/stat), so a PID reused by
 //! another process is not mistaken for the probe. The probe holds an `flock` on its journal while it lives. Text,
 //! one line per record, each appended and fsync'd before the change it announces:
@@ -36,7 +36,9 @@ use super::change::Change;
 use super::ProbeError;
 
 /// Where journals are written, in order of preference (and where recovery looks).
-pub const DIRS: [&str; 2] = ["/run", "/var/tmp"];
+/// `/var/tmp` first: it survives a reboot, as do the backing files the journal lists (a journal under /run would
+/// vanish with the reboot and leave them behind).
+pub const DIRS: [&str; 2] = ["/var/tmp", "/run"];
 const PREFIX: &str = "pcsim-probe-";
 const SUFFIX: &str = ".journal";
 const MAGIC: &str = "pcsim-probe-journal v1";
@@ -245,7 +247,7 @@ pub fn open(command: &str) -> Result<Journal, ProbeError> {
             errors.push(format!("writing {}: {e}", path.display()));
             continue;
         }
-        // The new name itself durable too (matters under /var/tmp; /run is memory).
+        // The new name itself durable too (/var/tmp is on disk).
         if let Ok(d) = File::open(dir) {
             let _ = d.sync_all();
         }
