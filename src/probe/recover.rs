@@ -230,6 +230,43 @@ mod tests {
     }
 
     #[test]
+    fn after_a_reboot_only_files_are_removed() {
+        let tmp = tempfile::tempdir().unwrap();
+        let work = tmp.path().join("work");
+        std::fs::create_dir(&work).unwrap();
+        std::fs::write(work.join("disk0.img"), "x").unwrap();
+        // The same PID and start time as this live process, but another boot: dead.
+        let me = journal::Owner::me("probe");
+        let p = tmp.path().join(format!("pcsim-probe-{}-{}.journal", me.pid, me.start));
+        let body = [
+            Change::Tree(work.clone()),
+            Change::File(work.join("disk0.img")),
+            // Kernel state of the old boot: never touched (this loop device, this mount may be someone else's now).
+            Change::LoopDevice { index: 7 },
+            Change::Mount { target: tmp.path().into(), source: "nodev".into(), fstype: "tracefs".into() },
+        ]
+        .iter()
+        .enumerate()
+        .map(|(i, c)| format!("+ {} {}\n", i + 1, c.encode()))
+        .collect::<String>();
+        std::fs::write(
+            &p,
+            format!(
+                "pcsim-probe-journal v1 pid={} start={} boot=an-earlier-boot command=probe\n{body}",
+                me.pid, me.start
+            ),
+        )
+        .unwrap();
+        let mut said = Vec::new();
+        let sum = recover_dead(&[tmp.path()], &mut |l| said.push(l.to_string()));
+        let said = said.join("\n");
+        assert!(sum.failures.is_empty(), "{:?}\n{said}", sum.failures);
+        assert_eq!(sum.recovered, 1, "{said}");
+        assert!(said.contains("before the last reboot") && said.contains("gone with the reboot"), "{said}");
+        assert!(!work.exists() && !p.exists(), "{said}");
+    }
+
+    #[test]
     fn an_unreadable_journal_is_kept_and_reported() {
         let tmp = tempfile::tempdir().unwrap();
         let (pid, start) = dead_process();
