@@ -456,8 +456,13 @@ const PLAIN_SCENARIO: &str = r#"Scenario(
 )"#;
 
 /// Starts `pcsim probe` on `scenario` paused at the test stop point `point` (`PCSIM_PROBE_PAUSE`, src/probe/guard.rs)
-/// and returns it once it is there, with what it said.
-fn start_paused(point: &str, scenario: &Path, out: &Path) -> (std::process::Child, String) {
+/// and returns it once it is there, with what it said and the rest of its stderr (kept open: a probe writing to a
+/// closed pipe would fail for that reason).
+fn start_paused(
+    point: &str,
+    scenario: &Path,
+    out: &Path,
+) -> (std::process::Child, String, BufReader<std::process::ChildStderr>) {
     let mut child = Command::new(pcsim())
         .args(["probe", scenario.to_str().unwrap(), "--out", out.to_str().unwrap(), "--allow-sysctl"])
         .env("PCSIM_PROBE_PAUSE", point)
@@ -478,9 +483,7 @@ fn start_paused(point: &str, scenario: &Path, out: &Path) -> (std::process::Chil
             break;
         }
     }
-    // Nobody reads the rest: a paused probe writes nothing more, and the pipe closes when it dies.
-    drop(stderr);
-    (child, seen)
+    (child, seen, stderr)
 }
 
 /// Runs `pcsim probe --recover` and returns its output; it must succeed.
@@ -509,7 +512,7 @@ fn kill_at_and_recover(point: &str, scenario: &str, changed: fn(&HostState, &Hos
     let tmp = tempfile::tempdir().unwrap();
     let sc = write_scenario(tmp.path(), "kill.ron", scenario);
     let out = tmp.path().join("out");
-    let (mut child, seen) = start_paused(point, &sc, &out);
+    let (mut child, seen, _stderr) = start_paused(point, &sc, &out);
     let pid = child.id();
     let during = host_state_now();
     let journal = format!("/var/tmp/pcsim-probe-{pid}-");
@@ -561,6 +564,32 @@ fn sigkill_with_memcg_worker_then_recover_restores_host() {
     });
 }
 
+/// The worker killed by itself (as the OOM killer would kill it under the memory cgroup): the probe fails cleanly,
+/// saying so, and restores the host on its own.
+fn a_killed_worker_fails_the_run_and_restores_host() {
+    let before = host_state();
+    let tmp = tempfile::tempdir().unwrap();
+    let sc = write_scenario(tmp.path(), "kill.ron", RICH_SCENARIO);
+    let out = tmp.path().join("out");
+    let (mut child, _, mut stderr) = start_paused("worker", &sc, &out);
+    let cgroup = host_state_now()
+        .leftovers
+        .into_iter()
+        .find(|l| l.starts_with("/sys/fs/cgroup/") && l.ends_with(&format!("pcsim-probe-{}", child.id())))
+        .expect("the probe's memory cgroup");
+    let procs = std::fs::read_to_string(Path::new(&cgroup).join("cgroup.procs")).unwrap();
+    let worker: i32 = procs.trim().parse().unwrap_or_else(|_| panic!("one worker in {cgroup}: {procs}"));
+    // SAFETY: killing the probe's worker, our grandchild.
+    unsafe { libc::kill(worker, libc::SIGKILL) };
+    let mut err = String::new();
+    stderr.read_to_string(&mut err).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(2), "{err}");
+    assert!(err.contains("the workload process was killed by signal 9 (SIGKILL: the OOM killer"), "{err}");
+    assert!(!out.exists());
+    assert_eq!(host_state(), before, "host not restored after the worker was killed");
+}
+
 fn sigkill_during_collection_then_recover_restores_host() {
     // Outputs half written into the partial output directory.
     kill_at_and_recover("collect", RICH_SCENARIO, |b, d| sysctls_set(b, d) && d.loops != b.loops);
@@ -576,7 +605,7 @@ fn the_next_probe_recovers_a_killed_one() {
     let before = host_state();
     let tmp = tempfile::tempdir().unwrap();
     let sc = write_scenario(tmp.path(), "kill.ron", RICH_SCENARIO);
-    let (mut child, _) = start_paused("warm-up", &sc, &tmp.path().join("killed"));
+    let (mut child, _, _stderr) = start_paused("warm-up", &sc, &tmp.path().join("killed"));
     let pid = child.id();
     child.kill().unwrap();
     child.wait().unwrap();
@@ -725,6 +754,7 @@ fn main() {
         ("sigkill_during_set_up_then_recover_restores_host", sigkill_during_set_up_then_recover_restores_host),
         ("sigkill_during_workload_then_recover_restores_host", sigkill_during_workload_then_recover_restores_host),
         ("sigkill_with_memcg_worker_then_recover_restores_host", sigkill_with_memcg_worker_then_recover_restores_host),
+        ("a_killed_worker_fails_the_run_and_restores_host", a_killed_worker_fails_the_run_and_restores_host),
         ("sigkill_during_collection_then_recover_restores_host", sigkill_during_collection_then_recover_restores_host),
         ("sigkill_during_teardown_then_recover_restores_host", sigkill_during_teardown_then_recover_restores_host),
         ("the_next_probe_recovers_a_killed_one", the_next_probe_recovers_a_killed_one),

@@ -106,6 +106,12 @@ pub fn run(
         }
     }
     guard::check()?;
+    if let Some(sig) = std::os::unix::process::ExitStatusExt::signal(&status) {
+        return Err(ProbeError::Host(format!(
+            "the workload process was killed by signal {sig}{}",
+            if sig == libc::SIGKILL { " (SIGKILL: the OOM killer, or someone else)" } else { "" }
+        )));
+    }
     if !status.success() {
         return Err(ProbeError::Host(format!("the workload process failed ({status}); its error is above")));
     }
