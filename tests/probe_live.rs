@@ -1,6 +1,7 @@
 //! Live probe tests: they run the real kernel through `pcsim probe` and check the outputs and that the host is left
-//! as it was found (vm sysctls, mounts, loop devices, tracefs instances, cgroups, scratch directories) after a normal
-//! run, a failed run and a run interrupted with SIGINT. They need root, tracefs and loop devices (CI has them); where
+//! as it was found (vm sysctls, mounts, loop devices, tracefs instances, cgroups, scratch directories, crash journals)
+//! after a normal run, a failed run, a run interrupted with SIGINT, and a run killed with SIGKILL at a test stop point
+//! (`PCSIM_PROBE_PAUSE`, src/probe/guard.rs) followed by `pcsim probe --recover` or by the next probe. They need root, tracefs and loop devices (CI has them); where
 //! those are missing every test is reported as ignored, with the reason (a custom harness, libtest-mimic, so a test
 //! that cannot run is not counted as passed). One runs at a time: the probe takes a host-wide lock anyway.
 
@@ -63,7 +64,24 @@ struct HostState {
     tracer: Vec<String>,
 }
 
+/// The host state between probes: taken while holding the probes' host lock (`/run/pcsim-probe.lock`), so a probe
+/// that someone else runs on this host meanwhile is never seen half-way (every probe makes and undoes its changes
+/// while it holds that lock).
 fn host_state() -> HostState {
+    use std::os::unix::io::AsRawFd;
+    let lock = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(pcsim::probe::LOCK_FILE)
+        .expect("opening the probes' host lock");
+    // SAFETY: flock on our own descriptor; closing it releases the lock.
+    assert_eq!(unsafe { libc::flock(lock.as_raw_fd(), libc::LOCK_EX) }, 0, "locking {}", pcsim::probe::LOCK_FILE);
+    host_state_now()
+}
+
+/// The host state now (while a probe of the test's runs: it holds the host lock).
+fn host_state_now() -> HostState {
     let mut vm = BTreeMap::new();
     for e in std::fs::read_dir("/proc/sys/vm").unwrap().flatten() {
         let name = e.file_name().to_string_lossy().into_owned();
@@ -86,6 +104,13 @@ fn host_state() -> HostState {
         let bf = std::fs::read_to_string(e.path().join("loop/backing_file")).unwrap_or_default();
         loops.push(format!("{name} {}", bf.trim()));
     }
+    // The nodes too: a loop device removed without its node (or the reverse) is a leftover.
+    for e in std::fs::read_dir("/dev").unwrap().flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        if name.starts_with("loop") {
+            loops.push(format!("/dev/{name}"));
+        }
+    }
     loops.sort();
     let mut instances = Vec::new();
     if let Ok(rd) = std::fs::read_dir("/sys/kernel/tracing/instances") {
@@ -93,7 +118,8 @@ fn host_state() -> HostState {
         instances.sort();
     }
     let mut leftovers = Vec::new();
-    for dir in ["/var/tmp", "/sys/fs/cgroup/memory", "/sys/fs/cgroup/unified"] {
+    // Work directories and backing files, memory cgroups, crash journals (/var/tmp, or /run).
+    for dir in ["/var/tmp", "/run", "/sys/fs/cgroup/memory", "/sys/fs/cgroup/unified"] {
         if let Ok(rd) = std::fs::read_dir(dir) {
             for e in rd.flatten() {
                 let n = e.file_name().to_string_lossy().into_owned();
@@ -450,6 +476,297 @@ fn trace_probe_with_blktrace_restores_host() {
     assert_eq!(host_state(), before, "host state changed by a --trace --blktrace probe run");
 }
 
+// ---------------------------------------------------------------- SIGKILL and the crash journal (issue 15)
+
+/// Every kind of host change at once: a memory cgroup (so the workload runs in the worker process), a blkio write
+/// throttle, vm sysctls, a cached file; plus the scratch filesystem, loop device, tracefs instance and files.
+const RICH_SCENARIO: &str = r#"Scenario(
+    name: "kill_check",
+    machine: (memory: "2g", memcg_limit: "64m"),
+    devices: [(name: "disk0", write_bps: "64m")],
+    sysctls: { "vm.dirty_bytes": 67108864, "vm.dirty_background_bytes": 33554432, "vm.dirty_expire_centisecs": 1234 },
+    files: [(name: "data", size: "8m", state: Cached)],
+    tasks: [(name: "r", ops: [Open(file: "data"), Read(fd: "data", len: "4k")])],
+)"#;
+
+/// The same without the memory cgroup: the workload runs in the probe process itself.
+const PLAIN_SCENARIO: &str = r#"Scenario(
+    name: "kill_check_plain",
+    machine: (memory: "2g"),
+    devices: [(name: "disk0", write_bps: "64m")],
+    sysctls: { "vm.dirty_bytes": 67108864, "vm.dirty_background_bytes": 33554432, "vm.dirty_expire_centisecs": 1234 },
+    files: [(name: "data", size: "8m", state: Cached)],
+    tasks: [(name: "r", ops: [Open(file: "data"), Read(fd: "data", len: "4k")])],
+)"#;
+
+/// Starts `pcsim probe` on `scenario` paused at the test stop point `point` (`PCSIM_PROBE_PAUSE`, src/probe/guard.rs)
+/// and returns it once it is there, with what it said and the rest of its stderr (kept open: a probe writing to a
+/// closed pipe would fail for that reason).
+fn start_paused(
+    point: &str,
+    scenario: &Path,
+    out: &Path,
+) -> (std::process::Child, String, BufReader<std::process::ChildStderr>) {
+    let mut child = Command::new(pcsim())
+        .args(["probe", scenario.to_str().unwrap(), "--out", out.to_str().unwrap(), "--allow-sysctl"])
+        .env("PCSIM_PROBE_PAUSE", point)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = BufReader::new(child.stderr.take().unwrap());
+    let mut seen = String::new();
+    loop {
+        let mut line = String::new();
+        if stderr.read_line(&mut line).unwrap() == 0 {
+            let _ = child.wait();
+            panic!("the probe ended before test point {point}: {seen}");
+        }
+        seen.push_str(&line);
+        if line.trim_end() == format!("pcsim: paused at test point {point}") {
+            break;
+        }
+    }
+    (child, seen, stderr)
+}
+
+/// Runs `pcsim probe --recover` and returns its output; it must succeed.
+fn recover() -> String {
+    let st = Command::new(pcsim()).args(["probe", "--recover"]).output().unwrap();
+    let text = format!("{}{}", String::from_utf8_lossy(&st.stdout), String::from_utf8_lossy(&st.stderr));
+    assert!(st.status.success(), "pcsim probe --recover failed: {text}");
+    text
+}
+
+/// The files left in the test's directory besides the scenario (a partial output directory, say).
+fn leftovers_in(dir: &Path, scenario: &Path) -> Vec<String> {
+    std::fs::read_dir(dir)
+        .unwrap()
+        .flatten()
+        .filter(|e| e.path() != scenario)
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect()
+}
+
+/// SIGKILLs the probe at `point` of a run of `scenario`, checks the host was changed there (`changed` says how),
+/// then that `pcsim probe --recover` restores it exactly and removes the journal, and that a second recovery finds
+/// nothing.
+fn kill_at_and_recover(point: &str, scenario: &str, changed: fn(&HostState, &HostState) -> bool) {
+    let before = host_state();
+    let tmp = tempfile::tempdir().unwrap();
+    let sc = write_scenario(tmp.path(), "kill.ron", scenario);
+    let out = tmp.path().join("out");
+    let (mut child, seen, _stderr) = start_paused(point, &sc, &out);
+    let pid = child.id();
+    let during = host_state_now();
+    let journal = format!("/var/tmp/pcsim-probe-{pid}-");
+    assert!(during.leftovers.iter().any(|l| l.starts_with(&journal)), "no journal {journal}*: {:?}", during.leftovers);
+    assert!(changed(&before, &during), "the host was not changed as expected at {point}: {seen}\n{during:#?}");
+    child.kill().unwrap(); // SIGKILL: nothing of the probe's own clean-up runs.
+    child.wait().unwrap();
+    let text = recover();
+    // Another probe on this host (someone else's) waiting for the host lock recovers the killed one first when it
+    // gets the lock before `--recover` does: the host must be restored all the same.
+    if text.contains("nothing to recover") {
+        eprintln!("note: the probe killed at {point} was recovered by another probe on this host");
+    } else {
+        assert!(text.contains(&format!("recovering after `pcsim probe` (pid {pid}, no longer running)")), "{text}");
+        assert!(text.contains("done; journal removed") && !text.contains("FAILED"), "{text}");
+    }
+    assert_eq!(host_state(), before, "host not restored after SIGKILL at {point} and --recover:\n{text}");
+    assert!(leftovers_in(tmp.path(), &sc).is_empty(), "{:?}\n{text}", leftovers_in(tmp.path(), &sc));
+    let again = recover();
+    assert!(again.contains("nothing to recover"), "{again}");
+}
+
+fn sysctls_set(b: &HostState, d: &HostState) -> bool {
+    b.vm.get("dirty_expire_centisecs") != d.vm.get("dirty_expire_centisecs")
+        && d.vm.get("dirty_bytes").map(String::as_str) == Some("67108864")
+}
+
+fn sigkill_during_set_up_then_recover_restores_host() {
+    // Loop device attached, not yet formatted or mounted (mkfs comes next).
+    kill_at_and_recover("mkfs", RICH_SCENARIO, |b, d| d.loops != b.loops && d.mounts.len() >= b.mounts.len());
+    // Scratch filesystem mounted and written, write throttle set, sysctls applied: the end of set-up.
+    kill_at_and_recover("sysctls", RICH_SCENARIO, |b, d| {
+        sysctls_set(b, d) && d.mounts.len() > b.mounts.len() && d.throttles != b.throttles
+    });
+}
+
+fn sigkill_during_workload_then_recover_restores_host() {
+    // Tracing on, the workload in the probe's own task thread.
+    kill_at_and_recover("workload", PLAIN_SCENARIO, |b, d| sysctls_set(b, d) && d.instances.len() > b.instances.len());
+}
+
+fn sigkill_with_memcg_worker_then_recover_restores_host() {
+    // The workload in the worker process, inside the probe's memory cgroup: the worker dies with the probe (and a
+    // straggler is killed by the recovery) so the cgroup can go.
+    kill_at_and_recover("worker", RICH_SCENARIO, |b, d| {
+        sysctls_set(b, d)
+            && d.instances.len() > b.instances.len()
+            && d.leftovers.iter().any(|l| l.starts_with("/sys/fs/cgroup/"))
+    });
+}
+
+/// The worker killed by itself (as the OOM killer would kill it under the memory cgroup): the probe fails cleanly,
+/// saying so, and restores the host on its own.
+fn a_killed_worker_fails_the_run_and_restores_host() {
+    let before = host_state();
+    let tmp = tempfile::tempdir().unwrap();
+    let sc = write_scenario(tmp.path(), "kill.ron", RICH_SCENARIO);
+    let out = tmp.path().join("out");
+    let (mut child, _, mut stderr) = start_paused("worker", &sc, &out);
+    let cgroup = host_state_now()
+        .leftovers
+        .into_iter()
+        .find(|l| l.starts_with("/sys/fs/cgroup/") && l.ends_with(&format!("pcsim-probe-{}", child.id())))
+        .expect("the probe's memory cgroup");
+    let procs = std::fs::read_to_string(Path::new(&cgroup).join("cgroup.procs")).unwrap();
+    let worker: i32 = procs.trim().parse().unwrap_or_else(|_| panic!("one worker in {cgroup}: {procs}"));
+    // SAFETY: killing the probe's worker, our grandchild.
+    unsafe { libc::kill(worker, libc::SIGKILL) };
+    let mut err = String::new();
+    stderr.read_to_string(&mut err).unwrap();
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(2), "{err}");
+    assert!(err.contains("the workload process was killed by signal 9 (SIGKILL: the OOM killer"), "{err}");
+    assert!(!out.exists());
+    assert_eq!(host_state(), before, "host not restored after the worker was killed");
+}
+
+fn sigkill_during_collection_then_recover_restores_host() {
+    // Outputs half written into the partial output directory.
+    kill_at_and_recover("collect", RICH_SCENARIO, |b, d| sysctls_set(b, d) && d.loops != b.loops);
+}
+
+fn sigkill_during_teardown_then_recover_restores_host() {
+    // The undo stack half run: the scratch filesystem unmounted, its loop device and files still there.
+    kill_at_and_recover("teardown", RICH_SCENARIO, |b, d| d.loops != b.loops);
+}
+
+/// A probe started after a killed one recovers it first (saying so), then runs normally.
+fn the_next_probe_recovers_a_killed_one() {
+    let before = host_state();
+    let tmp = tempfile::tempdir().unwrap();
+    let sc = write_scenario(tmp.path(), "kill.ron", RICH_SCENARIO);
+    let (mut child, _, _stderr) = start_paused("warm-up", &sc, &tmp.path().join("killed"));
+    let pid = child.id();
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let out = tmp.path().join("qs");
+    let st = Command::new(pcsim())
+        .args(["probe", repo("scenarios/quickstart.ron").to_str().unwrap(), "--out", out.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&st.stderr);
+    assert!(st.status.success(), "{err}");
+    if err.contains(&format!("pcsim: recovering after `pcsim probe` (pid {pid}, no longer running)")) {
+        assert!(err.contains("done; journal removed"), "{err}");
+    } else {
+        // Someone else's probe waiting for the host lock got it first and recovered the killed one.
+        eprintln!("note: the killed probe was recovered by another probe on this host: {err}");
+    }
+    assert!(out.join("events.log").is_file());
+    assert!(!tmp.path().join("killed").exists() && !tmp.path().join(format!(".killed.partial-{pid}")).exists());
+    assert_eq!(host_state(), before, "{err}");
+}
+
+/// SIGINT in the middle of a long set-up step (reading 1 GiB into the cache; mapping the warm-up's memory) ends
+/// the run within a second, host restored, instead of after the step.
+fn a_signal_during_set_up_stops_it_promptly() {
+    let before = host_state();
+    let tmp = tempfile::tempdir().unwrap();
+    let sc = write_scenario(
+        tmp.path(),
+        "big.ron",
+        r#"Scenario(
+    name: "slow_set_up",
+    machine: (memory: "2g"),
+    devices: [(name: "disk0")],
+    files: [(name: "data", size: "1g", state: Cached)],
+    tasks: [(name: "r", ops: [Open(file: "data"), Read(fd: "data", len: "4k")])],
+)"#,
+    );
+    for point in ["cached-ranges", "warm-up"] {
+        let out = tmp.path().join("out");
+        let mut child = Command::new(pcsim())
+            .args(["probe", sc.to_str().unwrap(), "--out", out.to_str().unwrap()])
+            .env("PCSIM_PROBE_TEST_POINTS", "1")
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut stderr = BufReader::new(child.stderr.take().unwrap());
+        let mut seen = String::new();
+        loop {
+            let mut line = String::new();
+            assert!(stderr.read_line(&mut line).unwrap() > 0, "the probe ended before {point}: {seen}");
+            seen.push_str(&line);
+            if line.trim_end() == format!("pcsim: test point {point}") {
+                break;
+            }
+        }
+        // Inside the step (it takes seconds on this size).
+        std::thread::sleep(Duration::from_millis(200));
+        #[allow(clippy::disallowed_methods)] // a real-time bound on the real probe
+        let signalled = Instant::now();
+        // SAFETY: signalling our own child.
+        unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+        let status = child.wait().unwrap();
+        let took = signalled.elapsed();
+        let mut rest = String::new();
+        stderr.read_to_string(&mut rest).unwrap();
+        assert_eq!(status.code(), Some(130), "{seen}{rest}");
+        assert!(took < Duration::from_millis(1500), "SIGINT during {point} took {took:?} to end the probe: {rest}");
+        assert!(!out.exists());
+        assert_eq!(host_state(), before, "after SIGINT during {point}");
+    }
+}
+
+/// A full output filesystem: the error names the output file, not trace_pipe, and the host is restored.
+fn a_full_output_filesystem_names_the_output_file() {
+    let tmp = tempfile::tempdir().unwrap();
+    let full = tmp.path().join("full");
+    std::fs::create_dir(&full).unwrap();
+    let before = host_state();
+    let st = Command::new("mount").args(["-t", "tmpfs", "-o", "size=64k", "pcsim-test-full"]).arg(&full).status();
+    assert!(st.unwrap().success(), "mounting a small tmpfs");
+    struct Unmount<'a>(&'a Path);
+    impl Drop for Unmount<'_> {
+        fn drop(&mut self) {
+            let _ = Command::new("umount").arg(self.0).status();
+        }
+    }
+    let unmount = Unmount(&full);
+    let out = full.join("o");
+    let st = Command::new(pcsim())
+        .args(["probe", repo("scenarios/quickstart.ron").to_str().unwrap(), "--out", out.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&st.stderr);
+    assert_eq!(st.status.code(), Some(2), "{err}");
+    assert!(err.contains(&format!("{}/.o.partial-", full.display())), "{err}");
+    assert!(err.contains("No space left on device") && !err.contains("trace_pipe"), "{err}");
+    assert_eq!(std::fs::read_dir(&full).unwrap().count(), 0, "no partial output may remain");
+    drop(unmount);
+    assert_eq!(host_state(), before, "{err}");
+}
+
+/// `--out` in a directory that does not exist is refused before anything is created (it used to create the whole
+/// path). Runs without root: the check comes first.
+fn out_in_a_missing_directory_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("missing/dir/x");
+    let st = Command::new(pcsim())
+        .args(["probe", repo("scenarios/quickstart.ron").to_str().unwrap(), "--out", out.to_str().unwrap()])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&st.stderr);
+    assert_eq!(st.status.code(), Some(2), "{err}");
+    assert!(err.contains("the parent directory") && err.contains("does not exist"), "{err}");
+    assert!(!tmp.path().join("missing").exists(), "{err}");
+}
+
 fn main() {
     let args = libtest_mimic::Arguments::from_args();
     let skip = skip_reason();
@@ -479,7 +796,19 @@ fn main() {
             calibrate_measures_the_scratch_device_and_restores_host,
         ),
         ("trace_probe_with_blktrace_restores_host", trace_probe_with_blktrace_restores_host),
+        ("sigkill_during_set_up_then_recover_restores_host", sigkill_during_set_up_then_recover_restores_host),
+        ("sigkill_during_workload_then_recover_restores_host", sigkill_during_workload_then_recover_restores_host),
+        ("sigkill_with_memcg_worker_then_recover_restores_host", sigkill_with_memcg_worker_then_recover_restores_host),
+        ("a_killed_worker_fails_the_run_and_restores_host", a_killed_worker_fails_the_run_and_restores_host),
+        ("sigkill_during_collection_then_recover_restores_host", sigkill_during_collection_then_recover_restores_host),
+        ("sigkill_during_teardown_then_recover_restores_host", sigkill_during_teardown_then_recover_restores_host),
+        ("the_next_probe_recovers_a_killed_one", the_next_probe_recovers_a_killed_one),
+        ("a_signal_during_set_up_stops_it_promptly", a_signal_during_set_up_stops_it_promptly),
+        ("a_full_output_filesystem_names_the_output_file", a_full_output_filesystem_names_the_output_file),
     ];
+    // Needs no root: the check comes before the probe's own.
+    let unprivileged: &[(&str, fn())] =
+        &[("out_in_a_missing_directory_is_refused", out_in_a_missing_directory_is_refused)];
     let trials = tests
         .iter()
         .map(|&(name, f)| {
@@ -490,6 +819,12 @@ fn main() {
             })
             .with_ignored_flag(skip.is_some())
         })
+        .chain(unprivileged.iter().map(|&(name, f)| {
+            libtest_mimic::Trial::test(name, move || {
+                f();
+                Ok(())
+            })
+        }))
         .collect();
     libtest_mimic::run(&args, trials).exit();
 }

@@ -45,19 +45,19 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Cmd {
     /// Run a scenario, or a file-level trace (`--trace FORMAT:PATH`), on this host's kernel (root): scratch loop
-    /// filesystem, tracefs capture, normalised event log.
+    /// filesystem, tracefs capture, normalised event log. `--recover` undoes what a killed probe left instead.
     Probe {
         /// Scenario file (RON).
-        #[arg(required_unless_present = "trace", conflicts_with = "trace")]
+        #[arg(required_unless_present_any = ["trace", "recover"], conflicts_with = "trace")]
         scenario: Option<PathBuf>,
         /// Run a trace instead, imported as `pcsim import` does (its scenario is kept as OUT/scenario.ron).
         #[arg(long, value_name = "FORMAT:PATH")]
         trace: Option<String>,
         #[command(flatten)]
         trace_opts: TraceOpts,
-        /// Output directory (must not exist or be empty); written atomically on success.
-        #[arg(long)]
-        out: PathBuf,
+        /// Output directory (must not exist or be empty; its parent must exist); written atomically on success.
+        #[arg(long, required_unless_present = "recover")]
+        out: Option<PathBuf>,
         /// Number of runs (each gets run-K/ and a stability.txt is written when more than one).
         #[arg(long, default_value_t = 1)]
         runs: u32,
@@ -72,6 +72,11 @@ pub enum Cmd {
         /// through ftrace's blk tracer: docs/REPLAY.md).
         #[arg(long)]
         blktrace: bool,
+        /// Undo what killed probes left on this host (mounts, loop devices, tracefs instances, sysctls, throttle
+        /// rules, cgroups, files), from their crash journals, and say what was restored. Every probe does this
+        /// when it starts.
+        #[arg(long, conflicts_with_all = ["scenario", "trace", "out", "runs", "allow_sysctl", "settle", "blktrace"])]
+        recover: bool,
     },
     /// Internal: the workload process of a probe run with a memory cgroup (started by `pcsim probe`).
     #[command(name = "__probe-worker", hide = true)]
@@ -299,10 +304,12 @@ fn workload<'a>(
 /// Runs the parsed command.
 pub fn run(cli: Cli) -> Result<(), Failure> {
     match cli.cmd {
-        Cmd::Probe { scenario, trace, trace_opts, out, runs, allow_sysctl, settle, blktrace } => {
+        Cmd::Probe { recover: true, .. } => probe_cmd::recover(),
+        Cmd::Probe { scenario, trace, trace_opts, out: Some(out), runs, allow_sysctl, settle, blktrace, .. } => {
             let w = workload(scenario.as_deref(), trace.as_deref(), &trace_opts)?;
             probe_cmd::probe(w, out, runs, allow_sysctl, settle, blktrace)
         }
+        Cmd::Probe { .. } => Err(failure::fail("pcsim probe needs a SCENARIO and --out DIR, or --recover".into())),
         Cmd::ProbeWorker { scenario, sha256, ops_dir, cgroup_procs, files } => {
             Ok(crate::probe::worker::main(&scenario, &sha256, &ops_dir, &cgroup_procs, &files)?)
         }

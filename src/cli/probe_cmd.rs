@@ -25,6 +25,20 @@ pub(crate) fn probe(
     settle: u32,
     blktrace: bool,
 ) -> Result<(), Failure> {
+    // The output directory is made inside an existing directory, never with its parents (a mistyped path would
+    // leave a tree behind).
+    let parent = match out.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    if !parent.is_dir() {
+        let why = if parent.exists() { "is not a directory" } else { "does not exist" };
+        return Err(fail(format!(
+            "--out {}: the parent directory {} {why}; create it first or choose another --out",
+            out.display(),
+            parent.display()
+        )));
+    }
     let tmp = std::env::temp_dir().join(format!("pcsim-probe-trace-{}.ron", std::process::id()));
     let sc = match w {
         Workload::Scenario(p) => load(p)?,
@@ -56,6 +70,14 @@ pub(crate) fn probe(
     if sums.len() > 1 {
         outln!("{}", out.join("stability.txt").display())?;
     }
+    Ok(())
+}
+
+/// `pcsim probe --recover`: undoes what killed probes left, saying what it restored.
+pub(crate) fn recover() -> Result<(), Failure> {
+    use std::io::Write;
+    // A closed or full stdout does not stop the recovery.
+    probe::recover::recover(&mut |line| drop(writeln!(std::io::stdout(), "{line}")))?;
     Ok(())
 }
 

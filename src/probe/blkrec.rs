@@ -20,7 +20,8 @@
 //!
 //! The top-level tracefs instance is shared with the host: the probe refuses to start when another tracer than
 //! `nop` is current, and restores every setting it changed (`current_tracer`, `trace_clock`, `options/bin`,
-//! `options/context-info`, `tracing_on`, each device's `trace/enable`) through the undo stack.
+//! `options/context-info`, `tracing_on`, each device's `trace/enable`), each journalled in the crash journal
+//! (`Change::Setting`), so a killed probe's settings are put back by `--recover`.
 
 use std::fs::File;
 use std::io::{ErrorKind, Read, Write};
@@ -43,7 +44,8 @@ pub struct BlkRecorder {
     handle: Option<JoinHandle<Result<u64, String>>>,
 }
 
-/// Sets `file` under `dir` to `value`, restoring its current value (as `restore` turns it) at undo time.
+/// Sets `file` under `dir` to `value`, journalled (crash journal) with its current value (as `restore` turns it) so
+/// the undo step, or `pcsim probe --recover` after a SIGKILL, puts it back.
 fn set_restored(
     dir: &Path,
     file: &str,
@@ -53,12 +55,8 @@ fn set_restored(
 ) -> Result<(), ProbeError> {
     let path = dir.join(file);
     let before = restore(host::read_trim(&path)?.as_str());
-    host::write(&path, value)?;
-    let p = path.clone();
-    undo.push(format!("restore {} to {before}", path.display()), move || {
-        std::fs::write(&p, &before).map_err(|e| format!("{}: {e}", p.display()))
-    });
-    Ok(())
+    undo.record(super::change::Change::Setting { file: path.clone(), before, value: value.to_string() })?;
+    host::write(&path, value)
 }
 
 /// `trace_clock` reads `[local] global ...`: the bracketed one is in force.

@@ -11,6 +11,7 @@ use std::io::Write as _;
 use std::os::unix::fs::{FileExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
+use super::change::Change;
 use super::guard::{self, Undo};
 use super::{preflight, scratch, ProbeError};
 use crate::scenario::Scenario;
@@ -93,7 +94,7 @@ pub fn calibrate(size_mib: u64, file_mib: u64) -> Result<DeviceProfile, ProbeErr
         )));
     }
     guard::install_signal_handlers();
-    let _lock = super::host_lock()?;
+    let _session = super::recover::begin("calibrate")?;
     let text = format!(
         "Scenario(name: \"calibrate\", machine: (memory: \"1g\"), devices: [(name: \"disk0\", size: \"{size_mib}m\")], \
          files: [(name: \"calib\", size: \"{file_mib}m\")], tasks: [(name: \"t\", ops: [Sleep(\"1ms\")])])"
@@ -111,9 +112,8 @@ pub fn calibrate(size_mib: u64, file_mib: u64) -> Result<DeviceProfile, ProbeErr
 
 fn measure(sc: &Scenario, file_mib: u64, undo: &mut Undo) -> Result<DeviceProfile, ProbeError> {
     let workdir = PathBuf::from(format!("/var/tmp/pcsim-probe-{}-calibrate", std::process::id()));
-    std::fs::create_dir_all(&workdir).map_err(|e| io_err(&workdir, "creating", e))?;
-    let w = workdir.clone();
-    undo.push(format!("remove {}", workdir.display()), move || std::fs::remove_dir_all(&w).map_err(|e| e.to_string()));
+    undo.record(Change::Tree(workdir.clone()))?;
+    std::fs::create_dir(&workdir).map_err(|e| io_err(&workdir, "creating", e))?;
     let s = scratch::build(sc, 0, &workdir, undo)?;
     guard::check()?;
     let path = s.files[0].1.clone();

@@ -4,10 +4,11 @@
 //! threads alone limits nothing (checked on this host with cgroup v1). The workload therefore runs in a worker
 //! process (`pcsim __probe-worker`) that joins the cgroup through `cgroup.procs` (v1 `/sys/fs/cgroup/memory` or a
 //! cgroup2 tree with the memory controller), while the probe itself, its trace reader and its output stay outside.
-//! The cgroup is removed at the end.
+//! The cgroup is removed at the end (with the worker, should it outlive the probe: `change::Change::Cgroup`).
 
 use std::path::{Path, PathBuf};
 
+use super::change::Change;
 use super::guard::Undo;
 use super::host;
 use super::ProbeError;
@@ -51,18 +52,8 @@ pub fn create(name: &str, limit: u64, undo: &mut Undo) -> Result<Memcg, ProbeErr
                 .into(),
         ));
     };
+    undo.record(Change::Cgroup { dir: dir.clone() })?;
     std::fs::create_dir(&dir).map_err(|e| ProbeError::Host(format!("creating cgroup {}: {e}", dir.display())))?;
-    let d = dir.clone();
-    undo.push(format!("remove cgroup {}", dir.display()), move || {
-        // Threads have exited by now; rmdir may race with their exit, so retry briefly.
-        for _ in 0..50 {
-            if std::fs::remove_dir(&d).is_ok() {
-                return Ok(());
-            }
-            std::thread::sleep(std::time::Duration::from_millis(20));
-        }
-        std::fs::remove_dir(&d).map_err(|e| e.to_string())
-    });
     let limit_file = if version == 1 { "memory.limit_in_bytes" } else { "memory.max" };
     host::write(dir.join(limit_file), &limit.to_string())?;
     Ok(Memcg { dir, version, limit })

@@ -1,8 +1,6 @@
 //! Small helpers for /proc, /sys and external commands, with errors that name the path or command.
 
-use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::Command;
 
 use super::error::ProbeError;
 
@@ -18,27 +16,6 @@ pub fn read_trim(path: impl AsRef<Path>) -> Result<String, ProbeError> {
 pub fn write(path: impl AsRef<Path>, value: &str) -> Result<(), ProbeError> {
     let p = path.as_ref();
     std::fs::write(p, value).map_err(|e| ProbeError::Host(format!("writing `{value}` to {}: {e}", p.display())))
-}
-
-/// Runs a command; its stderr goes into the error.
-pub fn run(cmd: &str, args: &[&str]) -> Result<String, ProbeError> {
-    // Its own process group: a Ctrl-C meant for the probe must not kill losetup or mkfs half-way (the probe
-    // stops between steps and undoes them instead).
-    let out = Command::new(cmd).args(args).process_group(0).output().map_err(|e| {
-        ProbeError::Missing(format!(
-            "cannot run `{cmd}`: {e}; install it (e.g. `apt-get install -y {}`)",
-            package_of(cmd)
-        ))
-    })?;
-    if !out.status.success() {
-        return Err(ProbeError::Host(format!(
-            "`{cmd} {}` failed ({}): {}",
-            args.join(" "),
-            out.status,
-            String::from_utf8_lossy(&out.stderr).trim()
-        )));
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 /// The Debian package that provides a command the probe runs.

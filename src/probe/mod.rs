@@ -17,15 +17,18 @@
 pub mod blkrec;
 pub mod calibrate;
 pub mod cgroup;
+pub mod change;
 pub mod clock;
 pub mod collect;
 mod error;
 pub mod ftrace;
 pub mod guard;
 pub mod host;
+pub mod journal;
 mod lock;
 pub mod manifest;
 pub mod normalise;
+pub mod recover;
 mod run;
 pub mod runner;
 pub mod sampler;

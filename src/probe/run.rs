@@ -6,12 +6,13 @@ use std::fs::File;
 use std::io::BufReader;
 use std::path::{Path, PathBuf};
 
+use super::change::Change;
 use super::guard::{self, Undo};
 use super::host::preflight;
-use super::lock::host_lock;
 use super::normalise::normalise_file;
 use super::{
-    cgroup, collect, manifest, runner, sampler, scratch, stability, sysctl, throttle, tracefs, warm, worker, ProbeError,
+    cgroup, collect, manifest, recover, runner, sampler, scratch, stability, sysctl, throttle, tracefs, warm, worker,
+    ProbeError,
 };
 use super::{ftrace, host};
 use crate::scenario::Scenario;
@@ -61,19 +62,20 @@ pub fn probe(sc: &Scenario, opts: &ProbeOptions) -> Result<Vec<RunSummary>, Prob
             opts.out.display()
         )));
     }
-    // Refuse sysctl differences before touching anything.
+    guard::install_signal_handlers();
+    // The host lock, recovery after killed probes, this run's crash journal.
+    let _session = recover::begin("probe")?;
+    // Refuse sysctl differences before touching anything, and after the recovery: a killed probe's values are not
+    // the host's (nor are a live probe's, which the lock waited for).
     if !opts.allow_sysctl {
         sysctl::refuse_differences(sc.sysctls.explicit())?;
     }
-    guard::install_signal_handlers();
-    let _lock = host_lock()?;
     let pid = std::process::id();
     let partial = partial_path(&opts.out, pid);
-    std::fs::create_dir_all(&partial).map_err(|e| ProbeError::Host(format!("creating {}: {e}", partial.display())))?;
     let mut out_guard = Undo::new();
-    let p = partial.clone();
-    out_guard
-        .push(format!("remove {}", partial.display()), move || std::fs::remove_dir_all(&p).map_err(|e| e.to_string()));
+    create_parents(&partial, &mut out_guard)?;
+    out_guard.record(Change::Tree(partial.clone()))?;
+    std::fs::create_dir(&partial).map_err(|e| ProbeError::Host(format!("creating {}: {e}", partial.display())))?;
     let mut summaries = Vec::new();
     for k in 1..=opts.runs {
         let dir = if opts.runs == 1 { partial.clone() } else { partial.join(format!("run-{k}")) };
@@ -94,11 +96,7 @@ pub fn probe(sc: &Scenario, opts: &ProbeOptions) -> Result<Vec<RunSummary>, Prob
             })
             .collect();
         let report = stability::report(&logs?);
-        std::fs::write(partial.join("stability.txt"), report)
-            .map_err(|e| ProbeError::Host(format!("writing stability.txt: {e}")))?;
-    }
-    if let Some(parent) = opts.out.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).map_err(|e| ProbeError::Host(format!("creating {}: {e}", parent.display())))?;
+        write_file(&partial, "stability.txt", &report)?;
     }
     guard::check()?;
     if opts.out.exists() {
@@ -106,9 +104,21 @@ pub fn probe(sc: &Scenario, opts: &ProbeOptions) -> Result<Vec<RunSummary>, Prob
     }
     std::fs::rename(&partial, &opts.out)
         .map_err(|e| ProbeError::Host(format!("renaming {} to {}: {e}", partial.display(), opts.out.display())))?;
-    // Nothing left to remove.
-    let _ = out_guard.run();
+    // The output and the directories made for it are the result: kept.
+    out_guard.commit();
     Ok(summaries)
+}
+
+/// Creates the missing parents of the output directory (a caller's own directory, like `validate`'s; `pcsim
+/// probe` refuses a missing parent before this), each journalled, so a killed or failed run removes them again.
+fn create_parents(partial: &Path, undo: &mut Undo) -> Result<(), ProbeError> {
+    let Some(parent) = partial.parent().filter(|p| !p.as_os_str().is_empty()) else { return Ok(()) };
+    let missing: Vec<&Path> = parent.ancestors().take_while(|a| !a.as_os_str().is_empty() && !a.exists()).collect();
+    for dir in missing.into_iter().rev() {
+        undo.record(Change::Dir(dir.to_path_buf()))?;
+        std::fs::create_dir(dir).map_err(|e| ProbeError::Host(format!("creating {}: {e}", dir.display())))?;
+    }
+    Ok(())
 }
 
 /// Fails when a scenario sysctl or a write throttle is not what the run set, at the end or at any sample during the
@@ -170,7 +180,7 @@ fn run_inner(
     // dirty limits, so they never enter balance_dirty_pages and leave the new device's dirty ratelimit at the
     // kernel's initial estimate (INIT_BW), where the model starts too.
     let applied = sysctl::apply(sc.sysctls.explicit(), opts.allow_sysctl, undo)?;
-    guard::check()?;
+    guard::point("sysctls")?;
     quiesce(sc, opts)?;
     let Traced {
         t0,
@@ -240,9 +250,8 @@ struct SetUp {
 /// devices' blk-throttle write limits (after the files are written, so set-up is not throttled).
 fn set_up(sc: &Scenario, run: u32, undo: &mut Undo) -> Result<SetUp, ProbeError> {
     let workdir = PathBuf::from(format!("/var/tmp/pcsim-probe-{}-{run}", std::process::id()));
-    std::fs::create_dir_all(&workdir).map_err(|e| ProbeError::Host(format!("creating {}: {e}", workdir.display())))?;
-    let w = workdir.clone();
-    undo.push(format!("remove {}", workdir.display()), move || std::fs::remove_dir_all(&w).map_err(|e| e.to_string()));
+    undo.record(Change::Tree(workdir.clone()))?;
+    std::fs::create_dir(&workdir).map_err(|e| ProbeError::Host(format!("creating {}: {e}", workdir.display())))?;
     let mut scratches = Vec::new();
     for d in 0..sc.devices.len() {
         scratches.push(scratch::build(sc, d, &workdir, undo)?);
@@ -268,8 +277,16 @@ fn set_up(sc: &Scenario, run: u32, undo: &mut Undo) -> Result<SetUp, ProbeError>
 /// none but its own (not when a scenario file starts with dirty pages, which must stay dirty); then waits `--settle`.
 fn quiesce(sc: &Scenario, opts: &ProbeOptions) -> Result<(), ProbeError> {
     if !sc.files.iter().any(|f| matches!(f.state, crate::scenario::InitialState::DirtyRange { .. })) {
-        // SAFETY: sync(2) has no arguments and cannot fail.
-        unsafe { libc::sync() };
+        // On a thread, so an interrupt is seen while the host's dirty data is written.
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            // SAFETY: sync(2) has no arguments and cannot fail.
+            unsafe { libc::sync() };
+            let _ = tx.send(());
+        });
+        while rx.recv_timeout(std::time::Duration::from_millis(5)).is_err() {
+            guard::check()?;
+        }
     }
     for _ in 0..opts.settle_s.saturating_mul(10) {
         guard::check()?;
@@ -329,6 +346,7 @@ fn trace_workload(
     // Warm the memory the workload is about to fill (see warm.rs), last, so the reporter has no time to take it back.
     let reported_before = warm::reported_kib();
     let warm_bytes = warm::amount(sc.devices.iter().map(|d| d.size).sum(), manifest::meminfo_kb("MemAvailable") * 1024);
+    guard::point("warm-up")?;
     let warm_ns = warm::touch_and_free(warm_bytes);
     let blk = match blktrace {
         true => {
@@ -342,7 +360,8 @@ fn trace_workload(
         }
         false => None,
     };
-    let reader = inst.start(raw)?;
+    guard::check()?;
+    let reader = inst.start(raw, &raw_path)?;
     let named: Vec<(String, u32, u32)> = setup.scratches.iter().map(|s| (s.device.clone(), s.major, s.minor)).collect();
     let watch: Vec<(String, u64)> = sc.sysctls.explicit().iter().map(|(k, v)| (k.clone(), *v)).collect();
     let sampler = sampler::Sampler::start(&named, bdi_dir.as_deref(), watch)?;
@@ -388,7 +407,8 @@ fn trace_workload(
 
 /// Writes `text` to `dir/name`.
 fn write_file(dir: &Path, name: &str, text: &str) -> Result<(), ProbeError> {
-    std::fs::write(dir.join(name), text).map_err(|e| ProbeError::Host(format!("writing {name}: {e}")))
+    let p = dir.join(name);
+    std::fs::write(&p, text).map_err(|e| ProbeError::Host(format!("writing {}: {e}", p.display())))
 }
 
 /// The run's outputs besides the trace: residency.txt and extents.txt (per file, at the end), vmstat.txt (the
@@ -419,6 +439,7 @@ fn collect_outputs(
         }
     }
     write_file(dir, "residency.txt", &residency)?;
+    guard::point("collect")?;
     write_file(dir, "extents.txt", &extents)?;
     let mut vm = String::from("# /proc/vmstat after - before the workload\n");
     for (k, v) in collect::vmstat_delta(vm_before, vm_after) {

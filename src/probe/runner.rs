@@ -49,6 +49,9 @@ fn run_task(sc: &Scenario, task: usize, files: &[PathBuf], t0: u64, out: &Path) 
     let mut outcome = TaskOutcome { task: spec.name.clone(), ..Default::default() };
     // cachestat results, in `cachestat.txt`'s format (`probe::collect_cachestat` merges the tasks' files).
     let mut cs_lines = String::new();
+    if task == 0 {
+        guard::point("workload")?;
+    }
     for (seq, op) in sc.ops(task).enumerate() {
         if guard::interrupted() {
             outcome.interrupted = true;

@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use super::change::Change;
 use super::clock::mono_ns;
 use super::guard::Undo;
 use super::host;
@@ -36,7 +37,12 @@ pub fn bdi_debugfs(undo: &mut Undo) -> Option<PathBuf> {
     if !mnt.is_dir() {
         return None;
     }
-    let c = |s: &str| std::ffi::CString::new(s).unwrap();
+    let change = Change::Mount { target: mnt.to_path_buf(), source: "debugfs".into(), fstype: "debugfs".into() };
+    if let Err(e) = undo.record(change) {
+        eprintln!("pcsim: warning: {e}; the series has no per-device columns");
+        return None;
+    }
+    let c = |s: &str| std::ffi::CString::new(s).expect("no NUL");
     // SAFETY: plain mount(2) with valid C strings.
     let rc = unsafe {
         libc::mount(c("debugfs").as_ptr(), c("/sys/kernel/debug").as_ptr(), c("debugfs").as_ptr(), 0, std::ptr::null())
@@ -45,14 +51,6 @@ pub fn bdi_debugfs(undo: &mut Undo) -> Option<PathBuf> {
         eprintln!("pcsim: warning: cannot mount debugfs ({}); the series has no per-device columns", host::errno());
         return None;
     }
-    undo.push("unmount debugfs", || {
-        let p = std::ffi::CString::new("/sys/kernel/debug").unwrap();
-        // SAFETY: umount2 with a valid path.
-        if unsafe { libc::umount2(p.as_ptr(), libc::MNT_DETACH) } != 0 {
-            return Err(host::errno().to_string());
-        }
-        Ok(())
-    });
     bdi.is_dir().then(|| bdi.to_path_buf())
 }
 

@@ -16,7 +16,8 @@ use std::os::unix::fs::{FileExt, MetadataExt, OpenOptionsExt};
 use std::os::unix::io::AsRawFd;
 use std::path::{Path, PathBuf};
 
-use super::guard::Undo;
+use super::change::{self, Change};
+use super::guard::{self, Undo};
 use super::host;
 use super::ProbeError;
 use crate::scenario::{Device, FileSpec, InitialState, Scenario};
@@ -54,31 +55,26 @@ pub fn mount_options(fs: &str) -> &'static str {
     }
 }
 
-const LOOP_CTL_ADD: libc::c_ulong = 0x4C80;
-const LOOP_CTL_REMOVE: libc::c_ulong = 0x4C81;
 /// Where the probe's own loop devices are numbered from (above the ones distributions create at boot, so
 /// `losetup --find` elsewhere on the host does not pick ours first).
 const LOOP_BASE: u32 = 200;
 
-fn loop_control() -> Result<File, ProbeError> {
-    OpenOptions::new().read(true).write(true).open("/dev/loop-control").map_err(|e| {
-        ProbeError::Host(format!("opening /dev/loop-control: {e}; load the loop module (`modprobe loop`)"))
-    })
-}
-
-/// loop_control_ioctl(LOOP_CTL_ADD): creates /dev/loopN for the first N >= LOOP_BASE that does not exist yet and
-/// waits for its device node.
-fn add_loop_device() -> Result<u32, ProbeError> {
-    let ctl = loop_control()?;
+/// loop_control_ioctl(LOOP_CTL_ADD): creates /dev/loopN for the first N >= LOOP_BASE that does not exist yet
+/// (journalled first) and waits for its device node.
+fn add_loop_device(undo: &mut Undo) -> Result<u32, ProbeError> {
+    let ctl = change::loop_control().map_err(ProbeError::Host)?;
     for index in LOOP_BASE..LOOP_BASE + 256 {
         if Path::new(&format!("/sys/block/loop{index}")).exists() {
             continue;
         }
+        undo.record(Change::LoopDevice { index })?;
         // SAFETY: an ioctl with an integer argument on the loop control device.
-        let rc = unsafe { libc::ioctl(ctl.as_raw_fd(), LOOP_CTL_ADD as _, index as libc::c_ulong) };
+        let rc = unsafe { libc::ioctl(ctl.as_raw_fd(), change::LOOP_CTL_ADD as _, index as libc::c_ulong) };
         if rc < 0 {
             let e = std::io::Error::last_os_error();
             if e.raw_os_error() == Some(libc::EEXIST) {
+                // Someone else's, created meanwhile: not ours to remove.
+                undo.abandon_last();
                 continue;
             }
             return Err(ProbeError::Host(format!("creating loop device {index} (LOOP_CTL_ADD): {e}")));
@@ -88,9 +84,9 @@ fn add_loop_device() -> Result<u32, ProbeError> {
             if node.exists() {
                 return Ok(index);
             }
+            guard::check()?;
             std::thread::sleep(std::time::Duration::from_millis(10));
         }
-        let _ = remove_loop_device(index);
         return Err(ProbeError::Host(format!(
             "loop device {index} was created but {} did not appear within 2 s (is devtmpfs mounted on /dev?)",
             node.display()
@@ -100,26 +96,6 @@ fn add_loop_device() -> Result<u32, ProbeError> {
         "no free loop device number in {LOOP_BASE}..{}; remove stale ones with `losetup -D`",
         LOOP_BASE + 256
     )))
-}
-
-/// loop_control_ioctl(LOOP_CTL_REMOVE), retried while the detach of the device is still settling (EBUSY).
-fn remove_loop_device(index: u32) -> Result<(), String> {
-    let ctl = loop_control().map_err(|e| e.to_string())?;
-    let mut last = None;
-    for _ in 0..100 {
-        // SAFETY: as in add_loop_device.
-        let rc = unsafe { libc::ioctl(ctl.as_raw_fd(), LOOP_CTL_REMOVE as _, index as libc::c_ulong) };
-        if rc >= 0 {
-            return Ok(());
-        }
-        let e = std::io::Error::last_os_error();
-        if e.raw_os_error() == Some(libc::ENODEV) || e.raw_os_error() == Some(libc::ENXIO) {
-            return Ok(());
-        }
-        last = Some(e);
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    Err(format!("removing /dev/loop{index} (LOOP_CTL_REMOVE): {}", last.map_or(String::new(), |e| e.to_string())))
 }
 
 fn mount(dev: &Path, mnt: &Path, fs: &str) -> Result<(), ProbeError> {
@@ -135,21 +111,13 @@ fn mount(dev: &Path, mnt: &Path, fs: &str) -> Result<(), ProbeError> {
     Ok(())
 }
 
-fn umount(mnt: &Path) -> Result<(), String> {
+/// The remount's unmount: the filesystem is idle (set-up closed its files).
+fn umount(mnt: &Path) -> Result<(), ProbeError> {
     // SAFETY: valid C string.
     if unsafe { libc::umount2(cstr(mnt).as_ptr(), 0) } == 0 {
         return Ok(());
     }
-    let e = host::errno();
-    if matches!(e.raw_os_error(), Some(libc::EINVAL) | Some(libc::ENOENT)) {
-        // Not mounted (a remount that failed half-way): nothing to undo.
-        return Ok(());
-    }
-    // Busy (a task thread still held a file at an interrupt): detach lazily so the host is left clean.
-    if unsafe { libc::umount2(cstr(mnt).as_ptr(), libc::MNT_DETACH) } == 0 {
-        return Ok(());
-    }
-    Err(format!("{}: {e}", mnt.display()))
+    Err(ProbeError::Host(format!("unmounting {}: {}", mnt.display(), host::errno())))
 }
 
 /// /sys/block/loopN/queue of a loop device.
@@ -173,19 +141,24 @@ pub fn build(sc: &Scenario, dev_index: usize, workdir: &Path, undo: &mut Undo) -
     let (loop_dev, major, minor) = attach_loop(&backing, undo)?;
     let q = queue_dir(&loop_dev);
     let max_hw = set_queue(dev, &q)?;
+    guard::point("mkfs")?;
     let mkfs = make_fs(&mkfs_cmd, &fs, &loop_dev)?;
     let mnt = workdir.join(format!("mnt-{}", dev.name));
+    undo.record(Change::Dir(mnt.clone()))?;
     std::fs::create_dir(&mnt).map_err(|e| ProbeError::Host(format!("creating {}: {e}", mnt.display())))?;
-    let m = mnt.clone();
-    undo.push(format!("remove {}", mnt.display()), move || std::fs::remove_dir(&m).map_err(|e| e.to_string()));
+    undo.record(Change::Mount {
+        target: mnt.clone(),
+        source: loop_dev.to_string_lossy().into_owned(),
+        fstype: fs.clone(),
+    })?;
     mount(&loop_dev, &mnt, &fs)?;
-    let m = mnt.clone();
-    undo.push(format!("unmount {}", mnt.display()), move || umount(&m));
     let mine: Vec<&FileSpec> = sc.files.iter().filter(|f| f.device == dev_index).collect();
+    guard::point("write-files")?;
     write_files(&mnt, &mine)?;
     // Empty this filesystem's cache: unmount and mount again.
-    umount(&mnt).map_err(ProbeError::Host)?;
+    umount(&mnt)?;
     mount(&loop_dev, &mnt, &fs)?;
+    guard::point("cached-ranges")?;
     let mut files = Vec::new();
     for f in &mine {
         let p = mnt.join(&f.name);
@@ -232,11 +205,14 @@ fn backing_file(dev: &Device, workdir: &Path, undo: &mut Undo) -> Result<PathBuf
             free
         )));
     }
-    let f = File::create(&backing).map_err(|e| ProbeError::Host(format!("creating {}: {e}", backing.display())))?;
+    undo.record(Change::File(backing.clone()))?;
+    let f = OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(&backing)
+        .map_err(|e| ProbeError::Host(format!("creating {}: {e}", backing.display())))?;
     f.set_len(dev.size).map_err(|e| ProbeError::Host(format!("sizing {}: {e}", backing.display())))?;
     drop(f);
-    let b = backing.clone();
-    undo.push(format!("remove {}", backing.display()), move || std::fs::remove_file(&b).map_err(|e| e.to_string()));
     Ok(backing)
 }
 
@@ -245,14 +221,10 @@ fn backing_file(dev: &Device, workdir: &Path, undo: &mut Undo) -> Result<PathBuf
 /// inheriting the estimates an earlier run left on a reused /dev/loopN (which made the throttled writers' pauses
 /// depend on history). Returns its node and number.
 fn attach_loop(backing: &Path, undo: &mut Undo) -> Result<(PathBuf, u32, u32), ProbeError> {
-    let index = add_loop_device()?;
-    undo.push(format!("remove loop device {index}"), move || remove_loop_device(index));
+    let index = add_loop_device(undo)?;
     let loop_dev = PathBuf::from(format!("/dev/loop{index}"));
-    host::run("losetup", &["--direct-io=on", &loop_dev.to_string_lossy(), &backing.to_string_lossy()])?;
-    let l = loop_dev.clone();
-    undo.push(format!("detach {}", loop_dev.display()), move || {
-        host::run("losetup", &["-d", &l.to_string_lossy()]).map(|_| ()).map_err(|e| e.to_string())
-    });
+    undo.record(Change::LoopAttach { index, backing: backing.to_path_buf() })?;
+    guard::run_command("losetup", &["--direct-io=on", &loop_dev.to_string_lossy(), &backing.to_string_lossy()])?;
     let meta = std::fs::metadata(&loop_dev).map_err(|e| ProbeError::Host(format!("{}: {e}", loop_dev.display())))?;
     let rdev = meta.rdev();
     Ok((loop_dev, libc::major(rdev), libc::minor(rdev)))
@@ -284,7 +256,7 @@ fn make_fs(mkfs_cmd: &str, fs: &str, loop_dev: &Path) -> Result<String, ProbeErr
         "ext4" => vec!["-q", "-F", "-D", "-E", "lazy_itable_init=0,lazy_journal_init=0", &ld],
         _ => vec!["-q", "-f", &ld],
     };
-    host::run(mkfs_cmd, &mkfs_args)?;
+    guard::run_command(mkfs_cmd, &mkfs_args)?;
     Ok(format!("{mkfs_cmd} {}", mkfs_args.join(" ")))
 }
 
@@ -326,13 +298,14 @@ fn apply_state(p: &Path, f: &FileSpec) -> Result<(), ProbeError> {
     let err = |e: std::io::Error| ProbeError::Host(format!("preparing {}: {e}", p.display()));
     match f.state {
         InitialState::Cold => Ok(()),
-        InitialState::Cached => read_exact_range(p, 0, f.size).map_err(err),
-        InitialState::CachedRange { off, len } => read_exact_range(p, off, len).map_err(err),
+        InitialState::Cached => read_exact_range(p, 0, f.size),
+        InitialState::CachedRange { off, len } => read_exact_range(p, off, len),
         InitialState::DirtyRange { off, len } => {
             let file = OpenOptions::new().write(true).open(p).map_err(err)?;
             let chunk = vec![0xa5u8; 1 << 20];
             let mut o = off;
             while o < off + len {
+                guard::check()?;
                 let n = (off + len - o).min(chunk.len() as u64) as usize;
                 file.write_all_at(&chunk[..n], o).map_err(err)?;
                 o += n as u64;
@@ -343,15 +316,17 @@ fn apply_state(p: &Path, f: &FileSpec) -> Result<(), ProbeError> {
 }
 
 /// Reads [off, off+len) through a FADV_RANDOM descriptor: the kernel then reads exactly the requested pages.
-fn read_exact_range(p: &Path, off: u64, len: u64) -> std::io::Result<()> {
-    let file = OpenOptions::new().read(true).custom_flags(libc::O_NOATIME).open(p)?;
+fn read_exact_range(p: &Path, off: u64, len: u64) -> Result<(), ProbeError> {
+    let err = |e: std::io::Error| ProbeError::Host(format!("preparing {}: {e}", p.display()));
+    let file = OpenOptions::new().read(true).custom_flags(libc::O_NOATIME).open(p).map_err(err)?;
     // SAFETY: valid fd.
     unsafe { libc::posix_fadvise(file.as_raw_fd(), 0, 0, libc::POSIX_FADV_RANDOM) };
     let mut buf = vec![0u8; 1 << 20];
     let mut o = off;
     while o < off + len {
+        guard::check()?;
         let n = (off + len - o).min(buf.len() as u64) as usize;
-        let got = file.read_at(&mut buf[..n], o)?;
+        let got = file.read_at(&mut buf[..n], o).map_err(err)?;
         if got == 0 {
             break;
         }

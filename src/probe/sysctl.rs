@@ -1,27 +1,25 @@
 //! vm sysctls: read the host's values, apply a scenario's (only with --allow-sysctl), restore on every exit path.
 //!
 //! `vm.dirty_bytes` and `vm.dirty_ratio` are twins (writing one zeroes the other), as are the two background knobs;
-//! restoring writes back the twin that was non-zero, which puts both back as they were.
+//! restoring writes back the twin that was non-zero, which puts both back as they were. A knob is restored only
+//! while it still has the probe's value (`change::Change::Sysctls`).
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use super::change::{self, Change, Knob, TWINS};
 use super::guard::Undo;
 use super::host;
 use super::ProbeError;
 
 /// `/proc/sys/...` path of a dotted sysctl name.
 pub fn path(name: &str) -> PathBuf {
-    PathBuf::from("/proc/sys").join(name.replace('.', "/"))
+    change::sysctl_path(name)
 }
 
 /// Reads one sysctl as an integer.
 pub fn read(name: &str) -> Result<u64, ProbeError> {
-    let s = host::read_trim(path(name))?;
-    s.split_ascii_whitespace()
-        .next()
-        .and_then(|v| v.parse().ok())
-        .ok_or_else(|| ProbeError::Host(format!("sysctl {name} = `{s}` is not an integer")))
+    change::sysctl_read(name).map_err(ProbeError::Host)
 }
 
 /// Every readable `vm.*` sysctl, as text (for the manifest and for the restore check).
@@ -37,9 +35,6 @@ pub fn snapshot_vm() -> BTreeMap<String, String> {
     }
     out
 }
-
-const TWINS: &[(&str, &str)] =
-    &[("vm.dirty_ratio", "vm.dirty_bytes"), ("vm.dirty_background_ratio", "vm.dirty_background_bytes")];
 
 /// The scenario's sysctls that differ from the host's, with (host value, wanted value).
 pub fn differences(wanted: &BTreeMap<String, u64>) -> Result<BTreeMap<String, (u64, u64)>, ProbeError> {
@@ -87,8 +82,8 @@ pub fn apply(wanted: &BTreeMap<String, u64>, allow: bool, undo: &mut Undo) -> Re
             }
         }
     }
-    let restore = saved.clone();
-    undo.push("restore vm sysctls", move || restore_all(&restore));
+    let knobs = saved.iter().map(|(n, &old)| Knob { name: n.clone(), old, new: diff.get(n).map(|d| d.1) }).collect();
+    undo.record(Change::Sysctls { knobs })?;
     let mut applied = Vec::new();
     // Write the scenario's values: `*_bytes` after `*_ratio`, so a scenario that sets bytes wins as in the kernel.
     let mut order: Vec<(&String, &(u64, u64))> = diff.iter().collect();
@@ -98,35 +93,4 @@ pub fn apply(wanted: &BTreeMap<String, u64>, allow: bool, undo: &mut Undo) -> Re
         applied.push(format!("{name}={want}"));
     }
     Ok(applied)
-}
-
-/// Writes saved values back; for twins, only the non-zero one (which zeroes its partner, as it was).
-pub fn restore_all(saved: &BTreeMap<String, u64>) -> Result<(), String> {
-    let mut errors = Vec::new();
-    let mut done: Vec<&str> = Vec::new();
-    for (a, b) in TWINS {
-        if let (Some(&va), Some(&vb)) = (saved.get(*a), saved.get(*b)) {
-            let (name, v) = if vb != 0 { (*b, vb) } else { (*a, va) };
-            if let Err(e) = std::fs::write(path(name), v.to_string()) {
-                errors.push(format!("{name}: {e}"));
-            } else if read(a).ok() != Some(va) || read(b).ok() != Some(vb) {
-                errors.push(format!("{a}/{b} read back differently from the saved {va}/{vb}"));
-            }
-            done.push(a);
-            done.push(b);
-        }
-    }
-    for (name, v) in saved {
-        if done.contains(&name.as_str()) {
-            continue;
-        }
-        if let Err(e) = std::fs::write(path(name), v.to_string()) {
-            errors.push(format!("{name}: {e}"));
-        }
-    }
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(errors.join("; "))
-    }
 }

@@ -5,26 +5,20 @@
 //! the root blkcg and the rule throttles them as well as the tasks' own writes (O_DIRECT, fsync): measured on this
 //! host, 256 MiB of buffered `dd` plus `sync -f` under a 50 MiB/s rule took 5.12 s, 50.0 MiB/s (without a rule,
 //! 1 GiB took 1.6 s). blk-throttle delays bios before they become requests, so block_rq_issue shows the limited rate.
-//! The rule is removed (written as `MAJ:MIN 0`) by the undo stack; a rule already present for the device is put
-//! back as it was.
+//! The rule is removed (written as `MAJ:MIN 0`) by the undo stack, while it is still the probe's; a rule already
+//! present for the device is put back as it was.
 
 use std::path::{Path, PathBuf};
 
+use super::change::Change;
 use super::guard::Undo;
 use super::host;
 use super::ProbeError;
 
+pub use super::change::rule_in;
+
 /// The root cgroup v1 blkio throttle file.
 pub const V1_WRITE_BPS: &str = "/sys/fs/cgroup/blkio/blkio.throttle.write_bps_device";
-
-/// The rule in force for `dev` (`MAJ:MIN`) in a throttle file's text, 0 when there is none.
-pub fn rule_in(text: &str, dev: &str) -> u64 {
-    text.lines()
-        .filter_map(|l| l.split_once(' '))
-        .find(|(d, _)| *d == dev)
-        .and_then(|(_, v)| v.trim().parse().ok())
-        .unwrap_or(0)
-}
 
 /// The throttle file, or why there is none.
 pub fn write_bps_file() -> Result<PathBuf, ProbeError> {
@@ -44,34 +38,11 @@ pub fn limit_writes(major: u32, minor: u32, bps: u64, undo: &mut Undo) -> Result
     let file = write_bps_file()?;
     let dev = format!("{major}:{minor}");
     let before = rule_in(&host::read(&file)?, &dev);
-    let f = file.clone();
-    let d = dev.clone();
-    undo.push(format!("remove the blkio write throttle on {dev}"), move || {
-        std::fs::write(&f, format!("{d} {before}")).map_err(|e| e.to_string())?;
-        let now = std::fs::read_to_string(&f).map(|t| rule_in(&t, &d)).map_err(|e| e.to_string())?;
-        if now != before {
-            return Err(format!("{} reads {now} for {d}, expected {before}", f.display()));
-        }
-        Ok(())
-    });
+    undo.record(Change::Throttle { file: file.clone(), dev: dev.clone(), before, bps })?;
     host::write(&file, &format!("{dev} {bps}"))?;
     let now = rule_in(&host::read(&file)?, &dev);
     if now != bps {
         return Err(ProbeError::Host(format!("{} reads {now} for {dev} after writing {bps}", file.display())));
     }
     Ok(now)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn reads_the_rule_of_one_device() {
-        let t = "7:0 52428800\n7:10 1048576\n";
-        assert_eq!(rule_in(t, "7:0"), 52428800);
-        assert_eq!(rule_in(t, "7:10"), 1048576);
-        assert_eq!(rule_in(t, "7:1"), 0);
-        assert_eq!(rule_in("", "7:0"), 0);
-    }
 }

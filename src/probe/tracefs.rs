@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
+use super::change::Change;
 use super::guard::Undo;
 use super::host;
 use super::ProbeError;
@@ -137,7 +138,8 @@ pub fn locate(undo: &mut Undo) -> Result<PathBuf, ProbeError> {
             "tracefs: /sys/kernel/tracing does not exist; the kernel needs CONFIG_TRACING (ftrace)".into(),
         ));
     }
-    let c = |s: &str| std::ffi::CString::new(s).unwrap();
+    undo.record(Change::Mount { target: mnt.to_path_buf(), source: "nodev".into(), fstype: "tracefs".into() })?;
+    let c = |s: &str| std::ffi::CString::new(s).expect("no NUL");
     // SAFETY: plain mount(2) with valid C strings.
     let rc = unsafe {
         libc::mount(c("nodev").as_ptr(), c("/sys/kernel/tracing").as_ptr(), c("tracefs").as_ptr(), 0, std::ptr::null())
@@ -148,14 +150,6 @@ pub fn locate(undo: &mut Undo) -> Result<PathBuf, ProbeError> {
             host::errno()
         )));
     }
-    undo.push("unmount tracefs", || {
-        let p = std::ffi::CString::new("/sys/kernel/tracing").unwrap();
-        // SAFETY: umount2 with a valid path.
-        if unsafe { libc::umount2(p.as_ptr(), libc::MNT_DETACH) } != 0 {
-            return Err(host::errno().to_string());
-        }
-        Ok(())
-    });
     Ok(mnt.to_path_buf())
 }
 
@@ -168,22 +162,9 @@ impl Instance {
     /// Creates `instances/<name>` (removed by the undo stack), tracing off, configured for `devs`.
     pub fn create(tracefs: &Path, name: &str, devs: &[(u32, u32)], undo: &mut Undo) -> Result<Instance, ProbeError> {
         let dir = tracefs.join("instances").join(name);
+        undo.record(Change::TraceInstance { name: name.to_string() })?;
         std::fs::create_dir(&dir)
             .map_err(|e| ProbeError::Host(format!("creating tracefs instance {}: {e}", dir.display())))?;
-        let d = dir.clone();
-        undo.push(format!("remove tracefs instance {}", dir.display()), move || {
-            let _ = std::fs::write(d.join("tracing_on"), "0");
-            let _ = std::fs::write(d.join("events/enable"), "0");
-            // rmdir may briefly fail with EBUSY while a reader is closing.
-            for _ in 0..50 {
-                match std::fs::remove_dir(&d) {
-                    Ok(()) => return Ok(()),
-                    Err(e) if e.raw_os_error() == Some(libc::EBUSY) => std::thread::sleep(Duration::from_millis(20)),
-                    Err(e) => return Err(e.to_string()),
-                }
-            }
-            Err("still busy after 1 s".into())
-        });
         let inst = Instance { dir };
         inst.set("tracing_on", "0")?;
         inst.set("trace_clock", "mono")?;
@@ -209,18 +190,20 @@ impl Instance {
         host::write(self.dir.join(file), value)
     }
 
-    /// Starts recording and a thread draining `trace_pipe` into `out`.
-    pub fn start(&self, out: File) -> Result<Reader, ProbeError> {
+    /// Starts recording and a thread draining `trace_pipe` into `out` (the file at `out_path`).
+    pub fn start(&self, out: File, out_path: &Path) -> Result<Reader, ProbeError> {
+        let pipe_path = self.dir.join("trace_pipe");
         let pipe = std::fs::OpenOptions::new()
             .read(true)
             .custom_flags(libc::O_NONBLOCK)
-            .open(self.dir.join("trace_pipe"))
-            .map_err(|e| ProbeError::Host(format!("opening trace_pipe: {e}")))?;
+            .open(&pipe_path)
+            .map_err(|e| ProbeError::Host(format!("opening {}: {e}", pipe_path.display())))?;
         let stop = Arc::new(AtomicBool::new(false));
         let s = stop.clone();
+        let paths = (pipe_path, out_path.to_path_buf());
         let handle = std::thread::Builder::new()
             .name("pcsim-trace".into())
-            .spawn(move || drain(pipe, out, s))
+            .spawn(move || drain(pipe, out, s, paths))
             .map_err(|e| ProbeError::Host(format!("starting the trace reader: {e}")))?;
         self.set("tracing_on", "1")?;
         Ok(Reader { stop, handle: Some(handle) })
@@ -251,7 +234,7 @@ impl Instance {
 /// The running trace reader.
 pub struct Reader {
     stop: Arc<AtomicBool>,
-    handle: Option<JoinHandle<Result<u64, String>>>,
+    handle: Option<JoinHandle<Result<u64, ProbeError>>>,
 }
 
 impl Reader {
@@ -259,9 +242,7 @@ impl Reader {
     pub fn finish(mut self) -> Result<u64, ProbeError> {
         self.stop.store(true, Ordering::SeqCst);
         let h = self.handle.take().expect("joined once");
-        h.join()
-            .map_err(|_| ProbeError::Host("trace reader panicked".into()))?
-            .map_err(|e| ProbeError::Host(format!("reading trace_pipe: {e}")))
+        h.join().map_err(|_| ProbeError::Host("trace reader panicked".into()))?
     }
 }
 
@@ -274,7 +255,11 @@ impl Drop for Reader {
     }
 }
 
-fn drain(mut pipe: File, out: File, stop: Arc<AtomicBool>) -> Result<u64, String> {
+/// Copies `trace_pipe` to the output file until stopped and drained; an error names the file that failed: the
+/// output (a full disk, say) or the pipe.
+fn drain(mut pipe: File, out: File, stop: Arc<AtomicBool>, paths: (PathBuf, PathBuf)) -> Result<u64, ProbeError> {
+    let (pipe_path, out_path) = paths;
+    let werr = |e: std::io::Error| ProbeError::Host(format!("writing {}: {e}", out_path.display()));
     let mut out = std::io::BufWriter::with_capacity(1 << 20, out);
     let mut buf = vec![0u8; 1 << 16];
     let mut total = 0u64;
@@ -283,13 +268,13 @@ fn drain(mut pipe: File, out: File, stop: Arc<AtomicBool>) -> Result<u64, String
         match pipe.read(&mut buf) {
             Ok(0) => {}
             Ok(n) => {
-                out.write_all(&buf[..n]).map_err(|e| e.to_string())?;
+                out.write_all(&buf[..n]).map_err(werr)?;
                 total += n as u64;
                 idle_after_stop = 0;
                 continue;
             }
             Err(e) if e.kind() == ErrorKind::WouldBlock || e.kind() == ErrorKind::Interrupted => {}
-            Err(e) => return Err(e.to_string()),
+            Err(e) => return Err(ProbeError::Host(format!("reading {}: {e}", pipe_path.display()))),
         }
         if stop.load(Ordering::SeqCst) {
             // Tracing is off: two empty reads in a row mean the buffer is drained.
@@ -300,7 +285,8 @@ fn drain(mut pipe: File, out: File, stop: Arc<AtomicBool>) -> Result<u64, String
         }
         std::thread::sleep(Duration::from_millis(5));
     }
-    out.flush().map_err(|e| e.to_string())?;
+    out.flush().map_err(werr)?;
+    out.into_inner().map_err(|e| werr(e.into_error()))?.sync_all().map_err(werr)?;
     Ok(total)
 }
 

@@ -39,7 +39,8 @@ pub fn amount(device_bytes: u64, mem_available: u64) -> u64 {
     device_bytes.min(mem_available / 2) & !0xfff
 }
 
-/// Maps `bytes` of anonymous memory with every page populated, then unmaps it; returns the time it took (ns).
+/// Maps `bytes` of anonymous memory with every page populated, then unmaps it; returns the time it took (ns). An
+/// interrupt cuts it short (the caller checks for one).
 pub fn touch_and_free(bytes: u64) -> u64 {
     if bytes == 0 {
         return 0;
@@ -64,6 +65,9 @@ pub fn touch_and_free(bytes: u64) -> u64 {
             let base = p as *mut u8;
             let mut off = 0usize;
             while off < bytes as usize {
+                if off % (2 << 20) == 0 && super::guard::interrupted() {
+                    break;
+                }
                 std::ptr::write_volatile(base.add(off), 1);
                 off += 4096;
             }

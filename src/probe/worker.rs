@@ -3,6 +3,7 @@
 //! (`runner::run_all`) and reports one `outcome ...` line per task. An interrupt reaching the probe is forwarded.
 
 use std::io::{BufRead, BufReader, Write};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -43,6 +44,18 @@ pub fn run(
         .arg(procs_file);
     for f in files {
         cmd.arg("--file").arg(f);
+    }
+    // The worker dies with the probe: a probe killed outright must not leave it running in the scratch filesystem.
+    let parent = std::process::id() as i32;
+    // SAFETY: only async-signal-safe calls (prctl, getppid, raise) between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0);
+            if libc::getppid() != parent {
+                libc::raise(libc::SIGKILL);
+            }
+            Ok(())
+        });
     }
     let mut child = Reap(
         cmd.stdin(Stdio::piped())
@@ -93,6 +106,12 @@ pub fn run(
         }
     }
     guard::check()?;
+    if let Some(sig) = std::os::unix::process::ExitStatusExt::signal(&status) {
+        return Err(ProbeError::Host(format!(
+            "the workload process was killed by signal {sig}{}",
+            if sig == libc::SIGKILL { " (SIGKILL: the OOM killer, or someone else)" } else { "" }
+        )));
+    }
     if !status.success() {
         return Err(ProbeError::Host(format!("the workload process failed ({status}); its error is above")));
     }
@@ -126,6 +145,7 @@ pub fn main(
         .strip_prefix("go ")
         .and_then(|t| t.parse().ok())
         .ok_or_else(|| ProbeError::Host(format!("worker: expected `go T0`, got `{}`", line.trim())))?;
+    guard::point("worker")?;
     let (_, outcomes) = runner::run_all(&sc, files, ops_dir, Some(t0))?;
     for o in &outcomes {
         writeln!(out, "{}", runner::format_outcome(o)).map_err(|e| ProbeError::Host(format!("worker stdout: {e}")))?;
