@@ -165,6 +165,18 @@ impl Kernel {
                 let device = self.devices[dev].name.clone();
                 self.emit(EventKind::WritebackPagesWritten { device, pages: w.written });
             }
+            // wb_do_writeback checks the background flush last: after it wb_workfn returns unless works are queued,
+            // and the flusher sleeps until wb_wakeup_delayed's timer or a wb_wakeup (balance_dirty_pages over the
+            // background threshold). Running the background pass again at once would loop at this instant when it
+            // cannot progress (every dirty folio under writeback: WB_SYNC_NONE skips them).
+            if w.for_background && self.wb.wbs[dev].work_list.is_empty() {
+                self.wb.wbs[dev].running = false;
+                if self.wb.wbs[dev].has_dirty_io() && self.wb.interval_cs > 0 {
+                    let at = Nanos(self.now.0 + self.wb.interval_ns());
+                    self.wb.wbs[dev].wake_at(at, false);
+                }
+                return;
+            }
         }
         // Yield: run again at this step's end (a new work, or the next iteration; do_writepages' CPU time included).
         let at = self.now;

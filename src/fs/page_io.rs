@@ -43,6 +43,7 @@ impl Kernel {
             // DIVERGENCE: the whole folio is written; ext4 writes only the pages of its dirty blocks (the same for a
             // folio dirtied whole, as every write here dirties).
             self.folios.get_mut(id).flags = (f.flags & !PG_DIRTY) | PG_WRITEBACK;
+            self.inodes[file as usize].mapping.tag_dirty(f.index(), false);
             if !self.ptes.is_empty() {
                 self.folio_mkclean(file, f.index(), nr);
             }

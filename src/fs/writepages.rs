@@ -13,7 +13,7 @@
 
 use crate::kernel::writeback::{Wbc, WritepagesCont};
 use crate::kernel::{Blocked, Kernel};
-use crate::mm::folio::{FolioId, PG_DIRTY, PG_WRITEBACK};
+use crate::mm::folio::{PG_DIRTY, PG_WRITEBACK};
 use crate::mm::page_writeback::jiffies_at;
 use crate::units::Nanos;
 
@@ -119,15 +119,22 @@ impl Kernel {
     /// sleeps there) and then taken again.
     fn ext4_writepages_walk(&mut self, c: &mut WritepagesCont) -> Result<(), Blocked> {
         let file = c.file;
+        if !c.folios.is_empty() {
+            self.writepages_recheck(c);
+        }
         loop {
             let to = if c.wrapped { c.first - 1 } else { c.last };
-            let ids: Vec<FolioId> = self.inodes[file as usize].mapping.range(c.pos, to.saturating_add(1)).collect();
-            for id in ids {
+            // The walk visits only folios tagged dirty (the kernel's tagged lookup), from c.pos on.
+            let mut from = c.pos;
+            while let Some(index) = self.inodes[file as usize].mapping.next_dirty(from, to.saturating_add(1)) {
+                let id = self.inodes[file as usize]
+                    .mapping
+                    .lookup(&self.folios, index)
+                    .expect("invariant: a dirty tag marks a cached folio");
                 let f = *self.folios.get(id);
                 c.pos = f.index();
-                if !f.test(PG_DIRTY) {
-                    continue;
-                }
+                from = f.next_index();
+                debug_assert!(f.test(PG_DIRTY), "invariant: the dirty tag follows PG_dirty");
                 if f.test(PG_WRITEBACK) {
                     if !c.wbc.sync_all {
                         continue;
@@ -145,6 +152,7 @@ impl Kernel {
                 c.written += f.nr_pages();
                 c.next_index = f.next_index();
                 c.pos = f.next_index();
+                from = c.pos;
                 c.wbc.nr_to_write -= f.nr_pages() as i64;
                 if c.wbc.nr_to_write <= 0 && !c.wbc.sync_all {
                     return Ok(());
@@ -156,6 +164,28 @@ impl Kernel {
             c.wrapped = true;
             c.pos = 0;
         }
+    }
+}
+
+impl Kernel {
+    /// Model: after the walk slept, the folios it had taken are looked at again, as the kernel's walk looks at a
+    /// folio once it holds its lock (mpage_prepare_extent_to_map: gone from the mapping, no longer dirty, or under
+    /// writeback started by another writer meanwhile: not this call's to write). The kernel holds the taken folios
+    /// locked while it sleeps, so the other writer (another fsync, the flusher) would have waited for them instead;
+    /// DIVERGENCE: here it may write them first, and this call leaves them to it.
+    fn writepages_recheck(&mut self, c: &mut WritepagesCont) {
+        let file = c.file;
+        let before = c.written;
+        let (folios, mapping) = (&self.folios, &self.inodes[file as usize].mapping);
+        c.folios.retain(|&id| {
+            let f = folios.get(id);
+            f.file() == file
+                && mapping.lookup(folios, f.index()) == Some(id)
+                && f.test(PG_DIRTY)
+                && !f.test(PG_WRITEBACK)
+        });
+        c.written = c.folios.iter().map(|&id| self.folios.get(id).nr_pages()).sum();
+        c.wbc.nr_to_write += before as i64 - c.written as i64;
     }
 }
 

@@ -206,7 +206,7 @@ impl Kernel {
     }
 
     /// Model: checks the page cache's invariants: every cached folio is on exactly one LRU list, the lists' links and
-    /// counts hold, and the cached pages add up.
+    /// counts hold, the cached pages add up, and the dirty pages agree with the counters and the dirty tags.
     pub fn check_invariants(&self) -> Result<(), String> {
         self.lru.check(&self.folios)?;
         let cached: u64 = self.inodes.iter().map(|i| i.mapping.nrpages).sum();
@@ -217,9 +217,27 @@ impl Kernel {
         if self.vm.nr_added + self.initial_pages - self.vm.nr_deleted != cached {
             return Err("invariant: pages added - deleted != pages cached".into());
         }
+        let mut dirty_total = 0;
+        for ino in &self.inodes {
+            let dirty: u64 = ino
+                .mapping
+                .iter()
+                .map(|id| self.folios.get(id))
+                .filter(|f| f.test(crate::mm::folio::PG_DIRTY))
+                .map(|f| f.nr_pages())
+                .sum();
+            if dirty != ino.nr_dirty {
+                return Err(format!("invariant: {}: {dirty} pages dirty, {} counted", ino.name, ino.nr_dirty));
+            }
+            dirty_total += dirty;
+        }
+        if dirty_total != self.vm.nr_dirty {
+            return Err(format!("invariant: {dirty_total} pages dirty, NR_FILE_DIRTY {}", self.vm.nr_dirty));
+        }
         let mut listed = 0;
         for ino in &self.inodes {
             listed += ino.mapping.check_nodes(&self.folios).map_err(|e| format!("{}: {e}", ino.name))?;
+            ino.mapping.check_dirty_tags(&self.folios).map_err(|e| format!("{}: {e}", ino.name))?;
         }
         if listed != self.ws.shadow_nodes.len() {
             return Err(format!("invariant: {listed} shadow-only nodes, {} listed", self.ws.shadow_nodes.len()));

@@ -24,6 +24,9 @@ pub struct AddressSpace {
     shadows: hashbrown::HashMap<u64, Shadow>,
     /// xarray nodes with any slot in use, by `node_key` (looked up only).
     nodes: hashbrown::HashMap<u64, XaNode>,
+    /// The PAGECACHE_TAG_DIRTY mark: the first page of each dirty folio, so writeback walks the dirty folios
+    /// (find_get_folios_tag) without visiting the clean ones.
+    dirty: std::collections::BTreeSet<u64>,
 }
 
 /// The slot occupancy of one xarray node: which of its 64 slots hold anything (entries, siblings, child nodes:
@@ -55,6 +58,39 @@ fn node_slots(index: u64, order: u8) -> (u64, u64) {
 impl AddressSpace {
     /// The folio covering page `index` (filemap_get_folio / xa_load).
     #[inline]
+    /// xa_set_mark / xa_clear_mark of PAGECACHE_TAG_DIRTY on the folio starting at `index` (folio_mark_dirty,
+    /// folio_clear_dirty_for_io, folio_cancel_dirty).
+    pub fn tag_dirty(&mut self, index: u64, dirty: bool) {
+        if dirty {
+            self.dirty.insert(index);
+        } else {
+            self.dirty.remove(&index);
+        }
+    }
+
+    /// find_get_folios_tag(PAGECACHE_TAG_DIRTY): the first page of the first dirty folio starting in [from, to).
+    pub fn next_dirty(&self, from: u64, to: u64) -> Option<u64> {
+        if from >= to {
+            return None;
+        }
+        self.dirty.range(from..to).next().copied()
+    }
+
+    /// Model: the dirty tag agrees with the folios' PG_dirty (an invariant check).
+    pub fn check_dirty_tags(&self, slab: &FolioSlab) -> Result<(), String> {
+        let flagged: std::collections::BTreeSet<u64> =
+            self.iter().map(|id| slab.get(id)).filter(|f| f.test(super::folio::PG_DIRTY)).map(|f| f.index()).collect();
+        if flagged != self.dirty {
+            return Err(format!(
+                "invariant: {} folios dirty, {} tagged dirty (first difference at {:?})",
+                flagged.len(),
+                self.dirty.len(),
+                flagged.symmetric_difference(&self.dirty).next()
+            ));
+        }
+        Ok(())
+    }
+
     pub fn lookup(&self, _slab: &FolioSlab, index: u64) -> Option<FolioId> {
         self.folios.get(index)
     }
@@ -80,6 +116,9 @@ impl AddressSpace {
         self.large += (f.order >= 6) as u64;
         debug_assert!(self.folios.get(f.index()).is_none(), "invariant: one folio per index");
         self.folios.insert(f.index(), f.order, id);
+        if f.test(super::folio::PG_DIRTY) {
+            self.dirty.insert(f.index());
+        }
         let old = self.take_shadow(f.index(), f.order, file, list);
         let (key, mask) = node_slots(f.index(), f.order);
         self.update_slots(key, mask, true, false, file, list);
@@ -99,6 +138,7 @@ impl AddressSpace {
         let id = self.folios.get(index).filter(|&id| slab.get(id).index() == index)?;
         let order = slab.get(id).order;
         self.folios.remove(index, order);
+        self.dirty.remove(&index);
         self.nrpages -= slab.get(id).nr_pages();
         self.large -= (order >= 6) as u64;
         let (key, mask) = node_slots(index, order);

@@ -242,6 +242,7 @@ impl Kernel {
         }
         f.flags |= PG_DIRTY;
         let (index, nr) = (f.index(), f.nr_pages());
+        self.inodes[file as usize].mapping.tag_dirty(index, true);
         self.vm.nr_dirty += nr;
         self.vm.nr_dirtied += nr;
         let dev = self.inodes[file as usize].device;

@@ -61,7 +61,8 @@ impl Kernel {
         let f = self.folios.get_mut(id);
         if f.test(PG_DIRTY) {
             f.flags &= !PG_DIRTY;
-            let (nr, file) = (f.nr_pages(), f.file() as usize);
+            let (nr, file, index) = (f.nr_pages(), f.file() as usize, f.index());
+            self.inodes[file].mapping.tag_dirty(index, false);
             self.vm.nr_dirty -= nr;
             self.inodes[file].nr_dirty -= nr;
             let dev = self.inodes[file].device;
@@ -513,7 +514,10 @@ mod tests {
         let vma = Vma::new(&mut k, 0, 0, 0, 256);
         k.ptes[vma.pte].map(0);
         let dirty = k.inodes[0].mapping.lookup(&k.folios, 1).unwrap();
+        // Dirty as folio_mark_dirty leaves it (the test's kernel has no bdi to account it to).
         k.folios.get_mut(dirty).flags |= PG_DIRTY;
+        k.inodes[0].mapping.tag_dirty(1, true);
+        (k.vm.nr_dirty, k.inodes[0].nr_dirty) = (1, 1);
         let locked = k.inodes[0].mapping.lookup(&k.folios, 2).unwrap();
         k.folios.set_ready_at(locked, Nanos(50));
         // Pages 0..=5: the order-2 folio at 4 crosses the end.
