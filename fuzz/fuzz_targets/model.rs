@@ -8,22 +8,23 @@ use libfuzzer_sys::fuzz_target;
 const SIZES: [&str; 8] = ["1", "512", "4k", "12k", "64k", "1m", "3m", "16m"];
 
 fn op(b: &[u8], fd: &str) -> String {
-    let s = |i: usize| SIZES[b.get(i).copied().unwrap_or(0) as usize % SIZES.len()];
+    let g = |i: usize| b.get(i).copied().unwrap_or(0);
+    let s = |i: usize| SIZES[g(i) as usize % SIZES.len()];
     match b[0] % 16 {
         0 => format!("Read(fd: \"{fd}\", len: \"{}\")", s(1)),
         1 => format!("Pread(fd: \"{fd}\", off: \"{}\", len: \"{}\")", s(1), s(2)),
         2 => format!("Write(fd: \"{fd}\", len: \"{}\")", s(1)),
         3 => format!("Pwrite(fd: \"{fd}\", off: \"{}\", len: \"{}\")", s(1), s(2)),
         4 => format!("Lseek(fd: \"{fd}\", off: \"{}\", whence: Set)", s(1)),
-        5 => format!("Fadvise(fd: \"{fd}\", advice: {})", ["Sequential", "Random", "WillNeed", "DontNeed"][b[1] as usize % 4]),
+        5 => format!("Fadvise(fd: \"{fd}\", advice: {})", ["Sequential", "Random", "WillNeed", "DontNeed"][g(1) as usize % 4]),
         6 => format!("Fsync(fd: \"{fd}\")"),
         7 => format!("Ftruncate(fd: \"{fd}\", len: \"{}\")", s(1)),
-        8 => format!("Madvise(map: \"m{fd}\", len: \"{}\", advice: {})", s(1), ["Sequential", "Random", "WillNeed"][b[2] as usize % 3]),
-        9 => format!("Touch(map: \"m{fd}\", off: \"{}\", len: \"{}\", write: {})", s(1), s(2), b.get(3).is_some_and(|x| x & 1 == 1)),
-        10 => format!("Sleep(\"{}ms\")", b.get(1).copied().unwrap_or(1)),
+        8 => format!("Madvise(map: \"m{fd}\", len: \"{}\", advice: {})", s(1), ["Sequential", "Random", "WillNeed"][g(2) as usize % 3]),
+        9 => format!("Touch(map: \"m{fd}\", off: \"{}\", len: \"{}\", write: {})", s(1), s(2), g(3) & 1 == 1),
+        10 => format!("Sleep(\"{}ms\")", g(1).max(1)),
         11 => format!("Readahead(fd: \"{fd}\", off: \"{}\", len: \"{}\")", s(1), s(2)),
         12 => "Sync".to_string(),
-        13 => format!("Generate(fd: \"{fd}\", pattern: Random, block: \"4k\", count: {})", b.get(1).copied().unwrap_or(1)),
+        13 => format!("Generate(fd: \"{fd}\", pattern: Random, block: \"4k\", count: {})", g(1).max(1)),
         14 => format!("Cachestat(fd: \"{fd}\", off: 0, len: \"{}\")", s(1)),
         _ => format!("Fdatasync(fd: \"{fd}\")"),
     }
