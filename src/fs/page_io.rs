@@ -8,7 +8,7 @@
 
 use crate::kernel::writeback::SubmitCont;
 use crate::kernel::{Blocked, Kernel};
-use crate::mm::folio::{FolioId, PG_DIRTY, PG_WRITEBACK};
+use crate::mm::folio::{FolioId, PG_DIRTY, PG_READAHEAD, PG_WRITEBACK};
 use crate::mm::page_writeback::{jiffies_at, wb_domain_writeout_add, writeout_period};
 use crate::trace::event::EventKind;
 use crate::units::Nanos;
@@ -328,6 +328,12 @@ impl Kernel {
                 );
                 let nr = f.nr_pages();
                 self.folios.get_mut(id).flags &= !PG_WRITEBACK;
+                if f.test(PG_READAHEAD) {
+                    // folio_end_writeback: PG_reclaim (PG_readahead's bit, set by a deactivation while dirty or
+                    // under writeback) is cleared and the folio rotated to the inactive tail.
+                    self.folios.get_mut(id).flags &= !PG_READAHEAD;
+                    crate::mm::swap::folio_rotate_reclaimable(&mut self.lru, &mut self.folios, id);
+                }
                 self.wb.nr_writeback -= nr;
                 self.wb.nr_written += nr;
                 let w = &mut self.wb.wbs[dev];

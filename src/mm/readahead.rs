@@ -252,15 +252,18 @@ impl Kernel {
         }
         let isize = self.inodes[ractl.file as usize].size;
         let mut limit = isize.saturating_sub(1) >> 12;
-        let mark = index + ra.size - ra.async_size;
-        limit = limit.min(index + ra.size - 1);
+        // pgoff_t arithmetic (unsigned, wrapping) as the kernel's.
+        let mark = (index + ra.size).wrapping_sub(ra.async_size);
+        // An empty window (a folio left with PG_readahead, which is PG_reclaim, by a deactivation of a dirty folio
+        // whose writeback has ended, met by a file's first read: size 0 grows to 0) allocates nothing.
+        limit = limit.min((index + ra.size).wrapping_sub(1));
         let mut new_order = ra.order.min(MAX_PAGECACHE_ORDER).min(ilog2(ra.size));
         if ra.size == 0 {
             new_order = 0;
         }
         ra.order = new_order;
         let mut failed = false;
-        if isize > 0 {
+        if isize > 0 && ra.size > 0 {
             while index <= limit {
                 let mut order = new_order;
                 if index & ((1 << order) - 1) != 0 {

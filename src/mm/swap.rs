@@ -11,7 +11,7 @@
 //! invalidation or a folio split can fail on the batch's reference). Reclaim is vmscan.rs's, shadows and refault
 //! activation workingset.rs's.
 
-use super::folio::{FolioId, FolioSlab, NIL, PG_ACTIVE, PG_REFERENCED};
+use super::folio::{FolioId, FolioSlab, NIL, PG_ACTIVE, PG_DIRTY, PG_REFERENCED};
 
 /// enum lru_list, file half.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -200,6 +200,20 @@ pub fn folio_mark_accessed(lru: &mut Lruvec, slab: &mut FolioSlab, id: FolioId) 
     } else {
         false
     }
+}
+
+/// folio_rotate_reclaimable -> lru_move_tail: a folio whose writeback ended with PG_reclaim set goes to the tail
+/// of the inactive list (PG_active cleared), to be reclaimed first, unless it was redirtied meanwhile.
+/// DIVERGENCE: at once; the kernel queues it in this CPU's lru_move_tail batch. Not counted (no PGROTATED).
+pub fn folio_rotate_reclaimable(lru: &mut Lruvec, slab: &mut FolioSlab, id: FolioId) {
+    let f = *slab.get(id);
+    if f.test(PG_DIRTY) {
+        return;
+    }
+    let list = folio_lru_list(slab, id);
+    lru.del(slab, id, list);
+    slab.get_mut(id).flags &= !PG_ACTIVE;
+    lru.add_tail(slab, id, LruList::InactiveFile);
 }
 
 #[cfg(test)]
