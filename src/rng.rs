@@ -37,7 +37,19 @@ pub fn chacha(key: u64) -> ChaCha8Rng {
 /// A uniform integer in `[0, n)` (Lemire 2019, unbiased). `n` must be non-zero.
 pub fn below(rng: &mut ChaCha8Rng, n: u64) -> u64 {
     debug_assert!(n > 0, "below(0)");
-    let threshold = n.wrapping_neg() % n;
+    below_with(rng, n, below_threshold(n))
+}
+
+/// The rejection threshold [`below`] uses for `n` (a division: callers drawing many numbers below the same `n`
+/// compute it once).
+#[inline]
+pub fn below_threshold(n: u64) -> u64 {
+    n.wrapping_neg() % n
+}
+
+/// [`below`] with its threshold computed beforehand (`below_threshold(n)`): the same numbers.
+#[inline]
+pub fn below_with(rng: &mut ChaCha8Rng, n: u64, threshold: u64) -> u64 {
     loop {
         let m = u128::from(rng.next_u64()) * u128::from(n);
         if (m as u64) >= threshold {

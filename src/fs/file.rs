@@ -68,6 +68,12 @@ impl Files {
         Some(&mut self.files[i])
     }
 
+    /// The file open as `fd`, if any.
+    #[inline]
+    pub fn file_of(&self, fd: Fd) -> Option<u32> {
+        Some(self.files[self.index(fd)?].of.file)
+    }
+
     /// The index of the open file description behind `fd` (a mapping refers to it).
     pub fn index(&self, fd: Fd) -> Option<usize> {
         self.fds.get(fd.0 as usize).copied().flatten()

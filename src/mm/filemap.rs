@@ -467,3 +467,19 @@ impl Kernel {
         0
     }
 }
+
+impl Kernel {
+    /// Model: a hint that page `index` of `file` is about to be looked up: its page-index slot first (`folio`
+    /// false), its folio once the slot is near (`folio` true).
+    #[inline]
+    pub fn prefetch_page(&self, file: u32, index: u64, folio: bool) {
+        let Some(ino) = self.inodes.get(file as usize) else { return };
+        if folio {
+            if let Some(id) = ino.mapping.folios.get(index) {
+                self.folios.prefetch(id);
+            }
+        } else {
+            ino.mapping.folios.prefetch(index);
+        }
+    }
+}

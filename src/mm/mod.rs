@@ -15,6 +15,7 @@ pub mod mmap;
 pub mod page_alloc;
 pub mod page_writeback;
 pub mod pgtable;
+pub mod prefetch;
 pub mod readahead;
 pub mod rmap;
 pub mod swap;

@@ -23,7 +23,7 @@
 //! Lemire's unbiased multiply-and-reject, so they are exact and portable. Zipfian uses f64 `ln`/`exp`, which are
 //! reproducible on one platform's libm (the usual case); bit-identical sequences across libms are not promised.
 
-use crate::rng::{below, chacha, unit_f64};
+use crate::rng::{below, below_threshold, below_with, chacha, unit_f64};
 use crate::trace::op::{Fd, MapId, MsyncMode, Op};
 use rand_chacha::ChaCha8Rng;
 use std::collections::VecDeque;
@@ -188,6 +188,8 @@ pub(crate) struct GenState {
     ops: u64,
     bytes: u64,
     pending: VecDeque<Op>,
+    /// The spec's slot count and `below`'s threshold for it, computed at the first op (two divisions per op saved).
+    slots: Option<(u64, u64)>,
 }
 
 impl GenState {
@@ -199,9 +201,12 @@ impl GenState {
     }
 
     /// The byte offset of the `k`-th op.
-    fn offset(&self, spec: &GenSpec, rng: &mut ChaCha8Rng) -> u64 {
+    fn offset(&mut self, spec: &GenSpec, rng: &mut ChaCha8Rng) -> u64 {
         let k = self.ops;
-        let n = spec.slots();
+        let (n, threshold) = *self.slots.get_or_insert_with(|| {
+            let n = spec.slots();
+            (n, below_threshold(n.max(1)))
+        });
         let slot = match &spec.pattern {
             Pattern::Sequential => k % n,
             Pattern::Reverse => n - 1 - k % n,
@@ -210,7 +215,7 @@ impl GenState {
                 let per = n / streams;
                 (k % streams) * per + (k / streams) % per
             }
-            Pattern::Random => below(rng, n),
+            Pattern::Random => below_with(rng, n, threshold),
             Pattern::Zipfian(z) => ((u128::from(z.sample(rng) - 1) * SCATTER) % u128::from(n)) as u64,
             Pattern::HotCold { hot_slots, hot_share } => {
                 if *hot_slots >= n {
@@ -252,9 +257,16 @@ impl GenState {
                 self.pending.push_back(Op::Lseek { fd, off: spec.off as i64, whence: crate::trace::op::Whence::Set });
             }
         }
-        self.pending.push_back(io);
         self.ops += 1;
         self.bytes += len;
+        // The common case, a lone read or write: handed out without the queue.
+        let lone = self.pending.is_empty()
+            && !(spec.fsync_every > 0 && self.ops % spec.fsync_every == 0)
+            && spec.think_ns == 0;
+        if lone {
+            return Some(io);
+        }
+        self.pending.push_back(io);
         if spec.fsync_every > 0 && self.ops % spec.fsync_every == 0 {
             self.pending.push_back(match spec.target {
                 Target::Fd(fd) => Op::Fsync { fd },

@@ -76,6 +76,11 @@ impl OpStream {
         OpStream { prog, frames, running: None, rngs, fed: None }
     }
 
+    /// Whether the ops come from a shared feed (drawn when asked for, never ahead).
+    pub fn is_fed(&self) -> bool {
+        self.fed.is_some()
+    }
+
     /// A stream whose ops are task `task`'s from `feed`.
     pub fn fed(feed: Arc<Mutex<dyn OpFeed>>, task: usize) -> OpStream {
         let mut s = OpStream::new(Arc::new(Program::default()));

@@ -22,7 +22,19 @@ pub struct Task {
     /// The call in progress while it sleeps: the op, when it started, whether it is a buffered write (its CPU time
     /// is charged inside the call), and the read misses counted before it started.
     call: Option<(Op, Nanos, bool, u64)>,
+    /// The next ops of a generated stream, drawn ahead so the pages they read can be prefetched (`LOOKAHEAD`).
+    ahead: std::collections::VecDeque<Op>,
 }
+
+/// How many ops a task draws ahead of the one it runs: the page-index slot of a read `LOOKAHEAD` ops ahead is
+/// prefetched, and its folio `LOOKAHEAD / 2` ops ahead. Drawing ahead changes nothing but when the generator's own
+/// random streams are consumed (the ops and their order are the same); a fed stream (a replay) is never drawn ahead.
+const LOOKAHEAD: usize = 16;
+
+/// Cached folios from which a task draws ahead (below, the folio slab and the page index fit in the CPU's caches,
+/// and the lookahead's own work costs more than the prefetches save: 20M random 4 KiB hits on a 64 MiB file took
+/// 1.85 s of CPU with it, 1.50 s without; on a 10 GiB file 3.1 s with it, 8.5-9.4 s without).
+const PREFETCH_FOLIOS: u64 = 1 << 19;
 
 impl Task {
     pub fn new(name: &str, ops: OpStream, cpu: CpuStalls) -> Self {
@@ -32,6 +44,36 @@ impl Task {
             cur: Current::new(cpu),
             stats: TaskStats { name: name.to_string(), ..Default::default() },
             call: None,
+            ahead: std::collections::VecDeque::with_capacity(LOOKAHEAD + 1),
+        }
+    }
+
+    /// The next op of the task's stream, drawing ahead and prefetching what the ops ahead will read.
+    #[inline]
+    fn next_op(&mut self, k: &Kernel) -> Option<Op> {
+        // Drawing ahead costs more than it saves while the cached folios fit the CPU's caches.
+        if self.ops.is_fed() || (self.ahead.is_empty() && k.folios.live() < PREFETCH_FOLIOS) {
+            return self.ops.next();
+        }
+        while self.ahead.len() < LOOKAHEAD {
+            let Some(op) = self.ops.next() else { break };
+            self.hint(k, &op, false);
+            self.ahead.push_back(op);
+        }
+        let op = self.ahead.pop_front()?;
+        if let Some(mid) = self.ahead.get(LOOKAHEAD / 2) {
+            self.hint(k, mid, true);
+        }
+        Some(op)
+    }
+
+    /// Prefetches the page a positioned read will look up first (its slot, or with `folio` the folio).
+    #[inline]
+    fn hint(&self, k: &Kernel, op: &Op, folio: bool) {
+        if let Op::Pread { fd, off, .. } = op {
+            if let Some(file) = self.cur.files.file_of(*fd) {
+                k.prefetch_page(file, off >> 12, folio);
+            }
         }
     }
 
@@ -42,7 +84,7 @@ impl Task {
         let (op, start, buffered_write, misses_before) = match self.call.take() {
             Some(call) => call,
             None => {
-                let Some(op) = self.ops.next() else {
+                let Some(op) = self.next_op(k) else {
                     self.stats.end = k.now;
                     return Ok(None);
                 };
