@@ -3,7 +3,13 @@
 
 use clap::Parser;
 
+/// Counts heap bytes for `pcsim bench`'s measuring child only (`count_allocations`); elsewhere it forwards to the
+/// system allocator after one relaxed load.
+#[global_allocator]
+static ALLOC: pcsim::bench::CountingAlloc = pcsim::bench::CountingAlloc;
+
 fn main() {
+    pcsim::bench::count_allocations(false);
     // Die quietly on a closed pipe (`pcsim check ... | head`), like other command-line tools.
     // SAFETY: restoring the default disposition of SIGPIPE before any thread starts.
     unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };

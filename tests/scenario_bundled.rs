@@ -5,9 +5,14 @@ use pcsim::scenario::{InitialState, Scenario};
 use pcsim::trace::op::{Fd, Op};
 use std::path::{Path, PathBuf};
 
+/// The bundled scenarios, without scenarios/scale/ (10^7 to 10^9 ops and up to 1 TiB cached: minutes each, run by
+/// `pcsim bench`; `scale_scenarios_load_and_are_the_bench_cases` checks them).
 fn ron_files(dir: &Path, out: &mut Vec<PathBuf>) {
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
+        if path.is_dir() && path.ends_with("scenarios/scale") {
+            continue;
+        }
         if path.is_dir() {
             ron_files(&path, out);
         } else if path.extension().is_some_and(|e| e == "ron") {
@@ -158,4 +163,54 @@ fn the_documented_example_is_valid() {
     assert!(s.model_refusal.is_none(), "{:?}", s.model_refusal);
     let r = pcsim::sim::simulate(&s, &Default::default()).unwrap_or_else(|e| panic!("{e}"));
     assert_eq!(r.tasks.len(), 2);
+}
+
+/// scenarios/scale/ holds issue 16's scale scenarios, each the text `pcsim bench` runs for its case at full scale
+/// (`bench::cases::scale_scenarios`; `PCSIM_BLESS_SCALE=1` rewrites the files from it). Too big to run here, each
+/// is loaded as `pcsim check` loads it, the model accepts it, and its first ops stream; the op streams are lazy,
+/// so a 10^9-op generator costs no more to start than a small one.
+#[test]
+fn scale_scenarios_load_and_are_the_bench_cases() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/scale");
+    let cases = pcsim::bench::cases::scale_scenarios();
+    if std::env::var_os("PCSIM_BLESS_SCALE").is_some() {
+        for (stem, text) in &cases {
+            std::fs::write(dir.join(format!("{stem}.ron")), text).unwrap();
+        }
+    }
+    let mut on_disk: Vec<String> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path().file_stem().unwrap().to_string_lossy().into_owned())
+        .collect();
+    on_disk.sort();
+    let mut names: Vec<String> = cases.iter().map(|(n, _)| n.to_string()).collect();
+    names.sort();
+    assert_eq!(on_disk, names, "scenarios/scale/ holds exactly the scale cases");
+    for (stem, text) in &cases {
+        let path = dir.join(format!("{stem}.ron"));
+        let file = std::fs::read_to_string(&path).unwrap();
+        assert!(
+            file == *text,
+            "{}: differs from the bench case; PCSIM_BLESS_SCALE=1 cargo test --test scenario_bundled",
+            path.display()
+        );
+        let s = Scenario::load(&path).unwrap_or_else(|e| panic!("{e}"));
+        assert!(s.model_refusal.is_none(), "{stem}: {:?}", s.model_refusal);
+        assert_eq!(s.name, *stem);
+        let first: Vec<Op> = s.ops(0).take(1000).collect();
+        assert_eq!(first.len(), 1000, "{stem}");
+        assert!(offsets(&first).iter().all(|&o| o % 4096 == 0), "{stem}");
+        let cached: u64 = s.files.iter().filter(|f| f.state == InitialState::Cached).map(|f| f.size).sum();
+        let gib = |n: u64| n << 30;
+        match *stem {
+            "rand_10g" | "zipf_10g" => assert_eq!(cached, gib(10)),
+            "rand_100g" | "zipf_100g" => assert_eq!(cached, gib(100)),
+            "miss_10g_mem4g" => assert_eq!((cached, s.files[0].size), (0, gib(10))),
+            "host_1t_64k_files" => assert_eq!((s.files.len(), cached), (65_535, 65_535 * (16 << 20))),
+            "zipf_stream_1e9" => assert_eq!(cached, gib(1)),
+            other => panic!("{other}: give its shape here"),
+        }
+    }
+    let stream = &cases.iter().find(|(n, _)| *n == "zipf_stream_1e9").unwrap().1;
+    assert!(stream.contains("count: 1000000000"), "{stream}");
 }

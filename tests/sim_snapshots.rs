@@ -13,6 +13,9 @@ fn bundled() -> Vec<PathBuf> {
     fn walk(dir: &std::path::Path, out: &mut Vec<PathBuf>) {
         for e in std::fs::read_dir(dir).unwrap().flatten() {
             let p = e.path();
+            if p.is_dir() && p.ends_with("scenarios/scale") {
+                continue; // minutes each: `pcsim bench` runs them, tests/scenario_bundled.rs loads them
+            }
             if p.is_dir() {
                 walk(&p, out);
             } else if p.extension().is_some_and(|x| x == "ron") {

@@ -2,7 +2,9 @@
 
 use std::path::PathBuf;
 
-use clap::Args;
+use clap::{Args, ValueEnum};
+
+use crate::bench::cases::Scale;
 
 /// The comparison's outputs and thresholds, shared by `compare` and `validate` (validate fills in defaults by the
 /// scenario's kind, given in brackets).
@@ -43,6 +45,63 @@ pub struct Checks {
     /// vmstat_series.txt on every side).
     #[arg(long, value_name = "FILE")]
     pub(crate) plot: Option<PathBuf>,
+}
+
+/// `pcsim bench [run]`'s options: the cases, or `--vs-kernel`'s.
+#[derive(Args, Debug)]
+pub struct BenchRunArgs {
+    /// Run only this case (repeatable; default: every case). The cases: hit-64m-seq, hit-64m-rand,
+    /// cold-seq-ra128, cold-seq-ra2048, pressure-memcg64m, writer-throttled, rand-10g, zipf-10g, rand-100g,
+    /// zipf-100g, miss-10g-mem4g, host-1t, zipf-stream-1e7, zipf-stream-1e8, mem-order0, mem-order9, mem-shadow.
+    #[arg(long, value_name = "NAME", conflicts_with = "vs_kernel")]
+    pub(crate) case: Vec<String>,
+    /// The cases' sizes: full (the figures of docs/PERFORMANCE.md: GiB of memory, minutes) or tiny (seconds).
+    #[arg(long, value_enum, default_value_t = ScaleArg::Full, conflicts_with = "vs_kernel")]
+    pub(crate) scale: ScaleArg,
+    /// Runs of each case (one process each); the table shows the median.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..=1000), conflicts_with = "vs_kernel")]
+    pub(crate) repeat: u32,
+    /// Also write every run's figures as JSON to FILE (`-`: stdout).
+    #[arg(long, value_name = "FILE|-")]
+    pub(crate) json: Option<PathBuf>,
+    /// Random 4 KiB preads over a cached file on this host's kernel (no root) and in the model, alternated
+    /// `--rounds` times: ops/s of both and their ratio.
+    #[arg(long)]
+    pub(crate) vs_kernel: bool,
+    /// With --vs-kernel: where to create the file (in a new directory, removed at the end) [default: the current
+    /// directory].
+    #[arg(long, value_name = "DIR", requires = "vs_kernel")]
+    pub(crate) dir: Option<PathBuf>,
+    /// With --vs-kernel: the file's size (e.g. 10g; a multiple of 4k).
+    #[arg(long, value_name = "SIZE", default_value = "10g", value_parser = size, requires = "vs_kernel")]
+    pub(crate) file_size: u64,
+    /// With --vs-kernel: preads per round, on each side.
+    #[arg(long, value_name = "N", default_value_t = 20_000_000, value_parser = clap::value_parser!(u64).range(1..), requires = "vs_kernel")]
+    pub(crate) ops: u64,
+    /// With --vs-kernel: rounds (kernel, then model, each round).
+    #[arg(long, value_name = "N", default_value_t = 3, value_parser = clap::value_parser!(u32).range(1..=100), requires = "vs_kernel")]
+    pub(crate) rounds: u32,
+}
+
+/// `--scale`.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum ScaleArg {
+    Tiny,
+    Full,
+}
+
+impl From<ScaleArg> for Scale {
+    fn from(s: ScaleArg) -> Scale {
+        match s {
+            ScaleArg::Tiny => Scale::Tiny,
+            ScaleArg::Full => Scale::Full,
+        }
+    }
+}
+
+/// A size such as `10g` or `4096` (bytes).
+fn size(s: &str) -> Result<u64, String> {
+    crate::units::parse_size(s).map_err(|e| e.to_string())
 }
 
 fn bounded(s: &str, max: f64) -> Result<f64, String> {

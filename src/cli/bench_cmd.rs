@@ -34,7 +34,7 @@ pub(crate) struct BenchReplay {
 }
 
 /// Peak resident set of this process, KiB (getrusage).
-fn peak_rss_kib() -> u64 {
+pub(crate) fn peak_rss_kib() -> u64 {
     // SAFETY: getrusage fills the struct it is given.
     let mut ru: libc::rusage = unsafe { std::mem::zeroed() };
     unsafe { libc::getrusage(libc::RUSAGE_SELF, &mut ru) };
@@ -42,7 +42,7 @@ fn peak_rss_kib() -> u64 {
 }
 
 #[allow(clippy::disallowed_methods)] // the benchmark's own stopwatch
-fn timed<T>(f: impl FnOnce() -> T) -> (T, Duration) {
+pub(crate) fn timed<T>(f: impl FnOnce() -> T) -> (T, Duration) {
     let start = std::time::Instant::now();
     let v = f();
     (v, start.elapsed())

@@ -8,6 +8,8 @@ use clap::{Parser, Subcommand};
 
 mod args;
 mod bench_cmd;
+mod bench_kernel;
+mod bench_run;
 mod check_cmd;
 mod compare_cmd;
 mod export_out;
@@ -25,7 +27,7 @@ mod run_cmd;
 mod sweep_cmd;
 mod trace_args;
 
-use args::Checks;
+use args::{BenchRunArgs, Checks};
 pub use failure::Failure;
 use outputs::Outputs;
 pub use trace_args::{ThroughArg, TraceOpts};
@@ -211,9 +213,23 @@ pub enum Cmd {
         #[arg(long, default_value_t = 512)]
         file_mib: u64,
     },
-    /// Measure the replay's speed and memory on a synthetic blktrace (docs/PERFORMANCE.md).
-    #[command(subcommand)]
-    Bench(BenchCmd),
+    /// Measure the model (docs/PERFORMANCE.md): `pcsim bench` (or `bench run`) runs the benchmark cases, one
+    /// process each, and prints ops/s, simulated seconds per wall second, peak RSS and bytes per cached page;
+    /// `bench --vs-kernel` runs random 4 KiB preads on this host's kernel and the model side by side; `bench
+    /// replay` measures the replay.
+    Bench(BenchArgs),
+    /// Internal: one case of `pcsim bench`, measured in its own process (prints one JSON line).
+    #[command(name = "__bench-case", hide = true)]
+    BenchCase {
+        case: String,
+        #[arg(long)]
+        scale: String,
+        /// `--vs-kernel`'s model side: the file's size and the preads.
+        #[arg(long, requires = "ops")]
+        file_size: Option<u64>,
+        #[arg(long, requires = "file_size")]
+        ops: Option<u64>,
+    },
     /// Run a scenario over a grid of settings (what-if sweep): one row of metrics per configuration in
     /// DIR/results.csv and results.json, a table on the terminal. Exit 1 when a run failed, 2 on bad input.
     Sweep(sweep_cmd::SweepArgs),
@@ -248,9 +264,21 @@ pub enum Cmd {
     },
 }
 
+/// `pcsim bench`: a subcommand, or `run`'s options (`pcsim bench` alone is `pcsim bench run`).
+#[derive(clap::Args, Debug)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct BenchArgs {
+    #[command(subcommand)]
+    cmd: Option<BenchCmd>,
+    #[command(flatten)]
+    run: BenchRunArgs,
+}
+
 /// `pcsim bench` subcommands.
 #[derive(Subcommand, Debug)]
 pub enum BenchCmd {
+    /// Run the benchmark cases (the default), or the host kernel beside the model (`--vs-kernel`).
+    Run(BenchRunArgs),
     /// Import a synthetic blktrace (`--import-only`) or replay it through the model, and print records/s and the
     /// peak RSS (one measurement per process).
     Replay {
@@ -355,16 +383,24 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         }),
         Cmd::Calibrate { out, name, size_mib, file_mib } => probe_cmd::calibrate(&out, &name, size_mib, file_mib),
         Cmd::Check { scenario, ops } => check_cmd::check(&scenario, ops),
-        Cmd::Bench(BenchCmd::Replay {
-            records,
-            tasks,
-            device_gib,
-            through,
-            import_only,
-            file,
-            memory_gib,
-            flush_every,
-            write_pct,
+        Cmd::Bench(BenchArgs { cmd: None, run }) | Cmd::Bench(BenchArgs { cmd: Some(BenchCmd::Run(run)), .. }) => {
+            bench(&run)
+        }
+        Cmd::BenchCase { case, scale, file_size, ops } => bench_run::bench_case(&case, &scale, file_size.zip(ops)),
+        Cmd::Bench(BenchArgs {
+            cmd:
+                Some(BenchCmd::Replay {
+                    records,
+                    tasks,
+                    device_gib,
+                    through,
+                    import_only,
+                    file,
+                    memory_gib,
+                    flush_every,
+                    write_pct,
+                }),
+            ..
         }) => bench_cmd::bench_replay(&bench_cmd::BenchReplay {
             records,
             tasks,
@@ -380,4 +416,23 @@ pub fn run(cli: Cli) -> Result<(), Failure> {
         Cmd::SweepMerge { shards, out } => merge_cmd::merge(&shards, &out),
         Cmd::Plot { sweep_dir, out, png } => plot_cmd::plot(&sweep_dir, &out, png),
     }
+}
+
+/// `pcsim bench [run]`: the cases, or `--vs-kernel`.
+fn bench(a: &BenchRunArgs) -> Result<(), Failure> {
+    if a.vs_kernel {
+        return bench_kernel::vs_kernel(&bench_kernel::VsKernel {
+            dir: a.dir.as_deref(),
+            file_size: a.file_size,
+            ops: a.ops,
+            rounds: a.rounds,
+            json: a.json.as_deref(),
+        });
+    }
+    bench_run::bench_run(&bench_run::RunArgs {
+        cases: &a.case,
+        scale: a.scale.into(),
+        repeat: a.repeat,
+        json: a.json.as_deref(),
+    })
 }

@@ -28,6 +28,7 @@ pub mod journal;
 mod lock;
 pub mod manifest;
 pub mod normalise;
+pub mod pread_bench;
 pub mod recover;
 mod run;
 pub mod runner;

@@ -7,13 +7,19 @@
 //! off, as a benchmark should.
 //!
 //! Memory is measured with [`CountingAlloc`], a global allocator that counts live and peak bytes; it is installed
-//! by the binaries that measure (`benches/memory.rs`, `tests/bench_tiny.rs`), never by the library itself.
+//! by the binaries that measure (`benches/memory.rs`, `tests/bench_tiny.rs`, and the `pcsim` binary, which counts
+//! only inside `pcsim bench`'s measuring child: [`count_allocations`]), never by the library itself.
+//!
+//! [`cases`] is `pcsim bench`'s list of cases (the scale scenarios of scenarios/scale/ among them).
+
+pub mod cases;
 
 use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
 use crate::mm::address_space::AddressSpace;
 use crate::mm::folio::{Folio, FolioSlab};
+use crate::mm::workingset::{Shadow, ShadowNodes};
 use crate::scenario::Scenario;
 use crate::sim::{simulate, SimOptions, SimResult};
 use crate::trace::event::EventKind;
@@ -45,19 +51,34 @@ pub fn hit_path(ops: u64, file_bytes: u64) -> Scenario {
 /// A cold sequential scan: one task `read()`s a cold file of `ops` x 4 KiB from start to end, 4 KiB per call, on a
 /// device with `read_ahead_kb` (128 is the kernel default; 2048 lets readahead grow to order-9 folios).
 pub fn cold_sequential(ops: u64, read_ahead_kb: u32) -> Scenario {
+    parse(&cold_sequential_text(ops, read_ahead_kb), "bench::cold_sequential")
+}
+
+/// [`cold_sequential`]'s scenario text.
+pub fn cold_sequential_text(ops: u64, read_ahead_kb: u32) -> String {
     sequential_read("bench_cold_seq", ops, read_ahead_kb, "")
 }
 
 /// `ops` 4 KiB `read()`s of a cold file through a 64 MiB memory cgroup: the streaming read under memory pressure
 /// (memcg reclaim evicting as it goes).
 pub fn pressure_stream(ops: u64) -> Scenario {
+    parse(&pressure_stream_text(ops), "bench::pressure_stream")
+}
+
+/// [`pressure_stream`]'s scenario text.
+pub fn pressure_stream_text(ops: u64) -> String {
     sequential_read("bench_pressure_stream", ops, 128, ", memcg_limit: \"64m\"")
 }
 
+/// A bench scenario's text, parsed.
+fn parse(text: &str, name: &str) -> Scenario {
+    Scenario::parse(text, name).unwrap_or_else(|e| panic!("invariant: the {name} scenario is valid: {e}"))
+}
+
 /// The sequential-read scenario both builders share; `machine_extra` is appended to the machine section.
-fn sequential_read(name: &str, ops: u64, read_ahead_kb: u32, machine_extra: &str) -> Scenario {
+fn sequential_read(name: &str, ops: u64, read_ahead_kb: u32, machine_extra: &str) -> String {
     let size = ops * 4096;
-    let text = format!(
+    format!(
         r#"Scenario(
     name: "{name}",
     machine: (memory: "{MEMORY}", cpus: 1{machine_extra}),
@@ -69,16 +90,20 @@ fn sequential_read(name: &str, ops: u64, read_ahead_kb: u32, machine_extra: &str
         Close(fd: "data"),
     ])],
 )"#
-    );
-    Scenario::parse(&text, name).expect("invariant: the sequential-read scenario is valid")
+    )
 }
 
 /// A throttled writer: one task `write()`s `bytes` in 128 KiB calls to an empty file on a device whose writes are
 /// limited to 64 MiB/s (dirty_bytes 64 MiB, dirty_background_bytes 32 MiB), so balance_dirty_pages paces it at the
 /// device's rate: 4 GiB is about 64 s of simulated time (issue 5's goal: a 60 s throttled writer in under 0.6 s).
 pub fn throttled_writer(bytes: u64) -> Scenario {
+    parse(&throttled_writer_text(bytes), "bench::throttled_writer")
+}
+
+/// [`throttled_writer`]'s scenario text.
+pub fn throttled_writer_text(bytes: u64) -> String {
     let size = (bytes + (1 << 30)).div_ceil(1 << 20);
-    let text = format!(
+    format!(
         r#"Scenario(
     name: "bench_throttled_writer",
     machine: (memory: "24g", cpus: 2),
@@ -92,8 +117,7 @@ pub fn throttled_writer(bytes: u64) -> Scenario {
     ])],
 )"#,
         calls = bytes / (128 << 10)
-    );
-    Scenario::parse(&text, "bench::throttled_writer").expect("invariant: the throttled-writer scenario is valid")
+    )
 }
 
 /// A file of `pages` pages cached at the start (order-0 folios, as the model sets up `state: Cached`) and a task
@@ -132,6 +156,15 @@ pub fn folios_added_by_order(sc: &Scenario) -> [u64; 12] {
 static LIVE: AtomicUsize = AtomicUsize::new(0);
 static PEAK: AtomicUsize = AtomicUsize::new(0);
 static CALLS: AtomicUsize = AtomicUsize::new(0);
+/// Whether [`CountingAlloc`] counts (on unless a binary turns it off: [`count_allocations`]).
+static COUNTING: AtomicBool = AtomicBool::new(true);
+
+/// Turns [`CountingAlloc`]'s counting on or off. The `pcsim` binary installs the allocator with counting off, so
+/// its commands pay one relaxed load per allocation, and turns it on in `pcsim bench`'s measuring child. Bytes
+/// allocated while counting was off and freed while it is on are subtracted down to 0 at most.
+pub fn count_allocations(on: bool) {
+    COUNTING.store(on, Ordering::Relaxed);
+}
 
 /// A global allocator over [`System`] that counts live bytes, their peak and allocation calls. Install it in a
 /// measuring binary with `#[global_allocator] static A: pcsim::bench::CountingAlloc = pcsim::bench::CountingAlloc;`.
@@ -139,7 +172,17 @@ static CALLS: AtomicUsize = AtomicUsize::new(0);
 pub struct CountingAlloc;
 
 impl CountingAlloc {
+    fn shrank(by: usize) {
+        if COUNTING.load(Ordering::Relaxed) {
+            let _ = LIVE.fetch_update(Ordering::Relaxed, Ordering::Relaxed, |v| Some(v.saturating_sub(by)));
+        }
+    }
+
     fn grew(by: usize) {
+        if !COUNTING.load(Ordering::Relaxed) {
+            return;
+        }
+        CALLS.fetch_add(1, Ordering::Relaxed);
         let live = LIVE.fetch_add(by, Ordering::Relaxed) + by;
         PEAK.fetch_max(live, Ordering::Relaxed);
     }
@@ -150,7 +193,6 @@ unsafe impl GlobalAlloc for CountingAlloc {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
         let p = unsafe { System.alloc(layout) };
         if !p.is_null() {
-            CALLS.fetch_add(1, Ordering::Relaxed);
             Self::grew(layout.size());
         }
         p
@@ -159,7 +201,6 @@ unsafe impl GlobalAlloc for CountingAlloc {
     unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
         let p = unsafe { System.alloc_zeroed(layout) };
         if !p.is_null() {
-            CALLS.fetch_add(1, Ordering::Relaxed);
             Self::grew(layout.size());
         }
         p
@@ -167,17 +208,19 @@ unsafe impl GlobalAlloc for CountingAlloc {
 
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         unsafe { System.dealloc(ptr, layout) };
-        LIVE.fetch_sub(layout.size(), Ordering::Relaxed);
+        Self::shrank(layout.size());
     }
 
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
         let p = unsafe { System.realloc(ptr, layout, new_size) };
         if !p.is_null() {
-            CALLS.fetch_add(1, Ordering::Relaxed);
             if new_size >= layout.size() {
                 Self::grew(new_size - layout.size());
             } else {
-                LIVE.fetch_sub(layout.size() - new_size, Ordering::Relaxed);
+                Self::shrank(layout.size() - new_size);
+                if COUNTING.load(Ordering::Relaxed) {
+                    CALLS.fetch_add(1, Ordering::Relaxed);
+                }
             }
         }
         p
@@ -236,6 +279,29 @@ pub fn structure_bytes(n: u64, order: u8) -> StructureBytes {
     assert_eq!(space.nrpages, n << order);
     let slab_bytes = slab.bytes();
     StructureBytes { folios: n, order, slab: slab_bytes, map: total.saturating_sub(slab_bytes) }
+}
+
+/// What an address space holding `n` shadow entries of order-0 folios (and no folios) costs, bytes: `n` folios
+/// inserted in index order, then each removed leaving a shadow (reclaim's __remove_mapping), and every byte still
+/// allocated apart from the folio slab counted (the shadows, the index nodes they keep, the shadow-node list). Needs
+/// [`CountingAlloc`] installed (else 0).
+pub fn shadow_bytes(n: u64) -> usize {
+    let before = live_bytes();
+    let mut slab = FolioSlab::default();
+    let mut space = AddressSpace::default();
+    let mut list = ShadowNodes::default();
+    for i in 0..n {
+        let id = slab.alloc(Folio::new(i, 0, 0, 0));
+        space.insert(&slab, id, 0, &mut list);
+    }
+    for i in 0..n {
+        let shadow = Shadow { eviction: i, workingset: false, order: 0 };
+        space.remove(&slab, i, Some(shadow), 0, &mut list);
+    }
+    assert_eq!((space.nrpages, space.nr_shadows() as u64), (0, n), "invariant: every folio left a shadow");
+    let held = live_bytes().saturating_sub(before).saturating_sub(slab.bytes());
+    drop((space, list));
+    held
 }
 
 #[cfg(test)]
