@@ -374,10 +374,12 @@ fn files(doc: &ScenarioDoc, r: Loc, devices: &[Device], origin: &str) -> Result<
         ));
     }
     let mut files: Vec<FileSpec> = Vec::with_capacity(doc.files.len());
+    // The names seen so far (a set: a host's tens of thousands of files are checked in linear time).
+    let mut names: hashbrown::HashSet<&str> = hashbrown::HashSet::with_capacity(doc.files.len());
     for (i, f) in doc.files.iter().enumerate() {
         let l = fl.item(i);
         check_name(origin, "file", &f.name, l.field("name"))?;
-        if files.iter().any(|x| x.name == f.name) {
+        if !names.insert(f.name.as_str()) {
             return Err(err(l.field("name"), format!("duplicate file name `{}`", f.name), None));
         }
         let device = match &f.device {
