@@ -261,6 +261,10 @@ impl AddressSpace {
     /// the shadows when it gets its first shadow, and dropped with its last. A leaf's parent (level-1 node, when
     /// tracked) holds a pointer to the leaf while anything lies in the leaf's range.
     fn update_slots(&mut self, key: u64, mask: u64, occupied: bool, value: bool, file: u32, list: &mut ShadowNodes) {
+        // No tracked node (a mapping that never held a shadow: every cached file's set-up): nothing to update.
+        if !value && self.nodes.is_empty() {
+            return;
+        }
         if !self.nodes.contains_key(&key) {
             if value {
                 let (occupied, values) = self.node_truth(key);
