@@ -70,12 +70,16 @@ impl Kernel {
         }
     }
 
-    /// folio_wait_writeback: the task sleeps until the folio's writeback completes.
-    fn folio_wait_writeback(&mut self, id: FolioId) {
+    /// folio_wait_writeback: the task sleeps until the folio's writeback completes. Returns whether it is still under
+    /// writeback: DIVERGENCE: truncation does not sleep in the middle of its call, so a folio whose writeback
+    /// submitter is itself asleep before submitting (blk-wbt, a tag) cannot be waited for here; the callers leave it
+    /// in the page cache (the kernel's truncation waits and removes it).
+    fn folio_wait_writeback(&mut self, id: FolioId) -> bool {
         let f = *self.folios.get(id);
         if f.test(PG_WRITEBACK) {
             self.filemap_fdatawait_range(f.file(), f.index() * 4096, f.next_index() * 4096 - 1);
         }
+        self.folios.get(id).test(PG_WRITEBACK)
     }
 
     /// truncate_inode_folio: truncate_cleanup_folio (unmap the folio if mapped, folio_cancel_dirty) and
@@ -212,7 +216,10 @@ impl Kernel {
         let size = f.nr_pages() * 4096;
         let offset = start.saturating_sub(pos);
         let length = if pos + size <= end { size - offset } else { end + 1 - pos - offset };
-        self.folio_wait_writeback(id);
+        if self.folio_wait_writeback(id) {
+            // Its writeback is not submitted yet (see folio_wait_writeback): it stays.
+            return false;
+        }
         if length == size {
             self.truncate_inode_folio(id);
             return true;
@@ -285,7 +292,10 @@ impl Kernel {
         if start < end {
             for id in self.folios_overlapping(file, start, end - 1) {
                 self.folio_lock(id);
-                self.folio_wait_writeback(id);
+                if self.folio_wait_writeback(id) {
+                    // Its writeback is not submitted yet: left cached (see folio_wait_writeback).
+                    continue;
+                }
                 self.truncate_inode_folio(id);
             }
             self.clear_shadows_overlapping(file, start, end);
@@ -390,7 +400,11 @@ impl Kernel {
                 did_range_unmap = true;
             }
             self.folio_lock(id);
-            self.folio_wait_writeback(id);
+            if self.folio_wait_writeback(id) {
+                // Its writeback is not submitted yet (see folio_wait_writeback): not invalidated.
+                ret = -(libc::EBUSY as i64);
+                continue;
+            }
             if self.folio_mapped(file, f.index(), f.nr_pages()) {
                 self.unmap_mapping_pages(file, f.index(), f.nr_pages());
             }
