@@ -259,15 +259,13 @@ impl GenState {
         }
         self.ops += 1;
         self.bytes += len;
+        let fsync_due = spec.fsync_every > 0 && self.ops % spec.fsync_every == 0;
         // The common case, a lone read or write: handed out without the queue.
-        let lone = self.pending.is_empty()
-            && !(spec.fsync_every > 0 && self.ops % spec.fsync_every == 0)
-            && spec.think_ns == 0;
-        if lone {
+        if self.pending.is_empty() && !fsync_due && spec.think_ns == 0 {
             return Some(io);
         }
         self.pending.push_back(io);
-        if spec.fsync_every > 0 && self.ops % spec.fsync_every == 0 {
+        if fsync_due {
             self.pending.push_back(match spec.target {
                 Target::Fd(fd) => Op::Fsync { fd },
                 Target::Map(map) => Op::Msync { map, off: 0, len: 0, mode: MsyncMode::Sync },
