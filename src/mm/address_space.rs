@@ -7,6 +7,7 @@
 //! use the xarray cursor emulation in `xa_cursor.rs`.
 
 use super::folio::{FolioId, FolioSlab};
+use super::shadow_map::ShadowMap;
 use super::workingset::{Shadow, ShadowNodes};
 use super::xa_cursor::{Slot, XaCursor};
 use super::xarray::PageIndex;
@@ -21,7 +22,7 @@ pub struct AddressSpace {
     /// without scanning.
     pub(super) large: u64,
     /// Shadow entries of evicted folios, by their first page (looked up only, never iterated into output).
-    shadows: hashbrown::HashMap<u64, Shadow>,
+    shadows: ShadowMap,
     /// xarray nodes with any slot in use, by `node_key` (looked up only).
     nodes: hashbrown::HashMap<u64, XaNode>,
     /// The PAGECACHE_TAG_DIRTY mark: the first page of each dirty folio, so writeback walks the dirty folios
@@ -125,6 +126,22 @@ impl AddressSpace {
         old
     }
 
+    /// Model: no shadow entry and no xarray node with one (`insert_run` can be used).
+    pub fn holds_no_shadows(&self) -> bool {
+        self.shadows.is_empty() && self.nodes.is_empty()
+    }
+
+    /// Model: inserts order-0 folios `first..first + n` at pages `index..index + n` as `n` calls of `insert` would,
+    /// in bulk; `false` (nothing done) unless the mapping has never held a shadow and the folios are clean.
+    pub fn insert_run(&mut self, index: u64, n: u64, first: FolioId) -> bool {
+        if !self.holds_no_shadows() {
+            return false;
+        }
+        self.folios.insert_run(index, n, first);
+        self.nrpages += n;
+        true
+    }
+
     /// page_cache_delete: removes the folio starting at `index`, leaving `shadow` in its slots if given (reclaim's
     /// __remove_mapping), else emptying them.
     pub fn remove(
@@ -179,10 +196,7 @@ impl AddressSpace {
 
     /// The shadow entry covering page `index`, if any.
     pub fn shadow_at(&self, index: u64) -> Option<Shadow> {
-        (0..=11u8).find_map(|o| {
-            let start = index & !((1u64 << o) - 1);
-            self.shadows.get(&start).filter(|s| s.order == o).copied()
-        })
+        self.shadows.covering(index)
     }
 
     /// Removes the shadows a new folio of `order` at `index` overwrites; returns the last one.

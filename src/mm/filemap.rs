@@ -469,6 +469,30 @@ impl Kernel {
 }
 
 impl Kernel {
+    /// Model: the page cache a read of pages [from, to) of `file` through an FADV_RANDOM descriptor leaves
+    /// behind (one order-0 folio per page, referenced, inactive: a scenario's `Cached` start state), added in
+    /// bulk when no freed folio id and no shadow is in the way, else folio by folio (the same folios, ids and LRU
+    /// order either way).
+    pub fn add_cached_range(&mut self, file: u32, from: u64, to: u64) {
+        let n = to.saturating_sub(from);
+        let make = |k: u64| Folio::new(from + k, 0, file, super::folio::PG_REFERENCED);
+        let mapping = &mut self.inodes[file as usize].mapping;
+        if n > 0 && mapping.holds_no_shadows() && self.folios.free_ids() == 0 {
+            let first = self.folios.alloc_run(n, make).expect("no free ids");
+            let done = mapping.insert_run(from, n, first);
+            debug_assert!(done, "invariant: checked above");
+            let list = folio_lru_list(&self.folios, first);
+            self.lru.add_run(&mut self.folios, first, n, n, list);
+        } else {
+            for k in 0..n {
+                let id = self.folios.alloc(make(k));
+                self.inodes[file as usize].mapping.insert(&self.folios, id, file, &mut self.ws.shadow_nodes);
+                folio_add_lru(&mut self.lru, &mut self.folios, id);
+            }
+        }
+        self.initial_pages += n;
+    }
+
     /// Model: a hint that page `index` of `file` is about to be looked up: its page-index slot first (`folio`
     /// false), its folio once the slot is near (`folio` true).
     #[inline]

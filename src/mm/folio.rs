@@ -123,6 +123,30 @@ impl FolioSlab {
         }
     }
 
+    /// Model: room for `n` more folios without growing the table (a set-up that knows its size).
+    pub fn reserve(&mut self, n: u64) {
+        self.folios.reserve_exact(n as usize);
+    }
+
+    /// Freed ids waiting for reuse.
+    pub fn free_ids(&self) -> usize {
+        self.free.len()
+    }
+
+    /// Model: allocates `n` folios made by `make(k)` for k in 0..n, with consecutive ids, as `n` calls of `alloc`
+    /// would on a slab with no free ids (the set-up of a cached file). Returns the first id, or `None` (nothing
+    /// allocated) when freed ids would be reused.
+    pub fn alloc_run(&mut self, n: u64, make: impl Fn(u64) -> Folio) -> Option<FolioId> {
+        if !self.free.is_empty() {
+            return None;
+        }
+        let first = self.folios.len() as u64;
+        self.folios.reserve(n as usize);
+        self.folios.extend((0..n).map(make));
+        self.live += n;
+        Some(FolioId(first as u32))
+    }
+
     pub fn free(&mut self, id: FolioId) {
         self.live -= 1;
         self.io.remove(&id.0);

@@ -18,6 +18,7 @@ pub mod pgtable;
 pub mod prefetch;
 pub mod readahead;
 pub mod rmap;
+pub mod shadow_map;
 pub mod swap;
 pub mod truncate;
 pub mod vmscan;

@@ -57,6 +57,29 @@ impl Lruvec {
         self.nr_folios[l] += 1;
     }
 
+    /// Model: links folios `first..first + n` (of `pages` pages in all, not on any list) onto the head of `list`
+    /// in id order, as `n` calls of `add` would: the last one ends at the head.
+    pub fn add_run(&mut self, slab: &mut FolioSlab, first: FolioId, n: u64, pages: u64, list: LruList) {
+        if n == 0 {
+            return;
+        }
+        let l = list as usize;
+        let (lo, hi) = (first.0, first.0 + (n as u32 - 1));
+        for id in lo..=hi {
+            let f = slab.get_mut(FolioId(id));
+            f.lru_next = if id == lo { self.head[l] } else { id - 1 };
+            f.lru_prev = if id == hi { NIL } else { id + 1 };
+        }
+        if self.head[l] == NIL {
+            self.tail[l] = lo;
+        } else {
+            slab.get_mut(FolioId(self.head[l])).lru_prev = lo;
+        }
+        self.head[l] = hi;
+        self.nr_pages[l] += pages;
+        self.nr_folios[l] += n;
+    }
+
     /// lruvec_add_folio_tail: puts the folio at the tail (the oldest end) of `list`.
     pub fn add_tail(&mut self, slab: &mut FolioSlab, id: FolioId, list: LruList) {
         let l = list as usize;
@@ -220,6 +243,33 @@ pub fn folio_rotate_reclaimable(lru: &mut Lruvec, slab: &mut FolioSlab, id: Foli
 mod tests {
     use super::*;
     use crate::mm::folio::Folio;
+
+    #[test]
+    fn a_run_added_in_bulk_is_linked_as_one_by_one() {
+        let (mut s1, mut s2) = (FolioSlab::default(), FolioSlab::default());
+        let (mut l1, mut l2) = (Lruvec::default(), Lruvec::default());
+        // One folio already on the list, then a run of five.
+        for (s, l) in [(&mut s1, &mut l1), (&mut s2, &mut l2)] {
+            let id = s.alloc(Folio::new(100, 0, 0, 0));
+            l.add(s, id, LruList::InactiveFile);
+        }
+        for k in 0..5 {
+            let id = s1.alloc(Folio::new(k, 0, 1, 0));
+            l1.add(&mut s1, id, LruList::InactiveFile);
+        }
+        let first = s2.alloc_run(5, |k| Folio::new(k, 0, 1, 0)).unwrap();
+        l2.add_run(&mut s2, first, 5, 5, LruList::InactiveFile);
+        assert_eq!(format!("{l1:?}"), format!("{l2:?}"));
+        for id in 0..6 {
+            assert_eq!(s1.get(FolioId(id)), s2.get(FolioId(id)), "folio {id}");
+        }
+        // On an empty list too.
+        let (mut s3, mut l3) = (FolioSlab::default(), Lruvec::default());
+        let first = s3.alloc_run(3, |k| Folio::new(k, 0, 0, 0)).unwrap();
+        l3.add_run(&mut s3, first, 3, 3, LruList::ActiveFile);
+        assert_eq!((l3.head[1], l3.tail[1], l3.nr_pages[1]), (2, 0, 3));
+        assert_eq!((s3.get(FolioId(0)).lru_next, s3.get(FolioId(2)).lru_prev), (NIL, NIL));
+    }
 
     #[test]
     fn two_touches_activate() {

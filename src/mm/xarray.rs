@@ -99,6 +99,46 @@ impl PageIndex {
         self.used[leaf] += nr as u8;
     }
 
+    /// Records `n` order-0 folios at pages `index..index + n` with ids `first..first + n`, as `n` calls of
+    /// `insert` in index order would (the same leaves, in the same order). The range must be free.
+    pub fn insert_run(&mut self, index: u64, n: u64, first: FolioId) {
+        assert!(first.0 as u64 + n <= LARGE as u64, "invariant: folio ids stay below 2^31");
+        if n == 0 {
+            return;
+        }
+        self.grow((index + n - 1) / BLOCK);
+        let (mut i, end, mut id) = (index, index + n, first.0);
+        while i < end {
+            let b = (i / BLOCK) as usize;
+            let upto = ((i / BLOCK + 1) * BLOCK).min(end);
+            if self.blocks[b] == EMPTY {
+                let leaf = match self.free.pop() {
+                    Some(l) => {
+                        self.leaves[l as usize] = [EMPTY; BLOCK as usize];
+                        l
+                    }
+                    None => {
+                        self.leaves.push([EMPTY; BLOCK as usize]);
+                        self.used.push(0);
+                        self.leaves.len() as u32 - 1
+                    }
+                };
+                self.blocks[b] = leaf;
+            }
+            let leaf = self.blocks[b] as usize;
+            debug_assert!(leaf < self.leaves.len(), "invariant: a block with a large folio gets no small one");
+            let slots = &mut self.leaves[leaf][(i % BLOCK) as usize..(i % BLOCK + (upto - i)) as usize];
+            for (k, s) in slots.iter_mut().enumerate() {
+                debug_assert_eq!(*s, EMPTY, "invariant: the range is free");
+                *s = id + k as u32;
+            }
+            self.used[leaf] += (upto - i) as u8;
+            id += (upto - i) as u32;
+            i = upto;
+        }
+        self.folios += n;
+    }
+
     /// Forgets the folio of 2^order pages at `index`.
     pub fn remove(&mut self, index: u64, order: u8) {
         let nr = 1u64 << order;
@@ -183,6 +223,24 @@ impl PageIndex {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_run_inserted_in_bulk_is_stored_as_one_by_one() {
+        // A freed leaf to reuse, a partly used block, and a run across three blocks.
+        let (mut a, mut b) = (PageIndex::default(), PageIndex::default());
+        for x in [&mut a, &mut b] {
+            x.insert(1000, 0, FolioId(0));
+            x.remove(1000, 0);
+            x.insert(60, 1, FolioId(1));
+        }
+        for k in 0..150u32 {
+            a.insert(62 + k as u64, 0, FolioId(2 + k));
+        }
+        b.insert_run(62, 150, FolioId(2));
+        assert_eq!(format!("{a:?}"), format!("{b:?}"));
+        assert_eq!(b.get(211), Some(FolioId(151)));
+        assert_eq!(b.len(), 151);
+    }
 
     #[test]
     fn small_and_large_folios() {

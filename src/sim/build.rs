@@ -6,9 +6,7 @@ use std::collections::BTreeMap;
 use crate::block::{BlockDevice, Extent, ExtentMap, SECTOR};
 use crate::kernel::backing_dev::{Writeback, WritebackSysctls};
 use crate::kernel::{Inode, Kernel};
-use crate::mm::folio::{Folio, PG_REFERENCED};
 use crate::mm::page_writeback::VmDirtySysctls;
-use crate::mm::swap::folio_add_lru;
 use crate::scenario::{InitialState, Scenario};
 
 use super::result::SimError;
@@ -133,23 +131,21 @@ fn check(sc: &Scenario, opts: &SimOptions) -> Result<(), SimError> {
 /// The initial state: cached ranges as order-0 folios (the probe reads them through a FADV_RANDOM descriptor, which
 /// adds order-0 folios), uptodate from the start, referenced once, on the inactive list.
 fn initial_page_cache(sc: &Scenario, k: &mut Kernel) -> Result<(), SimError> {
-    for (i, f) in sc.files.iter().enumerate() {
+    let mut ranges = Vec::with_capacity(sc.files.len());
+    for f in &sc.files {
         let range = match f.state {
             InitialState::Cold => None,
             InitialState::Cached => Some((0, f.size)),
             InitialState::CachedRange { off, len } => Some((off, len)),
             InitialState::DirtyRange { .. } => return Err(SimError::DirtyInitialState { file: f.name.clone() }),
         };
-        if let Some((off, len)) = range {
-            let end = (off + len).min(f.size).div_ceil(4096);
-            for index in off >> 12..end {
-                // Read once through the probe's FADV_RANDOM descriptor: referenced, inactive.
-                let folio = Folio::new(index, 0, i as u32, PG_REFERENCED);
-                let id = k.folios.alloc(folio);
-                k.inodes[i].mapping.insert(&k.folios, id, i as u32, &mut k.ws.shadow_nodes);
-                folio_add_lru(&mut k.lru, &mut k.folios, id);
-                k.initial_pages += 1;
-            }
+        ranges.push(range.map(|(off, len)| (off >> 12, (off + len).min(f.size).div_ceil(4096))));
+    }
+    k.folios.reserve(ranges.iter().flatten().map(|(from, to)| to.saturating_sub(*from)).sum());
+    for (i, range) in ranges.into_iter().enumerate() {
+        if let Some((from, to)) = range {
+            // Read once through the probe's FADV_RANDOM descriptor: referenced, inactive.
+            k.add_cached_range(i as u32, from, to);
         }
     }
     Ok(())
