@@ -2,31 +2,32 @@
 //! whose range covers it): the accessed bits (`folio_referenced`), unmapping (`try_to_unmap`), write protection at
 //! writeback (`folio_mkclean`).
 //!
-//! Simplifications, each marked DIVERGENCE at its line: `folio_referenced` counts young PTEs page by page and
-//! honours every mapping (no `vma_has_recency` skip of VM_SEQ_READ / VM_RAND_READ mappings, no VM_LOCKED).
+//! Simplifications, each marked DIVERGENCE at its line: `folio_referenced` honours every mapping (no
+//! `vma_has_recency` skip of VM_SEQ_READ / VM_RAND_READ mappings, no VM_LOCKED).
 
 use crate::kernel::Kernel;
 use crate::mm::pgtable::covered;
 
 impl Kernel {
-    /// folio_referenced (mm/rmap.c): walks every mapping of the folio's file; returns whether any page is mapped and
-    /// how many of its PTEs were young (clearing them).
+    /// folio_referenced (mm/rmap.c): walks every mapping of the folio's file, clearing the young bits of the folio's
+    /// PTEs; returns whether any page is mapped and in how many mappings any PTE of the folio was young
+    /// (folio_referenced_one adds one to `pra->referenced` per VMA, however many of its PTEs were young).
     pub fn folio_referenced(&mut self, file: u32, index: u64, nr: u64) -> (bool, u64) {
-        let (mut mapped, mut young) = (false, 0);
+        let (mut mapped, mut referenced) = (false, 0);
         // DIVERGENCE: every live mapping counts; the kernel's invalid_folio_referenced_vma skips mappings without
         // recency (MADV_SEQUENTIAL, MADV_RANDOM, FADV_NOREUSE files), leaving their young bits set. No VM_LOCKED
         // (mlock) handling either: the model has no mlock.
         for p in self.ptes.iter_mut().filter(|p| p.live && p.file == file) {
-            // DIVERGENCE: one per young PTE; the kernel's folio_referenced_one adds one per mapping that had any
-            // young PTE of the folio (referenced_ptes counts mappings).
+            let mut young = false;
             for page in covered(p, index, nr) {
                 if let Some(y) = p.test_clear_young(page - p.pgoff) {
                     mapped = true;
-                    young += y as u64;
+                    young |= y;
                 }
             }
+            referenced += young as u64;
         }
-        (mapped, young)
+        (mapped, referenced)
     }
     /// folio_mapped: whether any page of the folio has a PTE.
     pub fn folio_mapped(&self, file: u32, index: u64, nr: u64) -> bool {

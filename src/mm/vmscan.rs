@@ -241,9 +241,9 @@ impl Kernel {
             }
             sc.nr_scanned += f.nr_pages();
             // folio_check_references: young PTEs of a mapped folio spare it (activated when referenced before or
-            // young in more than one PTE, else marked and kept); PG_referenced alone never saves a clean folio.
-            // DIVERGENCE: `young` counts young PTEs page by page (rmap.rs), where the kernel's referenced_ptes counts
-            // mappings: a large folio touched twice through one mapping is activated here, kept there.
+            // young in more than one mapping, else marked and kept); PG_referenced alone never saves a clean folio.
+            // `young` counts mappings (referenced_ptes), not PTEs: a large folio touched page by page through one
+            // mapping is kept once, not activated.
             let (mapped, young) = self.folio_referenced(f.file(), f.index(), f.nr_pages());
             let referenced_folio = f.test(PG_REFERENCED);
             self.folios.get_mut(id).flags &= !PG_REFERENCED;
