@@ -2,9 +2,10 @@
 //! charge and reclaim code is mm/memcontrol.rs.
 
 /// The workload cgroup's charges other than file pages on this host: 64 MiB held 16192 file pages
-/// (traces/pressure/seq_loop_scan, all 3 runs), i.e. 192 pages of other memory.
-// DIVERGENCE: a constant measured on this host; the kernel charges the worker's stack, page tables, buffers and slab
-// as they are allocated and freed.
+/// (traces/pressure/seq_loop_scan, all 3 runs), i.e. 192 pages of other memory (a scenario's
+/// `machine.memcg_used` replaces it).
+// DIVERGENCE: a constant (measured on this host, or the scenario's); the kernel charges the worker's stack, page
+// tables, buffers, slab and anon memory as they are allocated and freed.
 pub const MEMCG_OTHER_PAGES: u64 = 192;
 
 /// The workload's memory cgroup: limit, usage (page_counter) and the per-CPU charge stock, in pages.
@@ -19,7 +20,8 @@ pub struct Memcg {
 }
 
 impl Memcg {
-    pub fn new(limit_bytes: u64) -> Self {
-        Memcg { limit: limit_bytes / 4096, usage: MEMCG_OTHER_PAGES, ..Default::default() }
+    /// A cgroup of `limit_bytes` holding `other_pages` besides the page cache.
+    pub fn new(limit_bytes: u64, other_pages: u64) -> Self {
+        Memcg { limit: limit_bytes / 4096, usage: other_pages, ..Default::default() }
     }
 }

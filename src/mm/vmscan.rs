@@ -72,12 +72,9 @@ impl Kernel {
     pub fn flush_stats(&mut self) {
         let now = self.now.0;
         if now >= self.ws.next_flush_ns {
-            let record = self.ws.next_flush_ns != 0 || self.memcg.is_none();
             let active = self.lru.nr_pages[1];
-            self.ws.flush_stats(now, active, record);
-            if record {
-                self.lru_stats.flushed = [self.lru.nr_pages[0], active, self.ws.workingset_activate_file];
-            }
+            self.ws.flush_stats(now, active);
+            self.lru_stats.flushed = [self.lru.nr_pages[0], active, self.ws.workingset_activate_file];
         }
     }
 }

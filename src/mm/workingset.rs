@@ -116,6 +116,8 @@ pub struct Workingset {
     /// NR_ACTIVE_FILE as of the last stats flush, and when the next flush is due.
     pub flushed_active: u64,
     pub next_flush_ns: u64,
+    /// When the periodic flushes come: at this time after the start, then every FLUSH_TIME.
+    pub flush_phase_ns: u64,
     /// Nodes holding only shadows, for the shrinker.
     pub shadow_nodes: ShadowNodes,
 }
@@ -133,14 +135,19 @@ impl Workingset {
         self.nonresident_age += nr;
     }
 
-    /// The periodic memcg stats flush: records NR_ACTIVE_FILE when a flush is due at `now_ns` (unless `record` is
-    /// false: a new cgroup's first flush is not due before FLUSH_TIME).
-    pub fn flush_stats(&mut self, now_ns: u64, active: u64, record: bool) {
+    /// Model: the periodic flushes come at `phase_ns` after the start, then every FLUSH_TIME; the first is the
+    /// first that records (a new cgroup's statistics read 0 until then).
+    pub fn set_flush_phase(&mut self, phase_ns: u64) {
+        self.flush_phase_ns = phase_ns.min(FLUSH_TIME_NS);
+        self.next_flush_ns = self.flush_phase_ns;
+    }
+
+    /// The periodic memcg stats flush: records NR_ACTIVE_FILE when a flush is due at `now_ns`.
+    pub fn flush_stats(&mut self, now_ns: u64, active: u64) {
         if now_ns >= self.next_flush_ns {
-            if record {
-                self.flushed_active = active;
-            }
-            self.next_flush_ns = (now_ns / FLUSH_TIME_NS + 1) * FLUSH_TIME_NS;
+            self.flushed_active = active;
+            let p = self.flush_phase_ns;
+            self.next_flush_ns = if now_ns < p { p } else { p + ((now_ns - p) / FLUSH_TIME_NS + 1) * FLUSH_TIME_NS };
         }
     }
 
@@ -173,15 +180,34 @@ mod tests {
     #[test]
     fn refaults_activate_within_the_active_size_after_a_flush() {
         let mut w = Workingset::default();
-        w.flush_stats(0, 100, false);
+        w.set_flush_phase(FLUSH_TIME_NS);
+        w.flush_stats(0, 100);
         let s = w.eviction(1, false);
         w.nonresident_age += 50;
         assert_eq!(w.refault(s, 1), (false, false), "before the first flush the cgroup reads 0 active pages");
-        w.flush_stats(FLUSH_TIME_NS, 100, true);
+        w.flush_stats(FLUSH_TIME_NS, 100);
         let s = w.eviction(1, true);
         w.nonresident_age += 50;
         assert_eq!(w.refault(s, 1), (true, true));
         assert_eq!((w.workingset_refault_file, w.workingset_activate_file, w.workingset_restore_file), (2, 1, 1));
+    }
+
+    #[test]
+    fn flushes_follow_the_phase_then_every_period() {
+        let mut w = Workingset::default();
+        w.set_flush_phase(300_000_000);
+        w.flush_stats(299_999_999, 7);
+        assert_eq!((w.flushed_active, w.next_flush_ns), (0, 300_000_000));
+        w.flush_stats(300_000_000, 7);
+        assert_eq!((w.flushed_active, w.next_flush_ns), (7, 2_300_000_000));
+        // A call long after: the last flush before it recorded (the current figures stand for it), the next is on
+        // the same grid.
+        w.flush_stats(5_000_000_000, 9);
+        assert_eq!((w.flushed_active, w.next_flush_ns), (9, 6_300_000_000));
+        // The root (no phase set): flushed before the run, then every 2 s.
+        let mut r = Workingset::default();
+        r.flush_stats(0, 5);
+        assert_eq!((r.flushed_active, r.next_flush_ns), (5, FLUSH_TIME_NS));
     }
 
     #[test]

@@ -114,6 +114,12 @@ pub fn scenario_text(
             if let Some(l) = mm.memcg_limit {
                 let _ = write!(out, ", memcg_limit: {l}");
             }
+            if let Some(u) = mm.memcg_used {
+                let _ = write!(out, ", memcg_used: {u}");
+            }
+            if let Some(t) = mm.memcg_flush {
+                let _ = write!(out, ", memcg_flush: \"{}\"", crate::units::Nanos(t));
+            }
             out.push_str("),\n");
         }
         None => out.push_str("    machine: (memory: \"4g\"),\n"),

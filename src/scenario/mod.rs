@@ -71,6 +71,12 @@ pub struct Machine {
     pub cpus: u32,
     /// A memory cgroup limit (memory.max) on the tasks, in bytes.
     pub memcg_limit: Option<u64>,
+    /// With a memory cgroup: what it holds besides the page cache of the scenario's files (anon memory, kernel
+    /// memory, other files), in bytes, held constant; `None`: the probe's worker (192 pages on this host).
+    pub memcg_used: Option<u64>,
+    /// With a memory cgroup: when the first periodic memcg stats flush (flush_memcg_stats_dwork, every 2 s) comes
+    /// after the start, in 0..=2 s; `None`: 2 s (a new cgroup's statistics read 0 until then).
+    pub memcg_flush: Option<u64>,
     /// Memory in use outside the page cache (processes, slab, page tables), in bytes: the model holds it constant.
     pub used: u64,
 }

@@ -73,6 +73,10 @@ pub(crate) struct MachineDoc {
     #[serde(default)]
     pub memcg_limit: Option<Size>,
     #[serde(default)]
+    pub memcg_used: Option<Size>,
+    #[serde(default)]
+    pub memcg_flush: Option<Nanos>,
+    #[serde(default)]
     pub used: Option<Size>,
 }
 

@@ -209,6 +209,39 @@ fn machine(doc: &ScenarioDoc, r: Loc, origin: &str) -> Result<Machine, ScenarioE
             ));
         }
     }
+    let memcg_used = doc.machine.memcg_used.map(|s| s.0);
+    let memcg_flush = doc.machine.memcg_flush.map(|t| t.0);
+    for (field, given) in [("memcg_used", memcg_used.is_some()), ("memcg_flush", memcg_flush.is_some())] {
+        if given && memcg_limit.is_none() {
+            return Err(err(
+                m.field(field),
+                format!("{field} is given without a memory cgroup"),
+                Some("give machine.memcg_limit too, or drop it".into()),
+            ));
+        }
+    }
+    if let (Some(u), Some(limit)) = (memcg_used, memcg_limit) {
+        if u > limit.saturating_sub(4 * MIB) {
+            return Err(err(
+                m.field("memcg_used"),
+                format!(
+                    "memcg_used {} leaves less than 4m of memcg_limit {} for the page cache",
+                    fmt_size(u),
+                    fmt_size(limit)
+                ),
+                Some("memcg_used is what the cgroup holds besides the files' pages (anon, kernel memory)".into()),
+            ));
+        }
+    }
+    if let Some(t) = memcg_flush {
+        if t > 2_000_000_000 {
+            return Err(err(
+                m.field("memcg_flush"),
+                format!("memcg_flush {} is past the 2 s period of the memcg stats flush", Nanos(t)),
+                Some("give when the first periodic flush comes after the start, 0ms..=2s".into()),
+            ));
+        }
+    }
     let used = doc.machine.used.map_or(0, |s| s.0);
     let managed = crate::mm::page_alloc::managed_pages(memory) << 12;
     if used > managed.saturating_sub(8 * MIB) {
@@ -222,7 +255,7 @@ fn machine(doc: &ScenarioDoc, r: Loc, origin: &str) -> Result<Machine, ScenarioE
             Some("used is the memory held outside the page cache; the model keeps it constant".into()),
         ));
     }
-    Ok(Machine { memory, cpus, memcg_limit, used })
+    Ok(Machine { memory, cpus, memcg_limit, memcg_used, memcg_flush, used })
 }
 
 /// The device sections, checked (sizes settled later by `size_devices`).

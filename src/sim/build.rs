@@ -64,7 +64,12 @@ pub(crate) fn build(sc: &Scenario, opts: &SimOptions) -> Result<Built, SimError>
     let io_pages: Vec<u64> = sc.devices.iter().map(|d| d.max_sectors_kb as u64 / 4).collect();
     let mut k = Kernel::new(inodes, devices, io_pages, opts.events);
     k.ra_pages = sc.devices.iter().map(|d| d.read_ahead_kb as u64 / 4).collect();
-    k.memcg = sc.machine.memcg_limit.map(crate::kernel::memcontrol::Memcg::new);
+    if let Some(limit) = sc.machine.memcg_limit {
+        let other = sc.machine.memcg_used.map_or(crate::kernel::memcontrol::MEMCG_OTHER_PAGES, |b| b.div_ceil(4096));
+        k.memcg = Some(crate::kernel::memcontrol::Memcg::new(limit, other));
+        // A new cgroup's statistics read 0 until the first periodic flush after the start.
+        k.ws.set_flush_phase(sc.machine.memcg_flush.unwrap_or(crate::mm::workingset::FLUSH_TIME_NS));
+    }
     k.zone = crate::kernel::mmzone::Zone::new(
         sc.machine.memory,
         sc.machine.used,
