@@ -26,6 +26,30 @@ impl Memcg {
     pub fn procs_file(&self) -> PathBuf {
         self.dir.join("cgroup.procs")
     }
+
+    /// What the cgroup is charged now (memory.usage_in_bytes, v1; memory.current, v2), in bytes.
+    pub fn usage(&self) -> Option<u64> {
+        let f = if self.version == 1 { "memory.usage_in_bytes" } else { "memory.current" };
+        std::fs::read_to_string(self.dir.join(f)).ok()?.trim().parse().ok()
+    }
+
+    /// The cgroup's own memory.stat counters (v1: without the hierarchical `total_` ones), by name.
+    pub fn stat(&self) -> std::collections::BTreeMap<String, u64> {
+        let text = std::fs::read_to_string(self.dir.join("memory.stat")).unwrap_or_default();
+        text.lines()
+            .filter_map(|l| l.split_once(' '))
+            .filter(|(k, _)| !k.starts_with("total_"))
+            .filter_map(|(k, v)| Some((k.to_string(), v.trim().parse().ok()?)))
+            .collect()
+    }
+}
+
+/// The cgroup's charges when the workload starts: its usage and memory.stat (the worker's own memory, before any
+/// page of the scenario's files), recorded in the manifest.
+#[derive(Clone, Debug, Default)]
+pub struct StartCharge {
+    pub usage: Option<u64>,
+    pub stat: std::collections::BTreeMap<String, u64>,
 }
 
 fn v2_root() -> Option<PathBuf> {

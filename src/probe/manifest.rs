@@ -83,6 +83,11 @@ pub struct FileRecord {
 pub struct MemcgRecord {
     pub version: u8,
     pub limit: u64,
+    /// The cgroup's charge in bytes when the workload started (the worker joined, no file page read yet): what a
+    /// scenario's `machine.memcg_used` stands for.
+    pub start_usage: Option<u64>,
+    /// Its memory.stat then (the cgroup's own counters).
+    pub start_stat: BTreeMap<String, u64>,
 }
 
 #[derive(Serialize)]
@@ -123,7 +128,7 @@ pub struct Inputs<'a> {
     pub sync_after_ns: u64,
     pub sysctls_in_force: BTreeMap<String, String>,
     pub sysctls_applied: Vec<String>,
-    pub memcg: Option<&'a Memcg>,
+    pub memcg: Option<&'a (Memcg, super::cgroup::StartCharge)>,
     pub reclaimers: Vec<Reclaimer>,
     pub lost_events: u64,
     pub stats: &'a NormaliseStats,
@@ -204,7 +209,12 @@ impl Manifest {
             files,
             sysctls_applied: i.sysctls_applied,
             sysctls_in_force: i.sysctls_in_force,
-            memcg: i.memcg.map(|m| MemcgRecord { version: m.version, limit: m.limit }),
+            memcg: i.memcg.map(|(m, s)| MemcgRecord {
+                version: m.version,
+                limit: m.limit,
+                start_usage: s.usage,
+                start_stat: s.stat.clone(),
+            }),
             reclaimers: i.reclaimers,
             warmup: i.warmup,
             settle_s: i.settle_s,

@@ -303,7 +303,7 @@ struct Traced {
     lost: u64,
     series: crate::trace::series::Series,
     bdi_stats: bool,
-    memcg: Option<cgroup::Memcg>,
+    memcg: Option<(cgroup::Memcg, cgroup::StartCharge)>,
     sysctls_in_force: std::collections::BTreeMap<String, String>,
     reclaimers: Vec<collect::Reclaimer>,
     vm_before: Vec<(String, i64)>,
@@ -366,8 +366,9 @@ fn trace_workload(
     let watch: Vec<(String, u64)> = sc.sysctls.explicit().iter().map(|(k, v)| (k.clone(), *v)).collect();
     let sampler = sampler::Sampler::start(&named, bdi_dir.as_deref(), watch)?;
     eprintln!("pcsim: running workload ({} tasks)", sc.tasks.len());
+    let mut memcg_start = cgroup::StartCharge::default();
     let run_result = match &memcg {
-        Some(m) => worker::run(sc, &setup.paths, &ops_dir, &m.procs_file()),
+        Some(m) => worker::run(sc, &setup.paths, &ops_dir, m, &mut memcg_start),
         None => runner::run_all(sc, &setup.paths, &ops_dir, None),
     };
     let end = super::clock::mono_ns();
@@ -395,7 +396,7 @@ fn trace_workload(
         lost,
         series,
         bdi_stats: bdi_dir.is_some(),
-        memcg,
+        memcg: memcg.map(|m| (m, memcg_start)),
         sysctls_in_force,
         reclaimers,
         vm_before,

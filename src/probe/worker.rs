@@ -24,13 +24,16 @@ impl Drop for Reap {
     }
 }
 
-/// Parent side: runs the scenario's tasks in a worker process inside the cgroup whose `cgroup.procs` is given.
+/// Parent side: runs the scenario's tasks in a worker process inside `memcg`; records the cgroup's charge when the
+/// worker has joined it, just before the workload starts, into `start`.
 pub fn run(
     sc: &Scenario,
     files: &[PathBuf],
     ops_dir: &Path,
-    procs_file: &Path,
+    memcg: &super::cgroup::Memcg,
+    start: &mut super::cgroup::StartCharge,
 ) -> Result<(u64, Vec<TaskOutcome>), ProbeError> {
+    let procs_file = memcg.procs_file();
     let exe = std::env::current_exe().map_err(|e| ProbeError::Host(format!("locating the pcsim binary: {e}")))?;
     let mut cmd = Command::new(exe);
     cmd.arg("__probe-worker")
@@ -80,6 +83,7 @@ pub fn run(
     let status = loop {
         while let Ok(line) = rx.try_recv() {
             if line == "ready" && t0.is_none() {
+                *start = super::cgroup::StartCharge { usage: memcg.usage(), stat: memcg.stat() };
                 let start = super::clock::mono_ns();
                 t0 = Some(start);
                 let _ = writeln!(stdin, "go {start}");
