@@ -24,6 +24,8 @@ pub mod counters;
 #[doc(hidden)]
 pub mod curves;
 #[doc(hidden)]
+pub mod envelope;
+#[doc(hidden)]
 pub mod input;
 #[doc(hidden)]
 pub mod output;

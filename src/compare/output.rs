@@ -103,6 +103,9 @@ pub struct Comparison {
     pub kernel_agreement: Vec<Minimum>,
     /// Write-side figure checks (with `write_tolerance`).
     pub writes: Vec<WriteCheck>,
+    /// With `write_tolerance`: the dirty, writeback and write-rate curves' agreement with the kernel runs'
+    /// envelope over time (reported, not thresholded yet).
+    pub curves: Vec<super::envelope::CurveScore>,
     /// Per cachestat op and count, the model against the kernel's range over the runs (when both sides have
     /// cachestat.txt).
     pub cachestat_ranges: Option<Vec<cachestat::FieldRange>>,
@@ -147,6 +150,10 @@ pub fn compare_runs(sim: &Input, probes: &[Input], thresholds: Thresholds, work_
         Some(tol) => check_writes(sim, probes, tol, thresholds.writeback_interval_ns),
         None => Vec::new(),
     };
+    let curves = match thresholds.write_tolerance {
+        Some(_) => super::envelope::curve_scores(sim, probes),
+        None => Vec::new(),
+    };
     let passed =
         checks.iter().all(|c| c.passed) && counters.iter().all(|c| c.passed) && writes.iter().all(|c| c.passed);
     Comparison {
@@ -161,6 +168,7 @@ pub fn compare_runs(sim: &Input, probes: &[Input], thresholds: Thresholds, work_
         eviction_order,
         kernel_agreement,
         writes,
+        curves,
         cachestat_ranges,
         passed,
     }
@@ -293,6 +301,7 @@ pub fn render_text(c: &Comparison) -> String {
     render_minimum(&mut o, c);
     render_kernel_and_evictions(&mut o, c);
     render_writes(&mut o, &c.writes);
+    render_curves(&mut o, &c.curves);
     render_counters(&mut o, &c.counters);
     render_checks(&mut o, &c.checks);
     o
@@ -510,6 +519,35 @@ fn render_writes(o: &mut String, writes: &[WriteCheck]) {
             ch.lo,
             ch.hi
         );
+    }
+}
+
+/// The curve scores (reported, not thresholded).
+fn render_curves(o: &mut String, curves: &[super::envelope::CurveScore]) {
+    use super::envelope::{FLOOR_PAGES, TARGET, WIDEN};
+    if !curves.is_empty() {
+        let _ = writeln!(
+            o,
+            "curves: each run aligned on its first write; envelope = the kernel runs' min..max +-{:.0}% of their \
+             median (at least {FLOOR_PAGES:.0} pages); reported, not thresholded",
+            100.0 * WIDEN
+        );
+    }
+    for s in curves {
+        let _ = write!(
+            o,
+            "curve {:<14} {:>6.1}% of {} samples inside the kernel runs' envelope over {:.1} s from the first write \
+             (target {:.0}%)",
+            s.curve,
+            100.0 * s.share(),
+            s.samples,
+            s.span_ns as f64 / 1e9,
+            100.0 * TARGET
+        );
+        if let Some((t, v, lo, hi)) = s.first_outside {
+            let _ = write!(o, "; first outside at +{:.1} s: model {v:.0}, envelope {lo:.0}..={hi:.0}", t as f64 / 1e9);
+        }
+        o.push('\n');
     }
 }
 
