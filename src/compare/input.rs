@@ -23,6 +23,9 @@ pub struct Input {
     pub series: Option<crate::trace::series::Series>,
     /// `cachestat.txt`, when the input is a directory that has one.
     pub cachestat: Option<Vec<super::cachestat::Record>>,
+    /// How long the workload ran (ns): the log header's `duration_ns` (a simulated run), else the `duration_ns` of
+    /// the run's `manifest.ron` (a probe run).
+    pub duration_ns: Option<u64>,
 }
 
 /// Parses a vmstat.txt (probe: /proc/vmstat deltas; model: its counters); errors give the line.
@@ -66,6 +69,7 @@ fn read_small(p: &Path, what: &str) -> Result<String, String> {
 pub fn load_run(path: &Path) -> Result<Input, String> {
     if path.symlink_metadata().is_ok() && !path.is_dir() {
         let log = read_log_file(path)?;
+        let duration_ns = header_duration(&log);
         return Ok(Input {
             path: path.to_path_buf(),
             log,
@@ -74,6 +78,7 @@ pub fn load_run(path: &Path) -> Result<Input, String> {
             vmstat: None,
             series: None,
             cachestat: None,
+            duration_ns,
         });
     }
     if !path.is_dir() {
@@ -109,7 +114,35 @@ pub fn load_run(path: &Path) -> Result<Input, String> {
     } else {
         None
     };
-    Ok(Input { path: path.to_path_buf(), log, log_path, residency, vmstat, series, cachestat })
+    let duration_ns = match header_duration(&log) {
+        Some(d) => Some(d),
+        None => manifest_duration(&path.join("manifest.ron"))?,
+    };
+    Ok(Input { path: path.to_path_buf(), log, log_path, residency, vmstat, series, cachestat, duration_ns })
+}
+
+/// The `duration_ns` of a log's header.
+fn header_duration(log: &Log) -> Option<u64> {
+    log.header.get("duration_ns")?.parse().ok()
+}
+
+/// A probe manifest's `duration_ns` (the other fields are not read here).
+#[derive(serde::Deserialize)]
+#[serde(rename = "Manifest")]
+struct ManifestDuration {
+    #[serde(default)]
+    duration_ns: u64,
+}
+
+/// The `duration_ns` of the manifest at `p`, if there is one.
+fn manifest_duration(p: &Path) -> Result<Option<u64>, String> {
+    if p.symlink_metadata().is_err() {
+        return Ok(None);
+    }
+    let text = read_small(p, "probe manifest")?;
+    let m: ManifestDuration =
+        ron::from_str(&text).map_err(|e| format!("{}: not a probe manifest: {e}", p.display()))?;
+    Ok((m.duration_ns > 0).then_some(m.duration_ns))
 }
 
 /// The `run-K` subdirectories of a probe output directory, sorted by K (empty when there are none).
@@ -211,5 +244,21 @@ mod tests {
         std::fs::write(one.join("residency.txt"), "a 4 1 0 0 0 0 x\n").unwrap();
         let e = load_run(&one).unwrap_err();
         assert!(e.contains("residency.txt: line 1:"), "{e}");
+    }
+
+    #[test]
+    fn the_duration_comes_from_the_log_header_else_the_manifest() {
+        let tmp = tempfile::tempdir().unwrap();
+        let d = tmp.path();
+        std::fs::write(d.join("events.log"), format!("{MAGIC}\n10 t mm_filemap_fault file=a index=3\n")).unwrap();
+        assert_eq!(load_run(d).unwrap().duration_ns, None);
+        std::fs::write(d.join("manifest.ron"), "Manifest(scenario: \"s\", duration_ns: 39429098, run: 1)").unwrap();
+        assert_eq!(load_run(d).unwrap().duration_ns, Some(39429098));
+        let header = format!("{MAGIC}\n# duration_ns=5000 source=sim\n10 t mm_filemap_fault file=a index=3\n");
+        std::fs::write(d.join("events.log"), header).unwrap();
+        assert_eq!(load_run(d).unwrap().duration_ns, Some(5000));
+        std::fs::write(d.join("manifest.ron"), "Manifest(duration_ns: \"x\")").unwrap();
+        std::fs::write(d.join("events.log"), format!("{MAGIC}\n")).unwrap();
+        assert!(load_run(d).unwrap_err().contains("manifest.ron: not a probe manifest"));
     }
 }

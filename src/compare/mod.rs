@@ -30,6 +30,8 @@ pub mod input;
 #[doc(hidden)]
 pub mod output;
 #[doc(hidden)]
+pub mod render;
+#[doc(hidden)]
 pub mod residency;
 #[doc(hidden)]
 pub mod write_checks;

@@ -34,6 +34,7 @@ impl SimResult {
         header.insert("scenario".to_string(), self.scenario.clone());
         header.insert("seed".to_string(), self.seed.to_string());
         header.insert("pcsim".to_string(), env!("CARGO_PKG_VERSION").to_string());
+        header.insert("duration_ns".to_string(), self.end.0.to_string());
         header
     }
 
