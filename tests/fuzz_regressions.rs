@@ -43,3 +43,29 @@ fn truncation_leaves_folios_whose_writeback_is_not_submitted() {
     assert_eq!(r.tasks[0].failed_ops, 0);
     assert_eq!(r.tasks[0].ops, 10 + 116, "every op ran, Open to Close");
 }
+
+/// `model` target, OOM input `IW0lHR0dHR0dHR0qbWHEYcT///8dHR3YHR3...` (176 bytes, minimised to the scenario below): a
+/// write fault on a folio under writeback whose PG_readahead bit (PG_reclaim's) stays set, since page_cache_async_ra
+/// leaves a folio under writeback alone. Each try of filemap_fault called do_async_mmap_readahead, which dropped the
+/// fault lock again: VM_FAULT_RETRY without end, the event log growing to gigabytes. The arch fault handler sets
+/// FAULT_FLAG_TRIED after the per-VMA lock attempt of a major fault and after any retry under mmap_lock, so a fault
+/// is tried at most three times; the model now does the same.
+#[test]
+fn a_fault_is_retried_at_most_three_times() {
+    let r = run(r#"Scenario(name: "fuzz", machine: (memory: "64m", memcg_limit: "32m"), devices: [(name: "d")],
+  files: [(name: "a", size: "2m"), (name: "b", size: "8m")],
+  tasks: [(name: "t0", ops: [Open(file: "a", flags: [RDWR]), Mmap(fd: "a", map: "ma", len: "2m", write: true),
+      Generate(fd: "a", pattern: Random, block: "4k", count: 29), Generate(fd: "a", pattern: Random, block: "4k", count: 42),
+      Generate(fd: "a", pattern: Random, block: "4k", count: 216), Touch(map: "ma", off: "1m", len: "512", write: true)]),
+    (name: "t1", ops: [Open(file: "b", flags: [RDWR])]),
+    (name: "t2", ops: [Open(file: "a", flags: [RDWR]), Generate(fd: "a", pattern: Random, block: "4k", count: 29),
+      Generate(fd: "a", pattern: Random, block: "4k", count: 219), Write(fd: "a", len: "4k"), Write(fd: "a", len: "1m"),
+      Fsync(fd: "a")])])"#);
+    let tries = r
+        .events
+        .iter()
+        .filter(|e| &*e.task == "t0" && e.kind.name() == "mm_filemap_fault")
+        .filter(|e| matches!(&e.kind, pcsim::EventKind::MmFilemapFault { index: 256, .. }))
+        .count();
+    assert_eq!(tries, 3, "the write fault at page 256: the VMA-lock try, the mmap_lock try, the TRIED try");
+}

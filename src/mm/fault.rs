@@ -29,8 +29,8 @@ pub enum FaultState {
     #[default]
     New,
     /// Asleep on a folio with the fault lock dropped: the fault is tried again after the wake (VM_FAULT_RETRY),
-    /// `first_try` false once FAULT_FLAG_TRIED is set.
-    Retry { first_try: bool },
+    /// `first_try` false once FAULT_FLAG_TRIED is set, `mmap_lock` once the per-VMA lock attempt is over.
+    Retry { first_try: bool, mmap_lock: bool },
     /// Asleep on the folio lock of a second try, holding the fault lock: the page is mapped after the wake.
     Map,
 }
@@ -226,9 +226,12 @@ impl Kernel {
         fault_around: bool,
         st: &mut FaultState,
     ) -> Result<bool, Blocked> {
-        let mut first_try = match *st {
-            FaultState::New => true,
-            FaultState::Retry { first_try } => first_try,
+        // The first attempt runs under the per-VMA lock; after its VM_FAULT_RETRY, do_user_addr_fault tries under
+        // mmap_lock, with FAULT_FLAG_TRIED only if the fault was major; after a retry there, always with it. So a
+        // fault is tried at most three times.
+        let (mut first_try, mut mmap_lock) = match *st {
+            FaultState::New => (true, false),
+            FaultState::Retry { first_try, mmap_lock } => (first_try, mmap_lock),
             FaultState::Map => {
                 // The lock was taken after the sleep on a second try: finish_fault.
                 *st = FaultState::New;
@@ -295,14 +298,17 @@ impl Kernel {
                 // ends in VM_FAULT_RETRY, with FAULT_FLAG_TRIED only after a major fault).
                 fpin |= first_try;
                 self.vm.sync_misses += 1;
-                *st = if fpin { FaultState::Retry { first_try: first_try && !major } } else { FaultState::Map };
+                *st = if fpin {
+                    FaultState::Retry { first_try: first_try && !major && !mmap_lock, mmap_lock: true }
+                } else {
+                    FaultState::Map
+                };
                 return Err(Blocked(self.folios.wake_at(id, self.cur_task)));
             }
             if fpin {
-                // VM_FAULT_RETRY: the arch handler retries, with FAULT_FLAG_TRIED only after a major fault.
-                if major {
-                    first_try = false;
-                }
+                // VM_FAULT_RETRY: the arch handler retries (FAULT_FLAG_TRIED as above).
+                first_try = first_try && !major && !mmap_lock;
+                mmap_lock = true;
                 continue;
             }
             // finish_fault: map the faulting page.
