@@ -63,6 +63,27 @@ impl PageIndex {
         }
     }
 
+    /// The leaf of block `b`, taken from the free leaves or added when the block has none.
+    fn leaf_of(&mut self, b: usize) -> usize {
+        if self.blocks[b] == EMPTY {
+            let leaf = match self.free.pop() {
+                Some(l) => {
+                    self.leaves[l as usize] = [EMPTY; BLOCK as usize];
+                    l
+                }
+                None => {
+                    self.leaves.push([EMPTY; BLOCK as usize]);
+                    self.used.push(0);
+                    self.leaves.len() as u32 - 1
+                }
+            };
+            self.blocks[b] = leaf;
+        }
+        let leaf = self.blocks[b] as usize;
+        debug_assert!(leaf < self.leaves.len(), "invariant: a block with a large folio gets no small one");
+        leaf
+    }
+
     /// Records folio `id` of 2^order pages at `index` (aligned; the range must be free).
     pub fn insert(&mut self, index: u64, order: u8, id: FolioId) {
         assert!(id.0 < LARGE, "invariant: folio ids stay below 2^31");
@@ -77,22 +98,7 @@ impl PageIndex {
         }
         let b = index / BLOCK;
         self.grow(b);
-        if self.blocks[b as usize] == EMPTY {
-            let leaf = match self.free.pop() {
-                Some(l) => {
-                    self.leaves[l as usize] = [EMPTY; BLOCK as usize];
-                    l
-                }
-                None => {
-                    self.leaves.push([EMPTY; BLOCK as usize]);
-                    self.used.push(0);
-                    self.leaves.len() as u32 - 1
-                }
-            };
-            self.blocks[b as usize] = leaf;
-        }
-        let leaf = self.blocks[b as usize] as usize;
-        debug_assert!(leaf < self.leaves.len(), "invariant: a block with a large folio gets no small one");
+        let leaf = self.leaf_of(b as usize);
         for s in index % BLOCK..index % BLOCK + nr {
             self.leaves[leaf][s as usize] = id.0;
         }
@@ -111,22 +117,7 @@ impl PageIndex {
         while i < end {
             let b = (i / BLOCK) as usize;
             let upto = ((i / BLOCK + 1) * BLOCK).min(end);
-            if self.blocks[b] == EMPTY {
-                let leaf = match self.free.pop() {
-                    Some(l) => {
-                        self.leaves[l as usize] = [EMPTY; BLOCK as usize];
-                        l
-                    }
-                    None => {
-                        self.leaves.push([EMPTY; BLOCK as usize]);
-                        self.used.push(0);
-                        self.leaves.len() as u32 - 1
-                    }
-                };
-                self.blocks[b] = leaf;
-            }
-            let leaf = self.blocks[b] as usize;
-            debug_assert!(leaf < self.leaves.len(), "invariant: a block with a large folio gets no small one");
+            let leaf = self.leaf_of(b);
             let slots = &mut self.leaves[leaf][(i % BLOCK) as usize..(i % BLOCK + (upto - i)) as usize];
             for (k, s) in slots.iter_mut().enumerate() {
                 debug_assert_eq!(*s, EMPTY, "invariant: the range is free");
